@@ -1,0 +1,255 @@
+// Package platform reads the operating system's TCP and UDP sockets and the
+// processes that hold them. Each OS has an adapter in its own files
+// (platform_linux.go, …); systems without one return an error wrapping
+// ErrNotSupported. The package never prints and never exits: callers decide
+// what an error means to a user.
+package platform
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// ErrNotSupported is wrapped by errors from systems that have no adapter.
+var ErrNotSupported = errors.New("not supported on this operating system")
+
+// Protocol is a transport protocol.
+type Protocol uint8
+
+const (
+	TCP Protocol = iota + 1
+	UDP
+)
+
+func (p Protocol) String() string {
+	switch p {
+	case TCP:
+		return "tcp"
+	case UDP:
+		return "udp"
+	}
+	return "unknown"
+}
+
+// Family is an address family.
+type Family uint8
+
+const (
+	IPv4 Family = iota + 1
+	IPv6
+)
+
+func (f Family) String() string {
+	switch f {
+	case IPv4:
+		return "ipv4"
+	case IPv6:
+		return "ipv6"
+	}
+	return "unknown"
+}
+
+// State is a socket state. TCP states follow the kernel's names; a UDP
+// socket is Unconnected (bound only) or Established (connected).
+type State uint8
+
+const (
+	StateUnknown State = iota
+	Established
+	SynSent
+	SynRecv
+	FinWait1
+	FinWait2
+	TimeWait
+	Close
+	CloseWait
+	LastAck
+	Listen
+	Closing
+	Unconnected
+	numStates
+)
+
+var stateNames = [numStates]string{
+	StateUnknown: "UNKNOWN",
+	Established:  "ESTABLISHED",
+	SynSent:      "SYN_SENT",
+	SynRecv:      "SYN_RECV",
+	FinWait1:     "FIN_WAIT1",
+	FinWait2:     "FIN_WAIT2",
+	TimeWait:     "TIME_WAIT",
+	Close:        "CLOSE",
+	CloseWait:    "CLOSE_WAIT",
+	LastAck:      "LAST_ACK",
+	Listen:       "LISTEN",
+	Closing:      "CLOSING",
+	Unconnected:  "UNCONN",
+}
+
+func (s State) String() string {
+	if s < numStates {
+		return stateNames[s]
+	}
+	return stateNames[StateUnknown]
+}
+
+// StateNamed returns the state called name exactly as String spells it.
+func StateNamed(name string) (State, bool) {
+	for s, n := range stateNames {
+		if n == name && State(s) != StateUnknown {
+			return State(s), true
+		}
+	}
+	return StateUnknown, false
+}
+
+// States is a set of states.
+type States uint32
+
+// AllStates holds every state.
+const AllStates = States(1<<numStates - 1)
+
+// Has reports whether s is in the set.
+func (ss States) Has(s State) bool { return ss&(1<<s) != 0 }
+
+// With returns the set with s added.
+func (ss States) With(s State) States { return ss | 1<<s }
+
+// OwnerStatus says what is known of the processes holding a socket.
+type OwnerStatus uint8
+
+const (
+	// OwnersNotLooked means no owner lookup was asked for.
+	OwnersNotLooked OwnerStatus = iota
+	// OwnersKnown means PIDs lists every process found holding the socket.
+	OwnersKnown
+	// OwnersHidden means processes that could hold the socket could not be
+	// read for lack of privilege.
+	OwnersHidden
+	// OwnersNone means no process holds the socket (kernel sockets,
+	// TIME_WAIT, half-open connections).
+	OwnersNone
+)
+
+func (o OwnerStatus) String() string {
+	switch o {
+	case OwnersKnown:
+		return "known"
+	case OwnersHidden:
+		return "hidden"
+	case OwnersNone:
+		return "none"
+	}
+	return "not_looked_up"
+}
+
+// Socket is one TCP or UDP socket.
+type Socket struct {
+	Protocol Protocol
+	Family   Family
+	Local    netip.AddrPort
+	Remote   netip.AddrPort
+	State    State
+	// Inode is the socket's inode on Linux, 0 elsewhere or when the socket
+	// has none (TIME_WAIT, half-open connections).
+	Inode uint64
+	// UID is the socket's owner as the kernel records it (Linux), or -1.
+	UID int64
+
+	Owners OwnerStatus
+	PIDs   []int
+}
+
+// Filter narrows a socket listing. The zero Filter matches nothing; use
+// MatchAll and narrow it.
+type Filter struct {
+	TCP, UDP   bool
+	IPv4, IPv6 bool
+	States     States
+	// LocalPort, when set, keeps only sockets whose local port it accepts.
+	LocalPort func(port uint16) bool
+}
+
+// MatchAll is the filter that keeps every socket.
+var MatchAll = Filter{TCP: true, UDP: true, IPv4: true, IPv6: true, States: AllStates}
+
+// Match reports whether s passes f.
+func (f *Filter) Match(s *Socket) bool {
+	switch {
+	case s.Protocol == TCP && !f.TCP, s.Protocol == UDP && !f.UDP:
+		return false
+	case s.Family == IPv4 && !f.IPv4, s.Family == IPv6 && !f.IPv6:
+		return false
+	case !f.States.Has(s.State):
+		return false
+	case f.LocalPort != nil && !f.LocalPort(s.Local.Port()):
+		return false
+	}
+	return true
+}
+
+// OwnerReport tells how complete an owner lookup was.
+type OwnerReport struct {
+	// Denied counts processes whose descriptors could not be read.
+	Denied int
+}
+
+// Process describes one process. Fields that could not be read are zero,
+// with UID -1.
+type Process struct {
+	PID     int
+	Name    string
+	Exe     string
+	Cmdline []string
+	UID     int64
+	User    string
+	Started time.Time
+	// Service is the systemd unit or Windows service running the process.
+	Service string
+	// Hidden is set when some details were unreadable for lack of privilege.
+	Hidden bool
+}
+
+// Host describes the machine and the privilege the inspection runs with.
+type Host struct {
+	Hostname string
+	OS       string
+	// Privileged reports whether every process's sockets can be read.
+	Privileged bool
+	// PrivilegeHint names what would show hidden owners
+	// ("root (or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)").
+	PrivilegeHint string
+}
+
+// Inspector reads sockets and processes from one operating system.
+type Inspector interface {
+	// Sockets lists the sockets that pass f, without owners.
+	Sockets(ctx context.Context, f Filter) ([]Socket, error)
+	// Owners fills in Owners and PIDs of socks. If pids is not empty, only
+	// those processes are searched.
+	Owners(ctx context.Context, socks []Socket, pids []int) (OwnerReport, error)
+	// Process reads the details of one process. It returns an error
+	// wrapping fs.ErrNotExist when the process is gone.
+	Process(pid int) (Process, error)
+	// Host describes the machine.
+	Host() Host
+	// Warnings returns what the adapter noticed that degrades the answer
+	// (a fallback taken, a dump interrupted).
+	Warnings() []string
+}
+
+// Options configure an Inspector.
+type Options struct {
+	// SocketSource forces a socket source on systems that have several
+	// ("netlink" or "proc" on Linux); empty picks the best that works.
+	SocketSource string
+	// ProcRoot is where procfs is mounted; empty means /proc.
+	ProcRoot string
+}
+
+// New returns the Inspector for the running system.
+func New(opts Options) (Inspector, error) {
+	return newOS(opts)
+}

@@ -1,0 +1,124 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// linuxPrivilegeHint is what shows every socket's owner: reading another
+// user's /proc/PID/fd needs the directory's permission bypassed
+// (CAP_DAC_READ_SEARCH) and ptrace read access (CAP_SYS_PTRACE).
+const linuxPrivilegeHint = "root (or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)"
+
+type linuxInspector struct {
+	procRoot string
+	source   string
+	procs    *procReader
+	names    ifaceNames
+	warnings []string
+}
+
+func newOS(opts Options) (Inspector, error) {
+	root := opts.ProcRoot
+	if root == "" {
+		root = "/proc"
+	}
+	switch opts.SocketSource {
+	case "", "netlink", "proc":
+	default:
+		return nil, fmt.Errorf("unknown socket source %q (want netlink or proc)", opts.SocketSource)
+	}
+	return &linuxInspector{procRoot: root, source: opts.SocketSource, procs: newProcReader(root)}, nil
+}
+
+func (l *linuxInspector) Sockets(ctx context.Context, f Filter) ([]Socket, error) {
+	if l.source == "proc" {
+		return procNetSockets(l.procRoot, f)
+	}
+	socks, interrupted, err := netlinkSockets(ctx, f, &l.names)
+	if err != nil && l.source == "" {
+		// Sandboxes (gVisor, some seccomp profiles) refuse sock_diag but
+		// still serve /proc/net.
+		socks, err = procNetSockets(l.procRoot, f)
+	}
+	if interrupted {
+		l.warnings = append(l.warnings, fmt.Sprintf("the socket tables changed during %d reads: some sockets may be missing", dumpRetries+1))
+	}
+	return socks, err
+}
+
+func (l *linuxInspector) Owners(ctx context.Context, socks []Socket, pids []int) (OwnerReport, error) {
+	want := make(map[uint64]struct{}, len(socks))
+	for i := range socks {
+		if socks[i].Inode != 0 {
+			want[socks[i].Inode] = struct{}{}
+		}
+	}
+	procFD, err := unix.Open(l.procRoot, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return OwnerReport{}, fmt.Errorf("reading owners: %w", &os.PathError{Op: "open", Path: l.procRoot, Err: err})
+	}
+	defer unix.Close(procFD)
+	if len(pids) == 0 {
+		if pids, err = listPIDs(procFD); err != nil {
+			return OwnerReport{}, fmt.Errorf("reading owners: listing %s: %w", l.procRoot, err)
+		}
+	}
+	var owners map[uint64][]int
+	denied := 0
+	if len(want) > 0 {
+		w := ownerWalk{procFD: procFD, want: want}
+		owners, denied = w.run(ctx, pids)
+	}
+	if err := ctx.Err(); err != nil {
+		return OwnerReport{}, err
+	}
+	for i := range socks {
+		s := &socks[i]
+		s.PIDs = owners[s.Inode]
+		switch {
+		case len(s.PIDs) > 0:
+			s.Owners = OwnersKnown
+		case s.Inode != 0 && denied > 0:
+			s.Owners = OwnersHidden
+		default:
+			s.Owners = OwnersNone
+		}
+	}
+	return OwnerReport{Denied: denied}, nil
+}
+
+func (l *linuxInspector) Process(pid int) (Process, error) {
+	return l.procs.process(pid)
+}
+
+func (l *linuxInspector) Host() Host {
+	host, _ := os.Hostname()
+	return Host{
+		Hostname:      host,
+		OS:            "linux",
+		Privileged:    l.privileged(),
+		PrivilegeHint: linuxPrivilegeHint,
+	}
+}
+
+func (l *linuxInspector) Warnings() []string { return l.warnings }
+
+// privileged reports whether this process may read every process's
+// descriptors: both capabilities of linuxPrivilegeHint are effective.
+func (l *linuxInspector) privileged() bool {
+	b, err := os.ReadFile(filepath.Join(l.procRoot, "self", "status"))
+	if err != nil {
+		return os.Geteuid() == 0
+	}
+	caps, ok := parseStatusCapEff(b)
+	if !ok {
+		return os.Geteuid() == 0
+	}
+	const need = 1<<unix.CAP_SYS_PTRACE | 1<<unix.CAP_DAC_READ_SEARCH
+	return caps&need == need
+}

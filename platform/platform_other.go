@@ -1,0 +1,12 @@
+//go:build !linux
+
+package platform
+
+import (
+	"fmt"
+	"runtime"
+)
+
+func newOS(Options) (Inspector, error) {
+	return nil, fmt.Errorf("%s: %w", runtime.GOOS, ErrNotSupported)
+}

@@ -1,0 +1,124 @@
+package platform
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Parsers for files under /proc/PID. They have no build tag so that their
+// tests and fuzz targets run on every system.
+
+type procStat struct {
+	comm       string
+	startTicks uint64
+}
+
+// parseProcStat decodes the fields of /proc/PID/stat that portinspect uses.
+// The command name is in parentheses and may itself hold spaces and
+// parentheses, so it runs to the last ')'.
+func parseProcStat(b []byte) (procStat, error) {
+	open := bytes.IndexByte(b, '(')
+	closing := bytes.LastIndexByte(b, ')')
+	if open < 0 || closing < open {
+		return procStat{}, fmt.Errorf("%w: /proc stat without a command name", ErrParse)
+	}
+	st := procStat{comm: string(b[open+1 : closing])}
+	// Fields after the name start at field 3 (state); starttime is field 22.
+	fields := bytes.Fields(b[closing+1:])
+	const startTimeIndex = 22 - 3
+	if len(fields) <= startTimeIndex {
+		return st, fmt.Errorf("%w: /proc stat has %d fields after the name", ErrParse, len(fields))
+	}
+	ticks, err := strconv.ParseUint(string(fields[startTimeIndex]), 10, 64)
+	if err != nil {
+		return st, fmt.Errorf("%w: /proc stat start time %q", ErrParse, fields[startTimeIndex])
+	}
+	st.startTicks = ticks
+	return st, nil
+}
+
+// parseStatusUID returns the effective UID from /proc/PID/status, the user
+// ps shows.
+func parseStatusUID(b []byte) (uint32, bool) {
+	i := bytes.Index(b, []byte("\nUid:"))
+	if i < 0 {
+		return 0, false
+	}
+	fields := bytes.Fields(b[i+len("\nUid:"):])
+	if len(fields) < 2 {
+		return 0, false
+	}
+	uid, err := strconv.ParseUint(string(fields[1]), 10, 32)
+	return uint32(uid), err == nil
+}
+
+// parseBootTime returns the boot time from /proc/stat's btime line.
+func parseBootTime(b []byte) (time.Time, error) {
+	i := bytes.Index(b, []byte("\nbtime "))
+	if i < 0 {
+		return time.Time{}, fmt.Errorf("%w: no btime in /proc/stat", ErrParse)
+	}
+	line := b[i+len("\nbtime "):]
+	if end := bytes.IndexByte(line, '\n'); end >= 0 {
+		line = line[:end]
+	}
+	secs, err := strconv.ParseInt(string(bytes.TrimSpace(line)), 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: btime %q", ErrParse, line)
+	}
+	return time.Unix(secs, 0), nil
+}
+
+// splitCmdline splits /proc/PID/cmdline at its NUL separators.
+func splitCmdline(b []byte) []string {
+	b = bytes.TrimRight(b, "\x00")
+	if len(b) == 0 {
+		return nil
+	}
+	parts := bytes.Split(b, []byte{0})
+	args := make([]string, len(parts))
+	for i, p := range parts {
+		args[i] = string(p)
+	}
+	return args
+}
+
+// systemdUnit returns the systemd unit that /proc/PID/cgroup places the
+// process in: the innermost service or scope of the unified hierarchy (or
+// of the name=systemd one on cgroup v1 hosts), or "".
+func systemdUnit(cgroup []byte) string {
+	var path []byte
+	for line := range bytes.Lines(cgroup) {
+		line = bytes.TrimRight(line, "\n")
+		switch {
+		case bytes.HasPrefix(line, []byte("0::")):
+			path = line[len("0::"):]
+		case bytes.Contains(line, []byte(":name=systemd:")) && path == nil:
+			path = line[bytes.Index(line, []byte(":name=systemd:"))+len(":name=systemd:"):]
+		}
+	}
+	unit := ""
+	for part := range bytes.SplitSeq(path, []byte("/")) {
+		if bytes.HasSuffix(part, []byte(".service")) || bytes.HasSuffix(part, []byte(".scope")) {
+			unit = string(part)
+		}
+	}
+	return unit
+}
+
+// parseStatusCapEff returns the effective capability set from
+// /proc/PID/status.
+func parseStatusCapEff(b []byte) (uint64, bool) {
+	i := bytes.Index(b, []byte("\nCapEff:"))
+	if i < 0 {
+		return 0, false
+	}
+	fields := bytes.Fields(b[i+len("\nCapEff:"):])
+	if len(fields) == 0 {
+		return 0, false
+	}
+	caps, err := strconv.ParseUint(string(fields[0]), 16, 64)
+	return caps, err == nil
+}

@@ -1,0 +1,160 @@
+package platform
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// dumpRetries bounds how often an interrupted netlink dump is repeated.
+// The kernel interrupts a dump when the socket tables change under it; on
+// a busy host one retry almost always suffices.
+const dumpRetries = 3
+
+type dumpTarget struct {
+	proto  Protocol
+	family uint8
+	proc   string // the /proc/net table with the same sockets
+}
+
+var dumpTargets = []dumpTarget{
+	{TCP, afInet, "net/tcp"},
+	{TCP, afInet6, "net/tcp6"},
+	{UDP, afInet, "net/udp"},
+	{UDP, afInet6, "net/udp6"},
+}
+
+func (t dumpTarget) wanted(f *Filter) bool {
+	switch {
+	case t.proto == TCP && !f.TCP, t.proto == UDP && !f.UDP:
+		return false
+	case t.family == afInet && !f.IPv4, t.family == afInet6 && !f.IPv6:
+		return false
+	}
+	return kernelStateMask(t.proto, f.States) != 0
+}
+
+// netlinkSockets dumps the sockets that pass f through NETLINK_SOCK_DIAG.
+// It reports whether a dump stayed interrupted after every retry, in which
+// case the list may miss sockets that changed during it.
+func netlinkSockets(ctx context.Context, f Filter, names *ifaceNames) (socks []Socket, interrupted bool, err error) {
+	for _, t := range dumpTargets {
+		if !t.wanted(&f) {
+			continue
+		}
+		mark := len(socks)
+		for attempt := 0; ; attempt++ {
+			if err := ctx.Err(); err != nil {
+				return nil, false, err
+			}
+			socks = socks[:mark]
+			var perr error
+			req := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP)
+			req.AddData(&inetDiagRequest{family: t.family, protocol: protoNumber(t.proto), states: kernelStateMask(t.proto, f.States)})
+			err := req.ExecuteIter(unix.NETLINK_INET_DIAG, nl.SOCK_DIAG_BY_FAMILY, func(msg []byte) bool {
+				d, err := parseInetDiagMsg(msg, t.proto)
+				if err != nil {
+					perr = err
+					return false
+				}
+				if !f.Match(&d.Socket) {
+					return true
+				}
+				if d.IfIndex != 0 {
+					d.Local = names.scope(d.Local, d.IfIndex)
+					d.Remote = names.scope(d.Remote, d.IfIndex)
+				}
+				socks = append(socks, d.Socket)
+				return true
+			})
+			if perr != nil {
+				return nil, false, perr
+			}
+			if errors.Is(err, nl.ErrDumpInterrupted) && attempt < dumpRetries {
+				continue
+			}
+			if errors.Is(err, nl.ErrDumpInterrupted) {
+				interrupted = true
+				break
+			}
+			if errors.Is(err, unix.ENOENT) && t.family == afInet6 {
+				// IPv6 is disabled: there are no IPv6 sockets to list.
+				break
+			}
+			if err != nil {
+				return nil, false, fmt.Errorf("netlink sock_diag %s: %w", t.proc, err)
+			}
+			break
+		}
+	}
+	return socks, interrupted, nil
+}
+
+func protoNumber(p Protocol) uint8 {
+	if p == UDP {
+		return ipprotoUDP
+	}
+	return ipprotoTCP
+}
+
+// ifaceNames caches interface names by index for address zones.
+type ifaceNames map[uint32]string
+
+// scope adds the interface to a link-local address, which means nothing
+// without it; other addresses are returned as they are.
+func (m *ifaceNames) scope(ap netip.AddrPort, index uint32) netip.AddrPort {
+	a := ap.Addr()
+	if !a.Is6() || !(a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast()) {
+		return ap
+	}
+	if *m == nil {
+		*m = make(ifaceNames)
+	}
+	name, ok := (*m)[index]
+	if !ok {
+		name = strconv.FormatUint(uint64(index), 10)
+		if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
+			name = ifi.Name
+		}
+		(*m)[index] = name
+	}
+	return netip.AddrPortFrom(a.WithZone(name), ap.Port())
+}
+
+// procNetSockets reads the sockets that pass f from /proc/net, for systems
+// that refuse NETLINK_SOCK_DIAG.
+func procNetSockets(procRoot string, f Filter) ([]Socket, error) {
+	var socks []Socket
+	for _, t := range dumpTargets {
+		if !t.wanted(&f) {
+			continue
+		}
+		file, err := os.Open(filepath.Join(procRoot, t.proc))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the protocol or IPv6 is not built in
+		}
+		if err != nil {
+			return nil, err
+		}
+		err = parseProcNet(file, t.proto, binary.NativeEndian, func(s *Socket) {
+			if f.Match(s) {
+				socks = append(socks, *s)
+			}
+		})
+		file.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file.Name(), err)
+		}
+	}
+	return socks, nil
+}
