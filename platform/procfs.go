@@ -71,34 +71,40 @@ func parseBootTime(b []byte) (time.Time, error) {
 	return time.Unix(secs, 0), nil
 }
 
-// splitCmdline splits /proc/PID/cmdline at its NUL separators.
+// splitCmdline splits /proc/PID/cmdline, where every argument ends in a
+// NUL.
 func splitCmdline(b []byte) []string {
-	b = bytes.TrimRight(b, "\x00")
 	if len(b) == 0 {
 		return nil
 	}
-	parts := bytes.Split(b, []byte{0})
-	args := make([]string, len(parts))
-	for i, p := range parts {
-		args[i] = string(p)
+	b = bytes.TrimSuffix(b, []byte{0})
+	args := make([]string, 0, bytes.Count(b, []byte{0})+1)
+	for arg := range bytes.SplitSeq(b, []byte{0}) {
+		args = append(args, string(arg))
 	}
 	return args
 }
 
 // systemdUnit returns the systemd unit that /proc/PID/cgroup places the
-// process in: the innermost service or scope of the unified hierarchy (or
-// of the name=systemd one on cgroup v1 hosts), or "".
+// process in: the innermost service or scope of the unified hierarchy or,
+// failing that, of the name=systemd one (cgroup v1 and hybrid hosts).
 func systemdUnit(cgroup []byte) string {
-	var path []byte
+	var unified, named string
 	for line := range bytes.Lines(cgroup) {
 		line = bytes.TrimRight(line, "\n")
-		switch {
-		case bytes.HasPrefix(line, []byte("0::")):
-			path = line[len("0::"):]
-		case bytes.Contains(line, []byte(":name=systemd:")) && path == nil:
-			path = line[bytes.Index(line, []byte(":name=systemd:"))+len(":name=systemd:"):]
+		if path, ok := bytes.CutPrefix(line, []byte("0::")); ok {
+			unified = unitInPath(path)
+		} else if _, path, ok := bytes.Cut(line, []byte(":name=systemd:")); ok {
+			named = unitInPath(path)
 		}
 	}
+	if unified != "" {
+		return unified
+	}
+	return named
+}
+
+func unitInPath(path []byte) string {
 	unit := ""
 	for part := range bytes.SplitSeq(path, []byte("/")) {
 		if bytes.HasSuffix(part, []byte(".service")) || bytes.HasSuffix(part, []byte(".scope")) {

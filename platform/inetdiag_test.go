@@ -1,0 +1,128 @@
+package platform
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"testing"
+)
+
+// inetDiagMsg builds an inet_diag_msg as the kernel sends it.
+func inetDiagMsg(family, state uint8, local, remote netip.AddrPort, ifindex, uid, inode uint32) []byte {
+	b := make([]byte, sizeofInetDiagMsg+8) // trailing attributes are ignored
+	b[0], b[1] = family, state
+	binary.BigEndian.PutUint16(b[4:], local.Port())
+	binary.BigEndian.PutUint16(b[6:], remote.Port())
+	l, r := local.Addr().As16(), remote.Addr().As16()
+	if family == afInet {
+		l4, r4 := local.Addr().As4(), remote.Addr().As4()
+		copy(b[8:], l4[:])
+		copy(b[24:], r4[:])
+	} else {
+		copy(b[8:], l[:])
+		copy(b[24:], r[:])
+	}
+	binary.NativeEndian.PutUint32(b[40:], ifindex)
+	binary.NativeEndian.PutUint32(b[64:], uid)
+	binary.NativeEndian.PutUint32(b[68:], inode)
+	return b
+}
+
+func TestParseInetDiagMsg(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	tests := []struct {
+		name  string
+		msg   []byte
+		proto Protocol
+		want  Socket
+		ifidx uint32
+	}{
+		{"tcp4 listener", inetDiagMsg(afInet, kernelListen, ap("127.0.0.1:3372"), ap("0.0.0.0:0"), 0, 0, 4242), TCP,
+			Socket{Protocol: TCP, Family: IPv4, Local: ap("127.0.0.1:3372"), Remote: ap("0.0.0.0:0"), State: Listen, UID: 0, Inode: 4242}, 0},
+		{"tcp6 established", inetDiagMsg(afInet6, kernelEstablished, ap("[::1]:44510"), ap("[::1]:8080"), 0, 1000, 7), TCP,
+			Socket{Protocol: TCP, Family: IPv6, Local: ap("[::1]:44510"), Remote: ap("[::1]:8080"), State: Established, UID: 1000, Inode: 7}, 0},
+		{"tcp new syn recv is SYN_RECV", inetDiagMsg(afInet, kernelNewSynRecv, ap("10.0.0.1:22"), ap("10.0.0.2:5000"), 0, 0, 0), TCP,
+			Socket{Protocol: TCP, Family: IPv4, Local: ap("10.0.0.1:22"), Remote: ap("10.0.0.2:5000"), State: SynRecv}, 0},
+		{"udp unconnected", inetDiagMsg(afInet, kernelClose, ap("0.0.0.0:3372"), ap("0.0.0.0:0"), 0, 0, 9), UDP,
+			Socket{Protocol: UDP, Family: IPv4, Local: ap("0.0.0.0:3372"), Remote: ap("0.0.0.0:0"), State: Unconnected, Inode: 9}, 0},
+		{"udp6 connected, link-local", inetDiagMsg(afInet6, kernelEstablished, ap("[fe80::1]:546"), ap("[fe80::2]:547"), 3, 0, 10), UDP,
+			Socket{Protocol: UDP, Family: IPv6, Local: ap("[fe80::1]:546"), Remote: ap("[fe80::2]:547"), State: Established, Inode: 10}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseInetDiagMsg(tt.msg, tt.proto)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !socketsEqual(got.Socket, tt.want) || got.IfIndex != tt.ifidx {
+				t.Errorf("got %+v (if %d)\nwant %+v (if %d)", got.Socket, got.IfIndex, tt.want, tt.ifidx)
+			}
+		})
+	}
+}
+
+func TestParseInetDiagMsgErrors(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	short := inetDiagMsg(afInet, kernelListen, ap("127.0.0.1:1"), ap("0.0.0.0:0"), 0, 0, 1)[:sizeofInetDiagMsg-1]
+	if _, err := parseInetDiagMsg(short, TCP); !errors.Is(err, ErrParse) {
+		t.Errorf("short message: err = %v, want ErrParse", err)
+	}
+	unix := inetDiagMsg(afInet, kernelListen, ap("127.0.0.1:1"), ap("0.0.0.0:0"), 0, 0, 1)
+	unix[0] = 1 // AF_UNIX
+	if _, err := parseInetDiagMsg(unix, TCP); !errors.Is(err, ErrParse) {
+		t.Errorf("AF_UNIX message: err = %v, want ErrParse", err)
+	}
+}
+
+func TestKernelStateMask(t *testing.T) {
+	tests := []struct {
+		proto  Protocol
+		states States
+		want   uint32
+	}{
+		{TCP, States(0).With(Listen), 1 << kernelListen},
+		{TCP, States(0).With(SynRecv), 1<<kernelSynRecv | 1<<kernelNewSynRecv},
+		{UDP, States(0).With(Unconnected), 1 << kernelClose},
+		{UDP, States(0).With(Listen), 0},
+		{TCP, States(0).With(Unconnected), 0},
+		{UDP, AllStates, 1<<kernelClose | 1<<kernelEstablished},
+	}
+	for _, tt := range tests {
+		if got := kernelStateMask(tt.proto, tt.states); got != tt.want {
+			t.Errorf("kernelStateMask(%v, %b) = %b, want %b", tt.proto, tt.states, got, tt.want)
+		}
+	}
+}
+
+func TestInetDiagRequest(t *testing.T) {
+	r := &inetDiagRequest{family: afInet6, protocol: ipprotoUDP, states: 1 << kernelClose}
+	b := r.Serialize()
+	if len(b) != r.Len() || b[0] != afInet6 || b[1] != ipprotoUDP || b[2] != 0 {
+		t.Fatalf("request % x", b)
+	}
+	if got := binary.NativeEndian.Uint32(b[4:]); got != 1<<kernelClose {
+		t.Errorf("states %b", got)
+	}
+}
+
+func FuzzParseInetDiagMsg(f *testing.F) {
+	ap := netip.MustParseAddrPort
+	f.Add(inetDiagMsg(afInet, kernelListen, ap("127.0.0.1:3372"), ap("0.0.0.0:0"), 0, 0, 1), true)
+	f.Add(inetDiagMsg(afInet6, kernelEstablished, ap("[fe80::1]:1"), ap("[::1]:2"), 2, 3, 4), false)
+	f.Fuzz(func(t *testing.T, b []byte, tcp bool) {
+		p := UDP
+		if tcp {
+			p = TCP
+		}
+		d, err := parseInetDiagMsg(b, p)
+		if err != nil {
+			return
+		}
+		if d.Local.Addr().Is4() != (d.Family == IPv4) {
+			t.Fatalf("address %v in family %v", d.Local, d.Family)
+		}
+		if d.State >= numStates {
+			t.Fatalf("state %d", d.State)
+		}
+	})
+}

@@ -1,0 +1,205 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"testing"
+	"time"
+)
+
+// liveSockets opens the sockets the live tests look for and closes them
+// when the test ends.
+type liveSockets struct {
+	tcp4, tcp6     *net.TCPListener
+	udp4, udp6     *net.UDPConn
+	client, server net.Conn
+}
+
+func openLiveSockets(t *testing.T) *liveSockets {
+	t.Helper()
+	var ls liveSockets
+	listen := func(network, addr string) *net.TCPListener {
+		l, err := net.Listen(network, addr)
+		if err != nil {
+			t.Skipf("cannot listen on %s: %v", addr, err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l.(*net.TCPListener)
+	}
+	packet := func(network, addr string) *net.UDPConn {
+		c, err := net.ListenPacket(network, addr)
+		if err != nil {
+			t.Skipf("cannot bind %s: %v", addr, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c.(*net.UDPConn)
+	}
+	ls.tcp4 = listen("tcp4", "127.0.0.1:0")
+	ls.tcp6 = listen("tcp6", "[::1]:0")
+	ls.udp4 = packet("udp4", "127.0.0.1:0")
+	ls.udp6 = packet("udp6", "[::1]:0")
+	var err error
+	if ls.client, err = net.Dial("tcp4", ls.tcp4.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ls.client.Close() })
+	if ls.server, err = ls.tcp4.Accept(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ls.server.Close() })
+	return &ls
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.AddrPort()
+	case *net.UDPAddr:
+		return a.AddrPort()
+	}
+	panic(a)
+}
+
+func TestLiveSocketsAndOwners(t *testing.T) {
+	ls := openLiveSockets(t)
+	want := []struct {
+		name   string
+		proto  Protocol
+		local  netip.AddrPort
+		remote netip.AddrPort
+		state  State
+	}{
+		{"tcp4 listener", TCP, addrPort(ls.tcp4.Addr()), netip.AddrPortFrom(netip.IPv4Unspecified(), 0), Listen},
+		{"tcp6 listener", TCP, addrPort(ls.tcp6.Addr()), netip.AddrPortFrom(netip.IPv6Unspecified(), 0), Listen},
+		{"udp4", UDP, addrPort(ls.udp4.LocalAddr()), netip.AddrPortFrom(netip.IPv4Unspecified(), 0), Unconnected},
+		{"udp6", UDP, addrPort(ls.udp6.LocalAddr()), netip.AddrPortFrom(netip.IPv6Unspecified(), 0), Unconnected},
+		{"client", TCP, addrPort(ls.client.LocalAddr()), addrPort(ls.client.RemoteAddr()), Established},
+		{"server", TCP, addrPort(ls.server.LocalAddr()), addrPort(ls.server.RemoteAddr()), Established},
+	}
+	for _, source := range []string{"netlink", "proc"} {
+		t.Run(source, func(t *testing.T) {
+			in, err := New(Options{SocketSource: source})
+			if err != nil {
+				t.Fatal(err)
+			}
+			socks, err := in.Sockets(context.Background(), MatchAll)
+			if err != nil {
+				if source == "netlink" {
+					t.Skipf("netlink sock_diag refused here: %v", err)
+				}
+				t.Fatal(err)
+			}
+			if _, err := in.Owners(context.Background(), socks, nil); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range want {
+				i := slices.IndexFunc(socks, func(s Socket) bool {
+					return s.Protocol == w.proto && s.Local == w.local && s.Remote == w.remote
+				})
+				if i < 0 {
+					t.Errorf("%s %v -> %v not listed", w.name, w.local, w.remote)
+					continue
+				}
+				s := socks[i]
+				if s.State != w.state {
+					t.Errorf("%s: state %v, want %v", w.name, s.State, w.state)
+				}
+				if s.Owners != OwnersKnown || !slices.Contains(s.PIDs, os.Getpid()) {
+					t.Errorf("%s: owners %v %v, want this test's PID %d", w.name, s.Owners, s.PIDs, os.Getpid())
+				}
+				if s.UID != int64(os.Geteuid()) {
+					t.Errorf("%s: uid %d, want %d", w.name, s.UID, os.Geteuid())
+				}
+			}
+		})
+	}
+}
+
+func TestLiveFilterInKernel(t *testing.T) {
+	ls := openLiveSockets(t)
+	in, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := addrPort(ls.tcp4.Addr()).Port()
+	f := Filter{TCP: true, IPv4: true, States: States(0).With(Listen), LocalPort: func(p uint16) bool { return p == port }}
+	socks, err := in.Sockets(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(socks) != 1 || socks[0].Local != addrPort(ls.tcp4.Addr()) || socks[0].State != Listen {
+		t.Errorf("got %+v, want only the tcp4 listener on %d", socks, port)
+	}
+}
+
+func TestLiveClosedSocketIsGone(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Skip(err)
+	}
+	ap := addrPort(l.Addr())
+	l.Close()
+	in, _ := New(Options{})
+	socks, err := in.Sockets(context.Background(), Filter{TCP: true, IPv4: true, States: AllStates,
+		LocalPort: func(p uint16) bool { return p == ap.Port() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range socks {
+		if s.Local == ap && s.State == Listen {
+			t.Errorf("closed listener %v still listed", ap)
+		}
+	}
+}
+
+func TestLiveProcess(t *testing.T) {
+	in, _ := New(Options{})
+	p, err := in.Process(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	if p.PID != os.Getpid() || p.Exe != exe {
+		t.Errorf("pid %d exe %q, want %d %q", p.PID, p.Exe, os.Getpid(), exe)
+	}
+	if !slices.Equal(p.Cmdline, os.Args) {
+		t.Errorf("cmdline %q, want %q", p.Cmdline, os.Args)
+	}
+	if p.UID != int64(os.Geteuid()) || p.User == "" {
+		t.Errorf("uid %d user %q, want %d", p.UID, p.User, os.Geteuid())
+	}
+	if age := time.Since(p.Started); age < -2*time.Second || age > 10*time.Minute {
+		t.Errorf("started %v (%v ago)", p.Started, age)
+	}
+	if base := p.Name; len(base) == 0 || len(base) > 15 {
+		t.Errorf("name %q", base)
+	}
+	if _, err := in.Process(1 << 30); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a PID that does not exist: err = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestLiveHost(t *testing.T) {
+	in, _ := New(Options{})
+	h := in.Host()
+	if h.OS != "linux" || h.Hostname == "" {
+		t.Errorf("host %+v", h)
+	}
+	if os.Geteuid() == 0 && !h.Privileged {
+		t.Errorf("root is not privileged: %+v", h)
+	}
+	if os.Geteuid() != 0 && h.Privileged {
+		t.Errorf("an unprivileged user is privileged: %+v", h)
+	}
+}
+
+func TestUnknownSocketSource(t *testing.T) {
+	if _, err := New(Options{SocketSource: "bpf"}); err == nil {
+		t.Error("unknown source accepted")
+	}
+}

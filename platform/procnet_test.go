@@ -1,0 +1,129 @@
+package platform
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+)
+
+func readProcNetFixture(t *testing.T, name string, p Protocol) []Socket {
+	t.Helper()
+	f, err := os.Open("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var socks []Socket
+	if err := parseProcNet(f, p, binary.LittleEndian, func(s *Socket) { socks = append(socks, *s) }); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return socks
+}
+
+func TestParseProcNetFixtures(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	tests := []struct {
+		file  string
+		proto Protocol
+		want  []Socket
+	}{
+		{"proc_net_tcp", TCP, []Socket{
+			{Protocol: TCP, Family: IPv4, Local: ap("127.0.0.1:3372"), Remote: ap("0.0.0.0:0"), State: Listen, Inode: 148068},
+			{Protocol: TCP, Family: IPv4, Local: ap("127.0.0.1:3372"), Remote: ap("127.0.0.1:39574"), State: Established, Inode: 148072},
+			{Protocol: TCP, Family: IPv4, Local: ap("127.0.0.1:39574"), Remote: ap("127.0.0.1:3372"), State: Established, Inode: 148071},
+			{Protocol: TCP, Family: IPv4, Local: ap("127.0.0.1:39590"), Remote: ap("127.0.0.1:3372"), State: TimeWait, Inode: 0},
+		}},
+		{"proc_net_tcp6", TCP, []Socket{
+			{Protocol: TCP, Family: IPv6, Local: ap("[::]:3372"), Remote: ap("[::]:0"), State: Listen, Inode: 148069},
+			{Protocol: TCP, Family: IPv6, Local: ap("[::1]:8080"), Remote: ap("[::]:0"), State: Listen, Inode: 148070},
+			{Protocol: TCP, Family: IPv6, Local: ap("[::1]:44510"), Remote: ap("[::1]:8080"), State: Established, Inode: 148073},
+			{Protocol: TCP, Family: IPv6, Local: ap("[::1]:8080"), Remote: ap("[::1]:44510"), State: Established, Inode: 148074},
+		}},
+		{"proc_net_udp", UDP, []Socket{
+			{Protocol: UDP, Family: IPv4, Local: ap("0.0.0.0:3372"), Remote: ap("0.0.0.0:0"), State: Unconnected, Inode: 148077},
+		}},
+		{"proc_net_udp6", UDP, []Socket{
+			{Protocol: UDP, Family: IPv6, Local: ap("[::1]:5353"), Remote: ap("[::1]:3372"), State: Established, Inode: 148078},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			got := readProcNetFixture(t, tt.file, tt.proto)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d sockets, want %d: %+v", len(got), len(tt.want), got)
+			}
+			for i := range got {
+				if got[i].UID != 0 {
+					t.Errorf("socket %d: UID %d, want 0", i, got[i].UID)
+				}
+				got[i].UID = 0
+				if !socketsEqual(got[i], tt.want[i]) {
+					t.Errorf("socket %d:\n got %+v\nwant %+v", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func socketsEqual(a, b Socket) bool {
+	return a.Protocol == b.Protocol && a.Family == b.Family && a.Local == b.Local &&
+		a.Remote == b.Remote && a.State == b.State && a.Inode == b.Inode && a.UID == b.UID
+}
+
+func TestParseProcNetByteOrder(t *testing.T) {
+	// The same table written by a big-endian machine.
+	table := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+		"   0: 7F000001:0D2C 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 42 1 0\n"
+	var got Socket
+	if err := parseProcNet(strings.NewReader(table), TCP, binary.BigEndian, func(s *Socket) { got = *s }); err != nil {
+		t.Fatal(err)
+	}
+	if got.Local != netip.MustParseAddrPort("127.0.0.1:3372") || got.UID != 1000 || got.Inode != 42 {
+		t.Errorf("got %+v", got)
+	}
+}
+
+func TestParseProcNetErrors(t *testing.T) {
+	header := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+	bad := map[string]string{
+		"short line":      "   0: 0100007F:0D2C 00000000:0000 0A\n",
+		"odd address":     "   0: 0100007:0D2C 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1\n",
+		"no port":         "   0: 0100007F 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1\n",
+		"hex garbage":     "   0: 0100007G:0D2C 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1\n",
+		"bad state":       "   0: 0100007F:0D2C 00000000:0000 ZZ 00000000:00000000 00:00000000 00000000 0 0 1\n",
+		"bad uid":         "   0: 0100007F:0D2C 00000000:0000 0A 00000000:00000000 00:00000000 00000000 x 0 1\n",
+		"bad inode":       "   0: 0100007F:0D2C 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 -1\n",
+		"20-byte address": "   0: 0000000000000000000000000000000000000000:0D2C 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1\n",
+	}
+	for name, line := range bad {
+		t.Run(name, func(t *testing.T) {
+			err := parseProcNet(strings.NewReader(header+line), TCP, binary.LittleEndian, func(*Socket) {})
+			if !errors.Is(err, ErrParse) {
+				t.Errorf("err = %v, want ErrParse", err)
+			}
+		})
+	}
+}
+
+func FuzzParseProcNet(f *testing.F) {
+	for _, name := range []string{"proc_net_tcp", "proc_net_tcp6", "proc_net_udp", "proc_net_udp6"} {
+		b, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = parseProcNet(strings.NewReader(string(b)), TCP, binary.LittleEndian, func(s *Socket) {
+			if s.Family != IPv4 && s.Family != IPv6 {
+				t.Fatalf("family %v", s.Family)
+			}
+			if s.Local.Addr().Is4() != (s.Family == IPv4) {
+				t.Fatalf("address %v in family %v", s.Local, s.Family)
+			}
+		})
+	})
+}
