@@ -212,6 +212,16 @@ type Process struct {
 	Hidden bool
 }
 
+// ProcessDetail says how much of a process to read.
+type ProcessDetail uint8
+
+const (
+	// DetailBasic reads the name, user and start time: what a table shows.
+	DetailBasic ProcessDetail = iota
+	// DetailFull adds the executable, command line and service.
+	DetailFull
+)
+
 // Host describes the machine and the privilege the inspection runs with.
 type Host struct {
 	Hostname string
@@ -232,7 +242,7 @@ type Inspector interface {
 	Owners(ctx context.Context, socks []Socket, pids []int) (OwnerReport, error)
 	// Process reads the details of one process. It returns an error
 	// wrapping fs.ErrNotExist when the process is gone.
-	Process(pid int) (Process, error)
+	Process(pid int, detail ProcessDetail) (Process, error)
 	// Host describes the machine.
 	Host() Host
 	// Warnings returns what the adapter noticed that degrades the answer

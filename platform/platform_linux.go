@@ -92,8 +92,8 @@ func (l *linuxInspector) Owners(ctx context.Context, socks []Socket, pids []int)
 	return OwnerReport{Denied: denied}, nil
 }
 
-func (l *linuxInspector) Process(pid int) (Process, error) {
-	return l.procs.process(pid)
+func (l *linuxInspector) Process(pid int, detail ProcessDetail) (Process, error) {
+	return l.procs.process(pid, detail)
 }
 
 func (l *linuxInspector) Host() Host {

@@ -159,7 +159,7 @@ func TestLiveClosedSocketIsGone(t *testing.T) {
 
 func TestLiveProcess(t *testing.T) {
 	in, _ := New(Options{})
-	p, err := in.Process(os.Getpid())
+	p, err := in.Process(os.Getpid(), DetailFull)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestLiveProcess(t *testing.T) {
 	if base := p.Name; len(base) == 0 || len(base) > 15 {
 		t.Errorf("name %q", base)
 	}
-	if _, err := in.Process(1 << 30); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := in.Process(1<<30, DetailFull); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a PID that does not exist: err = %v, want fs.ErrNotExist", err)
 	}
 }

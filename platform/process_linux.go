@@ -42,7 +42,7 @@ func newProcReader(root string) *procReader {
 
 // process reads what /proc tells of pid. It fails only when the process is
 // gone; unreadable details are left empty and mark the process Hidden.
-func (p *procReader) process(pid int) (Process, error) {
+func (p *procReader) process(pid int, detail ProcessDetail) (Process, error) {
 	dir := filepath.Join(p.root, strconv.Itoa(pid))
 	proc := Process{PID: pid, UID: -1}
 
@@ -67,6 +67,9 @@ func (p *procReader) process(pid int) (Process, error) {
 			proc.UID = int64(uid)
 			proc.User = p.userName(uid)
 		}
+	}
+	if detail < DetailFull {
+		return proc, nil
 	}
 	if cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
 		proc.Cmdline = splitCmdline(cmdline)

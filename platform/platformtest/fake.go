@@ -1,0 +1,123 @@
+// Package platformtest provides a made-up machine for tests of the
+// packages above platform.
+package platformtest
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"slices"
+
+	"github.com/portinspect/portinspect/platform"
+)
+
+// Fake is a platform.Inspector over a fixed set of sockets and processes.
+type Fake struct {
+	SocketList []platform.Socket
+	// Holders maps socket inodes to the PIDs holding them.
+	Holders map[uint64][]int
+	// Unreadable inodes have holders that cannot be read for lack of
+	// privilege.
+	Unreadable map[uint64]bool
+	Processes  map[int]platform.Process
+	Machine    platform.Host
+	// Err, when set, is what Sockets returns.
+	Err error
+
+	// OwnersCalled records whether an owner lookup ran.
+	OwnersCalled bool
+	// LastFilter is the filter Sockets was last called with.
+	LastFilter platform.Filter
+}
+
+func (f *Fake) Sockets(_ context.Context, flt platform.Filter) ([]platform.Socket, error) {
+	f.LastFilter = flt
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	var out []platform.Socket
+	for _, s := range f.SocketList {
+		if flt.Match(&s) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func (f *Fake) Owners(_ context.Context, socks []platform.Socket, pids []int) (platform.OwnerReport, error) {
+	f.OwnersCalled = true
+	denied := 0
+	for i := range socks {
+		s := &socks[i]
+		s.PIDs = nil
+		for _, pid := range f.Holders[s.Inode] {
+			if len(pids) == 0 || slices.Contains(pids, pid) {
+				s.PIDs = append(s.PIDs, pid)
+			}
+		}
+		slices.Sort(s.PIDs)
+		switch {
+		case len(s.PIDs) > 0:
+			s.Owners = platform.OwnersKnown
+		case f.Unreadable[s.Inode]:
+			s.Owners = platform.OwnersHidden
+			denied++
+		default:
+			s.Owners = platform.OwnersNone
+		}
+	}
+	return platform.OwnerReport{Denied: denied}, nil
+}
+
+func (f *Fake) Process(pid int, _ platform.ProcessDetail) (platform.Process, error) {
+	p, ok := f.Processes[pid]
+	if !ok {
+		return platform.Process{}, fmt.Errorf("process %d: %w", pid, fs.ErrNotExist)
+	}
+	return p, nil
+}
+
+func (f *Fake) Host() platform.Host { return f.Machine }
+
+func (f *Fake) Warnings() []string { return nil }
+
+// Sock makes a socket from address strings.
+func Sock(proto platform.Protocol, local, remote string, state platform.State, inode uint64) platform.Socket {
+	l, r := netip.MustParseAddrPort(local), netip.MustParseAddrPort(remote)
+	fam := platform.IPv4
+	if l.Addr().Is6() {
+		fam = platform.IPv6
+	}
+	return platform.Socket{Protocol: proto, Family: fam, Local: l, Remote: r, State: state, Inode: inode}
+}
+
+// Workstation is a small machine: MSDTC-like tipd on 3372 (loopback TCP,
+// all-interfaces TCP6 and UDP), sshd on 22, a connection to 3372 from a
+// resolver, a listener whose holder is unreadable, a TIME_WAIT socket and
+// a socket whose holder exits before it can be read.
+func Workstation() *Fake {
+	T, U := platform.TCP, platform.UDP
+	return &Fake{
+		SocketList: []platform.Socket{
+			Sock(T, "127.0.0.1:3372", "127.0.0.1:50000", platform.Established, 5),
+			Sock(T, "0.0.0.0:22", "0.0.0.0:0", platform.Listen, 1),
+			Sock(T, "127.0.0.1:3372", "0.0.0.0:0", platform.Listen, 2),
+			Sock(T, "[::]:3372", "[::]:0", platform.Listen, 3),
+			Sock(U, "0.0.0.0:3372", "0.0.0.0:0", platform.Unconnected, 4),
+			Sock(T, "127.0.0.1:50000", "127.0.0.1:3372", platform.Established, 6),
+			Sock(T, "192.0.2.10:8080", "0.0.0.0:0", platform.Listen, 7),
+			Sock(T, "127.0.0.1:50001", "127.0.0.1:3372", platform.TimeWait, 0),
+			Sock(T, "[::ffff:127.0.0.1]:9000", "[::]:0", platform.Listen, 8),
+		},
+		Holders:    map[uint64][]int{1: {100}, 2: {4242}, 3: {4242}, 4: {4242}, 5: {4242}, 6: {777}, 8: {999}},
+		Unreadable: map[uint64]bool{7: true},
+		Processes: map[int]platform.Process{
+			100:  {PID: 100, Name: "sshd", UID: 0, User: "root", Exe: "/usr/sbin/sshd", Cmdline: []string{"sshd: /usr/sbin/sshd -D"}, Service: "ssh.service"},
+			4242: {PID: 4242, Name: "tipd", UID: 1000, User: "alice", Exe: "/usr/local/bin/tipd", Cmdline: []string{"/usr/local/bin/tipd", "--tip"}},
+			777:  {PID: 777, Name: "systemd-resolve", UID: 101, User: "systemd-resolve", Exe: "/usr/lib/systemd/systemd-resolved"},
+			// 999 exits before its details are read.
+		},
+		Machine: platform.Host{Hostname: "ws1", OS: "linux", Privileged: false, PrivilegeHint: "root"},
+	}
+}
