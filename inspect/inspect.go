@@ -1,0 +1,251 @@
+// Package inspect answers portinspect's questions: which sockets match a
+// query, which processes hold them, how exposed they are and what their
+// ports are known for. It joins what package platform reads from the
+// operating system with the knownports database, and leaves presentation
+// to its callers.
+package inspect
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/portinspect/portinspect/knownports"
+	"github.com/portinspect/portinspect/platform"
+)
+
+// Exposure says who can reach a socket by its local address.
+type Exposure uint8
+
+const (
+	// ExposureLoopback: bound to 127.0.0.0/8 or ::1, this machine only.
+	ExposureLoopback Exposure = iota + 1
+	// ExposureAll: bound to 0.0.0.0 or ::, every interface.
+	ExposureAll
+	// ExposureAddress: bound to one specific non-loopback address.
+	ExposureAddress
+)
+
+func (e Exposure) String() string {
+	switch e {
+	case ExposureLoopback:
+		return "loopback"
+	case ExposureAll:
+		return "all"
+	case ExposureAddress:
+		return "address"
+	}
+	return "unknown"
+}
+
+// ExposureOf classifies a local address.
+func ExposureOf(a netip.Addr) Exposure {
+	a = a.Unmap()
+	switch {
+	case a.IsLoopback():
+		return ExposureLoopback
+	case a.IsUnspecified():
+		return ExposureAll
+	}
+	return ExposureAddress
+}
+
+// Process is a process holding sockets.
+type Process = platform.Process
+
+// Socket is a socket with its owners and exposure.
+type Socket struct {
+	platform.Socket
+	Exposure  Exposure
+	Processes []*Process
+}
+
+// Listening reports whether the socket waits for peers: a TCP listener or
+// a bound, unconnected UDP socket.
+func (s *Socket) Listening() bool {
+	return s.State == platform.Listen || s.State == platform.Unconnected
+}
+
+// Report is the answer to a query.
+type Report struct {
+	Host       platform.Host
+	Sockets    []Socket
+	KnownPorts []knownports.Entry
+	// Warnings say what the answer may lack and how to get it.
+	Warnings []string
+}
+
+// Source is where sockets and processes come from: platform.Inspector, or
+// a fake in tests.
+type Source = platform.Inspector
+
+// Run answers q from src and db (nil db: no known-port annotations).
+func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, error) {
+	if db != nil && q.KnownPorts != KnownPortsNone {
+		go db.Err() // parse the database while the kernel lists sockets
+	}
+	rep := &Report{Host: src.Host()}
+	raw, err := src.Sockets(ctx, q.filter())
+	if err != nil {
+		return nil, fmt.Errorf("reading sockets: %w", err)
+	}
+	raw = slices.DeleteFunc(raw, func(s platform.Socket) bool {
+		return !q.Ports.Has(s.Local.Port(), s.Protocol == platform.TCP)
+	})
+
+	owners := !q.NoProcesses || q.filtersOwners()
+	var procs map[int]*Process
+	if owners {
+		ownerRep, err := src.Owners(ctx, raw, q.PIDs)
+		if err != nil {
+			return nil, err
+		}
+		detail := q.Detail
+		if q.Process != "" {
+			detail = platform.DetailFull // matching by executable path
+		}
+		procs = readProcesses(src, raw, detail)
+		rep.Warnings = append(rep.Warnings, hiddenWarnings(raw, ownerRep, rep.Host)...)
+	}
+
+	m := newOwnerMatcher(&q)
+	rep.Sockets = make([]Socket, 0, len(raw))
+	for _, s := range raw {
+		sock := Socket{Socket: s, Exposure: ExposureOf(s.Local.Addr())}
+		for _, pid := range s.PIDs {
+			if p := procs[pid]; p != nil {
+				sock.Processes = append(sock.Processes, p)
+			}
+		}
+		if s.Owners == platform.OwnersKnown && len(sock.Processes) == 0 {
+			// Every holder exited between the walk and the details.
+			sock.Owners = platform.OwnersNone
+		}
+		if m.filtering && !m.match(&sock) {
+			continue
+		}
+		rep.Sockets = append(rep.Sockets, sock)
+	}
+	sortSockets(rep.Sockets)
+	rep.Warnings = append(rep.Warnings, src.Warnings()...)
+	if db != nil {
+		rep.KnownPorts = knownPortsFor(db, q, rep.Sockets)
+	}
+	return rep, nil
+}
+
+// readProcesses reads the details of every process holding a socket, in
+// parallel: on a busy host that is thousands of small /proc reads.
+func readProcesses(src Source, socks []platform.Socket, detail platform.ProcessDetail) map[int]*Process {
+	var pids []int
+	seen := make(map[int]bool)
+	for _, s := range socks {
+		for _, pid := range s.PIDs {
+			if !seen[pid] {
+				seen[pid] = true
+				pids = append(pids, pid)
+			}
+		}
+	}
+	found := make([]*Process, len(pids))
+	workers := min(runtime.GOMAXPROCS(0), 1+len(pids)/32)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(pids); i += workers {
+				p, err := src.Process(pids[i], detail)
+				if errors.Is(err, fs.ErrNotExist) {
+					continue
+				}
+				if err != nil {
+					// Unreadable details still leave a known holder.
+					p = Process{PID: pids[i], UID: -1, Hidden: true}
+				}
+				found[i] = &p
+			}
+		})
+	}
+	wg.Wait()
+	procs := make(map[int]*Process, len(pids))
+	for _, p := range found {
+		if p != nil {
+			procs[p.PID] = p
+		}
+	}
+	return procs
+}
+
+// hiddenWarnings explains sockets whose owners could not be read.
+func hiddenWarnings(socks []platform.Socket, or platform.OwnerReport, host platform.Host) []string {
+	hidden := 0
+	for _, s := range socks {
+		if s.Owners == platform.OwnersHidden {
+			hidden++
+		}
+	}
+	if hidden == 0 {
+		return nil
+	}
+	if host.Privileged {
+		return []string{fmt.Sprintf("owners of %d sockets are hidden: %d processes refused access to their descriptors even with privilege", hidden, or.Denied)}
+	}
+	return []string{fmt.Sprintf("owners of %d sockets are hidden: run as %s to see them", hidden, host.PrivilegeHint)}
+}
+
+// sortSockets orders listeners first, then by port, protocol, family and
+// addresses, so that the same machine state always prints the same way.
+func sortSockets(socks []Socket) {
+	slices.SortFunc(socks, func(a, b Socket) int {
+		if a.Listening() != b.Listening() {
+			if a.Listening() {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(
+			cmp.Compare(a.Local.Port(), b.Local.Port()),
+			cmp.Compare(a.Protocol, b.Protocol),
+			cmp.Compare(a.Family, b.Family),
+			a.Local.Addr().Compare(b.Local.Addr()),
+			a.Remote.Addr().Compare(b.Remote.Addr()),
+			cmp.Compare(a.Remote.Port(), b.Remote.Port()),
+			cmp.Compare(a.Inode, b.Inode),
+		)
+	})
+}
+
+// knownPortsFor returns the database entries a report should carry.
+func knownPortsFor(db *knownports.DB, q Query, socks []Socket) []knownports.Entry {
+	var ports []uint16
+	switch q.KnownPorts {
+	case KnownPortsNone:
+		return []knownports.Entry{}
+	case KnownPortsAsked:
+		ports = q.Ports.Singles()
+	}
+	// Only listeners: the local port of an outgoing connection is an
+	// ephemeral number whose registration means nothing.
+	for _, s := range socks {
+		if s.Listening() {
+			ports = append(ports, s.Local.Port())
+		}
+	}
+	entries := []knownports.Entry{}
+	seen := make(map[uint16]bool)
+	for _, p := range ports {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		if e := db.Port(p); len(e.IANA) > 0 || len(e.Notes) > 0 {
+			entries = append(entries, e)
+		}
+	}
+	return entries
+}

@@ -1,0 +1,162 @@
+package inspect
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/portinspect/portinspect/knownports"
+	"github.com/portinspect/portinspect/platform"
+	"github.com/portinspect/portinspect/platform/platformtest"
+)
+
+func TestRunPortQuery(t *testing.T) {
+	src := platformtest.Workstation()
+	ports, _ := ParsePortSpec("3372", nil)
+	rep, err := Run(context.Background(), src, knownports.Default(), Query{Ports: ports, KnownPorts: KnownPortsAsked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range rep.Sockets {
+		got = append(got, s.Protocol.String()+" "+s.Local.String()+" "+s.State.String()+" "+s.Exposure.String())
+	}
+	want := []string{
+		"tcp 127.0.0.1:3372 LISTEN loopback",
+		"tcp [::]:3372 LISTEN all",
+		"udp 0.0.0.0:3372 UNCONN all",
+		"tcp 127.0.0.1:3372 ESTABLISHED loopback",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("sockets:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, s := range rep.Sockets {
+		if len(s.Processes) != 1 || s.Processes[0].PID != 4242 || s.Owners != platform.OwnersKnown {
+			t.Errorf("%v: processes %v, want tipd 4242", s.Local, s.Processes)
+		}
+	}
+	if len(rep.KnownPorts) != 1 || rep.KnownPorts[0].Port != 3372 || len(rep.KnownPorts[0].Notes) == 0 {
+		t.Errorf("known ports %+v, want the 3372 entry with its note", rep.KnownPorts)
+	}
+}
+
+func TestRunNothingOnPortStillDescribesIt(t *testing.T) {
+	ports, _ := ParsePortSpec("3389/tcp", nil)
+	rep, err := Run(context.Background(), platformtest.Workstation(), knownports.Default(), Query{Ports: ports, KnownPorts: KnownPortsAsked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Sockets) != 0 {
+		t.Errorf("sockets %v", rep.Sockets)
+	}
+	if len(rep.KnownPorts) != 1 || rep.KnownPorts[0].Port != 3389 {
+		t.Errorf("known ports %+v, want 3389", rep.KnownPorts)
+	}
+}
+
+func TestRunListFilters(t *testing.T) {
+	tests := []struct {
+		name  string
+		q     Query
+		local []string
+	}{
+		{"listening", Query{Listening: true}, []string{"0.0.0.0:22", "127.0.0.1:3372", "[::]:3372", "0.0.0.0:3372", "192.0.2.10:8080", "[::ffff:127.0.0.1]:9000"}},
+		{"udp", Query{UDP: true}, []string{"0.0.0.0:3372"}},
+		{"ipv6 listening", Query{IPv6: true, Listening: true}, []string{"[::]:3372", "[::ffff:127.0.0.1]:9000"}},
+		{"time-wait", Query{States: platform.States(0).With(platform.TimeWait)}, []string{"127.0.0.1:50001"}},
+		{"pid", Query{PIDs: []int{100}}, []string{"0.0.0.0:22"}},
+		{"process by cut name", Query{Process: "systemd-resolved"}, []string{"127.0.0.1:50000"}},
+		{"process by exe", Query{Process: "/usr/local/bin/tipd", TCP: true, Listening: true}, []string{"127.0.0.1:3372", "[::]:3372"}},
+		{"user name", Query{User: "root"}, []string{"0.0.0.0:22", "192.0.2.10:8080"}},
+		{"user uid", Query{User: "1000", UDP: true}, []string{"0.0.0.0:3372"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := Run(context.Background(), platformtest.Workstation(), nil, tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, s := range rep.Sockets {
+				got = append(got, s.Local.String())
+			}
+			if !slices.Equal(got, tt.local) {
+				t.Errorf("got %v, want %v", got, tt.local)
+			}
+		})
+	}
+}
+
+func TestRunOwnerStatuses(t *testing.T) {
+	src := platformtest.Workstation()
+	rep, err := Run(context.Background(), src, nil, Query{Listening: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]platform.OwnerStatus{}
+	for _, s := range rep.Sockets {
+		status[s.Local.String()] = s.Owners
+	}
+	if status["192.0.2.10:8080"] != platform.OwnersHidden {
+		t.Errorf("unreadable holder: %v, want hidden", status["192.0.2.10:8080"])
+	}
+	if status["[::ffff:127.0.0.1]:9000"] != platform.OwnersNone {
+		t.Errorf("holder exited before its details were read: %v, want none", status["[::ffff:127.0.0.1]:9000"])
+	}
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "owners of 1 sockets are hidden") || !strings.Contains(rep.Warnings[0], "run as root") {
+		t.Errorf("warnings %q", rep.Warnings)
+	}
+	for _, s := range rep.Sockets {
+		if s.Local.String() == "[::ffff:127.0.0.1]:9000" && s.Exposure != ExposureLoopback {
+			t.Errorf("v4-mapped loopback exposure %v", s.Exposure)
+		}
+		if s.Local.String() == "192.0.2.10:8080" && s.Exposure != ExposureAddress {
+			t.Errorf("specific address exposure %v", s.Exposure)
+		}
+	}
+}
+
+func TestRunNoProcessesSkipsOwners(t *testing.T) {
+	src := platformtest.Workstation()
+	rep, err := Run(context.Background(), src, nil, Query{NoProcesses: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.OwnersCalled {
+		t.Error("owner lookup ran with NoProcesses")
+	}
+	if len(rep.Sockets) != len(src.SocketList) {
+		t.Errorf("%d sockets, want %d", len(rep.Sockets), len(src.SocketList))
+	}
+	for _, s := range rep.Sockets {
+		if s.Owners != platform.OwnersNotLooked || len(s.Processes) != 0 {
+			t.Errorf("%v: owners %v %v", s.Local, s.Owners, s.Processes)
+		}
+	}
+}
+
+func TestRunPassesKernelFilter(t *testing.T) {
+	src := platformtest.Workstation()
+	ports, _ := ParsePortSpec("3372/udp", nil)
+	if _, err := Run(context.Background(), src, nil, Query{Ports: ports, IPv4: true, Listening: true}); err != nil {
+		t.Fatal(err)
+	}
+	f := src.LastFilter
+	if f.TCP || !f.UDP || !f.IPv4 || f.IPv6 || f.States != ListeningStates || f.LocalPort == nil || !f.LocalPort(3372) || f.LocalPort(22) {
+		t.Errorf("filter %+v", f)
+	}
+}
+
+func TestExposureOf(t *testing.T) {
+	for addr, want := range map[string]Exposure{
+		"127.0.0.1": ExposureLoopback, "127.8.9.10": ExposureLoopback, "::1": ExposureLoopback,
+		"::ffff:127.0.0.1": ExposureLoopback, "0.0.0.0": ExposureAll, "::": ExposureAll,
+		"192.0.2.1": ExposureAddress, "fe80::1%eth0": ExposureAddress, "::ffff:0.0.0.0": ExposureAll,
+	} {
+		if got := ExposureOf(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("ExposureOf(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}

@@ -1,0 +1,179 @@
+package inspect
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/portinspect/portinspect/platform"
+)
+
+func fakeResolver(name string) []PortRange {
+	switch name {
+	case "msdtc":
+		return []PortRange{{Low: 3372, High: 3372, TCP: true}}
+	case "ssh":
+		return []PortRange{{Low: 22, High: 22, TCP: true}, {Low: 22, High: 22, UDP: true}}
+	case "x11":
+		return []PortRange{{Low: 6000, High: 6063, TCP: true, UDP: true}}
+	}
+	return nil
+}
+
+func TestParsePortSpec(t *testing.T) {
+	r := func(lo, hi uint16, tcp, udp bool) PortRange { return PortRange{Low: lo, High: hi, TCP: tcp, UDP: udp} }
+	named := func(pr PortRange, name string) PortRange { pr.Name = name; return pr }
+	tests := []struct {
+		spec string
+		want PortSet
+	}{
+		{"3372", PortSet{r(3372, 3372, true, true)}},
+		{"3372/tcp", PortSet{r(3372, 3372, true, false)}},
+		{"3372/UDP", PortSet{r(3372, 3372, false, true)}},
+		{"1", PortSet{r(1, 1, true, true)}},
+		{"65535", PortSet{r(65535, 65535, true, true)}},
+		{"3000-3100", PortSet{r(3000, 3100, true, true)}},
+		{"3000-3100/tcp", PortSet{r(3000, 3100, true, false)}},
+		{"80-80", PortSet{r(80, 80, true, true)}},
+		{"22,80,443/tcp", PortSet{r(22, 22, true, false), r(80, 80, true, false), r(443, 443, true, false)}},
+		{"53/udp,80,443/tcp", PortSet{r(53, 53, false, true), r(80, 80, true, false), r(443, 443, true, false)}},
+		{"53/udp, 80", PortSet{r(53, 53, false, true), r(80, 80, true, true)}},
+		{"msdtc", PortSet{named(r(3372, 3372, true, false), "msdtc")}},
+		{"MSDTC", PortSet{named(r(3372, 3372, true, false), "MSDTC")}},
+		{"ssh/udp", PortSet{named(r(22, 22, false, true), "ssh")}},
+		{"x11,22", PortSet{named(r(6000, 6063, true, true), "x11"), r(22, 22, true, true)}},
+	}
+	for _, tt := range tests {
+		got, err := ParsePortSpec(tt.spec, fakeResolver)
+		if err != nil {
+			t.Errorf("ParsePortSpec(%q): %v", tt.spec, err)
+			continue
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("ParsePortSpec(%q) =\n %+v\nwant\n %+v", tt.spec, got, tt.want)
+		}
+	}
+}
+
+func TestParsePortSpecErrors(t *testing.T) {
+	tests := []struct{ spec, mentions string }{
+		{"0", `"0"`},
+		{"65536", `"65536"`},
+		{"-1", `"-1"`},
+		{"abc", `"abc"`},
+		{"10-5", `"10-5"`},
+		{"80/xyz", `"xyz"`},
+		{"", "empty"},
+		{"22,", "empty item"},
+		{"/tcp", `"/tcp"`},
+		{"80/", `""`},
+		{"1-", `"1-"`},
+		{"1-70000", `"1-70000"`},
+		{"+80", `"+80"`},
+		{"3372/tcp/udp", `"tcp/udp"`},
+		{"msdtc/udp", "no udp port"},
+		{"99999999999999999999", `"99999999999999999999"`},
+	}
+	for _, tt := range tests {
+		_, err := ParsePortSpec(tt.spec, fakeResolver)
+		var ue *UsageError
+		if !errors.As(err, &ue) {
+			t.Errorf("ParsePortSpec(%q): err = %v, want a UsageError", tt.spec, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.mentions) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ParsePortSpec(%q): %q should be one line mentioning %s", tt.spec, err, tt.mentions)
+		}
+	}
+}
+
+func TestPortSetMatching(t *testing.T) {
+	set, err := ParsePortSpec("22/tcp,3000-3100", fakeResolver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		port     uint16
+		tcp, has bool
+	}{
+		{22, true, true}, {22, false, false}, {3000, false, true}, {3100, true, true}, {3101, true, false}, {21, true, false},
+	}
+	for _, c := range checks {
+		if got := set.Has(c.port, c.tcp); got != c.has {
+			t.Errorf("Has(%d, tcp=%v) = %v", c.port, c.tcp, got)
+		}
+	}
+	if !set.HasPort(22) || set.HasPort(23) {
+		t.Error("HasPort")
+	}
+	if got := set.Singles(); !slices.Equal(got, []uint16{22}) {
+		t.Errorf("Singles = %v", got)
+	}
+	var all PortSet
+	if !all.Has(1, true) || !all.HasPort(65535) {
+		t.Error("the nil set must match every port")
+	}
+}
+
+func TestParseStates(t *testing.T) {
+	tests := map[string][]string{
+		"LISTEN":             {"LISTEN"},
+		"listen,established": {"LISTEN", "ESTABLISHED"},
+		"time-wait":          {"TIME_WAIT"},
+		"fin-wait-1":         {"FIN_WAIT1"},
+		"estab":              {"ESTABLISHED"},
+		"unconn":             {"UNCONN"},
+	}
+	for spec, names := range tests {
+		got, err := ParseStates(spec)
+		if err != nil {
+			t.Errorf("ParseStates(%q): %v", spec, err)
+			continue
+		}
+		for _, n := range names {
+			s, _ := platform.StateNamed(n)
+			if !got.Has(s) {
+				t.Errorf("ParseStates(%q) lacks %s", spec, n)
+			}
+		}
+	}
+	connected, _ := ParseStates("connected")
+	for _, n := range []string{"LISTEN", "UNCONN", "CLOSE"} {
+		if s, _ := platform.StateNamed(n); connected.Has(s) {
+			t.Errorf("connected includes %s", n)
+		}
+	}
+	if s, _ := platform.StateNamed("ESTABLISHED"); !connected.Has(s) {
+		t.Error("connected lacks ESTABLISHED")
+	}
+	_, err := ParseStates("listen,bogus")
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), `"bogus"`) {
+		t.Errorf("bad state: %v", err)
+	}
+}
+
+func FuzzParsePortSpec(f *testing.F) {
+	for _, s := range []string{"3372", "22,80,443/tcp", "3000-3100/udp", "msdtc", "10-5", "-1", "80/xyz", " 1 , 2 ", "x11,22/tcp"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		set, err := ParsePortSpec(spec, fakeResolver)
+		if err != nil {
+			var ue *UsageError
+			if !errors.As(err, &ue) || strings.Contains(err.Error(), "\n") && !strings.Contains(spec, "\n") {
+				t.Fatalf("%q: %v", spec, err)
+			}
+			return
+		}
+		if len(set) == 0 {
+			t.Fatalf("%q: no error and no ports", spec)
+		}
+		for _, r := range set {
+			if r.Low == 0 || r.High < r.Low || !r.TCP && !r.UDP {
+				t.Fatalf("%q: bad range %+v", spec, r)
+			}
+		}
+	})
+}
