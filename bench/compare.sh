@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# compare.sh: time portinspect against ss and lsof on the same busy host.
+#
+#   bench/compare.sh [RUNS]
+#
+# Builds portinspect, brings up ../shared/bench/loaded-host (2,000
+# processes, ~24k sockets, ~74k descriptors in their own network
+# namespace) unless it is already up, runs each pair of commands side by
+# side with hyperfine inside the namespace, and prints median wall times,
+# the ratios the project promises, and peak RSS. Needs root; installs
+# hyperfine from Debian's packages if it is missing. RUNS defaults to 15.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+loaded=${LOADED_HOST:-$top/../shared/bench/loaded-host}
+ns=loadhost
+runs=${1:-15}
+
+[[ $(id -u) == 0 ]] || { echo "compare.sh: needs root (ip netns)" >&2; exit 2; }
+command -v hyperfine >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null; }
+command -v lsof >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lsof >/dev/null; }
+[[ -x /usr/bin/time ]] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
+
+bin=$(mktemp -d)/portinspect
+(cd "$top" && go build -o "$bin" ./cmd/portinspect)
+ip netns list | grep -qw "$ns" || "$loaded" up "$ns"
+run() { ip netns exec "$ns" "$@"; }
+
+out=$(mktemp -d)
+# name|portinspect command|reference command|promised ratio
+pairs=(
+  "port 3372 vs ss|$bin 3372|ss -Htulnp 'sport = :3372'|0.5"
+  "port 3372 vs lsof|$bin 3372|lsof -nP -i :3372|0.2"
+  "list -l vs ss|$bin list -l|ss -Htulnp|0.6"
+  "list vs ss|$bin list|ss -Htuanp|0.6"
+  "list --no-processes vs ss|$bin list --no-processes|ss -Htuan|1.5"
+)
+printf '%-28s %12s %12s %8s %8s\n' "comparison" "portinspect" "reference" "ratio" "promise"
+for i in "${!pairs[@]}"; do
+  IFS='|' read -r name ours theirs promise <<<"${pairs[$i]}"
+  run hyperfine -N -w 2 -r "$runs" --export-json "$out/$i.json" "$ours" "$theirs" >/dev/null 2>&1
+  read -r a b < <(jq -r '[.results[].median] | map(. * 1000) | @tsv' "$out/$i.json")
+  ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')
+  ok=$(awk -v r="$ratio" -v p="$promise" 'BEGIN { print (r <= p) ? "ok" : "MISSED" }')
+  printf '%-28s %9.0f ms %9.0f ms %8s %5s %s\n' "$name" "$a" "$b" "$ratio" "$promise" "$ok"
+done
+
+echo
+printf '%-34s %10s %8s\n' "peak RSS (median of 5)" "MB" "promise"
+for spec in "$bin 3372|40" "$bin list -o json|100"; do
+  IFS='|' read -r cmd promise <<<"$spec"
+  kb=$(for _ in 1 2 3 4 5; do run /usr/bin/time -f %M $cmd 2>&1 >/dev/null | tail -1; done | sort -n | sed -n 3p)
+  mb=$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')
+  ok=$(awk -v m="$mb" -v p="$promise" 'BEGIN { print (m <= p) ? "ok" : "MISSED" }')
+  printf '%-34s %10s %5s %s\n' "${cmd#"$bin" }" "$mb" "$promise" "$ok"
+done
+echo
+echo "host: $(nproc) CPUs, $(uname -r), $(run ss -Htan | wc -l) TCP and $(run ss -Huan | wc -l) UDP sockets in $ns"

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// jsonDoc is the part of the JSON contract these tests read.
+type jsonDoc struct {
+	Host struct {
+		Privileged bool
+		OS         string
+	}
+	Sockets []struct {
+		Protocol     string
+		LocalAddress string `json:"local_address"`
+		LocalPort    int    `json:"local_port"`
+		State        string
+		Exposure     string
+		OwnerStatus  string `json:"owner_status"`
+		Processes    []struct {
+			PID  int
+			Name string
+		}
+	}
+	KnownPorts []struct {
+		Port  int
+		Notes []struct{ Title string }
+	} `json:"known_ports"`
+	Warnings []string
+}
+
+// portinspect runs the portinspect command (this test binary) through
+// prefix and returns its output and exit code.
+func portinspect(t *testing.T, prefix []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	bin, err := exec.LookPath("portinspect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runCommand(t, append(append(prefix, bin), args...))
+}
+
+func runCommand(t *testing.T, argv []string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%q: %v", argv, err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+func decode(t *testing.T, out string) jsonDoc {
+	t.Helper()
+	var doc jsonDoc
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v in:\n%s", err, out)
+	}
+	return doc
+}
+
+func requireRoot(t *testing.T, tools ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s", tool)
+		}
+	}
+}
+
+// TestNetnsListener starts listeners on port 3372 in a fresh network
+// namespace, as the loaded-host bench does, and asks from inside it.
+func TestNetnsListener(t *testing.T) {
+	requireRoot(t, "ip")
+	ns := fmt.Sprintf("pitest%d", os.Getpid())
+	if _, errOut, code := runCommand(t, []string{"ip", "netns", "add", ns}); code != 0 {
+		t.Skipf("ip netns add: %s", errOut)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	inNS := []string{"ip", "netns", "exec", ns}
+	if _, errOut, code := runCommand(t, append(inNS, "ip", "link", "set", "lo", "up")); code != 0 {
+		t.Fatalf("lo up: %s", errOut)
+	}
+	pid, _ := startListener(t, inNS, "tcp4:127.0.0.1:3372", "tcp6:[::]:3372", "udp4:0.0.0.0:3372")
+
+	out, errOut, code := portinspect(t, inNS, "3372", "-o", "json")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	doc := decode(t, out)
+	want := []string{"tcp 127.0.0.1 LISTEN loopback", "tcp :: LISTEN all", "udp 0.0.0.0 UNCONN all"}
+	if len(doc.Sockets) != len(want) {
+		t.Fatalf("sockets %+v, want %q", doc.Sockets, want)
+	}
+	for i, s := range doc.Sockets {
+		got := strings.Join([]string{s.Protocol, s.LocalAddress, s.State, s.Exposure}, " ")
+		if got != want[i] || s.LocalPort != 3372 || s.OwnerStatus != "known" || len(s.Processes) != 1 || s.Processes[0].PID != pid {
+			t.Errorf("socket %d: %s %+v, want %s held by pi-listen %d", i, got, s, want[i], pid)
+		}
+	}
+	if !doc.Host.Privileged || len(doc.KnownPorts) != 1 || doc.KnownPorts[0].Port != 3372 || len(doc.KnownPorts[0].Notes) == 0 {
+		t.Errorf("host %+v, known ports %+v", doc.Host, doc.KnownPorts)
+	}
+
+	// Outside the namespace, this machine's own port 3372 is another
+	// matter: the namespace's sockets must not leak into it.
+	out, _, _ = portinspect(t, nil, "3372", "-o", "json")
+	for _, s := range decode(t, out).Sockets {
+		for _, p := range s.Processes {
+			if p.PID == pid {
+				t.Errorf("the namespace's socket %+v is listed outside it", s)
+			}
+		}
+	}
+}
+
+// publicCopy puts this test binary, as portinspect, where an unprivileged
+// user can run it.
+func publicCopy(t *testing.T) string {
+	t.Helper()
+	src, err := exec.LookPath("portinspect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "portinspect-public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, "portinspect")
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// TestUnprivilegedOwnersHidden runs portinspect as nobody against a
+// listener root holds: the socket is shown, its owner is hidden, and one
+// warning names the privilege that would show it.
+func TestUnprivilegedOwnersHidden(t *testing.T) {
+	requireRoot(t, "setpriv")
+	_, ports := startListener(t, nil, "tcp4:127.0.0.1:0")
+	port := strconv.Itoa(ports[0])
+	bin := publicCopy(t)
+	nobody := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin}
+
+	out, errOut, code := runCommand(t, append(nobody, port, "-o", "json"))
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	doc := decode(t, out)
+	if doc.Host.Privileged {
+		t.Error("nobody is privileged")
+	}
+	if len(doc.Sockets) != 1 || doc.Sockets[0].OwnerStatus != "hidden" || len(doc.Sockets[0].Processes) != 0 {
+		t.Fatalf("sockets %+v, want one with a hidden owner", doc.Sockets)
+	}
+	const warning = "owners of 1 sockets are hidden: run as root (or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH) to see them"
+	if len(doc.Warnings) != 1 || doc.Warnings[0] != warning {
+		t.Errorf("warnings %q", doc.Warnings)
+	}
+
+	out, errOut, code = runCommand(t, append(nobody, port))
+	if code != 0 || errOut != "portinspect: warning: "+warning+"\n" {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	if !strings.Contains(out, "\t-\t(hidden)\t") || !strings.Contains(out, "1 sockets have hidden owners") {
+		t.Errorf("table:\n%s", out)
+	}
+
+	// The capabilities the warning names are enough.
+	withCaps := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		"--inh-caps=+sys_ptrace,+dac_read_search", "--ambient-caps=+sys_ptrace,+dac_read_search", bin}
+	out, errOut, code = runCommand(t, append(withCaps, port, "-o", "json"))
+	if code != 0 {
+		t.Fatalf("with capabilities: exit %d, stderr %q", code, errOut)
+	}
+	doc = decode(t, out)
+	if !doc.Host.Privileged || len(doc.Sockets) != 1 || doc.Sockets[0].OwnerStatus != "known" {
+		t.Errorf("with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: host %+v sockets %+v", doc.Host, doc.Sockets)
+	}
+}
+
+// TestHostileProcessName gives a real listener a name full of terminal
+// escape sequences.
+func TestHostileProcessName(t *testing.T) {
+	const name = "\x1b]0;pwn\x07\x1b[2J"
+	pid, ports := startListener(t, nil, "-comm", name, "tcp4:127.0.0.1:0")
+	port := strconv.Itoa(ports[0])
+	for _, format := range []string{"table", "wide", "csv"} {
+		out, _, code := portinspect(t, nil, port, "-o", format)
+		if code != 0 {
+			t.Fatalf("-o %s: exit %d", format, code)
+		}
+		if strings.ContainsAny(out, "\x1b\x07") {
+			t.Errorf("-o %s prints raw control characters: %q", format, out)
+		}
+		if !strings.Contains(out, `\x1b]0;pwn\x07\x1b[2J`) {
+			t.Errorf("-o %s lacks the escaped name: %q", format, out)
+		}
+	}
+	out, _, _ := portinspect(t, nil, port, "-o", "json")
+	doc := decode(t, out)
+	if len(doc.Sockets) != 1 || len(doc.Sockets[0].Processes) != 1 || doc.Sockets[0].Processes[0].Name != name || doc.Sockets[0].Processes[0].PID != pid {
+		t.Errorf("JSON must keep the true name: %+v", doc.Sockets)
+	}
+}

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/portinspect/portinspect/knownports"
+	"github.com/portinspect/portinspect/platform"
+	"github.com/portinspect/portinspect/platform/platformtest"
+)
+
+// runCLI runs portinspect in this process against fake, as if on a
+// terminal when tty is set.
+func runCLI(t *testing.T, fake *platformtest.Fake, tty bool, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	f := &Factory{
+		IO:         &IOStreams{Out: &out, ErrOut: &errOut, OutTTY: tty, Width: 100},
+		Inspector:  func() (platform.Inspector, error) { return fake, nil },
+		KnownPorts: knownports.Default,
+	}
+	code = Main(args, f)
+	return out.String(), errOut.String(), code
+}
+
+func TestPortTableOnTerminal(t *testing.T) {
+	out, errOut, code := runCLI(t, platformtest.Workstation(), true, "3372")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	lines := strings.Split(out, "\n")
+	wantRows := []string{
+		"PROTO  LOCAL           REMOTE           STATE        EXPOSURE  PID   PROCESS  USER",
+		"tcp    127.0.0.1:3372  0.0.0.0:*        LISTEN       loopback  4242  tipd     alice",
+		"tcp    [::]:3372       [::]:*           LISTEN       all       4242  tipd     alice",
+		"udp    0.0.0.0:3372    0.0.0.0:*        UNCONN       all       4242  tipd     alice",
+		"tcp    127.0.0.1:3372  127.0.0.1:50000  ESTABLISHED  loopback  4242  tipd     alice",
+	}
+	for i, want := range wantRows {
+		if strings.TrimRight(lines[i], " ") != want {
+			t.Errorf("line %d:\n got %q\nwant %q", i, lines[i], want)
+		}
+	}
+	for _, want := range []string{
+		"Processes\n  4242  tipd  (user alice)\n      exe:      /usr/local/bin/tipd\n      command:  /usr/local/bin/tipd --tip\n",
+		"Port 3372 (tcp, udp)\n  IANA: tip2 (tcp, udp): TIP 2\n",
+		"MSDTC",
+		"References:",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestPortPipedIsTabSeparated(t *testing.T) {
+	out, _, code := runCLI(t, platformtest.Workstation(), false, "22")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	first, _, _ := strings.Cut(out, "\n")
+	if first != "tcp\t0.0.0.0:22\t0.0.0.0:*\tLISTEN\tall\t100\tsshd\troot" {
+		t.Errorf("first line %q", first)
+	}
+}
+
+func TestPortNothingThere(t *testing.T) {
+	out, _, code := runCLI(t, platformtest.Workstation(), true, "3389/tcp")
+	if code != exitNotFound {
+		t.Errorf("exit %d, want %d", code, exitNotFound)
+	}
+	if !strings.HasPrefix(out, "Nothing is listening on or connected to 3389/tcp") || !strings.Contains(out, "Port 3389") {
+		t.Errorf("output:\n%s", out)
+	}
+	out, _, _ = runCLI(t, platformtest.Workstation(), true, "3372", "--user", "nobody")
+	if !strings.HasPrefix(out, "No socket on 3372 matches the filters.") {
+		t.Errorf("filtered output:\n%s", out)
+	}
+}
+
+func TestListWarnsOnceAboutHiddenOwners(t *testing.T) {
+	out, errOut, code := runCLI(t, platformtest.Workstation(), false, "list", "-l")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if errOut != "portinspect: warning: owners of 1 sockets are hidden: run as root to see them\n" {
+		t.Errorf("stderr %q", errOut)
+	}
+	if !strings.Contains(out, "192.0.2.10:8080\t0.0.0.0:*\tLISTEN\taddress\t-\t(hidden)\t") {
+		t.Errorf("hidden row missing:\n%s", out)
+	}
+	// JSON carries the warning in the document, not on stderr.
+	out, errOut, _ = runCLI(t, platformtest.Workstation(), false, "list", "-l", "--json")
+	if errOut != "" || !strings.Contains(out, `"warnings": [
+    "owners of 1 sockets are hidden: run as root to see them"
+  ]`) {
+		t.Errorf("stderr %q, stdout:\n%s", errOut, out)
+	}
+}
+
+// TestJSONContract checks every field DESIGN.md promises, by name and
+// JSON type.
+func TestJSONContract(t *testing.T) {
+	out, _, code := runCLI(t, platformtest.Workstation(), false, "3372", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	type field struct {
+		path, kind string
+	}
+	check := func(obj map[string]any, prefix string, fields []field) {
+		t.Helper()
+		for _, f := range fields {
+			v, ok := obj[f.path]
+			if !ok {
+				t.Errorf("%s%s missing", prefix, f.path)
+				continue
+			}
+			if got := jsonKind(v); got != f.kind {
+				t.Errorf("%s%s is %s, want %s", prefix, f.path, got, f.kind)
+			}
+		}
+	}
+	check(doc, "", []field{{"schema", "string"}, {"host", "object"}, {"sockets", "array"}, {"known_ports", "array"}, {"warnings", "array"}})
+	if doc["schema"] != "portinspect/v1" {
+		t.Errorf("schema %v", doc["schema"])
+	}
+	check(doc["host"].(map[string]any), "host.", []field{{"hostname", "string"}, {"os", "string"}, {"privileged", "bool"}})
+	sockets := doc["sockets"].([]any)
+	if len(sockets) != 4 {
+		t.Fatalf("%d sockets, want 4", len(sockets))
+	}
+	s0 := sockets[0].(map[string]any)
+	check(s0, "sockets[0].", []field{
+		{"protocol", "string"}, {"family", "string"}, {"local_address", "string"}, {"local_port", "number"},
+		{"remote_address", "string"}, {"remote_port", "number"}, {"state", "string"}, {"exposure", "string"},
+		{"owner_status", "string"}, {"processes", "array"},
+	})
+	if s0["local_address"] != "127.0.0.1" || s0["local_port"] != 3372.0 || s0["state"] != "LISTEN" || s0["exposure"] != "loopback" || s0["owner_status"] != "known" {
+		t.Errorf("socket 0: %v", s0)
+	}
+	if s1 := sockets[1].(map[string]any); s1["local_address"] != "::" || s1["family"] != "ipv6" || s1["exposure"] != "all" {
+		t.Errorf("socket 1 (addresses are never bracketed): %v", s1)
+	}
+	p0 := s0["processes"].([]any)[0].(map[string]any)
+	check(p0, "processes[0].", []field{
+		{"pid", "number"}, {"name", "string"}, {"exe", "string"}, {"cmdline", "array"}, {"user", "string"},
+		{"uid", "number"}, {"started", "null"}, {"service", "null"},
+	})
+	kp := doc["known_ports"].([]any)
+	if len(kp) != 1 {
+		t.Fatalf("known_ports %v", kp)
+	}
+	k0 := kp[0].(map[string]any)
+	check(k0, "known_ports[0].", []field{{"port", "number"}, {"protocols", "array"}, {"iana", "array"}, {"notes", "array"}})
+	check(k0["iana"].([]any)[0].(map[string]any), "iana[0].", []field{{"service", "string"}, {"protocol", "string"}, {"description", "string"}})
+	note := k0["notes"].([]any)[0].(map[string]any)
+	check(note, "notes[0].", []field{{"title", "string"}, {"platforms", "array"}, {"risk", "string"}, {"summary", "string"}, {"advice", "array"}, {"references", "array"}})
+	check(note["advice"].([]any)[0].(map[string]any), "advice[0].", []field{{"platform", "string"}, {"text", "string"}, {"commands", "array"}})
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "string"
+	case float64:
+		return "number"
+	case bool:
+		return "bool"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return "?"
+}
+
+func TestJSONWhenTheMachineCannotBeRead(t *testing.T) {
+	fake := platformtest.Workstation()
+	fake.Err = errors.New("netlink: permission denied")
+	out, errOut, code := runCLI(t, fake, false, "3372", "--json")
+	if code != exitInspect {
+		t.Errorf("exit %d, want %d", code, exitInspect)
+	}
+	var doc struct {
+		Schema  string
+		Error   string
+		Sockets []any
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.Schema != "portinspect/v1" || !strings.Contains(doc.Error, "permission denied") || doc.Sockets == nil {
+		t.Errorf("document %q (%v)", out, err)
+	}
+	if strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "permission denied") {
+		t.Errorf("stderr %q", errOut)
+	}
+	_, _, code = runCLI(t, fake, false, "list")
+	if code != exitInspect {
+		t.Errorf("list: exit %d, want %d", code, exitInspect)
+	}
+}
+
+// TestHostileNamesAreEscaped checks that a process named with terminal
+// escape sequences cannot reach the terminal raw, while JSON keeps the
+// true name.
+func TestHostileNamesAreEscaped(t *testing.T) {
+	fake := platformtest.Workstation()
+	p := fake.Processes[4242]
+	p.Name = "\x1b]0;pwned\x07tipd"
+	p.Cmdline = []string{"/usr/local/bin/tipd", "--x=\x1b[2J\r", "\u202eevil"}
+	fake.Processes[4242] = p
+	for _, format := range []string{"table", "wide", "csv"} {
+		for _, tty := range []bool{true, false} {
+			out, _, _ := runCLI(t, fake, tty, "3372", "-o", format)
+			if strings.ContainsAny(out, "\x1b\x07\r\u202e") {
+				t.Errorf("-o %s (tty %v) prints raw control characters:\n%q", format, tty, out)
+			}
+			if !strings.Contains(out, `\x1b]0;pwned\x07tipd`) {
+				t.Errorf("-o %s (tty %v) lacks the escaped name:\n%s", format, tty, out)
+			}
+		}
+	}
+	out, _, _ := runCLI(t, fake, false, "3372", "-o", "wide")
+	if !strings.Contains(out, `--x=\x1b[2J\x0d \u202eevil`) {
+		t.Errorf("wide lacks the escaped command line:\n%s", out)
+	}
+	out, _, _ = runCLI(t, fake, false, "3372", "-o", "json")
+	if !strings.Contains(out, `"name": "\u001b]0;pwned\u0007tipd"`) {
+		t.Errorf("JSON does not keep the true name:\n%s", out)
+	}
+}
+
+func TestCSVHasOneRowPerHolder(t *testing.T) {
+	fake := platformtest.Workstation()
+	fake.Holders[2] = []int{4242, 100} // a forked server: two holders
+	out, _, code := runCLI(t, fake, false, "3372/tcp", "-l", "-4", "-o", "csv")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	want := "protocol,family,local_address,local_port,remote_address,remote_port,state,exposure,owner_status,pid,process,user,uid,exe,cmdline,service,started\n" +
+		"tcp,ipv4,127.0.0.1,3372,0.0.0.0,0,LISTEN,loopback,known,100,sshd,root,0,/usr/sbin/sshd,sshd: /usr/sbin/sshd -D,ssh.service,\n" +
+		"tcp,ipv4,127.0.0.1,3372,0.0.0.0,0,LISTEN,loopback,known,4242,tipd,alice,1000,/usr/local/bin/tipd,/usr/local/bin/tipd --tip,,\n"
+	if out != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+	}
+	// The table keeps one row per socket and lists both holders.
+	out, _, _ = runCLI(t, fake, false, "3372/tcp", "-l", "-4")
+	if !strings.Contains(out, "\t100,4242\tsshd,tipd\troot,alice") {
+		t.Errorf("table:\n%s", out)
+	}
+}
+
+func TestListOptions(t *testing.T) {
+	var got *listOptions
+	f := &Factory{IO: &IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, KnownPorts: knownports.Default}
+	cmd := newCmdList(f, func(o *listOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"-t", "-4", "--state", "listen,time-wait", "--pid", "5,6", "--port", "ssh", "--process", "nginx", "--user", "www-data", "-o", "wide"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	q := got.query
+	if !q.TCP || q.UDP || !q.IPv4 || q.IPv6 || !slices.Equal(q.PIDs, []int{5, 6}) || q.Process != "nginx" || q.User != "www-data" {
+		t.Errorf("query %+v", q)
+	}
+	if !q.States.Has(platform.Listen) || !q.States.Has(platform.TimeWait) || q.States.Has(platform.Established) {
+		t.Errorf("states %b", q.States)
+	}
+	if !q.Ports.Has(22, true) || q.Ports.HasPort(23) {
+		t.Errorf("ports %+v", q.Ports)
+	}
+	if got.out.format != formatWide || q.Detail != platform.DetailFull {
+		t.Errorf("format %v detail %v", got.out.format, q.Detail)
+	}
+}
+
+func TestEscapeText(t *testing.T) {
+	for in, want := range map[string]string{
+		"nginx":                "nginx",
+		"café ☕":               "café ☕",
+		"\x1b[31mred":          `\x1b[31mred`,
+		"a\tb\nc\r":            `a\x09b\x0ac\x0d`,
+		"\x7f":                 `\x7f`,
+		"\u0085":               `\u0085`,
+		"\u202egnp.exe":        `\u202egnp.exe`,
+		"bad\xffutf8":          `bad\xffutf8`,
+		`C:\Windows\msdtc.exe`: `C:\Windows\msdtc.exe`,
+	} {
+		if got := escapeText(in); got != want {
+			t.Errorf("escapeText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"io"
+	"os"
+
+	"golang.org/x/term"
+
+	"github.com/portinspect/portinspect/knownports"
+	"github.com/portinspect/portinspect/platform"
+)
+
+// IOStreams are the streams a command may write to; commands never touch
+// os.Stdout directly, so tests can capture them.
+type IOStreams struct {
+	Out    io.Writer
+	ErrOut io.Writer
+	// OutTTY says whether Out is a terminal: tables get headers and
+	// alignment there, and plain tab-separated rows elsewhere.
+	OutTTY bool
+	// Width is the terminal's width, or 0 when Out is not a terminal.
+	Width int
+}
+
+// Factory gives commands the world they inspect.
+type Factory struct {
+	IO *IOStreams
+	// Inspector opens the operating system's socket and process source.
+	Inspector func() (platform.Inspector, error)
+	// KnownPorts returns the known-ports database.
+	KnownPorts func() *knownports.DB
+}
+
+// socketSourceEnv forces a socket source ("netlink" or "proc" on Linux),
+// to check the fallback path on a machine where the first choice works.
+const socketSourceEnv = "PORTINSPECT_SOCKET_SOURCE"
+
+// SystemFactory returns the factory for the real machine and terminal.
+func SystemFactory() *Factory {
+	ios := &IOStreams{Out: os.Stdout, ErrOut: os.Stderr}
+	if fd := int(os.Stdout.Fd()); term.IsTerminal(fd) {
+		ios.OutTTY = true
+		if w, _, err := term.GetSize(fd); err == nil {
+			ios.Width = w
+		}
+	}
+	return &Factory{
+		IO: ios,
+		Inspector: func() (platform.Inspector, error) {
+			return platform.New(platform.Options{SocketSource: os.Getenv(socketSourceEnv)})
+		},
+		KnownPorts: knownports.Default,
+	}
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portinspect/portinspect/inspect"
+	"github.com/portinspect/portinspect/knownports"
+)
+
+// outputFormat is how a command prints its answer.
+type outputFormat string
+
+const (
+	formatTable outputFormat = "table"
+	formatWide  outputFormat = "wide"
+	formatJSON  outputFormat = "json"
+	formatCSV   outputFormat = "csv"
+)
+
+var outputFormats = []outputFormat{formatTable, formatWide, formatJSON, formatCSV}
+
+// outputFlags are -o/--output and --json.
+type outputFlags struct {
+	output string
+	json   bool
+	format outputFormat
+}
+
+func (o *outputFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&o.output, "output", "o", string(formatTable), "output format: table, wide, json or csv")
+	cmd.Flags().BoolVar(&o.json, "json", false, "same as -o json")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(
+		[]string{"table", "wide", "json", "csv"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+func (o *outputFlags) parse() error {
+	if o.json {
+		if o.output != string(formatTable) && o.output != string(formatJSON) {
+			return &inspect.UsageError{Msg: fmt.Sprintf("--json conflicts with -o %s", o.output)}
+		}
+		o.output = string(formatJSON)
+	}
+	for _, f := range outputFormats {
+		if strings.EqualFold(o.output, string(f)) {
+			o.format = f
+			return nil
+		}
+	}
+	return &inspect.UsageError{Msg: fmt.Sprintf("invalid output format %q: want table, wide, json or csv", o.output)}
+}
+
+// filterFlags are the socket filters shared by list, port and audit.
+type filterFlags struct {
+	tcp, udp, ipv4, ipv6 bool
+	listening            bool
+	states               []string
+	pids                 []int
+	process              string
+	user                 string
+	noProcesses          bool
+}
+
+func (fl *filterFlags) add(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.BoolVarP(&fl.tcp, "tcp", "t", false, "TCP sockets only")
+	fs.BoolVarP(&fl.udp, "udp", "u", false, "UDP sockets only")
+	fs.BoolVarP(&fl.ipv4, "ipv4", "4", false, "IPv4 sockets only")
+	fs.BoolVarP(&fl.ipv6, "ipv6", "6", false, "IPv6 sockets only")
+	fs.BoolVarP(&fl.listening, "listening", "l", false, "TCP listeners and bound, unconnected UDP sockets only")
+	fs.StringSliceVar(&fl.states, "state", nil, "sockets in these states only (LISTEN, ESTABLISHED, TIME_WAIT, UNCONN, connected, …)")
+	fs.IntSliceVar(&fl.pids, "pid", nil, "sockets held by these process IDs only")
+	fs.StringVar(&fl.process, "process", "", "sockets held by processes of this name or executable only")
+	fs.StringVar(&fl.user, "user", "", "sockets held by this user name or UID only")
+	fs.BoolVar(&fl.noProcesses, "no-processes", false, "skip the owner lookup (fastest)")
+}
+
+// query turns the flags into a query.
+func (fl *filterFlags) query() (inspect.Query, error) {
+	q := inspect.Query{
+		TCP: fl.tcp, UDP: fl.udp, IPv4: fl.ipv4, IPv6: fl.ipv6,
+		Listening:   fl.listening,
+		PIDs:        fl.pids,
+		Process:     fl.process,
+		User:        fl.user,
+		NoProcesses: fl.noProcesses,
+	}
+	for _, pid := range fl.pids {
+		if pid <= 0 {
+			return q, &inspect.UsageError{Msg: fmt.Sprintf("invalid --pid %d: want a process ID above 0", pid)}
+		}
+	}
+	if len(fl.states) > 0 {
+		states, err := inspect.ParseStates(strings.Join(fl.states, ","))
+		if err != nil {
+			return q, err
+		}
+		q.States = states
+	}
+	return q, nil
+}
+
+// resolveService resolves PORTSPEC service names from the database.
+func resolveService(db *knownports.DB) inspect.ServiceResolver {
+	return func(name string) []inspect.PortRange {
+		var ranges []inspect.PortRange
+		for _, pp := range db.Resolve(name) {
+			ranges = append(ranges, inspect.PortRange{
+				Low: pp.Low, High: pp.High,
+				TCP: pp.Protocol == "tcp", UDP: pp.Protocol == "udp",
+			})
+		}
+		return ranges
+	}
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portinspect/portinspect/inspect"
+	"github.com/portinspect/portinspect/platform"
+)
+
+type portOptions struct {
+	Specs   []string
+	filters filterFlags
+	out     outputFlags
+
+	query inspect.Query
+}
+
+func addPortFlags(cmd *cobra.Command, opts *portOptions) {
+	opts.filters.add(cmd)
+	opts.out.add(cmd)
+}
+
+// parse checks the flags and PORTSPECs and builds the query.
+func (o *portOptions) parse(f *Factory) error {
+	if err := o.out.parse(); err != nil {
+		return err
+	}
+	q, err := o.filters.query()
+	if err != nil {
+		return err
+	}
+	resolve := resolveService(f.KnownPorts())
+	for _, spec := range o.Specs {
+		set, err := inspect.ParsePortSpec(spec, resolve)
+		if err != nil {
+			return err
+		}
+		q.Ports = append(q.Ports, set...)
+	}
+	q.KnownPorts = inspect.KnownPortsAsked
+	// Even the table describes each process in full under the sockets.
+	q.Detail = platform.DetailFull
+	o.query = q
+	return nil
+}
+
+func newCmdPort(f *Factory, runF func(*portOptions) error) *cobra.Command {
+	opts := &portOptions{}
+	cmd := &cobra.Command{
+		Use:   "port PORTSPEC...",
+		Short: "Show the sockets on local ports, their owners and what the ports are",
+		Long: `Show every TCP and UDP socket whose local port matches, listeners first, with
+the processes that hold it, how exposed it is, and what the port is known for.
+Exit status: 0 something is on the port, 1 nothing is, 2 bad input, 3 the
+machine's sockets could not be read.`,
+		Example: `  portinspect port 3372
+  portinspect port 22,80,443/tcp -o json
+  portinspect port msdtc`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return &inspect.UsageError{Msg: "port needs a PORTSPEC: a port 1-65535, a range, or a service name"}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Specs = args
+			if err := opts.parse(f); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return portRun(f, opts)
+		},
+	}
+	addPortFlags(cmd, opts)
+	return cmd
+}
+
+func portRun(f *Factory, opts *portOptions) error {
+	rep, err := inspectMachine(f, opts.query, opts.out.format)
+	if err != nil {
+		return err
+	}
+	if err := renderPort(f.IO, rep, opts); err != nil {
+		return err
+	}
+	if len(rep.Sockets) == 0 {
+		return &errSilentExit{code: exitNotFound}
+	}
+	return nil
+}
+
+// inspectMachine runs q against the machine. When the machine's sockets
+// cannot be read at all, a JSON document saying so is still printed, and
+// the error is an *inspectError.
+func inspectMachine(f *Factory, q inspect.Query, format outputFormat) (*inspect.Report, error) {
+	src, err := f.Inspector()
+	if err == nil {
+		var rep *inspect.Report
+		if rep, err = inspect.Run(context.Background(), src, f.KnownPorts(), q); err == nil {
+			if format != formatJSON {
+				for _, w := range rep.Warnings {
+					fmt.Fprintf(f.IO.ErrOut, "portinspect: warning: %s\n", w)
+				}
+			}
+			return rep, nil
+		}
+	}
+	if format == formatJSON {
+		if werr := writeJSON(f.IO.Out, failedReport(err)); werr != nil {
+			return nil, werr
+		}
+	}
+	return nil, &inspectError{err: err}
+}
+
+// describeSpecs names what a port query asked for, for the sentence that
+// says nothing is there.
+func describeSpecs(specs []string) string {
+	return strings.Join(specs, ", ")
+}

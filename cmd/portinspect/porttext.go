@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/portinspect/portinspect/inspect"
+	"github.com/portinspect/portinspect/knownports"
+	"github.com/portinspect/portinspect/platform"
+)
+
+// maxProcessDetails bounds the Processes section; -o wide and -o json
+// show every holder.
+const maxProcessDetails = 20
+
+// renderPort prints the answer of `portinspect port`: the sockets, then
+// for people the details of their processes and what the ports are.
+func renderPort(ios *IOStreams, rep *inspect.Report, opts *portOptions) error {
+	format := opts.out.format
+	if format == formatJSON || format == formatCSV {
+		return renderSockets(ios, rep, format, !opts.query.NoProcesses)
+	}
+	if len(rep.Sockets) > 0 {
+		if err := renderSockets(ios, rep, format, !opts.query.NoProcesses); err != nil {
+			return err
+		}
+	}
+	w := bufio.NewWriter(ios.Out)
+	if len(rep.Sockets) == 0 {
+		fmt.Fprintln(w, nothingThere(opts))
+	} else {
+		writeProcessDetails(w, rep.Sockets)
+	}
+	width := ios.Width
+	if width <= 0 || width > 100 {
+		width = 100
+	}
+	for _, e := range rep.KnownPorts {
+		fmt.Fprintln(w)
+		writeKnownPort(w, e, width)
+	}
+	return w.Flush()
+}
+
+// nothingThere is the sentence for a port query that found nothing.
+func nothingThere(opts *portOptions) string {
+	fl := opts.filters
+	filtered := fl.tcp || fl.udp || fl.ipv4 || fl.ipv6 || fl.listening ||
+		len(fl.states) > 0 || len(fl.pids) > 0 || fl.process != "" || fl.user != ""
+	if filtered {
+		return fmt.Sprintf("No socket on %s matches the filters.", describeSpecs(opts.Specs))
+	}
+	return fmt.Sprintf("Nothing is listening on or connected to %s (TCP or UDP, IPv4 or IPv6).", describeSpecs(opts.Specs))
+}
+
+// writeProcessDetails describes each process holding a socket once.
+func writeProcessDetails(w io.Writer, socks []inspect.Socket) {
+	var procs []*inspect.Process
+	hidden := 0
+	for i := range socks {
+		if socks[i].Owners == platform.OwnersHidden {
+			hidden++
+		}
+		for _, p := range socks[i].Processes {
+			if !slices.Contains(procs, p) {
+				procs = append(procs, p)
+			}
+		}
+	}
+	if len(procs) == 0 && hidden == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Processes")
+	for i, p := range procs {
+		if i == maxProcessDetails {
+			fmt.Fprintf(w, "  … and %d more (-o wide or -o json lists them all)\n", len(procs)-i)
+			break
+		}
+		var facts []string
+		if p.User != "" {
+			facts = append(facts, "user "+escapeText(p.User))
+		}
+		if !p.Started.IsZero() {
+			facts = append(facts, "started "+p.Started.Local().Format("2006-01-02 15:04:05 MST"))
+		}
+		fmt.Fprintf(w, "  %d  %s", p.PID, escapeText(p.Name))
+		if len(facts) > 0 {
+			fmt.Fprintf(w, "  (%s)", strings.Join(facts, ", "))
+		}
+		fmt.Fprintln(w)
+		if p.Service != "" {
+			fmt.Fprintf(w, "      unit:     %s\n", escapeText(p.Service))
+		}
+		if p.Exe != "" {
+			fmt.Fprintf(w, "      exe:      %s\n", escapeText(p.Exe))
+		}
+		if len(p.Cmdline) > 0 {
+			fmt.Fprintf(w, "      command:  %s\n", escapeText(strings.Join(p.Cmdline, " ")))
+		}
+		if p.Hidden {
+			fmt.Fprintln(w, "      (some details are hidden: run with more privilege to see them)")
+		}
+	}
+	if hidden > 0 {
+		fmt.Fprintf(w, "  %d sockets have hidden owners (see the warning above)\n", hidden)
+	}
+}
+
+// hostPlatform is the notes' name for the running system.
+func hostPlatform() string {
+	if runtime.GOOS == "darwin" {
+		return "macos"
+	}
+	return runtime.GOOS
+}
+
+// writeKnownPort describes what the database knows of one port.
+func writeKnownPort(w io.Writer, e knownports.Entry, width int) {
+	fmt.Fprintf(w, "Port %d (%s)\n", e.Port, strings.Join(e.Protocols, ", "))
+	for _, r := range registrationsByService(e.IANA) {
+		fmt.Fprintf(w, "  IANA: %s\n", r)
+	}
+	for _, n := range e.Notes {
+		fmt.Fprintf(w, "  %s — risk %s beyond loopback, %s on loopback only\n", n.Title, n.Risk, n.RiskLoopback)
+		writeWrapped(w, "    ", n.Summary, width)
+		if len(n.CommonlySeen) > 0 {
+			fmt.Fprintln(w, "    Commonly seen:")
+			for _, s := range n.CommonlySeen {
+				writeWrapped(w, "      ", describeSeen(s), width)
+			}
+		}
+		for _, a := range advicePlatformFirst(n.Advice, hostPlatform()) {
+			fmt.Fprintf(w, "    On %s:\n", a.Platform)
+			writeWrapped(w, "      ", a.Text, width)
+			for _, c := range a.Commands {
+				fmt.Fprintf(w, "        %s\n", c)
+			}
+		}
+		if len(n.References) > 0 {
+			fmt.Fprintln(w, "    References:")
+			for _, r := range n.References {
+				writeWrapped(w, "      - ", r, width)
+			}
+		}
+	}
+}
+
+// registrationsByService folds IANA rows that differ only in protocol:
+// "tip2 (tcp, udp): TIP 2".
+func registrationsByService(regs []knownports.Registration) []string {
+	type key struct{ service, description string }
+	var order []key
+	protos := make(map[key][]string)
+	for _, r := range regs {
+		k := key{r.Service, r.Description}
+		if _, ok := protos[k]; !ok {
+			order = append(order, k)
+		}
+		protos[k] = append(protos[k], r.Protocol)
+	}
+	lines := make([]string, 0, len(order))
+	for _, k := range order {
+		name := k.service
+		if name == "" {
+			name = "(no service name)"
+		}
+		lines = append(lines, fmt.Sprintf("%s (%s): %s", name, strings.Join(protos[k], ", "), k.description))
+	}
+	return lines
+}
+
+func describeSeen(s knownports.Seen) string {
+	parts := []string{s.Platform + ":"}
+	if s.Program != "" {
+		parts = append(parts, s.Program)
+	}
+	if s.Service != "" {
+		parts = append(parts, "(service "+s.Service+")")
+	}
+	switch s.Default {
+	case "on":
+		parts = append(parts, "— on by default")
+	case "off":
+		parts = append(parts, "— off by default")
+	}
+	line := strings.Join(parts, " ")
+	if s.Note != "" {
+		line += ". " + s.Note
+	}
+	return line
+}
+
+// advicePlatformFirst orders advice for this platform first, then advice
+// for any platform, then the rest as written.
+func advicePlatformFirst(advice []knownports.Advice, platform string) []knownports.Advice {
+	rank := func(a knownports.Advice) int {
+		switch a.Platform {
+		case platform:
+			return 0
+		case "any":
+			return 1
+		}
+		return 2
+	}
+	sorted := slices.Clone(advice)
+	slices.SortStableFunc(sorted, func(a, b knownports.Advice) int { return rank(a) - rank(b) })
+	return sorted
+}
+
+// writeWrapped writes text word-wrapped to width, every line indented.
+func writeWrapped(w io.Writer, indent, text string, width int) {
+	line := indent
+	cont := strings.Repeat(" ", len([]rune(indent)))
+	empty := true
+	for word := range strings.FieldsSeq(text) {
+		if !empty && len([]rune(line))+1+len([]rune(word)) > width {
+			fmt.Fprintln(w, line)
+			line, empty = cont, true
+		}
+		if !empty {
+			line += " "
+		}
+		line += word
+		empty = false
+	}
+	if !empty {
+		fmt.Fprintln(w, line)
+	}
+}

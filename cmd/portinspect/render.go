@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bufio"
+	"encoding/csv"
+	"io"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/portinspect/portinspect/inspect"
+	"github.com/portinspect/portinspect/platform"
+)
+
+// renderSockets prints rep's sockets in format (table, wide, csv or json).
+func renderSockets(ios *IOStreams, rep *inspect.Report, format outputFormat, owners bool) error {
+	switch format {
+	case formatJSON:
+		return writeJSON(ios.Out, newJSONReport(rep))
+	case formatCSV:
+		return writeSocketCSV(ios.Out, rep.Sockets)
+	}
+	header, rows := socketRows(rep.Sockets, owners, format == formatWide)
+	return writeTable(ios, header, rows)
+}
+
+// socketRows lays sockets out one row each; a socket held by several
+// processes lists them comma-separated in one cell.
+func socketRows(socks []inspect.Socket, owners, wide bool) (header []string, rows [][]string) {
+	header = []string{"PROTO", "LOCAL", "REMOTE", "STATE", "EXPOSURE"}
+	if owners {
+		header = append(header, "PID", "PROCESS", "USER")
+		if wide {
+			header = append(header, "UNIT", "EXE", "CMDLINE")
+		}
+	}
+	rows = make([][]string, 0, len(socks))
+	for i := range socks {
+		s := &socks[i]
+		row := make([]string, 0, len(header))
+		row = append(row, s.Protocol.String(), s.Local.String(), formatRemote(s.Remote), s.State.String(), s.Exposure.String())
+		if owners {
+			row = append(row, ownerCells(s, wide)...)
+		}
+		rows = append(rows, row)
+	}
+	return header, rows
+}
+
+// ownerCells are the PID, PROCESS and USER cells (and UNIT, EXE and
+// CMDLINE when wide) of one socket.
+func ownerCells(s *inspect.Socket, wide bool) []string {
+	n := 3
+	if wide {
+		n = 6
+	}
+	cells := make([]string, n)
+	switch {
+	case s.Owners == platform.OwnersHidden:
+		cells[0], cells[1] = "-", "(hidden)"
+		return cells
+	case len(s.Processes) == 0:
+		cells[0] = "-"
+		return cells
+	}
+	var pids, names, users, units, exes, cmds []string
+	for _, p := range s.Processes {
+		pids = append(pids, strconv.Itoa(p.PID))
+		names = appendNew(names, escapeText(p.Name))
+		users = appendNew(users, escapeText(p.User))
+		if wide {
+			units = appendNew(units, escapeText(p.Service))
+			exes = appendNew(exes, escapeText(p.Exe))
+			cmds = appendNew(cmds, escapeText(strings.Join(p.Cmdline, " ")))
+		}
+	}
+	cells[0], cells[1], cells[2] = strings.Join(pids, ","), strings.Join(names, ","), strings.Join(users, ",")
+	if wide {
+		cells[3], cells[4], cells[5] = strings.Join(units, ","), strings.Join(exes, ","), strings.Join(cmds, " | ")
+	}
+	return cells
+}
+
+// appendNew appends s unless it is empty or already there.
+func appendNew(list []string, s string) []string {
+	if s == "" || slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+// formatRemote prints a peer as ss does; an unconnected socket's is
+// 0.0.0.0:* or [::]:*.
+func formatRemote(ap netip.AddrPort) string {
+	switch {
+	case ap.Port() != 0:
+		return ap.String()
+	case ap.Addr().Is6():
+		return "[" + ap.Addr().String() + "]:*"
+	}
+	return ap.Addr().String() + ":*"
+}
+
+// writeTable prints rows for people on a terminal (headers, aligned) and
+// as plain tab-separated rows elsewhere, so awk and cut work.
+func writeTable(ios *IOStreams, header []string, rows [][]string) error {
+	if !ios.OutTTY {
+		w := bufio.NewWriterSize(ios.Out, 64<<10)
+		for _, row := range rows {
+			for i, cell := range row {
+				if i > 0 {
+					w.WriteByte('\t')
+				}
+				w.WriteString(cell)
+			}
+			w.WriteByte('\n')
+		}
+		return w.Flush()
+	}
+	w := bufio.NewWriterSize(ios.Out, 64<<10)
+	t := newTextTable(w, len(header))
+	t.Header(header)
+	if err := t.Bulk(rows); err != nil {
+		return err
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// newTextTable is a borderless table with two spaces between columns, in
+// the manner of kubectl and docker ps.
+func newTextTable(w io.Writer, columns int) *tablewriter.Table {
+	pad := make([]tw.Padding, columns)
+	for i := range pad {
+		pad[i] = tw.Padding{Right: "  ", Overwrite: true}
+	}
+	if columns > 0 {
+		pad[columns-1] = tw.Padding{Overwrite: true}
+	}
+	cell := tw.CellConfig{
+		Formatting: tw.CellFormatting{AutoFormat: tw.Off, AutoWrap: tw.WrapNone},
+		Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
+		Padding:    tw.CellPadding{PerColumn: pad},
+	}
+	return tablewriter.NewTable(w,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders: tw.BorderNone,
+			Symbols: tw.NewSymbols(tw.StyleNone),
+			Settings: tw.Settings{
+				Separators: tw.Separators{BetweenRows: tw.Off, BetweenColumns: tw.Off},
+				Lines:      tw.Lines{ShowHeaderLine: tw.Off},
+			},
+		})),
+		tablewriter.WithConfig(tablewriter.Config{Header: cell, Row: cell}),
+	)
+}
+
+// csvHeader are the columns of -o csv: one row per socket and holding
+// process, so that a socket held by three processes is three rows and one
+// held by none is one row with empty process columns.
+var csvHeader = []string{
+	"protocol", "family", "local_address", "local_port", "remote_address", "remote_port",
+	"state", "exposure", "owner_status", "pid", "process", "user", "uid", "exe", "cmdline", "service", "started",
+}
+
+func writeSocketCSV(out io.Writer, socks []inspect.Socket) error {
+	bw := bufio.NewWriterSize(out, 64<<10)
+	w := csv.NewWriter(bw)
+	if err := w.Write(csvHeader); err != nil {
+		return err
+	}
+	row := make([]string, len(csvHeader))
+	for i := range socks {
+		s := &socks[i]
+		row = append(row[:0],
+			s.Protocol.String(), s.Family.String(),
+			s.Local.Addr().String(), strconv.Itoa(int(s.Local.Port())),
+			s.Remote.Addr().String(), strconv.Itoa(int(s.Remote.Port())),
+			s.State.String(), s.Exposure.String(), s.Owners.String())
+		if len(s.Processes) == 0 {
+			row = append(row, "", "", "", "", "", "", "", "")
+			if err := w.Write(row); err != nil {
+				return err
+			}
+			continue
+		}
+		base := len(row)
+		for _, p := range s.Processes {
+			row = append(row[:base],
+				strconv.Itoa(p.PID), escapeText(p.Name), escapeText(p.User), formatUID(p.UID),
+				escapeText(p.Exe), escapeText(strings.Join(p.Cmdline, " ")), escapeText(p.Service), formatTime(p.Started))
+			if err := w.Write(row); err != nil {
+				return err
+			}
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func formatUID(uid int64) string {
+	if uid < 0 {
+		return ""
+	}
+	return strconv.FormatInt(uid, 10)
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}

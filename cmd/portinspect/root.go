@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portinspect/portinspect/inspect"
+)
+
+// Exit codes, the same for every command (DESIGN.md).
+const (
+	exitOK       = 0
+	exitNotFound = 1 // nothing on the port, an assertion failed, no entry
+	exitUsage    = 2 // bad flags, PORTSPEC or policy file
+	exitInspect  = 3 // no socket source at all
+)
+
+// errSilentExit carries an exit code for an outcome the command has
+// already told the user about (nothing on the port).
+type errSilentExit struct{ code int }
+
+func (e *errSilentExit) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// inspectError is a failure to read the machine's sockets at all.
+type inspectError struct{ err error }
+
+func (e *inspectError) Error() string { return e.err.Error() }
+func (e *inspectError) Unwrap() error { return e.err }
+
+// Main runs portinspect with args and returns the exit code.
+func Main(args []string, f *Factory) int {
+	root := newCmdRoot(f)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var silent *errSilentExit
+	if errors.As(err, &silent) {
+		return silent.code
+	}
+	fmt.Fprintf(f.IO.ErrOut, "portinspect: %s\n", oneLine(err.Error()))
+	var ie *inspectError
+	if errors.As(err, &ie) {
+		return exitInspect
+	}
+	return exitUsage
+}
+
+// oneLine keeps an error to the single line the user reads.
+func oneLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+func newCmdRoot(f *Factory) *cobra.Command {
+	opts := &portOptions{}
+	root := &cobra.Command{
+		Use:   "portinspect [PORTSPEC...]",
+		Short: "What is on a port on this machine, and should it be?",
+		Long: `portinspect lists TCP and UDP sockets with the processes that hold them, how
+exposed they are, and what their ports are known for.
+
+  portinspect 3372          what is on port 3372 (same as: portinspect port 3372)
+  portinspect list -l       every listening socket
+
+PORTSPEC is a port (3372), a range (3000-3100), either with /tcp or /udp, a
+comma list (22,80,443/tcp), or a service name (ssh, msdtc).`,
+		Args:          cobra.ArbitraryArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			opts.Specs = args
+			if err := opts.parse(f); err != nil {
+				return withSuggestion(cmd, args[0], err)
+			}
+			return portRun(f, opts)
+		},
+	}
+	root.SuggestionsMinimumDistance = 2
+	addPortFlags(root, opts)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &inspect.UsageError{Msg: err.Error()}
+	})
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.AddCommand(newCmdPort(f, nil), newCmdList(f, nil), newCmdVersion(f))
+	root.InitDefaultCompletionCmd()
+	if completion, _, err := root.Find([]string{"completion"}); err == nil {
+		// Without this, "completion tcsh" prints help and exits 0.
+		completion.Args = cobra.ArbitraryArgs
+		completion.RunE = func(_ *cobra.Command, args []string) error {
+			shell := ""
+			if len(args) > 0 {
+				shell = args[0]
+			}
+			return &inspect.UsageError{Msg: fmt.Sprintf("invalid shell %q: want bash, zsh, fish or powershell", shell)}
+		}
+	}
+	return root
+}
+
+// withSuggestion adds "did you mean list?" when a mistyped command was read
+// as a PORTSPEC.
+func withSuggestion(cmd *cobra.Command, arg string, err error) error {
+	var ue *inspect.UsageError
+	if !errors.As(err, &ue) {
+		return err
+	}
+	if s := cmd.SuggestionsFor(arg); len(s) > 0 {
+		return &inspect.UsageError{Msg: fmt.Sprintf("%s (did you mean %q?)", ue.Msg, s[0])}
+	}
+	return err
+}
+
+func newCmdVersion(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			fmt.Fprintf(f.IO.Out, "portinspect %s (%s, %s/%s)\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return nil
+		},
+	}
+}
+
+// version is the module version `go install` recorded, or the VCS revision
+// of a local build.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return "devel-" + s.Value[:12]
+		}
+	}
+	return "devel"
+}
