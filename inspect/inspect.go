@@ -95,9 +95,6 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 	if err != nil {
 		return nil, fmt.Errorf("reading sockets: %w", err)
 	}
-	raw = slices.DeleteFunc(raw, func(s platform.Socket) bool {
-		return !q.Ports.Has(s.Local.Port(), s.Protocol == platform.TCP)
-	})
 
 	owners := !q.NoProcesses || q.filtersOwners()
 	var procs map[int]*Process

@@ -144,7 +144,7 @@ func TestRunPassesKernelFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := src.LastFilter
-	if f.TCP || !f.UDP || !f.IPv4 || f.IPv6 || f.States != ListeningStates || f.LocalPort == nil || !f.LocalPort(3372) || f.LocalPort(22) {
+	if f.TCP || !f.UDP || !f.IPv4 || f.IPv6 || f.States != ListeningStates || len(f.Ports) != 1 || f.Ports[0] != (platform.PortRange{Low: 3372, High: 3372, UDP: true}) {
 		t.Errorf("filter %+v", f)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/portinspect/portinspect/platform"
 )
 
 // UsageError is an error in what the user asked for: a bad PORTSPEC,
@@ -18,41 +20,23 @@ func usagef(format string, args ...any) error {
 	return &UsageError{Msg: fmt.Sprintf(format, args...)}
 }
 
-// PortRange is a range of local ports for one or both protocols.
-type PortRange struct {
-	Low, High uint16
-	TCP, UDP  bool
-	// Name is the service name the range was resolved from, if any.
-	Name string
-}
-
 // PortSet is what a PORTSPEC selects. The nil set selects every port.
-type PortSet []PortRange
+type PortSet []platform.PortRange
 
 // HasPort reports whether any protocol's range holds port.
 func (ps PortSet) HasPort(port uint16) bool {
 	if ps == nil {
 		return true
 	}
-	for _, r := range ps {
-		if r.Low <= port && port <= r.High {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(ps, func(r platform.PortRange) bool { return r.Low <= port && port <= r.High })
 }
 
-// Has reports whether port is selected for protocol tcp (true) or udp.
-func (ps PortSet) Has(port uint16, tcp bool) bool {
+// Has reports whether port is selected for protocol p.
+func (ps PortSet) Has(port uint16, p platform.Protocol) bool {
 	if ps == nil {
 		return true
 	}
-	for _, r := range ps {
-		if r.Low <= port && port <= r.High && (tcp && r.TCP || !tcp && r.UDP) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(ps, func(r platform.PortRange) bool { return r.Has(port, p) })
 }
 
 // Singles returns the single ports the set names (3372, not 3000-3100), in
@@ -69,7 +53,7 @@ func (ps PortSet) Singles() []uint16 {
 
 // ServiceResolver resolves a service name to port ranges, e.g. from the
 // known-ports database. It returns nil for an unknown name.
-type ServiceResolver func(name string) []PortRange
+type ServiceResolver func(name string) []platform.PortRange
 
 const portSpecHelp = "want a port 1-65535, a range like 3000-3100, either with /tcp or /udp, a comma list, or a service name like ssh"
 
@@ -103,7 +87,7 @@ func ParsePortSpec(spec string, resolve ServiceResolver) (PortSet, error) {
 
 // parsePortItem parses one item of a comma list and returns its protocol
 // suffix ("tcp", "udp" or "").
-func parsePortItem(item string, resolve ServiceResolver) ([]PortRange, string, error) {
+func parsePortItem(item string, resolve ServiceResolver) ([]platform.PortRange, string, error) {
 	if item == "" {
 		return nil, "", usagef("empty item in port spec: %s", portSpecHelp)
 	}
@@ -128,17 +112,16 @@ func parsePortItem(item string, resolve ServiceResolver) ([]PortRange, string, e
 		if err != nil {
 			return nil, "", err
 		}
-		return []PortRange{{Low: low, High: high, TCP: tcp, UDP: udp}}, proto, nil
+		return []platform.PortRange{{Low: low, High: high, TCP: tcp, UDP: udp}}, proto, nil
 	}
-	var resolved []PortRange
+	var resolved []platform.PortRange
 	if resolve != nil {
 		resolved = resolve(strings.ToLower(ports))
 	}
-	var ranges []PortRange
+	var ranges []platform.PortRange
 	for _, r := range resolved {
 		r.TCP, r.UDP = r.TCP && tcp, r.UDP && udp
 		if r.TCP || r.UDP {
-			r.Name = ports
 			ranges = append(ranges, r)
 		}
 	}

@@ -101,10 +101,10 @@ func (q *Query) filter() platform.Filter {
 		f.States &= ListeningStates
 	}
 	if q.Ports != nil {
-		f.LocalPort = q.Ports.HasPort
+		f.Ports = q.Ports
 		// "3372/udp" need not dump a single TCP socket.
-		f.TCP = f.TCP && slices.ContainsFunc(q.Ports, func(r PortRange) bool { return r.TCP })
-		f.UDP = f.UDP && slices.ContainsFunc(q.Ports, func(r PortRange) bool { return r.UDP })
+		f.TCP = f.TCP && slices.ContainsFunc(q.Ports, func(r platform.PortRange) bool { return r.TCP })
+		f.UDP = f.UDP && slices.ContainsFunc(q.Ports, func(r platform.PortRange) bool { return r.UDP })
 	}
 	return f
 }

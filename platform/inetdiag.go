@@ -89,22 +89,97 @@ func kernelStateMask(p Protocol, states States) uint32 {
 	return mask
 }
 
-// inetDiagRequest is a struct inet_diag_req_v2 asking for a dump of every
-// socket of one family and protocol in the given kernel states, with no
+// inetDiagRequest is a struct inet_diag_req_v2 asking for a dump of the
+// sockets of one family and protocol in the given kernel states, with no
 // extensions: ss without -i asks for no more, and tcp_info for every socket
 // would cost the kernel time for nothing we show.
 type inetDiagRequest struct {
 	family, protocol uint8
 	states           uint32
+	// bytecode, if any, is sent as the INET_DIAG_REQ_BYTECODE attribute.
+	bytecode []byte
 }
 
-func (r *inetDiagRequest) Len() int { return sizeofInetDiagReqV2 }
+func (r *inetDiagRequest) Len() int {
+	if r.bytecode == nil {
+		return sizeofInetDiagReqV2
+	}
+	return sizeofInetDiagReqV2 + 4 + len(r.bytecode)
+}
 
 func (r *inetDiagRequest) Serialize() []byte {
-	b := make([]byte, sizeofInetDiagReqV2)
+	b := make([]byte, sizeofInetDiagReqV2, r.Len())
 	b[0] = r.family
 	b[1] = r.protocol
 	binary.NativeEndian.PutUint32(b[4:8], r.states)
+	if r.bytecode != nil {
+		b = binary.NativeEndian.AppendUint16(b, uint16(4+len(r.bytecode)))
+		b = binary.NativeEndian.AppendUint16(b, inetDiagReqBytecode)
+		b = append(b, r.bytecode...)
+	}
+	return b
+}
+
+// Bytecode ops of the kernel's socket filter (linux/inet_diag.h).
+const (
+	inetDiagReqBytecode = 1 // the request attribute that carries a filter
+	inetDiagBcJmp       = 1
+	inetDiagBcSGE       = 2
+	inetDiagBcSLE       = 3
+
+	// maxBytecodeRanges bounds the filter; longer port lists are filtered
+	// here instead.
+	maxBytecodeRanges = 256
+)
+
+// portBytecode compiles the ranges that apply to protocol p into an
+// inet_diag filter that keeps sockets whose source port one of them holds,
+// so that the kernel builds and copies no message for the thousands of
+// sockets `portinspect 3372` does not ask about. It returns nil when no
+// filter should be sent: no ranges for p, or too many.
+//
+// The kernel runs ops from the start; an op that holds moves on by its
+// "yes" bytes, one that fails by its "no" bytes; landing exactly on the end
+// accepts the socket, landing past it rejects it. The kernel's audit walks
+// the "yes" jumps only, and every "no" jump must land on a place that walk
+// visits, so "yes" always moves to the next op, as ss compiles filters:
+//
+//	per range: S_GE low (8 bytes; the port is in the next op's "no"),
+//	           S_LE high (8), then, but for the last range, a JMP (4) to
+//	           the end; a failed comparison jumps past the JMP to the next
+//	           range, or past the end after the last.
+func portBytecode(ranges []PortRange, p Protocol) []byte {
+	var mine []PortRange
+	for _, r := range ranges {
+		if r.Covers(p) {
+			mine = append(mine, r)
+		}
+	}
+	if len(mine) == 0 || len(mine) > maxBytecodeRanges {
+		return nil
+	}
+	const compare, jump = 8, 4
+	end := (2*compare+jump)*len(mine) - jump
+	b := make([]byte, 0, end)
+	op := func(code uint8, yes, no int) {
+		b = append(b, code, uint8(yes))
+		b = binary.NativeEndian.AppendUint16(b, uint16(no))
+	}
+	for i, r := range mine {
+		at := len(b)
+		last := i == len(mine)-1
+		nextRange := 2*compare + jump // from at
+		if last {
+			nextRange = end - at + 4
+		}
+		op(inetDiagBcSGE, compare, nextRange)
+		op(0, 0, int(r.Low))
+		op(inetDiagBcSLE, compare, nextRange-compare)
+		op(0, 0, int(r.High))
+		if !last {
+			op(inetDiagBcJmp, jump, end-len(b))
+		}
+	}
 	return b
 }
 

@@ -3,7 +3,9 @@ package platform
 import (
 	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 )
 
@@ -125,4 +127,124 @@ func FuzzParseInetDiagMsg(f *testing.F) {
 			t.Fatalf("state %d", d.State)
 		}
 	})
+}
+
+// bcAudit mirrors the kernel's inet_diag_bc_audit (net/ipv4/inet_diag.c)
+// for the ops portBytecode emits: it walks the "yes" jumps and requires
+// every "no" jump to land on that walk or just past the end.
+func bcAudit(bc []byte) error {
+	validCC := func(cc int) bool {
+		for at := 0; ; {
+			rest := len(bc) - at
+			if cc > rest || rest < 0 {
+				return false
+			}
+			if cc == rest {
+				return true
+			}
+			yes := int(bc[at+1])
+			if yes < 4 || yes&3 != 0 {
+				return false
+			}
+			at += yes
+		}
+	}
+	for at := 0; at < len(bc); {
+		rest := len(bc) - at
+		code, yes, no := bc[at], int(bc[at+1]), int(binary.NativeEndian.Uint16(bc[at+2:]))
+		minLen := 4
+		switch code {
+		case inetDiagBcJmp:
+		case inetDiagBcSGE, inetDiagBcSLE:
+			if rest < 8 {
+				return errors.New("port comparison without its port")
+			}
+			minLen = 8
+		default:
+			return errors.New("unknown op")
+		}
+		if no < minLen || no > rest+4 || no&3 != 0 {
+			return errors.New("bad no")
+		}
+		if no < rest && !validCC(rest-no) {
+			return errors.New("no jumps off the yes walk")
+		}
+		if yes < minLen || yes > rest+4 || yes&3 != 0 {
+			return errors.New("bad yes")
+		}
+		at += yes
+		if at > len(bc) {
+			return errors.New("yes walk overruns")
+		}
+	}
+	return nil
+}
+
+// bcRun mirrors the kernel's inet_diag_bc_run for a socket's source port.
+func bcRun(bc []byte, sport uint16) bool {
+	at := 0
+	for at < len(bc) {
+		yes := false
+		switch bc[at] {
+		case inetDiagBcSGE:
+			yes = sport >= binary.NativeEndian.Uint16(bc[at+6:])
+		case inetDiagBcSLE:
+			yes = sport <= binary.NativeEndian.Uint16(bc[at+6:])
+		}
+		if yes {
+			at += int(bc[at+1])
+		} else {
+			at += int(binary.NativeEndian.Uint16(bc[at+2:]))
+		}
+	}
+	return at == len(bc)
+}
+
+func TestPortBytecode(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 300 {
+		n := 1 + rng.IntN(20)
+		if trial == 0 {
+			n = maxBytecodeRanges
+		}
+		var ranges []PortRange
+		for range n {
+			lo := uint16(rng.IntN(65536))
+			hi := lo + uint16(rng.IntN(int(65535-lo)+1))
+			if rng.IntN(3) == 0 {
+				hi = lo
+			}
+			ranges = append(ranges, PortRange{Low: lo, High: hi, TCP: rng.IntN(4) != 0, UDP: rng.IntN(4) != 0})
+		}
+		for _, p := range []Protocol{TCP, UDP} {
+			bc := portBytecode(ranges, p)
+			covered := slices.ContainsFunc(ranges, func(r PortRange) bool { return r.Covers(p) })
+			if bc == nil {
+				if covered {
+					t.Fatalf("no bytecode for %v %+v", p, ranges)
+				}
+				continue
+			}
+			if err := bcAudit(bc); err != nil {
+				t.Fatalf("the kernel would refuse the filter for %+v: %v", ranges, err)
+			}
+			ports := []uint16{0, 1, 65535}
+			for _, r := range ranges {
+				ports = append(ports, r.Low, r.High, r.Low-1, r.High+1)
+			}
+			for range 50 {
+				ports = append(ports, uint16(rng.IntN(65536)))
+			}
+			for _, port := range ports {
+				want := slices.ContainsFunc(ranges, func(r PortRange) bool { return r.Has(port, p) })
+				if got := bcRun(bc, port); got != want {
+					t.Fatalf("port %d %v with %+v: filter says %v, want %v", port, p, ranges, got, want)
+				}
+			}
+		}
+	}
+	long := slices.Repeat([]PortRange{{Low: 1, High: 2, TCP: true}}, maxBytecodeRanges+1)
+	if bc := portBytecode(long, TCP); bc != nil {
+		t.Error("an over-long port list is compiled")
+	}
 }

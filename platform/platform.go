@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -162,14 +163,31 @@ type Socket struct {
 	PIDs   []int
 }
 
+// PortRange is a range of local ports for TCP, UDP or both.
+type PortRange struct {
+	Low, High uint16
+	TCP, UDP  bool
+}
+
+// Covers reports whether the range is for protocol p.
+func (r PortRange) Covers(p Protocol) bool {
+	return p == TCP && r.TCP || p == UDP && r.UDP
+}
+
+// Has reports whether the range holds port for protocol p.
+func (r PortRange) Has(port uint16, p Protocol) bool {
+	return r.Low <= port && port <= r.High && r.Covers(p)
+}
+
 // Filter narrows a socket listing. The zero Filter matches nothing; use
 // MatchAll and narrow it.
 type Filter struct {
 	TCP, UDP   bool
 	IPv4, IPv6 bool
 	States     States
-	// LocalPort, when set, keeps only sockets whose local port it accepts.
-	LocalPort func(port uint16) bool
+	// Ports, when not nil, keeps only sockets whose local port one of the
+	// ranges holds for the socket's protocol.
+	Ports []PortRange
 }
 
 // MatchAll is the filter that keeps every socket.
@@ -184,7 +202,7 @@ func (f *Filter) Match(s *Socket) bool {
 		return false
 	case !f.States.Has(s.State):
 		return false
-	case f.LocalPort != nil && !f.LocalPort(s.Local.Port()):
+	case f.Ports != nil && !slices.ContainsFunc(f.Ports, func(r PortRange) bool { return r.Has(s.Local.Port(), s.Protocol) }):
 		return false
 	}
 	return true

@@ -120,20 +120,46 @@ func TestLiveSocketsAndOwners(t *testing.T) {
 	}
 }
 
+// TestLiveFilterInKernel checks that the kernel accepts the port filter
+// portBytecode compiles and applies it as Filter.Match would.
 func TestLiveFilterInKernel(t *testing.T) {
 	ls := openLiveSockets(t)
-	in, err := New(Options{})
+	in, err := New(Options{SocketSource: "netlink"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := addrPort(ls.tcp4.Addr()).Port()
-	f := Filter{TCP: true, IPv4: true, States: States(0).With(Listen), LocalPort: func(p uint16) bool { return p == port }}
+	tcp, udp := addrPort(ls.tcp4.Addr()).Port(), addrPort(ls.udp6.LocalAddr()).Port()
+	f := MatchAll
+	f.Ports = []PortRange{
+		{Low: 1, High: 1, TCP: true, UDP: true},
+		{Low: tcp, High: tcp, TCP: true},
+		{Low: udp, High: udp, UDP: true},
+		{Low: 65535, High: 65535, TCP: true},
+	}
+	f.States = States(0).With(Listen).With(Unconnected)
 	socks, err := in.Sockets(context.Background(), f)
 	if err != nil {
-		t.Fatal(err)
+		t.Skipf("netlink sock_diag refused here: %v", err)
 	}
-	if len(socks) != 1 || socks[0].Local != addrPort(ls.tcp4.Addr()) || socks[0].State != Listen {
-		t.Errorf("got %+v, want only the tcp4 listener on %d", socks, port)
+	var got []netip.AddrPort
+	for _, s := range socks {
+		got = append(got, s.Local)
+	}
+	want := []netip.AddrPort{addrPort(ls.tcp4.Addr()), addrPort(ls.udp6.LocalAddr())}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want only %v", got, want)
+	}
+
+	// The kernel itself applies the filter: what it sends is only the
+	// listener and the connection's server end, both on the port.
+	req := &inetDiagRequest{family: afInet, protocol: ipprotoTCP, states: kernelStateMask(TCP, AllStates),
+		bytecode: portBytecode([]PortRange{{Low: tcp, High: tcp, TCP: true}}, TCP)}
+	var sent []netip.AddrPort
+	if err := dumpInetDiag(req, func(d *inetDiagSocket) { sent = append(sent, d.Local) }); err != nil {
+		t.Fatalf("the kernel refused the filter: %v", err)
+	}
+	if len(sent) != 2 || sent[0].Port() != tcp || sent[1].Port() != tcp {
+		t.Errorf("the kernel sent %v, want the two sockets on %d", sent, tcp)
 	}
 }
 
@@ -146,7 +172,7 @@ func TestLiveClosedSocketIsGone(t *testing.T) {
 	l.Close()
 	in, _ := New(Options{})
 	socks, err := in.Sockets(context.Background(), Filter{TCP: true, IPv4: true, States: AllStates,
-		LocalPort: func(p uint16) bool { return p == ap.Port() }})
+		Ports: []PortRange{{Low: ap.Port(), High: ap.Port(), TCP: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
@@ -41,63 +43,112 @@ func (t dumpTarget) wanted(f *Filter) bool {
 	case t.family == afInet && !f.IPv4, t.family == afInet6 && !f.IPv6:
 		return false
 	}
+	if f.Ports != nil && !slices.ContainsFunc(f.Ports, func(r PortRange) bool { return r.Covers(t.proto) }) {
+		return false
+	}
 	return kernelStateMask(t.proto, f.States) != 0
 }
 
-// netlinkSockets dumps the sockets that pass f through NETLINK_SOCK_DIAG.
-// It reports whether a dump stayed interrupted after every retry, in which
-// case the list may miss sockets that changed during it.
+// netlinkSockets dumps the sockets that pass f through NETLINK_SOCK_DIAG,
+// one dump per protocol and family, run side by side: each walks a whole
+// kernel hash table on one CPU. It reports whether a dump stayed
+// interrupted after every retry, in which case the list may miss sockets
+// that changed during it.
 func netlinkSockets(ctx context.Context, f Filter, names *ifaceNames) (socks []Socket, interrupted bool, err error) {
-	for _, t := range dumpTargets {
-		if !t.wanted(&f) {
-			continue
-		}
-		mark := len(socks)
-		for attempt := 0; ; attempt++ {
-			if err := ctx.Err(); err != nil {
-				return nil, false, err
-			}
-			socks = socks[:mark]
-			var perr error
-			req := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP)
-			req.AddData(&inetDiagRequest{family: t.family, protocol: protoNumber(t.proto), states: kernelStateMask(t.proto, f.States)})
-			err := req.ExecuteIter(unix.NETLINK_INET_DIAG, nl.SOCK_DIAG_BY_FAMILY, func(msg []byte) bool {
-				d, err := parseInetDiagMsg(msg, t.proto)
-				if err != nil {
-					perr = err
-					return false
-				}
-				if !f.Match(&d.Socket) {
-					return true
-				}
-				if d.IfIndex != 0 {
-					d.Local = names.scope(d.Local, d.IfIndex)
-					d.Remote = names.scope(d.Remote, d.IfIndex)
-				}
-				socks = append(socks, d.Socket)
-				return true
+	type result struct {
+		socks       []Socket
+		interrupted bool
+		err         error
+	}
+	results := make([]result, len(dumpTargets))
+	// The library sets its byte order on first use without a lock: set it
+	// before the dumps run side by side.
+	nl.NativeEndian()
+	var wg sync.WaitGroup
+	for i, t := range dumpTargets {
+		if t.wanted(&f) {
+			wg.Go(func() {
+				r := &results[i]
+				r.socks, r.interrupted, r.err = netlinkDump(ctx, t, &f, names)
 			})
-			if perr != nil {
-				return nil, false, perr
-			}
-			if errors.Is(err, nl.ErrDumpInterrupted) && attempt < dumpRetries {
-				continue
-			}
-			if errors.Is(err, nl.ErrDumpInterrupted) {
-				interrupted = true
-				break
-			}
-			if errors.Is(err, unix.ENOENT) && t.family == afInet6 {
-				// IPv6 is disabled: there are no IPv6 sockets to list.
-				break
-			}
-			if err != nil {
-				return nil, false, fmt.Errorf("netlink sock_diag %s: %w", t.proc, err)
-			}
-			break
 		}
 	}
+	wg.Wait()
+	for _, r := range results {
+		if r.err != nil {
+			return nil, false, r.err
+		}
+		socks = append(socks, r.socks...)
+		interrupted = interrupted || r.interrupted
+	}
 	return socks, interrupted, nil
+}
+
+// netlinkDump dumps the sockets of one protocol and family that pass f.
+func netlinkDump(ctx context.Context, t dumpTarget, f *Filter, names *ifaceNames) (socks []Socket, interrupted bool, err error) {
+	bytecode := portBytecode(f.Ports, t.proto)
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
+		socks = socks[:0]
+		req := &inetDiagRequest{family: t.family, protocol: protoNumber(t.proto),
+			states: kernelStateMask(t.proto, f.States), bytecode: bytecode}
+		err := dumpInetDiag(req, func(d *inetDiagSocket) {
+			if !f.Match(&d.Socket) {
+				return
+			}
+			if d.IfIndex != 0 {
+				d.Local = names.scope(d.Local, d.IfIndex)
+				d.Remote = names.scope(d.Remote, d.IfIndex)
+			}
+			socks = append(socks, d.Socket)
+		})
+		switch {
+		case errors.Is(err, ErrParse):
+			return nil, false, err
+		case errors.Is(err, nl.ErrDumpInterrupted) && attempt < dumpRetries:
+			continue
+		case errors.Is(err, nl.ErrDumpInterrupted):
+			return socks, true, nil
+		case errors.Is(err, unix.EINVAL) && bytecode != nil:
+			// A kernel that refuses the filter still dumps without it;
+			// Match filters here instead.
+			bytecode = nil
+			continue
+		case errors.Is(err, unix.ENOENT) && t.family == afInet6:
+			// IPv6 is disabled: there are no IPv6 sockets to list.
+			return nil, false, nil
+		case err != nil:
+			return nil, false, fmt.Errorf("netlink sock_diag %s: %w", t.proc, err)
+		}
+		return socks, false, nil
+	}
+}
+
+// dumpInetDiag sends one sock_diag dump request and calls fn for every
+// socket in the reply.
+func dumpInetDiag(req *inetDiagRequest, fn func(*inetDiagSocket)) error {
+	proto := TCP
+	if req.protocol == ipprotoUDP {
+		proto = UDP
+	}
+	var perr error
+	nlreq := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP)
+	nlreq.AddData(req)
+	err := nlreq.ExecuteIter(unix.NETLINK_INET_DIAG, nl.SOCK_DIAG_BY_FAMILY, func(msg []byte) bool {
+		d, err := parseInetDiagMsg(msg, proto)
+		if err != nil {
+			perr = err
+			return false
+		}
+		fn(&d)
+		return true
+	})
+	if perr != nil {
+		return perr
+	}
+	return err
 }
 
 func protoNumber(p Protocol) uint8 {
@@ -107,8 +158,12 @@ func protoNumber(p Protocol) uint8 {
 	return ipprotoTCP
 }
 
-// ifaceNames caches interface names by index for address zones.
-type ifaceNames map[uint32]string
+// ifaceNames caches interface names by index for address zones. It is
+// safe for concurrent use.
+type ifaceNames struct {
+	mu    sync.Mutex
+	names map[uint32]string
+}
 
 // scope adds the interface to a link-local address, which means nothing
 // without it; other addresses are returned as they are.
@@ -117,16 +172,18 @@ func (m *ifaceNames) scope(ap netip.AddrPort, index uint32) netip.AddrPort {
 	if !a.Is6() || !(a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast()) {
 		return ap
 	}
-	if *m == nil {
-		*m = make(ifaceNames)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.names == nil {
+		m.names = make(map[uint32]string)
 	}
-	name, ok := (*m)[index]
+	name, ok := m.names[index]
 	if !ok {
 		name = strconv.FormatUint(uint64(index), 10)
 		if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
 			name = ifi.Name
 		}
-		(*m)[index] = name
+		m.names[index] = name
 	}
 	return netip.AddrPortFrom(a.WithZone(name), ap.Port())
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/portinspect/portinspect/inspect"
 	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
 	"github.com/portinspect/portinspect/platform/platformtest"
@@ -274,7 +276,7 @@ func TestListOptions(t *testing.T) {
 	if !q.States.Has(platform.Listen) || !q.States.Has(platform.TimeWait) || q.States.Has(platform.Established) {
 		t.Errorf("states %b", q.States)
 	}
-	if !q.Ports.Has(22, true) || q.Ports.HasPort(23) {
+	if !q.Ports.Has(22, platform.TCP) || q.Ports.HasPort(23) {
 		t.Errorf("ports %+v", q.Ports)
 	}
 	if got.out.format != formatWide || q.Detail != platform.DetailFull {
@@ -296,6 +298,48 @@ func TestEscapeText(t *testing.T) {
 	} {
 		if got := escapeText(in); got != want {
 			t.Errorf("escapeText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestStreamedJSONMatchesEncoder checks that writing sockets one at a time
+// gives byte for byte what encoding the whole document would.
+func TestStreamedJSONMatchesEncoder(t *testing.T) {
+	rep, err := inspect.Run(context.Background(), platformtest.Workstation(), knownports.Default(),
+		inspect.Query{KnownPorts: inspect.KnownPortsListening, Detail: platform.DetailFull})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range []*jsonReport{newJSONReport(rep), failedReport(errors.New("no <source> & no luck"))} {
+		socks := rep.Sockets
+		if doc.Error != "" {
+			socks = nil
+		}
+		var streamed bytes.Buffer
+		if err := writeJSONReport(&streamed, doc, socks); err != nil {
+			t.Fatal(err)
+		}
+		whole := struct {
+			Schema     string             `json:"schema"`
+			Host       jsonHost           `json:"host"`
+			Sockets    []*jsonSocket      `json:"sockets"`
+			KnownPorts []knownports.Entry `json:"known_ports"`
+			Warnings   []string           `json:"warnings"`
+			Error      string             `json:"error,omitempty"`
+		}{doc.Schema, doc.Host, []*jsonSocket{}, doc.KnownPorts, doc.Warnings, doc.Error}
+		procs := make(jsonProcesses)
+		for i := range socks {
+			whole.Sockets = append(whole.Sockets, procs.socket(&socks[i]))
+		}
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(whole); err != nil {
+			t.Fatal(err)
+		}
+		if streamed.String() != want.String() {
+			t.Errorf("streamed:\n%s\nwant:\n%s", streamed.String(), want.String())
 		}
 	}
 }

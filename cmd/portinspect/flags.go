@@ -8,6 +8,7 @@ import (
 
 	"github.com/portinspect/portinspect/inspect"
 	"github.com/portinspect/portinspect/knownports"
+	"github.com/portinspect/portinspect/platform"
 )
 
 // outputFormat is how a command prints its answer.
@@ -104,10 +105,10 @@ func (fl *filterFlags) query() (inspect.Query, error) {
 
 // resolveService resolves PORTSPEC service names from the database.
 func resolveService(db *knownports.DB) inspect.ServiceResolver {
-	return func(name string) []inspect.PortRange {
-		var ranges []inspect.PortRange
+	return func(name string) []platform.PortRange {
+		var ranges []platform.PortRange
 		for _, pp := range db.Resolve(name) {
-			ranges = append(ranges, inspect.PortRange{
+			ranges = append(ranges, platform.PortRange{
 				Low: pp.Low, High: pp.High,
 				TCP: pp.Protocol == "tcp", UDP: pp.Protocol == "udp",
 			})

@@ -112,7 +112,7 @@ func inspectMachine(f *Factory, q inspect.Query, format outputFormat) (*inspect.
 		}
 	}
 	if format == formatJSON {
-		if werr := writeJSON(f.IO.Out, failedReport(err)); werr != nil {
+		if werr := writeJSONReport(f.IO.Out, failedReport(err), nil); werr != nil {
 			return nil, werr
 		}
 	}

@@ -22,7 +22,7 @@ import (
 func renderSockets(ios *IOStreams, rep *inspect.Report, format outputFormat, owners bool) error {
 	switch format {
 	case formatJSON:
-		return writeJSON(ios.Out, newJSONReport(rep))
+		return writeJSONReport(ios.Out, newJSONReport(rep), rep.Sockets)
 	case formatCSV:
 		return writeSocketCSV(ios.Out, rep.Sockets)
 	}
