@@ -3,13 +3,18 @@ package platform
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // liveSockets opens the sockets the live tests look for and closes them
@@ -228,4 +233,111 @@ func TestUnknownSocketSource(t *testing.T) {
 	if _, err := New(Options{SocketSource: "bpf"}); err == nil {
 		t.Error("unknown source accepted")
 	}
+}
+
+// TestLiveReusePortListeners opens two SO_REUSEPORT listeners on one
+// address: they are two sockets, and both must be listed.
+func TestLiveReusePortListeners(t *testing.T) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	first, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer first.Close()
+	second, err := lc.Listen(context.Background(), "tcp4", first.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	ap := addrPort(first.Addr())
+	in, _ := New(Options{})
+	f := MatchAll
+	f.Ports = []PortRange{{Low: ap.Port(), High: ap.Port(), TCP: true}}
+	socks, err := in.Sockets(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Owners(context.Background(), socks, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(socks) != 2 || socks[0].Inode == socks[1].Inode {
+		t.Fatalf("got %+v, want two listeners on %v", socks, ap)
+	}
+	for _, s := range socks {
+		if s.State != Listen || s.Local != ap || !slices.Equal(s.PIDs, []int{os.Getpid()}) {
+			t.Errorf("socket %+v, want LISTEN on %v held by %d", s, ap, os.Getpid())
+		}
+	}
+}
+
+// TestLiveSharedSocket hands a listener to a child process, as a forking
+// server does: one socket, two holders, both listed.
+func TestLiveSharedSocket(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer l.Close()
+	file, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	child := exec.Command(os.Args[0], "-test.run=^TestHelperHoldStdin$")
+	child.Env = append(os.Environ(), "PORTINSPECT_TEST_HELPER=hold")
+	child.ExtraFiles = []*os.File{file}
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		child.Wait()
+	}()
+
+	ap := addrPort(l.Addr())
+	in, _ := New(Options{})
+	f := MatchAll
+	f.Ports = []PortRange{{Low: ap.Port(), High: ap.Port(), TCP: true}}
+	want := []int{os.Getpid(), child.Process.Pid}
+	slices.Sort(want)
+	// The child holds the descriptor from its start; give exec a moment.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		socks, err := in.Sockets(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := in.Owners(context.Background(), socks, nil); err != nil {
+			t.Fatal(err)
+		}
+		if len(socks) == 1 && slices.Equal(socks[0].PIDs, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %+v, want one listener held by %v", socks, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestHelperHoldStdin is the child of TestLiveSharedSocket: it keeps the
+// descriptors it inherited until its standard input closes.
+func TestHelperHoldStdin(t *testing.T) {
+	if os.Getenv("PORTINSPECT_TEST_HELPER") != "hold" {
+		t.Skip("helper process for TestLiveSharedSocket")
+	}
+	io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
 }
