@@ -2,14 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/portinspect/portinspect/inspect"
 	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
 	"github.com/portinspect/portinspect/platform/platformtest"
@@ -302,44 +300,20 @@ func TestEscapeText(t *testing.T) {
 	}
 }
 
-// TestStreamedJSONMatchesEncoder checks that writing sockets one at a time
-// gives byte for byte what encoding the whole document would.
-func TestStreamedJSONMatchesEncoder(t *testing.T) {
-	rep, err := inspect.Run(context.Background(), platformtest.Workstation(), knownports.Default(),
-		inspect.Query{KnownPorts: inspect.KnownPortsListening, Detail: platform.DetailFull})
+func TestWriteTableAlignsWideCells(t *testing.T) {
+	var out bytes.Buffer
+	long := strings.Repeat("x", 200)
+	err := writeTable(&IOStreams{Out: &out, OutTTY: true}, []string{"A", "B", "C"}, [][]string{
+		{"日本", long, "1"},
+		{"ab", "c", "2"},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, doc := range []*jsonReport{newJSONReport(rep), failedReport(errors.New("no <source> & no luck"))} {
-		socks := rep.Sockets
-		if doc.Error != "" {
-			socks = nil
-		}
-		var streamed bytes.Buffer
-		if err := writeJSONReport(&streamed, doc, socks); err != nil {
-			t.Fatal(err)
-		}
-		whole := struct {
-			Schema     string             `json:"schema"`
-			Host       jsonHost           `json:"host"`
-			Sockets    []*jsonSocket      `json:"sockets"`
-			KnownPorts []knownports.Entry `json:"known_ports"`
-			Warnings   []string           `json:"warnings"`
-			Error      string             `json:"error,omitempty"`
-		}{doc.Schema, doc.Host, []*jsonSocket{}, doc.KnownPorts, doc.Warnings, doc.Error}
-		procs := make(jsonProcesses)
-		for i := range socks {
-			whole.Sockets = append(whole.Sockets, procs.socket(&socks[i]))
-		}
-		var want bytes.Buffer
-		enc := json.NewEncoder(&want)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(whole); err != nil {
-			t.Fatal(err)
-		}
-		if streamed.String() != want.String() {
-			t.Errorf("streamed:\n%s\nwant:\n%s", streamed.String(), want.String())
-		}
+	want := "A     B" + strings.Repeat(" ", 201) + "C\n" +
+		"日本  " + long + "  1\n" +
+		"ab    c" + strings.Repeat(" ", 201) + "2\n"
+	if out.String() != want {
+		t.Errorf("got:\n%q\nwant:\n%q", out.String(), want)
 	}
 }

@@ -8,7 +8,10 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/portinspect/portinspect/inspect"
 	"github.com/portinspect/portinspect/knownports"
@@ -32,21 +35,6 @@ type jsonHost struct {
 	Hostname   string `json:"hostname"`
 	OS         string `json:"os"`
 	Privileged bool   `json:"privileged"`
-}
-
-type jsonSocket struct {
-	Protocol      string         `json:"protocol"`
-	Family        string         `json:"family"`
-	LocalAddress  string         `json:"local_address"`
-	LocalPort     uint16         `json:"local_port"`
-	RemoteAddress string         `json:"remote_address"`
-	RemotePort    uint16         `json:"remote_port"`
-	State         string         `json:"state"`
-	Exposure      string         `json:"exposure"`
-	OwnerStatus   string         `json:"owner_status"`
-	Processes     []*jsonProcess `json:"processes"`
-	Inode         *uint64        `json:"inode,omitempty"`
-	UID           *int64         `json:"uid,omitempty"`
 }
 
 type jsonProcess struct {
@@ -77,39 +65,6 @@ func newJSONReport(rep *inspect.Report) *jsonReport {
 		out.Warnings = []string{}
 	}
 	return out
-}
-
-// jsonProcesses converts each process once, however many sockets it holds.
-type jsonProcesses map[*inspect.Process]*jsonProcess
-
-func (procs jsonProcesses) socket(s *inspect.Socket) *jsonSocket {
-	js := &jsonSocket{
-		Protocol:      s.Protocol.String(),
-		Family:        s.Family.String(),
-		LocalAddress:  s.Local.Addr().String(),
-		LocalPort:     s.Local.Port(),
-		RemoteAddress: s.Remote.Addr().String(),
-		RemotePort:    s.Remote.Port(),
-		State:         s.State.String(),
-		Exposure:      s.Exposure.String(),
-		OwnerStatus:   s.Owners.String(),
-		Processes:     make([]*jsonProcess, 0, len(s.Processes)),
-	}
-	if s.Inode != 0 {
-		js.Inode = &s.Inode
-	}
-	if s.UID >= 0 {
-		js.UID = &s.UID
-	}
-	for _, p := range s.Processes {
-		jp := procs[p]
-		if jp == nil {
-			jp = newJSONProcess(p)
-			procs[p] = jp
-		}
-		js.Processes = append(js.Processes, jp)
-	}
-	return js
 }
 
 func newJSONProcess(p *inspect.Process) *jsonProcess {
@@ -148,24 +103,14 @@ func failedReport(err error) *jsonReport {
 // a busy host's 24,000 sockets are never one JSON text in memory.
 func writeJSONReport(out io.Writer, doc *jsonReport, sockets []inspect.Socket) error {
 	w := bufio.NewWriterSize(out, 64<<10)
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	// Commands in notes hold <PID> and &&: keep them readable.
-	enc.SetEscapeHTML(false)
-	value := func(indent string, v any) error {
-		buf.Reset()
-		enc.SetIndent(indent, "  ")
-		if err := enc.Encode(v); err != nil {
-			return err
-		}
-		_, err := w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
-		return err
-	}
+	jw := newJSONWriter()
 	field := func(name string, v any, more bool) error {
 		fmt.Fprintf(w, "  %q: ", name)
-		if err := value("  ", v); err != nil {
+		b, err := jw.encode("  ", v)
+		if err != nil {
 			return err
 		}
+		w.Write(b)
 		if more {
 			w.WriteByte(',')
 		}
@@ -179,15 +124,17 @@ func writeJSONReport(out io.Writer, doc *jsonReport, sockets []inspect.Socket) e
 		return err
 	}
 	w.WriteString(`  "sockets": [`)
-	procs := make(jsonProcesses)
+	var b []byte
 	for i := range sockets {
 		if i > 0 {
 			w.WriteByte(',')
 		}
 		w.WriteString("\n    ")
-		if err := value("    ", procs.socket(&sockets[i])); err != nil {
+		var err error
+		if b, err = jw.appendSocket(b[:0], &sockets[i]); err != nil {
 			return err
 		}
+		w.Write(b)
 	}
 	if len(sockets) > 0 {
 		w.WriteString("\n  ")
@@ -206,4 +153,106 @@ func writeJSONReport(out io.Writer, doc *jsonReport, sockets []inspect.Socket) e
 	}
 	w.WriteString("}\n")
 	return w.Flush()
+}
+
+// jsonWriter encodes parts of the document. Sockets, thousands of them,
+// are written by hand; the processes in them are encoded once each and
+// reused, since one process often holds thousands of sockets.
+type jsonWriter struct {
+	buf   bytes.Buffer
+	enc   *json.Encoder
+	procs map[*inspect.Process][]byte
+}
+
+func newJSONWriter() *jsonWriter {
+	jw := &jsonWriter{procs: make(map[*inspect.Process][]byte)}
+	jw.enc = json.NewEncoder(&jw.buf)
+	// Commands in notes hold <PID> and &&: keep them readable.
+	jw.enc.SetEscapeHTML(false)
+	return jw
+}
+
+// encode encodes v as json.Encoder does with every line but the first
+// prefixed by indent. The result is valid until the next call.
+func (jw *jsonWriter) encode(indent string, v any) ([]byte, error) {
+	jw.buf.Reset()
+	jw.enc.SetIndent(indent, "  ")
+	if err := jw.enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(jw.buf.Bytes(), []byte("\n")), nil
+}
+
+// appendSocket appends one element of "sockets", at the indent of one, in
+// the field order of DESIGN.md.
+func (jw *jsonWriter) appendSocket(b []byte, s *inspect.Socket) ([]byte, error) {
+	const in = "\n      "
+	b = append(b, '{')
+	b = appendJSONField(b, in, "protocol", s.Protocol.String())
+	b = appendJSONField(b, ",\n      ", "family", s.Family.String())
+	b = appendJSONField(b, ",\n      ", "local_address", s.Local.Addr().String())
+	b = append(b, `,`+in+`"local_port": `...)
+	b = strconv.AppendUint(b, uint64(s.Local.Port()), 10)
+	b = appendJSONField(b, ",\n      ", "remote_address", s.Remote.Addr().String())
+	b = append(b, `,`+in+`"remote_port": `...)
+	b = strconv.AppendUint(b, uint64(s.Remote.Port()), 10)
+	b = appendJSONField(b, ",\n      ", "state", s.State.String())
+	b = appendJSONField(b, ",\n      ", "exposure", s.Exposure.String())
+	b = appendJSONField(b, ",\n      ", "owner_status", s.Owners.String())
+	b = append(b, `,`+in+`"processes": [`...)
+	for i, p := range s.Processes {
+		enc, ok := jw.procs[p]
+		if !ok {
+			e, err := jw.encode("        ", newJSONProcess(p))
+			if err != nil {
+				return nil, err
+			}
+			enc = bytes.Clone(e)
+			jw.procs[p] = enc
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, "\n        "...)
+		b = append(b, enc...)
+	}
+	if len(s.Processes) > 0 {
+		b = append(b, in...)
+	}
+	b = append(b, ']')
+	if s.Inode != 0 {
+		b = append(b, `,`+in+`"inode": `...)
+		b = strconv.AppendUint(b, s.Inode, 10)
+	}
+	if s.UID >= 0 {
+		b = append(b, `,`+in+`"uid": `...)
+		b = strconv.AppendInt(b, s.UID, 10)
+	}
+	return append(b, "\n    }"...), nil
+}
+
+// appendJSONField appends sep, "name": and value as a JSON string.
+func appendJSONField(b []byte, sep, name, value string) []byte {
+	b = append(b, sep...)
+	b = append(b, '"')
+	b = append(b, name...)
+	b = append(b, `": `...)
+	return appendJSONString(b, value)
+}
+
+// appendJSONString quotes s as encoding/json does without HTML escaping.
+// Socket fields are plain ASCII; anything else takes encoding/json's path.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			var sb strings.Builder
+			enc := json.NewEncoder(&sb)
+			enc.SetEscapeHTML(false)
+			enc.Encode(s)
+			return append(b, strings.TrimSuffix(sb.String(), "\n")...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

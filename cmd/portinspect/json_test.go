@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/portinspect/portinspect/inspect"
+	"github.com/portinspect/portinspect/knownports"
+	"github.com/portinspect/portinspect/platform"
+	"github.com/portinspect/portinspect/platform/platformtest"
+)
+
+// jsonSocket is the reference for what jsonWriter.appendSocket writes by
+// hand: encoding/json's rendering of this struct is the contract.
+type jsonSocket struct {
+	Protocol      string         `json:"protocol"`
+	Family        string         `json:"family"`
+	LocalAddress  string         `json:"local_address"`
+	LocalPort     uint16         `json:"local_port"`
+	RemoteAddress string         `json:"remote_address"`
+	RemotePort    uint16         `json:"remote_port"`
+	State         string         `json:"state"`
+	Exposure      string         `json:"exposure"`
+	OwnerStatus   string         `json:"owner_status"`
+	Processes     []*jsonProcess `json:"processes"`
+	Inode         *uint64        `json:"inode,omitempty"`
+	UID           *int64         `json:"uid,omitempty"`
+}
+
+// jsonProcesses converts each process once, as the reference model.
+type jsonProcesses map[*inspect.Process]*jsonProcess
+
+func (procs jsonProcesses) socket(s *inspect.Socket) *jsonSocket {
+	js := &jsonSocket{
+		Protocol:      s.Protocol.String(),
+		Family:        s.Family.String(),
+		LocalAddress:  s.Local.Addr().String(),
+		LocalPort:     s.Local.Port(),
+		RemoteAddress: s.Remote.Addr().String(),
+		RemotePort:    s.Remote.Port(),
+		State:         s.State.String(),
+		Exposure:      s.Exposure.String(),
+		OwnerStatus:   s.Owners.String(),
+		Processes:     make([]*jsonProcess, 0, len(s.Processes)),
+	}
+	if s.Inode != 0 {
+		js.Inode = &s.Inode
+	}
+	if s.UID >= 0 {
+		js.UID = &s.UID
+	}
+	for _, p := range s.Processes {
+		jp := procs[p]
+		if jp == nil {
+			jp = newJSONProcess(p)
+			procs[p] = jp
+		}
+		js.Processes = append(js.Processes, jp)
+	}
+	return js
+}
+
+// TestStreamedJSONMatchesEncoder checks that writing sockets one at a time
+// gives byte for byte what encoding the whole document would.
+func TestStreamedJSONMatchesEncoder(t *testing.T) {
+	fake := platformtest.Workstation()
+	// Text encoding/json must escape, in a process and in an address zone.
+	p := fake.Processes[4242]
+	p.Name = "\x1b]0;pwn\x07 <&> \u2028 bad\xff \"q\" \\"
+	p.Cmdline = []string{"a\tb", "日本"}
+	p.Started = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	p.Service = "tipd.service"
+	fake.Processes[4242] = p
+	fake.SocketList = append(fake.SocketList, platformtest.Sock(platform.UDP, "[fe80::1%eth\"0]:546", "[fe80::2%eth\"0]:547", platform.Established, 4))
+	rep, err := inspect.Run(context.Background(), fake, knownports.Default(),
+		inspect.Query{KnownPorts: inspect.KnownPortsListening, Detail: platform.DetailFull})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range []*jsonReport{newJSONReport(rep), failedReport(errors.New("no <source> & no luck"))} {
+		socks := rep.Sockets
+		if doc.Error != "" {
+			socks = nil
+		}
+		var streamed bytes.Buffer
+		if err := writeJSONReport(&streamed, doc, socks); err != nil {
+			t.Fatal(err)
+		}
+		whole := struct {
+			Schema     string             `json:"schema"`
+			Host       jsonHost           `json:"host"`
+			Sockets    []*jsonSocket      `json:"sockets"`
+			KnownPorts []knownports.Entry `json:"known_ports"`
+			Warnings   []string           `json:"warnings"`
+			Error      string             `json:"error,omitempty"`
+		}{doc.Schema, doc.Host, []*jsonSocket{}, doc.KnownPorts, doc.Warnings, doc.Error}
+		procs := make(jsonProcesses)
+		for i := range socks {
+			whole.Sockets = append(whole.Sockets, procs.socket(&socks[i]))
+		}
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(whole); err != nil {
+			t.Fatal(err)
+		}
+		if streamed.String() != want.String() {
+			t.Errorf("streamed:\n%s\nwant:\n%s", streamed.String(), want.String())
+		}
+	}
+}
