@@ -48,11 +48,22 @@ func TestPortTableOnTerminal(t *testing.T) {
 	for _, want := range []string{
 		"Processes\n  4242  tipd  (user alice)\n      exe:      /usr/local/bin/tipd\n      command:  /usr/local/bin/tipd --tip\n",
 		"Port 3372 (tcp, udp)\n  IANA: tip2 (tcp, udp): TIP 2\n",
-		"MSDTC",
-		"References:",
+		"MSDTC TIP listener — risk medium beyond loopback, low on loopback only\n",
+		"    On " + hostPlatform() + ":\n",
+		"(-o wide shows advice for ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "References:") {
+		t.Errorf("the short form lists references:\n%s", out)
+	}
+	// -o wide gives every platform's advice and every reference.
+	out, _, _ = runCLI(t, platformtest.Workstation(), true, "3372", "-o", "wide")
+	for _, want := range []string{"    On windows:\n", "    References:\n", "      - RFC 2371"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("-o wide lacks %q:\n%s", want, out)
 		}
 	}
 }
@@ -315,5 +326,21 @@ func TestWriteTableAlignsWideCells(t *testing.T) {
 		"ab    c" + strings.Repeat(" ", 201) + "2\n"
 	if out.String() != want {
 		t.Errorf("got:\n%q\nwant:\n%q", out.String(), want)
+	}
+}
+
+func TestManyHoldersOnTerminal(t *testing.T) {
+	fake := platformtest.Workstation()
+	fake.Holders[1] = []int{100, 101, 102, 103, 104}
+	for pid := 101; pid <= 104; pid++ {
+		fake.Processes[pid] = platform.Process{PID: pid, Name: "sshd", User: "sshd", UID: 100}
+	}
+	out, _, _ := runCLI(t, fake, true, "22")
+	if !strings.Contains(out, "  100,101,102,+2  sshd     root,sshd") {
+		t.Errorf("terminal:\n%s", out)
+	}
+	out, _, _ = runCLI(t, fake, false, "22")
+	if !strings.Contains(out, "\t100,101,102,103,104\tsshd\troot,sshd") {
+		t.Errorf("piped:\n%s", out)
 	}
 }

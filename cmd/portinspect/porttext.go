@@ -41,7 +41,7 @@ func renderPort(ios *IOStreams, rep *inspect.Report, opts *portOptions) error {
 	}
 	for _, e := range rep.KnownPorts {
 		fmt.Fprintln(w)
-		writeKnownPort(w, e, width)
+		writeKnownPort(w, e, width, format == formatWide)
 	}
 	return w.Flush()
 }
@@ -119,8 +119,12 @@ func hostPlatform() string {
 	return runtime.GOOS
 }
 
-// writeKnownPort describes what the database knows of one port.
-func writeKnownPort(w io.Writer, e knownports.Entry, width int) {
+// writeKnownPort describes what the database knows of one port. The
+// short form, for the table, keeps to this platform: what is seen here and
+// what to do here, with a count of the rest; full (-o wide) gives every
+// platform and every reference.
+func writeKnownPort(w io.Writer, e knownports.Entry, width int, full bool) {
+	here := hostPlatform()
 	fmt.Fprintf(w, "Port %d (%s)\n", e.Port, strings.Join(e.Protocols, ", "))
 	for _, r := range registrationsByService(e.IANA) {
 		fmt.Fprintf(w, "  IANA: %s\n", r)
@@ -128,27 +132,48 @@ func writeKnownPort(w io.Writer, e knownports.Entry, width int) {
 	for _, n := range e.Notes {
 		fmt.Fprintf(w, "  %s — risk %s beyond loopback, %s on loopback only\n", n.Title, n.Risk, n.RiskLoopback)
 		writeWrapped(w, "    ", n.Summary, width)
-		if len(n.CommonlySeen) > 0 {
+		var seen []knownports.Seen
+		for _, s := range n.CommonlySeen {
+			if full || forPlatform(s.Platform, here) {
+				seen = append(seen, s)
+			}
+		}
+		if len(seen) > 0 {
 			fmt.Fprintln(w, "    Commonly seen:")
-			for _, s := range n.CommonlySeen {
+			for _, s := range seen {
 				writeWrapped(w, "      ", describeSeen(s), width)
 			}
 		}
-		for _, a := range advicePlatformFirst(n.Advice, hostPlatform()) {
+		var elsewhere []string
+		for _, a := range advicePlatformFirst(n.Advice, here) {
+			if !full && !forPlatform(a.Platform, here) {
+				elsewhere = appendNew(elsewhere, a.Platform)
+				continue
+			}
 			fmt.Fprintf(w, "    On %s:\n", a.Platform)
 			writeWrapped(w, "      ", a.Text, width)
 			for _, c := range a.Commands {
 				fmt.Fprintf(w, "        %s\n", c)
 			}
 		}
-		if len(n.References) > 0 {
+		if full {
 			fmt.Fprintln(w, "    References:")
 			for _, r := range n.References {
 				writeWrapped(w, "      - ", r, width)
 			}
+			continue
 		}
+		more := fmt.Sprintf("%d references", len(n.References))
+		if len(elsewhere) > 0 {
+			more = fmt.Sprintf("advice for %s and %s", strings.Join(elsewhere, ", "), more)
+		}
+		fmt.Fprintf(w, "    (-o wide shows %s)\n", more)
 	}
 }
+
+// forPlatform reports whether advice or a sighting for platform p applies
+// where portinspect runs.
+func forPlatform(p, here string) bool { return p == here || p == "any" }
 
 // registrationsByService folds IANA rows that differ only in protocol:
 // "tip2 (tcp, udp): TIP 2".

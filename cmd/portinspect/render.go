@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/csv"
+	"fmt"
 	"io"
 	"net/netip"
 	"slices"
@@ -25,13 +26,14 @@ func renderSockets(ios *IOStreams, rep *inspect.Report, format outputFormat, own
 	case formatCSV:
 		return writeSocketCSV(ios.Out, rep.Sockets)
 	}
-	header, rows := socketRows(rep.Sockets, owners, format == formatWide)
+	header, rows := socketRows(rep.Sockets, owners, format == formatWide, ios.OutTTY)
 	return writeTable(ios, header, rows)
 }
 
 // socketRows lays sockets out one row each; a socket held by several
-// processes lists them comma-separated in one cell.
-func socketRows(socks []inspect.Socket, owners, wide bool) (header []string, rows [][]string) {
+// processes lists them comma-separated in one cell. On a terminal a
+// prefork server's dozens of workers are cut to the first few and a count.
+func socketRows(socks []inspect.Socket, owners, wide, tty bool) (header []string, rows [][]string) {
 	header = []string{"PROTO", "LOCAL", "REMOTE", "STATE", "EXPOSURE"}
 	if owners {
 		header = append(header, "PID", "PROCESS", "USER")
@@ -45,7 +47,7 @@ func socketRows(socks []inspect.Socket, owners, wide bool) (header []string, row
 		row := make([]string, 0, len(header))
 		row = append(row, s.Protocol.String(), s.Local.String(), formatRemote(s.Remote), s.State.String(), s.Exposure.String())
 		if owners {
-			row = append(row, ownerCells(s, wide)...)
+			row = append(row, ownerCells(s, wide, tty)...)
 		}
 		rows = append(rows, row)
 	}
@@ -54,7 +56,7 @@ func socketRows(socks []inspect.Socket, owners, wide bool) (header []string, row
 
 // ownerCells are the PID, PROCESS and USER cells (and UNIT, EXE and
 // CMDLINE when wide) of one socket.
-func ownerCells(s *inspect.Socket, wide bool) []string {
+func ownerCells(s *inspect.Socket, wide, tty bool) []string {
 	n := 3
 	if wide {
 		n = 6
@@ -79,12 +81,19 @@ func ownerCells(s *inspect.Socket, wide bool) []string {
 			cmds = appendNew(cmds, escapeText(strings.Join(p.Cmdline, " ")))
 		}
 	}
+	if tty && len(pids) > maxPIDsOnTerminal {
+		pids = append(pids[:maxPIDsOnTerminal], fmt.Sprintf("+%d", len(pids)-maxPIDsOnTerminal))
+	}
 	cells[0], cells[1], cells[2] = strings.Join(pids, ","), strings.Join(names, ","), strings.Join(users, ",")
 	if wide {
 		cells[3], cells[4], cells[5] = strings.Join(units, ","), strings.Join(exes, ","), strings.Join(cmds, " | ")
 	}
 	return cells
 }
+
+// maxPIDsOnTerminal is how many holders of one socket a terminal table
+// lists before a count of the rest.
+const maxPIDsOnTerminal = 3
 
 // appendNew appends s unless it is empty or already there.
 func appendNew(list []string, s string) []string {
