@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/portinspect/portinspect/knownports"
@@ -178,21 +179,44 @@ func readProcesses(src Source, socks []platform.Socket, detail platform.ProcessD
 	return procs
 }
 
-// hiddenWarnings explains sockets whose owners could not be read.
+// hiddenWarnings explains sockets whose owners could not be read. When
+// some processes could not be read, a socket shown with owners may have
+// more holders among them, and the warning says so.
 func hiddenWarnings(socks []platform.Socket, or platform.OwnerReport, host platform.Host) []string {
-	hidden := 0
+	hidden, known := 0, 0
 	for _, s := range socks {
-		if s.Owners == platform.OwnersHidden {
+		switch s.Owners {
+		case platform.OwnersHidden:
 			hidden++
+		case platform.OwnersKnown:
+			known++
 		}
 	}
-	if hidden == 0 {
+	if or.Denied == 0 || hidden == 0 && known == 0 {
 		return nil
 	}
-	if host.Privileged {
-		return []string{fmt.Sprintf("owners of %d sockets are hidden: %d processes refused access to their descriptors even with privilege", hidden, or.Denied)}
+	what := fmt.Sprintf("owners of %s are hidden", plural(hidden, "socket"))
+	switch {
+	case hidden == 0:
+		what = "sockets shown with owners may have more holders"
+	case known > 0:
+		what += " (and sockets shown with owners may have more)"
 	}
-	return []string{fmt.Sprintf("owners of %d sockets are hidden: run as %s to see them", hidden, host.PrivilegeHint)}
+	if host.Privileged {
+		return []string{fmt.Sprintf("%s: %s refused access to their descriptors even with privilege", what, plural(or.Denied, "process"))}
+	}
+	return []string{fmt.Sprintf("%s: run as %s to see them", what, host.PrivilegeHint)}
+}
+
+// plural spells a count of things: "1 socket", "2 sockets", "3 processes".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	if strings.HasSuffix(thing, "s") {
+		return fmt.Sprintf("%d %ses", n, thing)
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // sortSockets orders listeners first, then by port, protocol, family and

@@ -72,12 +72,14 @@ func parseBootTime(b []byte) (time.Time, error) {
 }
 
 // splitCmdline splits /proc/PID/cmdline, where every argument ends in a
-// NUL.
+// NUL. A process that retitles itself (nginx, redis, postgres) leaves its
+// new title followed by NUL padding; the padding is not arguments, so all
+// trailing NULs go, at the price of a genuine empty last argument.
 func splitCmdline(b []byte) []string {
+	b = bytes.TrimRight(b, "\x00")
 	if len(b) == 0 {
 		return nil
 	}
-	b = bytes.TrimSuffix(b, []byte{0})
 	args := make([]string, 0, bytes.Count(b, []byte{0})+1)
 	for arg := range bytes.SplitSeq(b, []byte{0}) {
 		args = append(args, string(arg))

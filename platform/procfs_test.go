@@ -68,7 +68,10 @@ func TestSplitCmdline(t *testing.T) {
 	if got := splitCmdline([]byte("nginx: master process\x00")); !slices.Equal(got, []string{"nginx: master process"}) {
 		t.Errorf("got %q", got)
 	}
-	if got := splitCmdline([]byte("/bin/sleep\x00100\x00\x00")); !slices.Equal(got, []string{"/bin/sleep", "100", ""}) {
+	if got := splitCmdline([]byte("/bin/sleep\x00100\x00")); !slices.Equal(got, []string{"/bin/sleep", "100"}) {
+		t.Errorf("got %q", got)
+	}
+	if got := splitCmdline([]byte("redis-server 127.0.0.1:6379\x00\x00\x00\x00\x00")); !slices.Equal(got, []string{"redis-server 127.0.0.1:6379"}) {
 		t.Errorf("got %q", got)
 	}
 	if got := splitCmdline(nil); got != nil {

@@ -176,7 +176,7 @@ func TestUnprivilegedOwnersHidden(t *testing.T) {
 	if len(doc.Sockets) != 1 || doc.Sockets[0].OwnerStatus != "hidden" || len(doc.Sockets[0].Processes) != 0 {
 		t.Fatalf("sockets %+v, want one with a hidden owner", doc.Sockets)
 	}
-	const warning = "owners of 1 sockets are hidden: run as root (or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH) to see them"
+	const warning = "owners of 1 socket are hidden: run as root (or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH) to see them"
 	if len(doc.Warnings) != 1 || doc.Warnings[0] != warning {
 		t.Errorf("warnings %q", doc.Warnings)
 	}
@@ -185,7 +185,7 @@ func TestUnprivilegedOwnersHidden(t *testing.T) {
 	if code != 0 || errOut != "portinspect: warning: "+warning+"\n" {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
-	if !strings.Contains(out, "\t-\t(hidden)\t") || !strings.Contains(out, "1 sockets have hidden owners") {
+	if !strings.Contains(out, "\t-\t(hidden)\t") || !strings.Contains(out, "1 socket has a hidden owner") {
 		t.Errorf("table:\n%s", out)
 	}
 

@@ -98,7 +98,7 @@ func TestListWarnsOnceAboutHiddenOwners(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	if errOut != "portinspect: warning: owners of 1 sockets are hidden: run as root to see them\n" {
+	if errOut != "portinspect: warning: owners of 1 socket are hidden (and sockets shown with owners may have more): run as root to see them\n" {
 		t.Errorf("stderr %q", errOut)
 	}
 	if !strings.Contains(out, "192.0.2.10:8080\t0.0.0.0:*\tLISTEN\taddress\t-\t(hidden)\t") {
@@ -107,7 +107,7 @@ func TestListWarnsOnceAboutHiddenOwners(t *testing.T) {
 	// JSON carries the warning in the document, not on stderr.
 	out, errOut, _ = runCLI(t, platformtest.Workstation(), false, "list", "-l", "--json")
 	if errOut != "" || !strings.Contains(out, `"warnings": [
-    "owners of 1 sockets are hidden: run as root to see them"
+    "owners of 1 socket are hidden (and sockets shown with owners may have more): run as root to see them"
   ]`) {
 		t.Errorf("stderr %q, stdout:\n%s", errOut, out)
 	}

@@ -107,7 +107,11 @@ func writeProcessDetails(w io.Writer, socks []inspect.Socket) {
 		}
 	}
 	if hidden > 0 {
-		fmt.Fprintf(w, "  %d sockets have hidden owners (see the warning above)\n", hidden)
+		if hidden == 1 {
+			fmt.Fprintln(w, "  1 socket has a hidden owner (see the warning above)")
+		} else {
+			fmt.Fprintf(w, "  %d sockets have hidden owners (see the warning above)\n", hidden)
+		}
 	}
 }
 
