@@ -192,7 +192,12 @@ func hiddenWarnings(socks []platform.Socket, or platform.OwnerReport, host platf
 			known++
 		}
 	}
-	if or.Denied == 0 || hidden == 0 && known == 0 {
+	switch {
+	case or.Denied == 0, hidden == 0 && known == 0:
+		return nil
+	case hidden == 0 && host.Privileged:
+		// The few processes root cannot read (a sandbox's init, say)
+		// are unlikely to share sockets; saying so on every run is noise.
 		return nil
 	}
 	what := fmt.Sprintf("owners of %s are hidden", plural(hidden, "socket"))
@@ -203,7 +208,11 @@ func hiddenWarnings(socks []platform.Socket, or platform.OwnerReport, host platf
 		what += " (and sockets shown with owners may have more)"
 	}
 	if host.Privileged {
-		return []string{fmt.Sprintf("%s: %s refused access to their descriptors even with privilege", what, plural(or.Denied, "process"))}
+		whose := "their"
+		if or.Denied == 1 {
+			whose = "its"
+		}
+		return []string{fmt.Sprintf("%s: %s refused access to %s descriptors even with privilege", what, plural(or.Denied, "process"), whose)}
 	}
 	return []string{fmt.Sprintf("%s: run as %s to see them", what, host.PrivilegeHint)}
 }

@@ -160,3 +160,30 @@ func TestExposureOf(t *testing.T) {
 		}
 	}
 }
+
+func TestHiddenWarnings(t *testing.T) {
+	hint := platform.Host{PrivilegeHint: "root"}
+	root := platform.Host{Privileged: true, PrivilegeHint: "root"}
+	known := platform.Socket{Owners: platform.OwnersKnown}
+	hidden := platform.Socket{Owners: platform.OwnersHidden}
+	none := platform.Socket{Owners: platform.OwnersNone}
+	tests := []struct {
+		socks  []platform.Socket
+		denied int
+		host   platform.Host
+		want   string
+	}{
+		{[]platform.Socket{known, none}, 0, hint, ""},
+		{[]platform.Socket{none}, 3, hint, ""},
+		{[]platform.Socket{hidden, hidden}, 3, hint, "owners of 2 sockets are hidden: run as root to see them"},
+		{[]platform.Socket{known}, 3, hint, "sockets shown with owners may have more holders: run as root to see them"},
+		{[]platform.Socket{known}, 1, root, ""},
+		{[]platform.Socket{hidden, known}, 1, root, "owners of 1 socket are hidden (and sockets shown with owners may have more): 1 process refused access to its descriptors even with privilege"},
+	}
+	for _, tt := range tests {
+		got := strings.Join(hiddenWarnings(tt.socks, platform.OwnerReport{Denied: tt.denied}, tt.host), "|")
+		if got != tt.want {
+			t.Errorf("%v denied %d privileged %v:\n got %q\nwant %q", tt.socks, tt.denied, tt.host.Privileged, got, tt.want)
+		}
+	}
+}
