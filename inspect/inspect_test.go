@@ -149,6 +149,23 @@ func TestRunPassesKernelFilter(t *testing.T) {
 	}
 }
 
+func TestRunDefaultStates(t *testing.T) {
+	src := platformtest.Workstation()
+	if _, err := Run(context.Background(), src, nil, Query{}); err != nil {
+		t.Fatal(err)
+	}
+	if src.LastFilter.States != platform.DefaultStates {
+		t.Errorf("states %b, want the default %b", src.LastFilter.States, platform.DefaultStates)
+	}
+	states, _ := ParseStates("close")
+	if _, err := Run(context.Background(), src, nil, Query{States: states}); err != nil {
+		t.Fatal(err)
+	}
+	if !src.LastFilter.States.Has(platform.Close) {
+		t.Errorf("--state close: states %b", src.LastFilter.States)
+	}
+}
+
 func TestExposureOf(t *testing.T) {
 	for addr, want := range map[string]Exposure{
 		"127.0.0.1": ExposureLoopback, "127.8.9.10": ExposureLoopback, "::1": ExposureLoopback,

@@ -19,7 +19,8 @@ type Query struct {
 	IPv4, IPv6 bool
 	// Listening keeps TCP listeners and bound, unconnected UDP sockets.
 	Listening bool
-	// States keeps sockets in these states; 0 keeps all.
+	// States keeps sockets in these states; 0 keeps all but TCP's CLOSE
+	// (platform.DefaultStates).
 	States platform.States
 	// PIDs keeps sockets held by these processes.
 	PIDs []int
@@ -92,7 +93,7 @@ func (q *Query) filter() platform.Filter {
 	f := platform.Filter{
 		TCP: q.TCP || !q.UDP, UDP: q.UDP || !q.TCP,
 		IPv4: q.IPv4 || !q.IPv6, IPv6: q.IPv6 || !q.IPv4,
-		States: platform.AllStates,
+		States: platform.DefaultStates,
 	}
 	if q.States != 0 {
 		f.States = q.States

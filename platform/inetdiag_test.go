@@ -88,6 +88,9 @@ func TestKernelStateMask(t *testing.T) {
 		{UDP, States(0).With(Listen), 0},
 		{TCP, States(0).With(Unconnected), 0},
 		{UDP, AllStates, 1<<kernelClose | 1<<kernelEstablished},
+		{TCP, States(0).With(Close), 1<<kernelClose | 1<<kernelBoundInactive},
+		{TCP, DefaultStates, (1<<kernelMaxStates - 1) &^ (1 | 1<<kernelClose | 1<<kernelBoundInactive)},
+		{UDP, DefaultStates, 1<<kernelClose | 1<<kernelEstablished},
 	}
 	for _, tt := range tests {
 		if got := kernelStateMask(tt.proto, tt.states); got != tt.want {

@@ -341,3 +341,46 @@ func TestHelperHoldStdin(t *testing.T) {
 	io.Copy(io.Discard, os.Stdin)
 	os.Exit(0)
 }
+
+// TestLiveBoundTCPSocket binds a TCP socket without listening: it holds
+// the port, shows in the CLOSE state when asked for, and is left out of
+// the default states.
+func TestLiveBoundTCPSocket(t *testing.T) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(sa.(*unix.SockaddrInet4).Port)
+	in, err := New(Options{SocketSource: "netlink"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := MatchAll
+	f.Ports = []PortRange{{Low: port, High: port, TCP: true}}
+	f.States = States(0).With(Close)
+	socks, err := in.Sockets(context.Background(), f)
+	if err != nil {
+		t.Skipf("netlink sock_diag refused here: %v", err)
+	}
+	if _, err := in.Owners(context.Background(), socks, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(socks) != 1 {
+		t.Skipf("this kernel does not report bound, inactive TCP sockets (Linux 6.5 and later do): %+v", socks)
+	}
+	if socks[0].State != Close || !slices.Equal(socks[0].PIDs, []int{os.Getpid()}) {
+		t.Errorf("got %+v, want CLOSE held by %d", socks[0], os.Getpid())
+	}
+	f.States = DefaultStates
+	if socks, _ := in.Sockets(context.Background(), f); len(socks) != 0 {
+		t.Errorf("the default states list %+v", socks)
+	}
+}
