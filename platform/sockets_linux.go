@@ -56,7 +56,7 @@ func (t dumpTarget) wanted(f *Filter) bool {
 // that changed during it.
 func netlinkSockets(ctx context.Context, f Filter, names *ifaceNames) (socks []Socket, interrupted bool, err error) {
 	type result struct {
-		socks       []Socket
+		chunks      [][]Socket
 		interrupted bool
 		err         error
 	}
@@ -69,29 +69,43 @@ func netlinkSockets(ctx context.Context, f Filter, names *ifaceNames) (socks []S
 		if t.wanted(&f) {
 			wg.Go(func() {
 				r := &results[i]
-				r.socks, r.interrupted, r.err = netlinkDump(ctx, t, &f, names)
+				r.chunks, r.interrupted, r.err = netlinkDump(ctx, t, &f, names)
 			})
 		}
 	}
 	wg.Wait()
+	total := 0
 	for _, r := range results {
 		if r.err != nil {
 			return nil, false, r.err
 		}
-		socks = append(socks, r.socks...)
+		for _, c := range r.chunks {
+			total += len(c)
+		}
 		interrupted = interrupted || r.interrupted
+	}
+	socks = make([]Socket, 0, total)
+	for _, r := range results {
+		for _, c := range r.chunks {
+			socks = append(socks, c...)
+		}
 	}
 	return socks, interrupted, nil
 }
 
-// netlinkDump dumps the sockets of one protocol and family that pass f.
-func netlinkDump(ctx context.Context, t dumpTarget, f *Filter, names *ifaceNames) (socks []Socket, interrupted bool, err error) {
+// dumpChunk is how many sockets a dump collects before it starts another
+// chunk: growing one slice for 20,000 sockets copied them over and over.
+const dumpChunk = 1024
+
+// netlinkDump dumps the sockets of one protocol and family that pass f,
+// in chunks of dumpChunk.
+func netlinkDump(ctx context.Context, t dumpTarget, f *Filter, names *ifaceNames) (chunks [][]Socket, interrupted bool, err error) {
 	bytecode := portBytecode(f.Ports, t.proto)
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, false, err
 		}
-		socks = socks[:0]
+		chunks = chunks[:0]
 		req := &inetDiagRequest{family: t.family, protocol: protoNumber(t.proto),
 			states: kernelStateMask(t.proto, f.States), bytecode: bytecode}
 		err := dumpInetDiag(req, func(d *inetDiagSocket) {
@@ -102,7 +116,11 @@ func netlinkDump(ctx context.Context, t dumpTarget, f *Filter, names *ifaceNames
 				d.Local = names.scope(d.Local, d.IfIndex)
 				d.Remote = names.scope(d.Remote, d.IfIndex)
 			}
-			socks = append(socks, d.Socket)
+			if len(chunks) == 0 || len(chunks[len(chunks)-1]) == dumpChunk {
+				chunks = append(chunks, make([]Socket, 0, dumpChunk))
+			}
+			last := &chunks[len(chunks)-1]
+			*last = append(*last, d.Socket)
 		})
 		switch {
 		case errors.Is(err, ErrParse):
@@ -110,7 +128,7 @@ func netlinkDump(ctx context.Context, t dumpTarget, f *Filter, names *ifaceNames
 		case errors.Is(err, nl.ErrDumpInterrupted) && attempt < dumpRetries:
 			continue
 		case errors.Is(err, nl.ErrDumpInterrupted):
-			return socks, true, nil
+			return chunks, true, nil
 		case errors.Is(err, unix.EINVAL) && bytecode != nil:
 			// A kernel that refuses the filter still dumps without it;
 			// Match filters here instead.
@@ -122,7 +140,7 @@ func netlinkDump(ctx context.Context, t dumpTarget, f *Filter, names *ifaceNames
 		case err != nil:
 			return nil, false, fmt.Errorf("netlink sock_diag %s: %w", t.proc, err)
 		}
-		return socks, false, nil
+		return chunks, false, nil
 	}
 }
 
