@@ -101,15 +101,24 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 	var procs map[int]*Process
 	if owners {
 		ownerRep, err := src.Owners(ctx, raw, q.PIDs)
-		if err != nil {
-			return nil, err
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case err != nil:
+			// The sockets are still worth showing (/proc unmounted or
+			// closed to us, say): say why their owners are missing.
+			for i := range raw {
+				raw[i].Owners, raw[i].PIDs = platform.OwnersHidden, nil
+			}
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("owners of all sockets are unknown: %v", err))
+		default:
+			detail := q.Detail
+			if q.Process != "" {
+				detail = platform.DetailFull // matching by executable path
+			}
+			procs = readProcesses(src, raw, detail)
+			rep.Warnings = append(rep.Warnings, hiddenWarnings(raw, ownerRep, rep.Host)...)
 		}
-		detail := q.Detail
-		if q.Process != "" {
-			detail = platform.DetailFull // matching by executable path
-		}
-		procs = readProcesses(src, raw, detail)
-		rep.Warnings = append(rep.Warnings, hiddenWarnings(raw, ownerRep, rep.Host)...)
 	}
 
 	m := newOwnerMatcher(&q)

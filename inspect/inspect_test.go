@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -146,6 +147,26 @@ func TestRunPassesKernelFilter(t *testing.T) {
 	f := src.LastFilter
 	if f.TCP || !f.UDP || !f.IPv4 || f.IPv6 || f.States != ListeningStates || len(f.Ports) != 1 || f.Ports[0] != (platform.PortRange{Low: 3372, High: 3372, UDP: true}) {
 		t.Errorf("filter %+v", f)
+	}
+}
+
+func TestRunWithoutProcessTable(t *testing.T) {
+	src := platformtest.Workstation()
+	src.OwnersErr = errors.New("open /proc: no such file or directory")
+	rep, err := Run(context.Background(), src, nil, Query{Listening: true})
+	if err != nil {
+		t.Fatalf("an owner lookup failure aborted the answer: %v", err)
+	}
+	if len(rep.Sockets) == 0 {
+		t.Fatal("no sockets")
+	}
+	for _, s := range rep.Sockets {
+		if s.Owners != platform.OwnersHidden || len(s.Processes) != 0 {
+			t.Errorf("%v: %v %v", s.Local, s.Owners, s.Processes)
+		}
+	}
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "owners of all sockets are unknown: open /proc") {
+		t.Errorf("warnings %q", rep.Warnings)
 	}
 }
 

@@ -24,6 +24,8 @@ type Fake struct {
 	Machine    platform.Host
 	// Err, when set, is what Sockets returns.
 	Err error
+	// OwnersErr, when set, is what Owners returns.
+	OwnersErr error
 
 	// OwnersCalled records whether an owner lookup ran.
 	OwnersCalled bool
@@ -47,6 +49,9 @@ func (f *Fake) Sockets(_ context.Context, flt platform.Filter) ([]platform.Socke
 
 func (f *Fake) Owners(_ context.Context, socks []platform.Socket, pids []int) (platform.OwnerReport, error) {
 	f.OwnersCalled = true
+	if f.OwnersErr != nil {
+		return platform.OwnerReport{}, f.OwnersErr
+	}
 	denied := 0
 	for i := range socks {
 		s := &socks[i]
