@@ -88,6 +88,10 @@ type Source = platform.Inspector
 
 // Run answers q from src and db (nil db: no known-port annotations).
 func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, error) {
+	m, err := newOwnerMatcher(&q, src)
+	if err != nil {
+		return nil, err
+	}
 	if db != nil && q.KnownPorts != KnownPortsNone {
 		go db.Err() // parse the database while the kernel lists sockets
 	}
@@ -99,29 +103,33 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 
 	owners := !q.NoProcesses || q.filtersOwners()
 	var procs map[int]*Process
+	var ownerRep platform.OwnerReport
+	var ownersErr error
 	if owners {
-		ownerRep, err := src.Owners(ctx, raw, q.PIDs)
+		ownerRep, ownersErr = src.Owners(ctx, raw)
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
-		case err != nil:
+		case ownersErr != nil:
 			// The sockets are still worth showing (/proc unmounted or
 			// closed to us, say): say why their owners are missing.
 			for i := range raw {
-				raw[i].Owners, raw[i].PIDs = platform.OwnersHidden, nil
+				raw[i].PIDs = nil
+				raw[i].Owners = platform.OwnersHidden
+				if raw[i].Inode == 0 {
+					raw[i].Owners = platform.OwnersNone
+				}
 			}
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("owners of all sockets are unknown: %v", err))
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("owners of all sockets are unknown: %v", ownersErr))
 		default:
 			detail := q.Detail
 			if q.Process != "" {
 				detail = platform.DetailFull // matching by executable path
 			}
 			procs = readProcesses(src, raw, detail)
-			rep.Warnings = append(rep.Warnings, hiddenWarnings(raw, ownerRep, rep.Host)...)
 		}
 	}
 
-	m := newOwnerMatcher(&q)
 	rep.Sockets = make([]Socket, 0, len(raw))
 	for _, s := range raw {
 		sock := Socket{Socket: s, Exposure: ExposureOf(s.Local.Addr())}
@@ -138,6 +146,9 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 			continue
 		}
 		rep.Sockets = append(rep.Sockets, sock)
+	}
+	if owners && ownersErr == nil {
+		rep.Warnings = append(rep.Warnings, hiddenWarnings(rep.Sockets, ownerRep, rep.Host)...)
 	}
 	sortSockets(rep.Sockets)
 	rep.Warnings = append(rep.Warnings, src.Warnings()...)
@@ -188,10 +199,10 @@ func readProcesses(src Source, socks []platform.Socket, detail platform.ProcessD
 	return procs
 }
 
-// hiddenWarnings explains sockets whose owners could not be read. When
-// some processes could not be read, a socket shown with owners may have
-// more holders among them, and the warning says so.
-func hiddenWarnings(socks []platform.Socket, or platform.OwnerReport, host platform.Host) []string {
+// hiddenWarnings explains the reported sockets whose owners could not be
+// read. When some processes could not be read, a socket shown with owners
+// may have more holders among them, and the warning says so.
+func hiddenWarnings(socks []Socket, or platform.OwnerReport, host platform.Host) []string {
 	hidden, known := 0, 0
 	for _, s := range socks {
 		switch s.Owners {
@@ -201,19 +212,16 @@ func hiddenWarnings(socks []platform.Socket, or platform.OwnerReport, host platf
 			known++
 		}
 	}
-	switch {
-	case or.Denied == 0, hidden == 0 && known == 0:
-		return nil
-	case hidden == 0 && host.Privileged:
-		// The few processes root cannot read (a sandbox's init, say)
-		// are unlikely to share sockets; saying so on every run is noise.
+	if hidden == 0 && (or.Denied == 0 || known == 0 || host.Privileged) {
+		// The few processes root cannot read (a sandbox's init, say) are
+		// unlikely to share sockets; saying so on every run is noise.
 		return nil
 	}
 	what := fmt.Sprintf("owners of %s are hidden", plural(hidden, "socket"))
 	switch {
 	case hidden == 0:
 		what = "sockets shown with owners may have more holders"
-	case known > 0:
+	case known > 0 && or.Denied > 0:
 		what += " (and sockets shown with owners may have more)"
 	}
 	if host.Privileged {

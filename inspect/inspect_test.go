@@ -90,6 +90,29 @@ func TestRunListFilters(t *testing.T) {
 	}
 }
 
+// TestRunPIDFilterKeepsOtherHolders: --pid picks the sockets a process
+// holds, and each still lists every holder.
+func TestRunPIDFilterKeepsOtherHolders(t *testing.T) {
+	src := platformtest.Workstation()
+	src.Holders[2] = []int{4242, 100}
+	rep, err := Run(context.Background(), src, nil, Query{PIDs: []int{100}, TCP: true, IPv4: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range rep.Sockets {
+		var pids []string
+		for _, p := range s.Processes {
+			pids = append(pids, p.Name)
+		}
+		got = append(got, s.Local.String()+" "+strings.Join(pids, ","))
+	}
+	want := []string{"0.0.0.0:22 sshd", "127.0.0.1:3372 sshd,tipd"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 func TestRunOwnerStatuses(t *testing.T) {
 	src := platformtest.Workstation()
 	rep, err := Run(context.Background(), src, nil, Query{Listening: true})
@@ -202,26 +225,28 @@ func TestExposureOf(t *testing.T) {
 func TestHiddenWarnings(t *testing.T) {
 	hint := platform.Host{PrivilegeHint: "root"}
 	root := platform.Host{Privileged: true, PrivilegeHint: "root"}
-	known := platform.Socket{Owners: platform.OwnersKnown}
-	hidden := platform.Socket{Owners: platform.OwnersHidden}
-	none := platform.Socket{Owners: platform.OwnersNone}
+	known := Socket{Socket: platform.Socket{Owners: platform.OwnersKnown}}
+	hidden := Socket{Socket: platform.Socket{Owners: platform.OwnersHidden}}
+	none := Socket{Socket: platform.Socket{Owners: platform.OwnersNone}}
 	tests := []struct {
-		socks  []platform.Socket
+		socks  []Socket
 		denied int
 		host   platform.Host
 		want   string
 	}{
-		{[]platform.Socket{known, none}, 0, hint, ""},
-		{[]platform.Socket{none}, 3, hint, ""},
-		{[]platform.Socket{hidden, hidden}, 3, hint, "owners of 2 sockets are hidden: run as root to see them"},
-		{[]platform.Socket{known}, 3, hint, "sockets shown with owners may have more holders: run as root to see them"},
-		{[]platform.Socket{known}, 1, root, ""},
-		{[]platform.Socket{hidden, known}, 1, root, "owners of 1 socket are hidden (and sockets shown with owners may have more): 1 process refused access to its descriptors even with privilege"},
+		{[]Socket{known, none}, 0, hint, ""},
+		{[]Socket{none}, 3, hint, ""},
+		{[]Socket{hidden, hidden}, 3, hint, "owners of 2 sockets are hidden: run as root to see them"},
+		// hidepid: nothing was denied, other users' processes were not there.
+		{[]Socket{hidden, known}, 0, hint, "owners of 1 socket are hidden: run as root to see them"},
+		{[]Socket{known}, 3, hint, "sockets shown with owners may have more holders: run as root to see them"},
+		{[]Socket{known}, 1, root, ""},
+		{[]Socket{hidden, known}, 1, root, "owners of 1 socket are hidden (and sockets shown with owners may have more): 1 process refused access to its descriptors even with privilege"},
 	}
 	for _, tt := range tests {
 		got := strings.Join(hiddenWarnings(tt.socks, platform.OwnerReport{Denied: tt.denied}, tt.host), "|")
 		if got != tt.want {
-			t.Errorf("%v denied %d privileged %v:\n got %q\nwant %q", tt.socks, tt.denied, tt.host.Privileged, got, tt.want)
+			t.Errorf("denied %d privileged %v:\n got %q\nwant %q", tt.denied, tt.host.Privileged, got, tt.want)
 		}
 	}
 }

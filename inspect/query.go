@@ -1,9 +1,7 @@
 package inspect
 
 import (
-	"os/user"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/portinspect/portinspect/platform"
@@ -53,7 +51,7 @@ const (
 )
 
 // ListeningStates are the states `-l` keeps.
-var ListeningStates = platform.States(0).With(platform.Listen).With(platform.Unconnected)
+const ListeningStates = platform.States(1<<platform.Listen | 1<<platform.Unconnected)
 
 // stateAliases are the extra names ss users type for states and groups.
 var stateAliases = map[string]platform.States{
@@ -110,6 +108,11 @@ func (q *Query) filter() platform.Filter {
 	return f
 }
 
+// Filtered reports whether the query narrows sockets beyond their ports.
+func (q *Query) Filtered() bool {
+	return q.TCP || q.UDP || q.IPv4 || q.IPv6 || q.Listening || q.States != 0 || q.filtersOwners()
+}
+
 // filtersOwners reports whether the query keeps sockets by their owners.
 func (q *Query) filtersOwners() bool {
 	return len(q.PIDs) > 0 || q.Process != "" || q.User != ""
@@ -119,23 +122,22 @@ func (q *Query) filtersOwners() bool {
 type ownerMatcher struct {
 	q         *Query
 	filtering bool
-	// uid is the UID that q.User names, or -2 (no UID) when it names none.
+	// uid is the UID that q.User names.
 	uid int64
 }
 
-func newOwnerMatcher(q *Query) ownerMatcher {
-	m := ownerMatcher{q: q, filtering: q.filtersOwners(), uid: -2}
-	if q.User == "" {
-		return m
-	}
-	if uid, err := strconv.ParseInt(q.User, 10, 64); err == nil {
-		m.uid = uid
-	} else if u, err := user.Lookup(q.User); err == nil {
-		if uid, err := strconv.ParseInt(u.Uid, 10, 64); err == nil {
-			m.uid = uid
+// newOwnerMatcher resolves the query's user with src. An unknown user is
+// a usage error: a misspelt name must not read as "nothing there".
+func newOwnerMatcher(q *Query, src Source) (ownerMatcher, error) {
+	m := ownerMatcher{q: q, filtering: q.filtersOwners()}
+	if q.User != "" {
+		uid, ok := src.LookupUser(q.User)
+		if !ok {
+			return m, usagef("unknown user %q: want a user name or UID", q.User)
 		}
+		m.uid = uid
 	}
-	return m
+	return m, nil
 }
 
 // match reports whether a socket passes the owner filters. A socket whose
@@ -153,10 +155,10 @@ func (m *ownerMatcher) match(s *Socket) bool {
 		return true
 	}
 	if s.Owners == platform.OwnersHidden {
-		return s.UID >= 0 && s.UID == m.uid
+		return s.UID == m.uid
 	}
 	return slices.ContainsFunc(procs, func(p *Process) bool {
-		return p.User == q.User || p.UID >= 0 && p.UID == m.uid
+		return p.User == q.User || p.UID == m.uid
 	})
 }
 

@@ -78,7 +78,7 @@ func BenchmarkOwnerWalkProc(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	socks, err := in.Sockets(context.Background(), MatchAll)
+	socks, err := in.Sockets(context.Background(), MatchAll())
 	if err != nil {
 		b.Skip(err)
 	}
@@ -91,7 +91,7 @@ func BenchmarkOwnerWalkProc(b *testing.B) {
 
 func benchmarkWalk(b *testing.B, root string, want map[uint64]struct{}) {
 	b.Helper()
-	l := &linuxInspector{procRoot: root}
+	l := newLinuxInspector(Options{ProcRoot: root})
 	socks := make([]Socket, 0, len(want))
 	for inode := range want {
 		socks = append(socks, Socket{Inode: inode})
@@ -99,7 +99,7 @@ func benchmarkWalk(b *testing.B, root string, want map[uint64]struct{}) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := l.Owners(context.Background(), socks, nil); err != nil {
+		if _, err := l.Owners(context.Background(), socks); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -110,7 +110,7 @@ func benchmarkWalk(b *testing.B, root string, want map[uint64]struct{}) {
 // `portinspect list` does.
 func BenchmarkNetlinkDump(b *testing.B) {
 	var names ifaceNames
-	f := MatchAll
+	f := MatchAll()
 	f.States = DefaultStates
 	b.ReportAllocs()
 	for b.Loop() {

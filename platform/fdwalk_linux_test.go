@@ -36,14 +36,15 @@ func TestOwnersFromFixtureTree(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(root, "400"), 0o755); err != nil { // exited: no fd dir
 		t.Fatal(err)
 	}
-	l := &linuxInspector{procRoot: root}
+	l := newLinuxInspector(Options{ProcRoot: root})
+	me := int64(os.Geteuid())
 	socks := []Socket{
-		{Protocol: TCP, Inode: 555, State: Listen},
-		{Protocol: TCP, Inode: 556, State: Established},
-		{Protocol: TCP, Inode: 557, State: Established},
+		{Protocol: TCP, Inode: 555, State: Listen, UID: me},
+		{Protocol: TCP, Inode: 556, State: Established, UID: me},
+		{Protocol: TCP, Inode: 557, State: Established, UID: me},
 		{Protocol: TCP, Inode: 0, State: TimeWait},
 	}
-	rep, err := l.Owners(context.Background(), socks, nil)
+	rep, err := l.Owners(context.Background(), socks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,14 +65,37 @@ func TestOwnersFromFixtureTree(t *testing.T) {
 			t.Errorf("socket %d (inode %d): pids %v %v, want %v %v", i, socks[i].Inode, socks[i].PIDs, socks[i].Owners, w.pids, w.status)
 		}
 	}
+}
 
-	// Restricted to one PID, the other holder is not searched.
-	socks[0].PIDs = nil
-	if _, err := l.Owners(context.Background(), socks[:1], []int{200}); err != nil {
+// TestOwnersOfOtherUsersHidden is /proc mounted with hidepid: other users'
+// processes are simply missing, with no error to count. Unprivileged, a
+// socket of another user that no visible process holds is hidden, not
+// ownerless.
+func TestOwnersOfOtherUsersHidden(t *testing.T) {
+	root := fakeProc(t, map[string]map[string]string{
+		"100": {"3": "socket:[555]"},
+	})
+	if err := os.MkdirAll(filepath.Join(root, "self"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(socks[0].PIDs, []int{200}) {
-		t.Errorf("pid-restricted walk: pids %v, want [200]", socks[0].PIDs)
+	unprivileged := "Name:\tportinspect\nCapEff:\t0000000000000000\n"
+	if err := os.WriteFile(filepath.Join(root, "self", "status"), []byte(unprivileged), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := newLinuxInspector(Options{ProcRoot: root})
+	me := int64(os.Geteuid())
+	socks := []Socket{{Inode: 555, UID: me + 1}, {Inode: 556, UID: me}, {Inode: 557, UID: me + 1}, {Inode: 0, UID: me + 1}}
+	rep, err := l.Owners(context.Background(), socks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []OwnerStatus{socks[0].Owners, socks[1].Owners, socks[2].Owners, socks[3].Owners}
+	want := []OwnerStatus{OwnersKnown, OwnersNone, OwnersHidden, OwnersNone}
+	if rep.Denied != 0 || !slices.Equal(got, want) {
+		t.Errorf("denied %d, statuses %v, want 0 and %v", rep.Denied, got, want)
+	}
+	if l.Host().Privileged {
+		t.Error("CapEff 0 is privileged")
 	}
 }
 
@@ -87,9 +111,10 @@ func TestOwnersDeniedMakesHidden(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Chmod(filepath.Join(root, "200", "fd"), 0o755) })
-	l := &linuxInspector{procRoot: root}
-	socks := []Socket{{Inode: 555}, {Inode: 556}, {Inode: 0, State: TimeWait}}
-	rep, err := l.Owners(context.Background(), socks, nil)
+	l := newLinuxInspector(Options{ProcRoot: root})
+	me := int64(os.Geteuid())
+	socks := []Socket{{Inode: 555, UID: me}, {Inode: 556, UID: me}, {Inode: 0, State: TimeWait}}
+	rep, err := l.Owners(context.Background(), socks)
 	if err != nil {
 		t.Fatal(err)
 	}

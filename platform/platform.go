@@ -187,8 +187,8 @@ func (r PortRange) Has(port uint16, p Protocol) bool {
 	return r.Low <= port && port <= r.High && r.Covers(p)
 }
 
-// Filter narrows a socket listing. The zero Filter matches nothing; use
-// MatchAll and narrow it.
+// Filter narrows a socket listing. The zero Filter matches nothing; start
+// from MatchAll and narrow it.
 type Filter struct {
 	TCP, UDP   bool
 	IPv4, IPv6 bool
@@ -198,22 +198,26 @@ type Filter struct {
 	Ports []PortRange
 }
 
-// MatchAll is the filter that keeps every socket.
-var MatchAll = Filter{TCP: true, UDP: true, IPv4: true, IPv6: true, States: AllStates}
+// MatchAll returns the filter that keeps every socket.
+func MatchAll() Filter {
+	return Filter{TCP: true, UDP: true, IPv4: true, IPv6: true, States: AllStates}
+}
+
+// wants reports whether f can keep any socket of protocol p and family fam.
+func (f *Filter) wants(p Protocol, fam Family) bool {
+	switch {
+	case p == TCP && !f.TCP, p == UDP && !f.UDP:
+		return false
+	case fam == IPv4 && !f.IPv4, fam == IPv6 && !f.IPv6:
+		return false
+	}
+	return f.Ports == nil || slices.ContainsFunc(f.Ports, func(r PortRange) bool { return r.Covers(p) })
+}
 
 // Match reports whether s passes f.
 func (f *Filter) Match(s *Socket) bool {
-	switch {
-	case s.Protocol == TCP && !f.TCP, s.Protocol == UDP && !f.UDP:
-		return false
-	case s.Family == IPv4 && !f.IPv4, s.Family == IPv6 && !f.IPv6:
-		return false
-	case !f.States.Has(s.State):
-		return false
-	case f.Ports != nil && !slices.ContainsFunc(f.Ports, func(r PortRange) bool { return r.Has(s.Local.Port(), s.Protocol) }):
-		return false
-	}
-	return true
+	return f.wants(s.Protocol, s.Family) && f.States.Has(s.State) &&
+		(f.Ports == nil || slices.ContainsFunc(f.Ports, func(r PortRange) bool { return r.Has(s.Local.Port(), s.Protocol) }))
 }
 
 // OwnerReport tells how complete an owner lookup was.
@@ -263,12 +267,13 @@ type Host struct {
 type Inspector interface {
 	// Sockets lists the sockets that pass f, without owners.
 	Sockets(ctx context.Context, f Filter) ([]Socket, error)
-	// Owners fills in Owners and PIDs of socks. If pids is not empty, only
-	// those processes are searched.
-	Owners(ctx context.Context, socks []Socket, pids []int) (OwnerReport, error)
+	// Owners fills in Owners and PIDs of socks, searching every process.
+	Owners(ctx context.Context, socks []Socket) (OwnerReport, error)
 	// Process reads the details of one process. It returns an error
 	// wrapping fs.ErrNotExist when the process is gone.
 	Process(pid int, detail ProcessDetail) (Process, error)
+	// LookupUser returns the user ID a user name (or number) stands for.
+	LookupUser(name string) (uid int64, ok bool)
 	// Host describes the machine.
 	Host() Host
 	// Warnings returns what the adapter noticed that degrades the answer

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,24 +16,31 @@ import (
 const linuxPrivilegeHint = "root (or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)"
 
 type linuxInspector struct {
-	procRoot string
-	source   string
-	procs    *procReader
-	names    ifaceNames
-	warnings []string
+	procRoot   string
+	source     string
+	procs      *procReader
+	names      ifaceNames
+	privileged func() bool
+	warnings   []string
 }
 
 func newOS(opts Options) (Inspector, error) {
-	root := opts.ProcRoot
-	if root == "" {
-		root = "/proc"
-	}
 	switch opts.SocketSource {
 	case "", "netlink", "proc":
 	default:
 		return nil, fmt.Errorf("unknown socket source %q (want netlink or proc)", opts.SocketSource)
 	}
-	return &linuxInspector{procRoot: root, source: opts.SocketSource, procs: newProcReader(root)}, nil
+	return newLinuxInspector(opts), nil
+}
+
+func newLinuxInspector(opts Options) *linuxInspector {
+	root := opts.ProcRoot
+	if root == "" {
+		root = "/proc"
+	}
+	l := &linuxInspector{procRoot: root, source: opts.SocketSource, procs: newProcReader(root)}
+	l.privileged = sync.OnceValue(l.readPrivileged)
+	return l
 }
 
 func (l *linuxInspector) Sockets(ctx context.Context, f Filter) ([]Socket, error) {
@@ -40,18 +48,28 @@ func (l *linuxInspector) Sockets(ctx context.Context, f Filter) ([]Socket, error
 		return procNetSockets(l.procRoot, f)
 	}
 	socks, interrupted, err := netlinkSockets(ctx, f, &l.names)
-	if err != nil && l.source == "" {
+	if err != nil && l.source == "" && ctx.Err() == nil {
 		// Sandboxes (gVisor, some seccomp profiles) refuse sock_diag but
 		// still serve /proc/net.
-		socks, err = procNetSockets(l.procRoot, f)
+		var perr error
+		if socks, perr = procNetSockets(l.procRoot, f); perr != nil {
+			return nil, fmt.Errorf("%w; and %w", err, perr)
+		}
+		l.warnings = append(l.warnings, fmt.Sprintf("sockets read from %s/net, as %v", l.procRoot, err))
+		return socks, nil
 	}
 	if interrupted {
-		l.warnings = append(l.warnings, fmt.Sprintf("the socket tables changed during %d reads: some sockets may be missing", dumpRetries+1))
+		l.warnings = append(l.warnings, "the socket tables changed while they were read: some sockets may be missing")
 	}
 	return socks, err
 }
 
-func (l *linuxInspector) Owners(ctx context.Context, socks []Socket, pids []int) (OwnerReport, error) {
+// Owners walks every process's descriptors. A socket no readable process
+// holds is hidden, not ownerless, when some process could not be read, or
+// when it belongs to another user and we lack the privilege to read that
+// user's processes: /proc mounted with hidepid hides them without an
+// error.
+func (l *linuxInspector) Owners(ctx context.Context, socks []Socket) (OwnerReport, error) {
 	want := make(map[uint64]struct{}, len(socks))
 	for i := range socks {
 		if socks[i].Inode != 0 {
@@ -63,10 +81,9 @@ func (l *linuxInspector) Owners(ctx context.Context, socks []Socket, pids []int)
 		return OwnerReport{}, fmt.Errorf("reading owners: %w", &os.PathError{Op: "open", Path: l.procRoot, Err: err})
 	}
 	defer unix.Close(procFD)
-	if len(pids) == 0 {
-		if pids, err = listPIDs(procFD); err != nil {
-			return OwnerReport{}, fmt.Errorf("reading owners: listing %s: %w", l.procRoot, err)
-		}
+	pids, err := listPIDs(procFD)
+	if err != nil {
+		return OwnerReport{}, fmt.Errorf("reading owners: listing %s: %w", l.procRoot, err)
 	}
 	var owners map[uint64][]int
 	denied := 0
@@ -77,13 +94,16 @@ func (l *linuxInspector) Owners(ctx context.Context, socks []Socket, pids []int)
 	if err := ctx.Err(); err != nil {
 		return OwnerReport{}, err
 	}
+	privileged, euid := l.privileged(), int64(os.Geteuid())
 	for i := range socks {
 		s := &socks[i]
 		s.PIDs = owners[s.Inode]
 		switch {
 		case len(s.PIDs) > 0:
 			s.Owners = OwnersKnown
-		case s.Inode != 0 && denied > 0:
+		case s.Inode == 0:
+			s.Owners = OwnersNone
+		case denied > 0, !privileged && s.UID != euid:
 			s.Owners = OwnersHidden
 		default:
 			s.Owners = OwnersNone
@@ -94,6 +114,10 @@ func (l *linuxInspector) Owners(ctx context.Context, socks []Socket, pids []int)
 
 func (l *linuxInspector) Process(pid int, detail ProcessDetail) (Process, error) {
 	return l.procs.process(pid, detail)
+}
+
+func (l *linuxInspector) LookupUser(name string) (int64, bool) {
+	return l.procs.lookupUser(name)
 }
 
 func (l *linuxInspector) Host() Host {
@@ -108,9 +132,9 @@ func (l *linuxInspector) Host() Host {
 
 func (l *linuxInspector) Warnings() []string { return l.warnings }
 
-// privileged reports whether this process may read every process's
+// readPrivileged reports whether this process may read every process's
 // descriptors: both capabilities of linuxPrivilegeHint are effective.
-func (l *linuxInspector) privileged() bool {
+func (l *linuxInspector) readPrivileged() bool {
 	b, err := os.ReadFile(filepath.Join(l.procRoot, "self", "status"))
 	if err != nil {
 		return os.Geteuid() == 0

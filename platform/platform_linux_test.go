@@ -92,14 +92,14 @@ func TestLiveSocketsAndOwners(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			socks, err := in.Sockets(context.Background(), MatchAll)
+			socks, err := in.Sockets(context.Background(), MatchAll())
 			if err != nil {
 				if source == "netlink" {
 					t.Skipf("netlink sock_diag refused here: %v", err)
 				}
 				t.Fatal(err)
 			}
-			if _, err := in.Owners(context.Background(), socks, nil); err != nil {
+			if _, err := in.Owners(context.Background(), socks); err != nil {
 				t.Fatal(err)
 			}
 			for _, w := range want {
@@ -134,7 +134,7 @@ func TestLiveFilterInKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	tcp, udp := addrPort(ls.tcp4.Addr()).Port(), addrPort(ls.udp6.LocalAddr()).Port()
-	f := MatchAll
+	f := MatchAll()
 	f.Ports = []PortRange{
 		{Low: 1, High: 1, TCP: true, UDP: true},
 		{Low: tcp, High: tcp, TCP: true},
@@ -259,13 +259,13 @@ func TestLiveReusePortListeners(t *testing.T) {
 	defer second.Close()
 	ap := addrPort(first.Addr())
 	in, _ := New(Options{})
-	f := MatchAll
+	f := MatchAll()
 	f.Ports = []PortRange{{Low: ap.Port(), High: ap.Port(), TCP: true}}
 	socks, err := in.Sockets(context.Background(), f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := in.Owners(context.Background(), socks, nil); err != nil {
+	if _, err := in.Owners(context.Background(), socks); err != nil {
 		t.Fatal(err)
 	}
 	if len(socks) != 2 || socks[0].Inode == socks[1].Inode {
@@ -308,7 +308,7 @@ func TestLiveSharedSocket(t *testing.T) {
 
 	ap := addrPort(l.Addr())
 	in, _ := New(Options{})
-	f := MatchAll
+	f := MatchAll()
 	f.Ports = []PortRange{{Low: ap.Port(), High: ap.Port(), TCP: true}}
 	want := []int{os.Getpid(), child.Process.Pid}
 	slices.Sort(want)
@@ -319,7 +319,7 @@ func TestLiveSharedSocket(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := in.Owners(context.Background(), socks, nil); err != nil {
+		if _, err := in.Owners(context.Background(), socks); err != nil {
 			t.Fatal(err)
 		}
 		if len(socks) == 1 && slices.Equal(socks[0].PIDs, want) {
@@ -363,14 +363,14 @@ func TestLiveBoundTCPSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := MatchAll
+	f := MatchAll()
 	f.Ports = []PortRange{{Low: port, High: port, TCP: true}}
 	f.States = States(0).With(Close)
 	socks, err := in.Sockets(context.Background(), f)
 	if err != nil {
 		t.Skipf("netlink sock_diag refused here: %v", err)
 	}
-	if _, err := in.Owners(context.Background(), socks, nil); err != nil {
+	if _, err := in.Owners(context.Background(), socks); err != nil {
 		t.Fatal(err)
 	}
 	if len(socks) != 1 {

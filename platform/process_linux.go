@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -13,6 +12,9 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+// passwdPath is where user names come from.
+const passwdPath = "/etc/passwd"
 
 // userHZ is the unit of /proc/PID/stat times. The kernel fixes it at 100
 // for userspace on every architecture Go supports (USER_HZ).
@@ -23,13 +25,20 @@ type procReader struct {
 	root string
 
 	bootTime func() (time.Time, error)
-
-	usersMu sync.Mutex
-	users   map[uint32]string
+	users    func() *userTable
 }
 
 func newProcReader(root string) *procReader {
-	p := &procReader{root: root, users: make(map[uint32]string)}
+	p := &procReader{root: root}
+	p.users = sync.OnceValue(func() *userTable {
+		f, err := os.Open(passwdPath)
+		if err != nil {
+			return &userTable{}
+		}
+		defer f.Close()
+		users, _ := parsePasswd(f)
+		return users
+	})
 	p.bootTime = sync.OnceValues(func() (time.Time, error) {
 		b, err := os.ReadFile(filepath.Join(root, "stat"))
 		if err != nil {
@@ -86,15 +95,17 @@ func (p *procReader) process(pid int, detail ProcessDetail) (Process, error) {
 }
 
 func (p *procReader) userName(uid uint32) string {
-	p.usersMu.Lock()
-	defer p.usersMu.Unlock()
-	if name, ok := p.users[uid]; ok {
+	if name, ok := p.users().names[uid]; ok {
 		return name
 	}
-	name := strconv.FormatUint(uint64(uid), 10)
-	if u, err := user.LookupId(name); err == nil {
-		name = u.Username
+	return strconv.FormatUint(uint64(uid), 10)
+}
+
+// lookupUser returns the UID of a user name or number.
+func (p *procReader) lookupUser(name string) (int64, bool) {
+	if uid, err := strconv.ParseUint(name, 10, 32); err == nil {
+		return int64(uid), true
 	}
-	p.users[uid] = name
-	return name
+	uid, ok := p.users().uids[name]
+	return int64(uid), ok
 }

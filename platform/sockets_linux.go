@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 
@@ -18,35 +17,28 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// dumpRetries bounds how often an interrupted netlink dump is repeated.
-// The kernel interrupts a dump when the socket tables change under it; on
-// a busy host one retry almost always suffices.
-const dumpRetries = 3
-
 type dumpTarget struct {
 	proto  Protocol
-	family uint8
+	family Family
 	proc   string // the /proc/net table with the same sockets
 }
 
 var dumpTargets = []dumpTarget{
-	{TCP, afInet, "net/tcp"},
-	{TCP, afInet6, "net/tcp6"},
-	{UDP, afInet, "net/udp"},
-	{UDP, afInet6, "net/udp6"},
+	{TCP, IPv4, "net/tcp"},
+	{TCP, IPv6, "net/tcp6"},
+	{UDP, IPv4, "net/udp"},
+	{UDP, IPv6, "net/udp6"},
 }
 
 func (t dumpTarget) wanted(f *Filter) bool {
-	switch {
-	case t.proto == TCP && !f.TCP, t.proto == UDP && !f.UDP:
-		return false
-	case t.family == afInet && !f.IPv4, t.family == afInet6 && !f.IPv6:
-		return false
+	return f.wants(t.proto, t.family) && kernelStateMask(t.proto, f.States) != 0
+}
+
+func (t dumpTarget) addressFamily() uint8 {
+	if t.family == IPv6 {
+		return afInet6
 	}
-	if f.Ports != nil && !slices.ContainsFunc(f.Ports, func(r PortRange) bool { return r.Covers(t.proto) }) {
-		return false
-	}
-	return kernelStateMask(t.proto, f.States) != 0
+	return afInet
 }
 
 // netlinkSockets dumps the sockets that pass f through NETLINK_SOCK_DIAG,
@@ -98,15 +90,17 @@ func netlinkSockets(ctx context.Context, f Filter, names *ifaceNames) (socks []S
 const dumpChunk = 1024
 
 // netlinkDump dumps the sockets of one protocol and family that pass f,
-// in chunks of dumpChunk.
+// in chunks of dumpChunk. The library reports a dump the kernel marked
+// interrupted; inet_diag does not mark its dumps today, so it is reported,
+// not retried.
 func netlinkDump(ctx context.Context, t dumpTarget, f *Filter, names *ifaceNames) (chunks [][]Socket, interrupted bool, err error) {
 	bytecode := portBytecode(f.Ports, t.proto)
-	for attempt := 0; ; attempt++ {
+	for {
 		if err := ctx.Err(); err != nil {
 			return nil, false, err
 		}
 		chunks = chunks[:0]
-		req := &inetDiagRequest{family: t.family, protocol: protoNumber(t.proto),
+		req := &inetDiagRequest{family: t.addressFamily(), protocol: protoNumber(t.proto),
 			states: kernelStateMask(t.proto, f.States), bytecode: bytecode}
 		err := dumpInetDiag(req, func(d *inetDiagSocket) {
 			if !f.Match(&d.Socket) {
@@ -123,10 +117,6 @@ func netlinkDump(ctx context.Context, t dumpTarget, f *Filter, names *ifaceNames
 			*last = append(*last, d.Socket)
 		})
 		switch {
-		case errors.Is(err, ErrParse):
-			return nil, false, err
-		case errors.Is(err, nl.ErrDumpInterrupted) && attempt < dumpRetries:
-			continue
 		case errors.Is(err, nl.ErrDumpInterrupted):
 			return chunks, true, nil
 		case errors.Is(err, unix.EINVAL) && bytecode != nil:
@@ -134,11 +124,10 @@ func netlinkDump(ctx context.Context, t dumpTarget, f *Filter, names *ifaceNames
 			// Match filters here instead.
 			bytecode = nil
 			continue
-		case errors.Is(err, unix.ENOENT) && t.family == afInet6:
-			// IPv6 is disabled: there are no IPv6 sockets to list.
-			return nil, false, nil
+		case errors.Is(err, ErrParse):
+			return nil, false, err
 		case err != nil:
-			return nil, false, fmt.Errorf("netlink sock_diag %s: %w", t.proc, err)
+			return nil, false, fmt.Errorf("netlink sock_diag for %s: %w", t.proc, err)
 		}
 		return chunks, false, nil
 	}

@@ -69,13 +69,19 @@ func TestPortTableOnTerminal(t *testing.T) {
 }
 
 func TestPortPipedIsTabSeparated(t *testing.T) {
-	out, _, code := runCLI(t, platformtest.Workstation(), false, "22")
-	if code != 0 {
-		t.Fatalf("exit %d", code)
+	out, errOut, code := runCLI(t, platformtest.Workstation(), false, "22,3372/tcp", "-l")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	first, _, _ := strings.Cut(out, "\n")
-	if first != "tcp\t0.0.0.0:22\t0.0.0.0:*\tLISTEN\tall\t100\tsshd\troot" {
-		t.Errorf("first line %q", first)
+	want := "tcp\t0.0.0.0:22\t0.0.0.0:*\tLISTEN\tall\t100\tsshd\troot\n" +
+		"tcp\t127.0.0.1:3372\t0.0.0.0:*\tLISTEN\tloopback\t4242\ttipd\talice\n" +
+		"tcp\t[::]:3372\t[::]:*\tLISTEN\tall\t4242\ttipd\talice\n"
+	if out != want {
+		t.Errorf("got:\n%s\nwant only the rows:\n%s", out, want)
+	}
+	out, errOut, code = runCLI(t, platformtest.Workstation(), false, "3389")
+	if code != exitNotFound || out != "" || errOut != "Nothing is listening on or connected to 3389.\n" {
+		t.Errorf("nothing there, piped: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 
@@ -84,12 +90,16 @@ func TestPortNothingThere(t *testing.T) {
 	if code != exitNotFound {
 		t.Errorf("exit %d, want %d", code, exitNotFound)
 	}
-	if !strings.HasPrefix(out, "Nothing is listening on or connected to 3389/tcp") || !strings.Contains(out, "Port 3389") {
+	if !strings.HasPrefix(out, "Nothing is listening on or connected to 3389/tcp.\n") || !strings.Contains(out, "Port 3389") {
 		t.Errorf("output:\n%s", out)
 	}
-	out, _, _ = runCLI(t, platformtest.Workstation(), true, "3372", "--user", "nobody")
+	out, _, _ = runCLI(t, platformtest.Workstation(), true, "3372", "--user", "root")
 	if !strings.HasPrefix(out, "No socket on 3372 matches the filters.") {
 		t.Errorf("filtered output:\n%s", out)
+	}
+	out, errOut, code := runCLI(t, platformtest.Workstation(), true, "3372", "--user", "nosuchuser", "-o", "json")
+	if code != exitUsage || out != "" || errOut != "portinspect: unknown user \"nosuchuser\": want a user name or UID\n" {
+		t.Errorf("unknown user: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -102,7 +103,11 @@ func inspectMachine(f *Factory, q inspect.Query, format outputFormat) (*inspect.
 	src, err := f.Inspector()
 	if err == nil {
 		var rep *inspect.Report
-		if rep, err = inspect.Run(context.Background(), src, f.KnownPorts(), q); err == nil {
+		rep, err = inspect.Run(context.Background(), src, f.KnownPorts(), q)
+		if ue := (*inspect.UsageError)(nil); errors.As(err, &ue) {
+			return nil, err
+		}
+		if err == nil {
 			if format != formatJSON {
 				for _, w := range rep.Warnings {
 					fmt.Fprintf(f.IO.ErrOut, "portinspect: warning: %s\n", w)

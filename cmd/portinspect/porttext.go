@@ -18,14 +18,20 @@ import (
 const maxProcessDetails = 20
 
 // renderPort prints the answer of `portinspect port`: the sockets, then
-// for people the details of their processes and what the ports are.
+// for people on a terminal the details of their processes and what the
+// ports are. Piped, a table is its rows and nothing else, for awk and cut;
+// the sentence saying nothing is there goes to stderr.
 func renderPort(ios *IOStreams, rep *inspect.Report, opts *portOptions) error {
 	format := opts.out.format
-	if format == formatJSON || format == formatCSV {
-		return renderSockets(ios, rep, format, !opts.query.NoProcesses)
+	owners := !opts.query.NoProcesses
+	if format == formatJSON || format == formatCSV || !ios.OutTTY {
+		if len(rep.Sockets) == 0 && format != formatJSON {
+			fmt.Fprintln(ios.ErrOut, nothingThere(opts))
+		}
+		return renderSockets(ios, rep, format, owners)
 	}
 	if len(rep.Sockets) > 0 {
-		if err := renderSockets(ios, rep, format, !opts.query.NoProcesses); err != nil {
+		if err := renderSockets(ios, rep, format, owners); err != nil {
 			return err
 		}
 	}
@@ -48,13 +54,10 @@ func renderPort(ios *IOStreams, rep *inspect.Report, opts *portOptions) error {
 
 // nothingThere is the sentence for a port query that found nothing.
 func nothingThere(opts *portOptions) string {
-	fl := opts.filters
-	filtered := fl.tcp || fl.udp || fl.ipv4 || fl.ipv6 || fl.listening ||
-		len(fl.states) > 0 || len(fl.pids) > 0 || fl.process != "" || fl.user != ""
-	if filtered {
+	if opts.query.Filtered() {
 		return fmt.Sprintf("No socket on %s matches the filters.", describeSpecs(opts.Specs))
 	}
-	return fmt.Sprintf("Nothing is listening on or connected to %s (TCP or UDP, IPv4 or IPv6).", describeSpecs(opts.Specs))
+	return fmt.Sprintf("Nothing is listening on or connected to %s.", describeSpecs(opts.Specs))
 }
 
 // writeProcessDetails describes each process holding a socket once.
@@ -108,9 +111,9 @@ func writeProcessDetails(w io.Writer, socks []inspect.Socket) {
 	}
 	if hidden > 0 {
 		if hidden == 1 {
-			fmt.Fprintln(w, "  1 socket has a hidden owner (see the warning above)")
+			fmt.Fprintln(w, "  1 socket has a hidden owner (see the warning)")
 		} else {
-			fmt.Fprintf(w, "  %d sockets have hidden owners (see the warning above)\n", hidden)
+			fmt.Fprintf(w, "  %d sockets have hidden owners (see the warning)\n", hidden)
 		}
 	}
 }

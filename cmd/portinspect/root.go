@@ -75,6 +75,9 @@ comma list (22,80,443/tcp), or a service name (ssh, msdtc).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && cmd.Flags().NFlag() > 0 {
+				return &inspect.UsageError{Msg: "missing PORTSPEC: a port 1-65535, a range, or a service name (or a command: portinspect list)"}
+			}
 			if len(args) == 0 {
 				return cmd.Help()
 			}
@@ -87,9 +90,7 @@ comma list (22,80,443/tcp), or a service name (ssh, msdtc).`,
 	}
 	root.SuggestionsMinimumDistance = 2
 	addPortFlags(root, opts)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return &inspect.UsageError{Msg: err.Error()}
-	})
+	root.SetFlagErrorFunc(flagError)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	root.AddCommand(newCmdPort(f, nil), newCmdList(f, nil), newCmdVersion(f))
@@ -106,6 +107,18 @@ comma list (22,80,443/tcp), or a service name (ssh, msdtc).`,
 		}
 	}
 	return root
+}
+
+// flagError makes a flag error a usage error. "-1" is read as a flag
+// before anyone can read it as a port; say what it is.
+func flagError(_ *cobra.Command, err error) error {
+	msg := err.Error()
+	if _, arg, ok := strings.Cut(msg, "unknown shorthand flag: "); ok {
+		if _, arg, ok = strings.Cut(arg, " in "); ok && len(arg) > 1 && arg[1] >= '0' && arg[1] <= '9' {
+			return &inspect.UsageError{Msg: fmt.Sprintf("invalid port %q: ports are 1-65535", arg)}
+		}
+	}
+	return &inspect.UsageError{Msg: msg}
 }
 
 // withSuggestion adds "did you mean list?" when a mistyped command was read

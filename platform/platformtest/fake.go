@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"slices"
+	"strconv"
 
 	"github.com/portinspect/portinspect/platform"
 )
@@ -47,7 +48,7 @@ func (f *Fake) Sockets(_ context.Context, flt platform.Filter) ([]platform.Socke
 	return out, nil
 }
 
-func (f *Fake) Owners(_ context.Context, socks []platform.Socket, pids []int) (platform.OwnerReport, error) {
+func (f *Fake) Owners(_ context.Context, socks []platform.Socket) (platform.OwnerReport, error) {
 	f.OwnersCalled = true
 	if f.OwnersErr != nil {
 		return platform.OwnerReport{}, f.OwnersErr
@@ -55,13 +56,7 @@ func (f *Fake) Owners(_ context.Context, socks []platform.Socket, pids []int) (p
 	denied := 0
 	for i := range socks {
 		s := &socks[i]
-		s.PIDs = nil
-		for _, pid := range f.Holders[s.Inode] {
-			if len(pids) == 0 || slices.Contains(pids, pid) {
-				s.PIDs = append(s.PIDs, pid)
-			}
-		}
-		slices.Sort(s.PIDs)
+		s.PIDs = slices.Sorted(slices.Values(f.Holders[s.Inode]))
 		switch {
 		case len(s.PIDs) > 0:
 			s.Owners = platform.OwnersKnown
@@ -81,6 +76,19 @@ func (f *Fake) Process(pid int, _ platform.ProcessDetail) (platform.Process, err
 		return platform.Process{}, fmt.Errorf("process %d: %w", pid, fs.ErrNotExist)
 	}
 	return p, nil
+}
+
+// LookupUser knows the users of the fake's processes, and any number.
+func (f *Fake) LookupUser(name string) (int64, bool) {
+	if uid, err := strconv.ParseInt(name, 10, 64); err == nil && uid >= 0 {
+		return uid, true
+	}
+	for _, p := range f.Processes {
+		if p.User == name {
+			return p.UID, true
+		}
+	}
+	return 0, false
 }
 
 func (f *Fake) Host() platform.Host { return f.Machine }
