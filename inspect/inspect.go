@@ -290,8 +290,10 @@ func knownPortsFor(db *knownports.DB, q Query, socks []Socket) []knownports.Entr
 			continue
 		}
 		seen[p] = true
-		if e := db.Port(p); len(e.IANA) > 0 || len(e.Notes) > 0 {
-			entries = append(entries, e)
+		// IANA's "Unassigned" and "Reserved" rows say nothing worth a
+		// section.
+		if db.Known(p) {
+			entries = append(entries, db.Port(p))
 		}
 	}
 	return entries

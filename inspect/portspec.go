@@ -23,32 +23,43 @@ func usagef(format string, args ...any) error {
 // PortSet is what a PORTSPEC selects. The nil set selects every port.
 type PortSet []platform.PortRange
 
-// HasPort reports whether any protocol's range holds port.
-func (ps PortSet) HasPort(port uint16) bool {
-	if ps == nil {
-		return true
-	}
-	return slices.ContainsFunc(ps, func(r platform.PortRange) bool { return r.Low <= port && port <= r.High })
-}
-
-// Has reports whether port is selected for protocol p.
-func (ps PortSet) Has(port uint16, p platform.Protocol) bool {
-	if ps == nil {
-		return true
-	}
-	return slices.ContainsFunc(ps, func(r platform.PortRange) bool { return r.Has(port, p) })
-}
-
 // Singles returns the single ports the set names (3372, not 3000-3100), in
 // the order given, without repeats.
 func (ps PortSet) Singles() []uint16 {
 	var ports []uint16
+	seen := make(map[uint16]bool)
 	for _, r := range ps {
-		if r.Low == r.High && !slices.Contains(ports, r.Low) {
+		if r.Low == r.High && !seen[r.Low] {
+			seen[r.Low] = true
 			ports = append(ports, r.Low)
 		}
 	}
 	return ports
+}
+
+// merged returns the set as few ranges as possible, one protocol each,
+// sorted: "1,2,3,…,20000" is one range, which the kernel's filter takes
+// whole and a socket is checked against once.
+func (ps PortSet) merged() []platform.PortRange {
+	var out []platform.PortRange
+	for _, p := range []platform.Protocol{platform.TCP, platform.UDP} {
+		var rs []platform.PortRange
+		for _, r := range ps {
+			if r.Covers(p) {
+				rs = append(rs, platform.PortRange{Low: r.Low, High: r.High, TCP: p == platform.TCP, UDP: p == platform.UDP})
+			}
+		}
+		slices.SortFunc(rs, func(a, b platform.PortRange) int { return int(a.Low) - int(b.Low) })
+		start := len(out)
+		for _, r := range rs {
+			if last := len(out) - 1; last >= start && int(r.Low) <= int(out[last].High)+1 {
+				out[last].High = max(out[last].High, r.High)
+				continue
+			}
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // ServiceResolver resolves a service name to port ranges, e.g. from the
@@ -58,27 +69,28 @@ type ServiceResolver func(name string) []platform.PortRange
 const portSpecHelp = "want a port 1-65535, a range like 3000-3100, either with /tcp or /udp, a comma list, or a service name like ssh"
 
 // ParsePortSpec parses a PORTSPEC: "3372", "3372/tcp", "3000-3100/udp",
-// "msdtc", or a comma list of these. A protocol applies to the bare items
-// before it as well, so "22,80,443/tcp" is all TCP, as one would read it.
-// Errors are *UsageError and name the bad part.
+// "msdtc", or a comma list of these. A protocol applies to the bare port
+// numbers before it as well, so "22,80,443/tcp" is all TCP, as one would
+// read it; a service name keeps its own protocols. Errors are *UsageError
+// and name the bad part.
 func ParsePortSpec(spec string, resolve ServiceResolver) (PortSet, error) {
 	if strings.TrimSpace(spec) == "" {
 		return nil, usagef("empty port spec: %s", portSpecHelp)
 	}
 	var set PortSet
-	bare := 0 // set[bare:] came from items without a protocol
+	var bare []int // indexes in set of port numbers given without a protocol
 	for item := range strings.SplitSeq(spec, ",") {
-		ranges, proto, err := parsePortItem(strings.TrimSpace(item), resolve)
+		ranges, proto, named, err := parsePortItem(strings.TrimSpace(item), resolve)
 		if err != nil {
 			return nil, err
 		}
 		if proto != "" {
-			for i := bare; i < len(set); i++ {
+			for _, i := range bare {
 				set[i].TCP, set[i].UDP = proto == "tcp", proto == "udp"
 			}
-			set = append(set, ranges...)
-			bare = len(set)
-			continue
+			bare = bare[:0]
+		} else if !named {
+			bare = append(bare, len(set))
 		}
 		set = append(set, ranges...)
 	}
@@ -86,10 +98,10 @@ func ParsePortSpec(spec string, resolve ServiceResolver) (PortSet, error) {
 }
 
 // parsePortItem parses one item of a comma list and returns its protocol
-// suffix ("tcp", "udp" or "").
-func parsePortItem(item string, resolve ServiceResolver) ([]platform.PortRange, string, error) {
+// suffix ("tcp", "udp" or "") and whether it was a service name.
+func parsePortItem(item string, resolve ServiceResolver) (ranges []platform.PortRange, proto string, named bool, err error) {
 	if item == "" {
-		return nil, "", usagef("empty item in port spec: %s", portSpecHelp)
+		return nil, "", false, usagef("empty item in port spec: %s", portSpecHelp)
 	}
 	ports, proto, hasProto := strings.Cut(item, "/")
 	proto = strings.ToLower(proto)
@@ -101,24 +113,23 @@ func parsePortItem(item string, resolve ServiceResolver) ([]platform.PortRange, 
 		case "udp":
 			tcp = false
 		default:
-			return nil, "", usagef("invalid protocol %q in %q: want tcp or udp", proto, item)
+			return nil, "", false, usagef("invalid protocol %q in %q: want tcp or udp", proto, item)
 		}
 	}
 	if ports == "" {
-		return nil, "", usagef("invalid port spec %q: %s", item, portSpecHelp)
+		return nil, "", false, usagef("invalid port spec %q: %s", item, portSpecHelp)
 	}
 	if isPortSyntax(ports) {
 		low, high, err := parsePortRange(ports)
 		if err != nil {
-			return nil, "", err
+			return nil, "", false, err
 		}
-		return []platform.PortRange{{Low: low, High: high, TCP: tcp, UDP: udp}}, proto, nil
+		return []platform.PortRange{{Low: low, High: high, TCP: tcp, UDP: udp}}, proto, false, nil
 	}
 	var resolved []platform.PortRange
 	if resolve != nil {
 		resolved = resolve(strings.ToLower(ports))
 	}
-	var ranges []platform.PortRange
 	for _, r := range resolved {
 		r.TCP, r.UDP = r.TCP && tcp, r.UDP && udp
 		if r.TCP || r.UDP {
@@ -127,11 +138,11 @@ func parsePortItem(item string, resolve ServiceResolver) ([]platform.PortRange, 
 	}
 	if len(ranges) == 0 {
 		if len(resolved) > 0 {
-			return nil, "", usagef("service %q has no %s port", ports, proto)
+			return nil, "", false, usagef("service %q has no %s port", ports, proto)
 		}
-		return nil, "", usagef("invalid port spec %q: not a port number or a known service name: %s", item, portSpecHelp)
+		return nil, "", false, usagef("invalid port spec %q: not a port number or a known service name: %s", item, portSpecHelp)
 	}
-	return ranges, proto, nil
+	return ranges, proto, true, nil
 }
 
 // isPortSyntax reports whether s is made of digits, signs and a dash, so

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"errors"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -44,6 +45,8 @@ func TestParsePortSpec(t *testing.T) {
 		{"MSDTC", PortSet{r(3372, 3372, true, false)}},
 		{"ssh/udp", PortSet{r(22, 22, false, true)}},
 		{"x11,22", PortSet{r(6000, 6063, true, true), r(22, 22, true, true)}},
+		{"msdtc,53/udp", PortSet{r(3372, 3372, true, false), r(53, 53, false, true)}},
+		{"ssh,22,80/udp", PortSet{r(22, 22, true, false), r(22, 22, false, true), r(22, 22, false, true), r(80, 80, false, true)}},
 	}
 	for _, tt := range tests {
 		got, err := ParsePortSpec(tt.spec, fakeResolver)
@@ -89,31 +92,45 @@ func TestParsePortSpecErrors(t *testing.T) {
 	}
 }
 
-func TestPortSetMatching(t *testing.T) {
-	set, err := ParsePortSpec("22/tcp,3000-3100", fakeResolver)
+func TestPortSetFilter(t *testing.T) {
+	set, err := ParsePortSpec("22/tcp,3000-3100,3101,5-7/udp,1,2,3,4", fakeResolver)
 	if err != nil {
 		t.Fatal(err)
 	}
+	q := Query{Ports: set}
+	f := q.filter()
+	r := func(lo, hi uint16, tcp bool) platform.PortRange {
+		return platform.PortRange{Low: lo, High: hi, TCP: tcp, UDP: !tcp}
+	}
+	want := []platform.PortRange{r(1, 4, true), r(22, 22, true), r(1, 7, false), r(3000, 3101, false)}
+	if !slices.Equal(f.Ports, want) {
+		t.Errorf("merged ranges %+v, want %+v", f.Ports, want)
+	}
 	checks := []struct {
-		port     uint16
-		tcp, has bool
+		port uint16
+		tcp  bool
+		keep bool
 	}{
-		{22, true, true}, {22, false, false}, {3000, false, true}, {3100, true, true}, {3101, true, false}, {21, true, false},
+		{22, true, true}, {22, false, false}, {3000, false, true}, {3101, false, true}, {3000, true, false},
+		{6, false, true}, {6, true, false}, {4, true, true}, {3102, false, false},
 	}
 	for _, c := range checks {
-		if got := set.Has(c.port, proto(c.tcp)); got != c.has {
-			t.Errorf("Has(%d, tcp=%v) = %v", c.port, c.tcp, got)
+		s := platform.Socket{Protocol: proto(c.tcp), Family: platform.IPv4, State: platform.Listen,
+			Local: netip.AddrPortFrom(netip.IPv4Unspecified(), c.port)}
+		if got := f.Match(&s); got != c.keep {
+			t.Errorf("port %d tcp=%v: kept %v, want %v", c.port, c.tcp, got, c.keep)
 		}
 	}
-	if !set.HasPort(22) || set.HasPort(23) {
-		t.Error("HasPort")
-	}
-	if got := set.Singles(); !slices.Equal(got, []uint16{22}) {
+	if got := set.Singles(); !slices.Equal(got, []uint16{22, 3101, 1, 2, 3, 4}) {
 		t.Errorf("Singles = %v", got)
 	}
-	var all PortSet
-	if !all.Has(1, platform.TCP) || !all.HasPort(65535) {
-		t.Error("the nil set must match every port")
+	many := strings.TrimSuffix(strings.Repeat("7,", 30000)+"9", ",")
+	set, err = ParsePortSpec(many, fakeResolver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := set.Singles(); !slices.Equal(got, []uint16{7, 9}) {
+		t.Errorf("Singles of a long list = %v", got)
 	}
 }
 

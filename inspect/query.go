@@ -100,7 +100,7 @@ func (q *Query) filter() platform.Filter {
 		f.States &= ListeningStates
 	}
 	if q.Ports != nil {
-		f.Ports = q.Ports
+		f.Ports = q.Ports.merged()
 		// "3372/udp" need not dump a single TCP socket.
 		f.TCP = f.TCP && slices.ContainsFunc(q.Ports, func(r platform.PortRange) bool { return r.TCP })
 		f.UDP = f.UDP && slices.ContainsFunc(q.Ports, func(r platform.PortRange) bool { return r.UDP })

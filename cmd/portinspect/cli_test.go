@@ -295,8 +295,8 @@ func TestListOptions(t *testing.T) {
 	if !q.States.Has(platform.Listen) || !q.States.Has(platform.TimeWait) || q.States.Has(platform.Established) {
 		t.Errorf("states %b", q.States)
 	}
-	if !q.Ports.Has(22, platform.TCP) || q.Ports.HasPort(23) {
-		t.Errorf("ports %+v", q.Ports)
+	if len(q.Ports) != 2 || q.Ports[0].Low != 22 || q.Ports[0].High != 22 {
+		t.Errorf("ports %+v, want ssh's 22/tcp and 22/udp", q.Ports)
 	}
 	if got.out.format != formatWide || q.Detail != platform.DetailFull {
 		t.Errorf("format %v detail %v", got.out.format, q.Detail)
