@@ -174,17 +174,28 @@ func TestLiveClosedSocketIsGone(t *testing.T) {
 		t.Skip(err)
 	}
 	ap := addrPort(l.Addr())
-	l.Close()
 	in, _ := New(Options{})
-	socks, err := in.Sockets(context.Background(), Filter{TCP: true, IPv4: true, States: AllStates,
-		Ports: []PortRange{{Low: ap.Port(), High: ap.Port(), TCP: true}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range socks {
-		if s.Local == ap && s.State == Listen {
-			t.Errorf("closed listener %v still listed", ap)
+	f := MatchAll()
+	f.Ports = []PortRange{{Low: ap.Port(), High: ap.Port(), TCP: true}}
+	listeners := func() int {
+		socks, err := in.Sockets(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
 		}
+		n := 0
+		for _, s := range socks {
+			if s.Local == ap && s.State == Listen {
+				n++
+			}
+		}
+		return n
+	}
+	if n := listeners(); n != 1 {
+		t.Fatalf("open listener %v listed %d times, want once", ap, n)
+	}
+	l.Close()
+	if n := listeners(); n != 0 {
+		t.Errorf("closed listener %v still listed", ap)
 	}
 }
 

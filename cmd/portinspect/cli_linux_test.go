@@ -189,6 +189,20 @@ func TestUnprivilegedOwnersHidden(t *testing.T) {
 		t.Errorf("table:\n%s", out)
 	}
 
+	// /proc mounted with hidepid=2 hides root's processes from nobody
+	// without an error: the owner is still hidden, not "none".
+	if _, err := exec.LookPath("unshare"); err == nil {
+		script := "mount -t proc -o hidepid=2 proc /proc && exec " + strings.Join(append(nobody, port, "-o", "json"), " ")
+		out, errOut, code = runCommand(t, []string{"unshare", "-m", "sh", "-c", script})
+		if code != 0 {
+			t.Fatalf("hidepid: exit %d, stderr %q", code, errOut)
+		}
+		doc = decode(t, out)
+		if len(doc.Sockets) != 1 || doc.Sockets[0].OwnerStatus != "hidden" || len(doc.Warnings) != 1 || doc.Warnings[0] != warning {
+			t.Errorf("hidepid: sockets %+v, warnings %q", doc.Sockets, doc.Warnings)
+		}
+	}
+
 	// The capabilities the warning names are enough.
 	withCaps := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
 		"--inh-caps=+sys_ptrace,+dac_read_search", "--ambient-caps=+sys_ptrace,+dac_read_search", bin}

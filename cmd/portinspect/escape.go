@@ -55,11 +55,19 @@ func slowNeedsEscape(s string) bool {
 	return false
 }
 
-// isInvisibleControl reports C1 controls and the bidirectional formatting
-// characters (U+200E/F, U+202A–U+202E, U+2066–U+2069).
+// isInvisibleControl reports C1 controls and the format characters that
+// reorder, hide or break text: the bidirectional marks and overrides
+// (U+061C, U+200E/F, U+202A–E, U+2066–9), zero-width characters (U+180E,
+// U+200B–D, U+2060–4, U+FEFF), line and paragraph separators
+// (U+2028/9) and interlinear annotations (U+FFF9–B).
 func isInvisibleControl(r rune) bool {
-	return r >= 0x80 && r < 0xa0 ||
-		r == 0x200e || r == 0x200f ||
-		r >= 0x202a && r <= 0x202e ||
-		r >= 0x2066 && r <= 0x2069
+	switch {
+	case r >= 0x80 && r < 0xa0, r == 0x061c, r == 0x180e, r == 0xfeff:
+		return true
+	case r >= 0x200b && r <= 0x200f, r >= 0x2028 && r <= 0x202e:
+		return true
+	case r >= 0x2060 && r <= 0x2069, r >= 0xfff9 && r <= 0xfffb:
+		return true
+	}
+	return false
 }

@@ -45,7 +45,8 @@ func socketRows(socks []inspect.Socket, owners, wide, tty bool) (header []string
 	for i := range socks {
 		s := &socks[i]
 		row := make([]string, 0, len(header))
-		row = append(row, s.Protocol.String(), s.Local.String(), formatRemote(s.Remote), s.State.String(), s.Exposure.String())
+		// Zones are interface names, which root may fill with anything.
+		row = append(row, s.Protocol.String(), escapeText(s.Local.String()), escapeText(formatRemote(s.Remote)), s.State.String(), s.Exposure.String())
 		if owners {
 			row = append(row, ownerCells(s, wide, tty)...)
 		}
@@ -196,8 +197,8 @@ func writeSocketCSV(out io.Writer, socks []inspect.Socket) error {
 		s := &socks[i]
 		row = append(row[:0],
 			s.Protocol.String(), s.Family.String(),
-			s.Local.Addr().String(), strconv.Itoa(int(s.Local.Port())),
-			s.Remote.Addr().String(), strconv.Itoa(int(s.Remote.Port())),
+			escapeText(s.Local.Addr().String()), strconv.Itoa(int(s.Local.Port())),
+			escapeText(s.Remote.Addr().String()), strconv.Itoa(int(s.Remote.Port())),
 			s.State.String(), s.Exposure.String(), s.Owners.String())
 		if len(s.Processes) == 0 {
 			row = append(row, "", "", "", "", "", "", "", "")
