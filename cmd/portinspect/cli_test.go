@@ -354,3 +354,12 @@ func TestManyHoldersOnTerminal(t *testing.T) {
 		t.Errorf("piped:\n%s", out)
 	}
 }
+
+func TestTerminalLinesHaveNoTrailingSpaces(t *testing.T) {
+	out, _, _ := runCLI(t, platformtest.Workstation(), true, "list")
+	for i, line := range strings.Split(out, "\n") {
+		if strings.HasSuffix(line, " ") {
+			t.Errorf("line %d ends in spaces: %q", i, line)
+		}
+	}
+}

@@ -145,8 +145,13 @@ func writeTable(ios *IOStreams, header []string, rows [][]string) error {
 		}
 	}
 	for _, row := range append([][]string{header}, rows...) {
+		// Empty cells at the end would only pad the line with spaces.
+		last := len(row) - 1
+		for last > 0 && row[last] == "" {
+			last--
+		}
 		pad := 0
-		for i, cell := range row {
+		for i, cell := range row[:last+1] {
 			if i > 0 {
 				writeSpaces(w, pad+2)
 			}
