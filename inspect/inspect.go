@@ -65,6 +65,10 @@ type Socket struct {
 	platform.Socket
 	Exposure  Exposure
 	Processes []*Process
+	// Service names what the socket is for, from the known-ports
+	// database: its local port's service for a listener or the server end
+	// of a connection, its peer's for the client end; "" when unknown.
+	Service string
 }
 
 // Listening reports whether the socket waits for peers: a TCP listener or
@@ -153,6 +157,7 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 	sortSockets(rep.Sockets)
 	rep.Warnings = append(rep.Warnings, src.Warnings()...)
 	if db != nil {
+		nameServices(db, rep.Sockets)
 		rep.KnownPorts = knownPortsFor(db, q, rep.Sockets)
 	}
 	return rep, nil
@@ -265,6 +270,30 @@ func sortSockets(socks []Socket) {
 			cmp.Compare(a.Inode, b.Inode),
 		)
 	})
+}
+
+// nameServices fills in each socket's Service. A connection whose local
+// port something listens on is the server end; otherwise its local port
+// is an ephemeral number and the service is the peer's.
+func nameServices(db *knownports.DB, socks []Socket) {
+	type key struct {
+		proto platform.Protocol
+		port  uint16
+	}
+	listening := make(map[key]bool)
+	for i := range socks {
+		if socks[i].Listening() {
+			listening[key{socks[i].Protocol, socks[i].Local.Port()}] = true
+		}
+	}
+	for i := range socks {
+		s := &socks[i]
+		port := s.Local.Port()
+		if !s.Listening() && !listening[key{s.Protocol, port}] && s.Remote.Port() != 0 {
+			port = s.Remote.Port()
+		}
+		s.Service = db.ServiceName(port, s.Protocol.String())
+	}
 }
 
 // knownPortsFor returns the database entries a report should carry.

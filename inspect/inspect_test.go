@@ -250,3 +250,28 @@ func TestHiddenWarnings(t *testing.T) {
 		}
 	}
 }
+
+func TestRunNamesServices(t *testing.T) {
+	src := platformtest.Workstation()
+	src.SocketList = append(src.SocketList,
+		platformtest.Sock(platform.TCP, "192.0.2.10:45678", "198.51.100.1:443", platform.Established, 20))
+	rep, err := Run(context.Background(), src, knownports.Default(), Query{NoProcesses: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range rep.Sockets {
+		got[s.Local.String()+">"+s.Remote.String()] = s.Service
+	}
+	for conn, want := range map[string]string{
+		"0.0.0.0:22>0.0.0.0:0":              "ssh",   // a listener: its own port
+		"127.0.0.1:3372>127.0.0.1:50000":    "msdtc", // the server end of a connection to a listener here
+		"127.0.0.1:50000>127.0.0.1:3372":    "msdtc", // the client end: the peer's port
+		"192.0.2.10:45678>198.51.100.1:443": "https",
+		"[::ffff:127.0.0.1]:9000>[::]:0":    "cslistener",
+	} {
+		if got[conn] != want {
+			t.Errorf("%s: service %q, want %q", conn, got[conn], want)
+		}
+	}
+}

@@ -111,7 +111,7 @@ func TestListWarnsOnceAboutHiddenOwners(t *testing.T) {
 	if errOut != "portinspect: warning: owners of 1 socket are hidden (and sockets shown with owners may have more): run as root to see them\n" {
 		t.Errorf("stderr %q", errOut)
 	}
-	if !strings.Contains(out, "192.0.2.10:8080\t0.0.0.0:*\tLISTEN\taddress\t-\t(hidden)\t") {
+	if !strings.Contains(out, "192.0.2.10:8080\t0.0.0.0:*\thttp-alt\tLISTEN\taddress\t-\t(hidden)\t") {
 		t.Errorf("hidden row missing:\n%s", out)
 	}
 	// JSON carries the warning in the document, not on stderr.
@@ -267,9 +267,9 @@ func TestCSVHasOneRowPerHolder(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	want := "protocol,family,local_address,local_port,remote_address,remote_port,state,exposure,owner_status,pid,process,user,uid,exe,cmdline,service,started\n" +
-		"tcp,ipv4,127.0.0.1,3372,0.0.0.0,0,LISTEN,loopback,known,100,sshd,root,0,/usr/sbin/sshd,sshd: /usr/sbin/sshd -D,ssh.service,\n" +
-		"tcp,ipv4,127.0.0.1,3372,0.0.0.0,0,LISTEN,loopback,known,4242,tipd,alice,1000,/usr/local/bin/tipd,/usr/local/bin/tipd --tip,,\n"
+	want := "protocol,family,local_address,local_port,remote_address,remote_port,port_service,state,exposure,owner_status,pid,process,user,uid,exe,cmdline,service,started\n" +
+		"tcp,ipv4,127.0.0.1,3372,0.0.0.0,0,msdtc,LISTEN,loopback,known,100,sshd,root,0,/usr/sbin/sshd,sshd: /usr/sbin/sshd -D,ssh.service,\n" +
+		"tcp,ipv4,127.0.0.1,3372,0.0.0.0,0,msdtc,LISTEN,loopback,known,4242,tipd,alice,1000,/usr/local/bin/tipd,/usr/local/bin/tipd --tip,,\n"
 	if out != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out, want)
 	}

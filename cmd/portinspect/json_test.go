@@ -23,6 +23,7 @@ type jsonSocket struct {
 	LocalPort     uint16         `json:"local_port"`
 	RemoteAddress string         `json:"remote_address"`
 	RemotePort    uint16         `json:"remote_port"`
+	PortService   string         `json:"port_service"`
 	State         string         `json:"state"`
 	Exposure      string         `json:"exposure"`
 	OwnerStatus   string         `json:"owner_status"`
@@ -42,6 +43,7 @@ func (procs jsonProcesses) socket(s *inspect.Socket) *jsonSocket {
 		LocalPort:     s.Local.Port(),
 		RemoteAddress: s.Remote.Addr().String(),
 		RemotePort:    s.Remote.Port(),
+		PortService:   s.Service,
 		State:         s.State.String(),
 		Exposure:      s.Exposure.String(),
 		OwnerStatus:   s.Owners.String(),

@@ -71,5 +71,5 @@ func listRun(f *Factory, opts *listOptions) error {
 	if err != nil {
 		return err
 	}
-	return renderSockets(f.IO, rep, opts.out.format, !opts.query.NoProcesses)
+	return renderSockets(f.IO, rep, opts.out.format, columns{owners: !opts.query.NoProcesses, service: true})
 }

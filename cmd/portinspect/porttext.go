@@ -23,15 +23,15 @@ const maxProcessDetails = 20
 // the sentence saying nothing is there goes to stderr.
 func renderPort(ios *IOStreams, rep *inspect.Report, opts *portOptions) error {
 	format := opts.out.format
-	owners := !opts.query.NoProcesses
+	cols := columns{owners: !opts.query.NoProcesses}
 	if format == formatJSON || format == formatCSV || !ios.OutTTY {
 		if len(rep.Sockets) == 0 && format != formatJSON {
 			fmt.Fprintln(ios.ErrOut, nothingThere(opts))
 		}
-		return renderSockets(ios, rep, format, owners)
+		return renderSockets(ios, rep, format, cols)
 	}
 	if len(rep.Sockets) > 0 {
-		if err := renderSockets(ios, rep, format, owners); err != nil {
+		if err := renderSockets(ios, rep, format, cols); err != nil {
 			return err
 		}
 	}

@@ -18,23 +18,36 @@ import (
 	"github.com/portinspect/portinspect/platform"
 )
 
+// columns says which optional columns a socket table has.
+type columns struct {
+	// owners: PID, PROCESS, USER (and UNIT, EXE, CMDLINE when wide).
+	owners bool
+	// service: SERVICE, what the socket is for (list; port has the note).
+	service bool
+}
+
 // renderSockets prints rep's sockets in format (table, wide, csv or json).
-func renderSockets(ios *IOStreams, rep *inspect.Report, format outputFormat, owners bool) error {
+func renderSockets(ios *IOStreams, rep *inspect.Report, format outputFormat, cols columns) error {
 	switch format {
 	case formatJSON:
 		return writeJSONReport(ios.Out, newJSONReport(rep), rep.Sockets)
 	case formatCSV:
 		return writeSocketCSV(ios.Out, rep.Sockets)
 	}
-	header, rows := socketRows(rep.Sockets, owners, format == formatWide, ios.OutTTY)
+	header, rows := socketRows(rep.Sockets, cols, format == formatWide, ios.OutTTY)
 	return writeTable(ios, header, rows)
 }
 
 // socketRows lays sockets out one row each; a socket held by several
 // processes lists them comma-separated in one cell. On a terminal a
 // prefork server's dozens of workers are cut to the first few and a count.
-func socketRows(socks []inspect.Socket, owners, wide, tty bool) (header []string, rows [][]string) {
-	header = []string{"PROTO", "LOCAL", "REMOTE", "STATE", "EXPOSURE"}
+func socketRows(socks []inspect.Socket, cols columns, wide, tty bool) (header []string, rows [][]string) {
+	header = []string{"PROTO", "LOCAL", "REMOTE"}
+	if cols.service {
+		header = append(header, "SERVICE")
+	}
+	header = append(header, "STATE", "EXPOSURE")
+	owners := cols.owners
 	if owners {
 		header = append(header, "PID", "PROCESS", "USER")
 		if wide {
@@ -46,7 +59,11 @@ func socketRows(socks []inspect.Socket, owners, wide, tty bool) (header []string
 		s := &socks[i]
 		row := make([]string, 0, len(header))
 		// Zones are interface names, which root may fill with anything.
-		row = append(row, s.Protocol.String(), escapeText(s.Local.String()), escapeText(formatRemote(s.Remote)), s.State.String(), s.Exposure.String())
+		row = append(row, s.Protocol.String(), escapeText(s.Local.String()), escapeText(formatRemote(s.Remote)))
+		if cols.service {
+			row = append(row, s.Service)
+		}
+		row = append(row, s.State.String(), s.Exposure.String())
 		if owners {
 			row = append(row, ownerCells(s, wide, tty)...)
 		}
@@ -187,7 +204,7 @@ func displayWidth(s string) int {
 // process, so that a socket held by three processes is three rows and one
 // held by none is one row with empty process columns.
 var csvHeader = []string{
-	"protocol", "family", "local_address", "local_port", "remote_address", "remote_port",
+	"protocol", "family", "local_address", "local_port", "remote_address", "remote_port", "port_service",
 	"state", "exposure", "owner_status", "pid", "process", "user", "uid", "exe", "cmdline", "service", "started",
 }
 
@@ -203,7 +220,7 @@ func writeSocketCSV(out io.Writer, socks []inspect.Socket) error {
 		row = append(row[:0],
 			s.Protocol.String(), s.Family.String(),
 			escapeText(s.Local.Addr().String()), strconv.Itoa(int(s.Local.Port())),
-			escapeText(s.Remote.Addr().String()), strconv.Itoa(int(s.Remote.Port())),
+			escapeText(s.Remote.Addr().String()), strconv.Itoa(int(s.Remote.Port())), s.Service,
 			s.State.String(), s.Exposure.String(), s.Owners.String())
 		if len(s.Processes) == 0 {
 			row = append(row, "", "", "", "", "", "", "", "")

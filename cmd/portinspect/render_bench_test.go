@@ -35,7 +35,7 @@ func benchmarkRender(b *testing.B, format outputFormat, tty bool) {
 	ios := &IOStreams{Out: io.Discard, ErrOut: io.Discard, OutTTY: tty}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := renderSockets(ios, rep, format, true); err != nil {
+		if err := renderSockets(ios, rep, format, columns{owners: true, service: true}); err != nil {
 			b.Fatal(err)
 		}
 	}
