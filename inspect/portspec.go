@@ -66,7 +66,17 @@ func (ps PortSet) merged() []platform.PortRange {
 // known-ports database. It returns nil for an unknown name.
 type ServiceResolver func(name string) []platform.PortRange
 
-const portSpecHelp = "want a port 1-65535, a range like 3000-3100, either with /tcp or /udp, a comma list, or a service name like ssh"
+// specParser parses PORTSPECs whose ports start at lowest: 1 for sockets
+// (port 0 is not a port anything listens on), 0 for the database, which
+// has IANA's rows for it.
+type specParser struct {
+	resolve ServiceResolver
+	lowest  uint16
+}
+
+func (p specParser) help() string {
+	return fmt.Sprintf("want a port %d-65535, a range like 3000-3100, either with /tcp or /udp, a comma list, or a service name like ssh", p.lowest)
+}
 
 // ParsePortSpec parses a PORTSPEC: "3372", "3372/tcp", "3000-3100/udp",
 // "msdtc", or a comma list of these. A protocol applies to the bare port
@@ -74,13 +84,23 @@ const portSpecHelp = "want a port 1-65535, a range like 3000-3100, either with /
 // read it; a service name keeps its own protocols. Errors are *UsageError
 // and name the bad part.
 func ParsePortSpec(spec string, resolve ServiceResolver) (PortSet, error) {
+	return specParser{resolve: resolve, lowest: 1}.parse(spec)
+}
+
+// ParseLookupSpec is ParsePortSpec for the known-ports database, where
+// port 0 is a valid question.
+func ParseLookupSpec(spec string, resolve ServiceResolver) (PortSet, error) {
+	return specParser{resolve: resolve, lowest: 0}.parse(spec)
+}
+
+func (p specParser) parse(spec string) (PortSet, error) {
 	if strings.TrimSpace(spec) == "" {
-		return nil, usagef("empty port spec: %s", portSpecHelp)
+		return nil, usagef("empty port spec: %s", p.help())
 	}
 	var set PortSet
 	var bare []int // indexes in set of port numbers given without a protocol
 	for item := range strings.SplitSeq(spec, ",") {
-		ranges, proto, named, err := parsePortItem(strings.TrimSpace(item), resolve)
+		ranges, proto, named, err := p.item(strings.TrimSpace(item))
 		if err != nil {
 			return nil, err
 		}
@@ -99,9 +119,9 @@ func ParsePortSpec(spec string, resolve ServiceResolver) (PortSet, error) {
 
 // parsePortItem parses one item of a comma list and returns its protocol
 // suffix ("tcp", "udp" or "") and whether it was a service name.
-func parsePortItem(item string, resolve ServiceResolver) (ranges []platform.PortRange, proto string, named bool, err error) {
+func (p specParser) item(item string) (ranges []platform.PortRange, proto string, named bool, err error) {
 	if item == "" {
-		return nil, "", false, usagef("empty item in port spec: %s", portSpecHelp)
+		return nil, "", false, usagef("empty item in port spec: %s", p.help())
 	}
 	ports, proto, hasProto := strings.Cut(item, "/")
 	proto = strings.ToLower(proto)
@@ -117,18 +137,18 @@ func parsePortItem(item string, resolve ServiceResolver) (ranges []platform.Port
 		}
 	}
 	if ports == "" {
-		return nil, "", false, usagef("invalid port spec %q: %s", item, portSpecHelp)
+		return nil, "", false, usagef("invalid port spec %q: %s", item, p.help())
 	}
 	if isPortSyntax(ports) {
-		low, high, err := parsePortRange(ports)
+		low, high, err := p.portRange(ports)
 		if err != nil {
 			return nil, "", false, err
 		}
 		return []platform.PortRange{{Low: low, High: high, TCP: tcp, UDP: udp}}, proto, false, nil
 	}
 	var resolved []platform.PortRange
-	if resolve != nil {
-		resolved = resolve(strings.ToLower(ports))
+	if p.resolve != nil {
+		resolved = p.resolve(strings.ToLower(ports))
 	}
 	for _, r := range resolved {
 		r.TCP, r.UDP = r.TCP && tcp, r.UDP && udp
@@ -140,7 +160,7 @@ func parsePortItem(item string, resolve ServiceResolver) (ranges []platform.Port
 		if len(resolved) > 0 {
 			return nil, "", false, usagef("service %q has no %s port", ports, proto)
 		}
-		return nil, "", false, usagef("invalid port spec %q: not a port number or a known service name: %s", item, portSpecHelp)
+		return nil, "", false, usagef("invalid port spec %q: not a port number or a known service name: %s", item, p.help())
 	}
 	return ranges, proto, true, nil
 }
@@ -151,15 +171,15 @@ func isPortSyntax(s string) bool {
 	return strings.Trim(s, "0123456789+-") == ""
 }
 
-func parsePortRange(s string) (low, high uint16, err error) {
+func (p specParser) portRange(s string) (low, high uint16, err error) {
 	lo, hi, isRange := strings.Cut(s, "-")
-	low, okLow := parsePort(lo)
+	low, okLow := p.port(lo)
 	high, okHigh := low, true
 	if isRange {
-		high, okHigh = parsePort(hi)
+		high, okHigh = p.port(hi)
 	}
 	if !okLow || !okHigh {
-		return 0, 0, usagef("invalid port %q: ports are 1-65535", s)
+		return 0, 0, usagef("invalid port %q: ports are %d-65535", s, p.lowest)
 	}
 	if high < low {
 		return 0, 0, usagef("invalid port range %q: the first port must not exceed the last", s)
@@ -167,9 +187,9 @@ func parsePortRange(s string) (low, high uint16, err error) {
 	return low, high, nil
 }
 
-func parsePort(s string) (uint16, bool) {
+func (p specParser) port(s string) (uint16, bool) {
 	n, err := strconv.ParseUint(s, 10, 16)
-	if err != nil || n == 0 || strings.HasPrefix(s, "+") {
+	if err != nil || uint16(n) < p.lowest || strings.HasPrefix(s, "+") {
 		return 0, false
 	}
 	return uint16(n), true

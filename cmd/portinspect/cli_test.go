@@ -47,24 +47,20 @@ func TestPortTableOnTerminal(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Processes\n  4242  tipd  (user alice)\n      exe:      /usr/local/bin/tipd\n      command:  /usr/local/bin/tipd --tip\n",
-		"Port 3372 (tcp, udp)\n  IANA: tip2 (tcp, udp): TIP 2\n",
+		"Port 3372 (tcp, udp)\n  Registered (IANA): tip2 (tcp, udp): TIP 2\n",
 		"MSDTC TIP listener — risk medium beyond loopback, low on loopback only\n",
-		"    On " + hostPlatform() + ":\n",
-		"(-o wide shows advice for ",
+		"    Commonly seen:\n      windows: msdtc.exe (service MSDTC) — off by default.",
+		"    References:\n      - ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "References:") {
-		t.Errorf("the short form lists references:\n%s", out)
-	}
-	// -o wide gives every platform's advice and every reference.
-	out, _, _ = runCLI(t, platformtest.Workstation(), true, "3372", "-o", "wide")
-	for _, want := range []string{"    On windows:\n", "    References:\n", "      - RFC 2371"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("-o wide lacks %q:\n%s", want, out)
-		}
+	// This platform's advice comes first.
+	here := strings.Index(out, "    On "+hostPlatform()+":\n")
+	windows := strings.Index(out, "    On windows:\n")
+	if here < 0 || windows < 0 || here > windows && hostPlatform() != "windows" {
+		t.Errorf("advice order: %s at %d, windows at %d", hostPlatform(), here, windows)
 	}
 }
 
@@ -361,5 +357,26 @@ func TestTerminalLinesHaveNoTrailingSpaces(t *testing.T) {
 		if strings.HasSuffix(line, " ") {
 			t.Errorf("line %d ends in spaces: %q", i, line)
 		}
+	}
+}
+
+func TestLookupOnTerminal(t *testing.T) {
+	out, errOut, code := runCLI(t, nil, true, "lookup", "3372")
+	if code != 0 || errOut != "" || !strings.HasPrefix(out, "Port 3372 (tcp, udp)\n  Registered (IANA): tip2 (tcp, udp): TIP 2\n  MSDTC TIP listener") {
+		t.Errorf("one port: exit %d, stderr %q, stdout:\n%s", code, errOut, out)
+	}
+	out, _, code = runCLI(t, nil, true, "lookup", "3370-3373")
+	lines := strings.Split(out, "\n")
+	if code != 0 || !strings.HasPrefix(lines[0], "PORT  PROTO    REGISTERED (IANA)") ||
+		!strings.Contains(out, "\n3372  tcp,udp  tip2 (TIP 2)") || !strings.Contains(out, "portinspect lookup PORT describes one port in full.") {
+		t.Errorf("a range: exit %d:\n%s", code, out)
+	}
+	out, _, _ = runCLI(t, nil, true, "lookup", "3371-3372", "-o", "wide")
+	if !strings.Contains(out, "Port 3371") || !strings.Contains(out, "Port 3372 (tcp, udp)\n") || !strings.Contains(out, "References:") {
+		t.Errorf("-o wide describes every port in full:\n%s", out)
+	}
+	out, errOut, code = runCLI(t, nil, true, "lookup", "zzqqx")
+	if code != exitNotFound || out != "Nothing in the database matches \"zzqqx\".\n" || errOut != "" {
+		t.Errorf("nothing: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }

@@ -41,13 +41,9 @@ func renderPort(ios *IOStreams, rep *inspect.Report, opts *portOptions) error {
 	} else {
 		writeProcessDetails(w, rep.Sockets)
 	}
-	width := ios.Width
-	if width <= 0 || width > 100 {
-		width = 100
-	}
 	for _, e := range rep.KnownPorts {
 		fmt.Fprintln(w)
-		writeKnownPort(w, e, width, format == formatWide)
+		writeKnownPort(w, e, textWidth(ios))
 	}
 	return w.Flush()
 }
@@ -118,6 +114,15 @@ func writeProcessDetails(w io.Writer, socks []inspect.Socket) {
 	}
 }
 
+// textWidth is the width prose is wrapped to: the terminal's, up to 100
+// columns, which read better than wider lines.
+func textWidth(ios *IOStreams) int {
+	if ios.Width <= 0 || ios.Width > 100 {
+		return 100
+	}
+	return ios.Width
+}
+
 // hostPlatform is the notes' name for the running system.
 func hostPlatform() string {
 	if runtime.GOOS == "darwin" {
@@ -126,61 +131,43 @@ func hostPlatform() string {
 	return runtime.GOOS
 }
 
-// writeKnownPort describes what the database knows of one port. The
-// short form, for the table, keeps to this platform: what is seen here and
-// what to do here, with a count of the rest; full (-o wide) gives every
-// platform and every reference.
-func writeKnownPort(w io.Writer, e knownports.Entry, width int, full bool) {
+// writeKnownPort describes what the database knows of one port: what it
+// is registered for at IANA, and what the notes say is commonly seen there,
+// how risky it is, what to do (this platform's advice first) and the
+// sources.
+func writeKnownPort(w io.Writer, e knownports.Entry, width int) {
 	here := hostPlatform()
-	fmt.Fprintf(w, "Port %d (%s)\n", e.Port, strings.Join(e.Protocols, ", "))
-	for _, r := range registrationsByService(e.IANA) {
-		fmt.Fprintf(w, "  IANA: %s\n", r)
+	fmt.Fprintf(w, "Port %d%s\n", e.Port, inParens(e.Protocols))
+	regs := registrationsByService(e.IANA)
+	if len(regs) == 0 {
+		fmt.Fprintln(w, "  Registered (IANA): nothing")
+	}
+	for _, r := range regs {
+		fmt.Fprintf(w, "  Registered (IANA): %s\n", r)
 	}
 	for _, n := range e.Notes {
 		fmt.Fprintf(w, "  %s — risk %s beyond loopback, %s on loopback only\n", n.Title, n.Risk, n.RiskLoopback)
 		writeWrapped(w, "    ", n.Summary, width)
-		var seen []knownports.Seen
-		for _, s := range n.CommonlySeen {
-			if full || forPlatform(s.Platform, here) {
-				seen = append(seen, s)
-			}
-		}
-		if len(seen) > 0 {
+		if len(n.CommonlySeen) > 0 {
 			fmt.Fprintln(w, "    Commonly seen:")
-			for _, s := range seen {
+			for _, s := range n.CommonlySeen {
 				writeWrapped(w, "      ", describeSeen(s), width)
 			}
 		}
-		var elsewhere []string
 		for _, a := range advicePlatformFirst(n.Advice, here) {
-			if !full && !forPlatform(a.Platform, here) {
-				elsewhere = appendNew(elsewhere, a.Platform)
-				continue
-			}
 			fmt.Fprintf(w, "    On %s:\n", a.Platform)
 			writeWrapped(w, "      ", a.Text, width)
 			for _, c := range a.Commands {
 				fmt.Fprintf(w, "        %s\n", c)
 			}
 		}
-		if full {
-			fmt.Fprintln(w, "    References:")
-			for _, r := range n.References {
-				writeWrapped(w, "      - ", r, width)
-			}
-			continue
+		fmt.Fprintln(w, "    References:")
+		for _, r := range n.References {
+			writeWrapped(w, "      - ", r, width)
 		}
-		more := fmt.Sprintf("%d references", len(n.References))
-		if len(elsewhere) > 0 {
-			more = fmt.Sprintf("advice for %s and %s", strings.Join(elsewhere, ", "), more)
-		}
-		fmt.Fprintf(w, "    (-o wide shows %s)\n", more)
 	}
 }
 
-// forPlatform reports whether advice or a sighting for platform p applies
-// where portinspect runs.
-func forPlatform(p, here string) bool { return p == here || p == "any" }
 
 // registrationsByService folds IANA rows that differ only in protocol:
 // "tip2 (tcp, udp): TIP 2".
@@ -197,13 +184,22 @@ func registrationsByService(regs []knownports.Registration) []string {
 	}
 	lines := make([]string, 0, len(order))
 	for _, k := range order {
-		name := k.service
-		if name == "" {
-			name = "(no service name)"
+		if k.service == "" { // IANA's "Reserved" and "Unassigned" rows
+			lines = append(lines, k.description+inParens(protos[k]))
+			continue
 		}
-		lines = append(lines, fmt.Sprintf("%s (%s): %s", name, strings.Join(protos[k], ", "), k.description))
+		lines = append(lines, fmt.Sprintf("%s%s: %s", k.service, inParens(protos[k]), k.description))
 	}
 	return lines
+}
+
+// inParens lists protocols as " (tcp, udp)", or nothing for none.
+func inParens(protocols []string) string {
+	protocols = slices.DeleteFunc(slices.Clone(protocols), func(p string) bool { return p == "" })
+	if len(protocols) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(protocols, ", ") + ")"
 }
 
 func describeSeen(s knownports.Seen) string {
