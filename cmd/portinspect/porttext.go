@@ -168,7 +168,6 @@ func writeKnownPort(w io.Writer, e knownports.Entry, width int) {
 	}
 }
 
-
 // registrationsByService folds IANA rows that differ only in protocol:
 // "tip2 (tcp, udp): TIP 2".
 func registrationsByService(regs []knownports.Registration) []string {
