@@ -296,33 +296,57 @@ func nameServices(db *knownports.DB, socks []Socket) {
 	}
 }
 
-// knownPortsFor returns the database entries a report should carry.
+// knownPortsFor returns the database entries a report should carry, each
+// narrowed to the protocols it is about: "631/udp" or a UDP listener on
+// 631 is not about CUPS's TCP listener.
 func knownPortsFor(db *knownports.DB, q Query, socks []Socket) []knownports.Entry {
-	var ports []uint16
+	type protos struct{ tcp, udp bool }
+	var order []uint16
+	about := make(map[uint16]*protos)
+	add := func(port uint16, tcp, udp bool) {
+		p := about[port]
+		if p == nil {
+			p = &protos{}
+			about[port] = p
+			order = append(order, port)
+		}
+		p.tcp, p.udp = p.tcp || tcp, p.udp || udp
+	}
 	switch q.KnownPorts {
 	case KnownPortsNone:
 		return []knownports.Entry{}
 	case KnownPortsAsked:
-		ports = q.Ports.Singles()
+		for _, port := range q.Ports.Singles() {
+			for _, r := range q.Ports {
+				if r.Low == port && r.High == port {
+					add(port, r.TCP, r.UDP)
+				}
+			}
+		}
 	}
 	// Only listeners: the local port of an outgoing connection is an
 	// ephemeral number whose registration means nothing.
 	for _, s := range socks {
 		if s.Listening() {
-			ports = append(ports, s.Local.Port())
+			add(s.Local.Port(), s.Protocol == platform.TCP, s.Protocol == platform.UDP)
 		}
 	}
 	entries := []knownports.Entry{}
-	seen := make(map[uint16]bool)
-	for _, p := range ports {
-		if seen[p] {
-			continue
-		}
-		seen[p] = true
+	for _, port := range order {
 		// IANA's "Unassigned" and "Reserved" rows say nothing worth a
 		// section.
-		if db.Known(p) {
-			entries = append(entries, db.Port(p))
+		if !db.Known(port) {
+			continue
+		}
+		e := db.Port(port)
+		switch p := about[port]; {
+		case p.tcp && !p.udp:
+			e = e.Only("tcp")
+		case p.udp && !p.tcp:
+			e = e.Only("udp")
+		}
+		if len(e.IANA) > 0 || len(e.Notes) > 0 {
+			entries = append(entries, e)
 		}
 	}
 	return entries

@@ -275,3 +275,18 @@ func TestRunNamesServices(t *testing.T) {
 		}
 	}
 }
+
+func TestKnownPortsNarrowedToProtocol(t *testing.T) {
+	ports, _ := ParsePortSpec("3372/udp", nil)
+	rep, err := Run(context.Background(), platformtest.Workstation(), knownports.Default(), Query{Ports: ports, KnownPorts: KnownPortsAsked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.KnownPorts) != 1 {
+		t.Fatalf("known ports %+v", rep.KnownPorts)
+	}
+	e := rep.KnownPorts[0]
+	if len(e.Notes) != 0 || len(e.IANA) != 1 || e.IANA[0].Protocol != "udp" {
+		t.Errorf("3372/udp: %+v, want the udp registration and no TCP note", e)
+	}
+}
