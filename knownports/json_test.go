@@ -73,7 +73,7 @@ func TestEntryJSON(t *testing.T) {
 }
 
 func TestEntryJSONEmpty(t *testing.T) {
-	b, err := json.Marshal(Default().Port(50000))
+	b, err := json.Marshal(ianaOnly(t).Port(50000))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,16 @@ func (n *Note) covers(port uint16, protocol string) bool {
 		slices.ContainsFunc(n.Protocols, func(p string) bool { return strings.EqualFold(p, protocol) })
 }
 
+// rangeOf returns the note's port range that holds port.
+func (n *Note) rangeOf(port uint16) PortRange {
+	for _, r := range n.Ports {
+		if r.Contains(port) {
+			return r
+		}
+	}
+	return PortRange{}
+}
+
 // Entry is what the database knows of one port: the JSON shape of the
 // known_ports items of portinspect's output.
 type Entry struct {
@@ -239,15 +249,25 @@ func (db *DB) Known(port uint16) bool {
 	return false
 }
 
+// maxNamedRange is the widest port range whose note names each port in
+// it: X11's 64 ports are all x11, but the 32,768 ports of the ephemeral
+// range are not each "ephemeral", and IANA's names there say more.
+const maxNamedRange = 1024
+
 // ServiceName returns a short name for what runs on port over protocol, for
-// a SERVICE column: the first alias of the first note about it, else the
-// service name of the first IANA row for that protocol (a row for the port
-// itself before one for a range), else "".
+// a SERVICE column: the first alias of the first note about it (unless the
+// note is about a whole class of ports), else the service name of the
+// first IANA row for that protocol (a row for the port itself before one
+// for a range), else "".
 func (db *DB) ServiceName(port uint16, protocol string) string {
 	t := db.tables()
 	var buf [8]int32
 	for _, n := range t.noteIdx.lookup(buf[:0], port) {
-		if note := t.notes[n]; len(note.Aliases) > 0 && note.covers(port, protocol) {
+		note := t.notes[n]
+		if len(note.Aliases) == 0 || !note.covers(port, protocol) {
+			continue
+		}
+		if r := note.rangeOf(port); int(r.High)-int(r.Low) < maxNamedRange {
 			return note.Aliases[0]
 		}
 	}

@@ -11,7 +11,11 @@ func TestSearch(t *testing.T) {
 		query string
 		first uint16
 	}{
+		{"remote desktop", 3389},
 		{"kerberos", 88},
+		{"airplay receiver", 5000},
+		{"php-fpm", 9000},
+		{"node exporter", 9100},
 		{"secure shell", 22},
 		{"SSH", 22},
 		{"x window", 6000},

@@ -82,6 +82,13 @@ func lookupRun(f *Factory, opts *lookupOptions) error {
 func lookupEntries(db *knownports.DB, args []string) (entries []knownports.Entry, single bool, err error) {
 	if len(args) == 1 {
 		set, err := inspect.ParseLookupSpec(args[0], resolveService(db))
+		if err == nil && !looksNumeric(args[0]) {
+			// A name stands for its service: x11's 64 ports, or the
+			// ephemeral range's 32,768, are one answer, at the first port.
+			for i := range set {
+				set[i].High = set[i].Low
+			}
+		}
 		if err == nil {
 			return entriesFor(db, set), true, nil
 		}
