@@ -3,11 +3,14 @@
 // on what really listens there in practice, how risky that is, and how to
 // check, turn off or restrict it.
 //
-// Both sources are embedded in the binary. [Default] returns the embedded
-// database; it is parsed on first use, once, and is safe for concurrent use.
-// [Parse] builds a database from other readers, for tests and fuzzing. The
-// package never prints and never exits: a broken data file shows up as
-// [DB.Err], and lookups then return empty answers.
+// The sources below are the truth; the binary carries data_gen.go, Go code
+// made from them by `go generate ./knownports`, so that a lookup parses
+// nothing (TestGenerated fails when data_gen.go lags behind the sources).
+// [Default] returns that database, indexed on first use, once, and safe for
+// concurrent use. [Parse] builds a database from the sources' formats, for
+// the generator, tests and fuzzing. The package never prints and never
+// exits: a broken data file shows up as [DB.Err], and lookups then return
+// empty answers.
 //
 // # Sources
 //
@@ -27,4 +30,5 @@
 // note cites its source in the note's or the advice item's references. Its
 // format is described at the top of the file; parsing is strict (an unknown
 // field is an error) and TestNotes checks the editorial rules on every note.
+// After editing either source, run `go generate ./knownports`.
 package knownports

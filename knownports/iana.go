@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"strings"
-	"sync"
 )
 
 // ianaTable is IANA's registry as parsed from its CSV. Rows are packed
@@ -89,102 +88,6 @@ func parseIANA(r io.Reader, sizeHint int) (*ianaTable, error) {
 	return t, nil
 }
 
-// parseIANAText is parseIANA for a CSV held in memory, as the embedded one
-// is: it cuts the records into parts at record boundaries and parses the
-// parts concurrently, since encoding/csv is most of the start-up cost of a
-// lookup. The result is the same as parseIANA's.
-func parseIANAText(s string, parts int) (*ianaTable, error) {
-	cr := csv.NewReader(strings.NewReader(s))
-	cr.ReuseRecord = true
-	p, err := readHeader(cr)
-	if p == nil || err != nil {
-		return &ianaTable{}, err
-	}
-	body := int(cr.InputOffset())
-	cuts := cutRecords(s, body, parts)
-	tables := make([]*ianaTable, len(cuts)-1)
-	errs := make([]error, len(cuts)-1)
-	var wg sync.WaitGroup
-	for i := range tables {
-		wg.Go(func() {
-			cr := csv.NewReader(strings.NewReader(s[cuts[i]:cuts[i+1]]))
-			cr.ReuseRecord = true
-			cr.FieldsPerRecord = p.fields
-			tables[i], errs[i] = p.records(cr, cuts[i+1]-cuts[i], strings.Count(s[:cuts[i]], "\n"))
-		})
-	}
-	wg.Wait()
-	// The first error in file order is the one a sequential parse reports.
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	t := tables[0]
-	if len(tables) > 1 {
-		t = joinTables(tables)
-	}
-	t.buildIndex()
-	return t, nil
-}
-
-// cutRecords returns parts+1 offsets that cut s[from:] into parts of about
-// equal size, each cut just after a line break that ends a record. A line
-// break ends a record when it is outside quotes, which in valid CSV means
-// after an even number of quote characters: an escaped quote is written
-// twice and so keeps the count even.
-func cutRecords(s string, from, parts int) []int {
-	cuts := []int{from}
-	quotes := 0
-	for i := 1; i < parts; i++ {
-		at := from + (len(s)-from)*i/parts
-		prev := cuts[len(cuts)-1]
-		if at <= prev {
-			continue
-		}
-		quotes += strings.Count(s[prev:at], `"`)
-		for ; at < len(s); at++ {
-			if s[at] == '"' {
-				quotes++
-			} else if s[at] == '\n' && quotes%2 == 0 {
-				at++
-				break
-			}
-		}
-		if at >= len(s) {
-			break
-		}
-		cuts = append(cuts, at)
-	}
-	return append(cuts, len(s))
-}
-
-// joinTables concatenates tables parsed from consecutive parts of one file.
-func joinTables(parts []*ianaTable) *ianaTable {
-	var n, size int
-	for _, p := range parts {
-		n += len(p.rows)
-		size += len(p.text)
-	}
-	t := &ianaTable{rows: make([]row, 0, n)}
-	var text strings.Builder
-	text.Grow(size)
-	for _, p := range parts {
-		base := uint32(text.Len())
-		text.WriteString(p.text)
-		for _, r := range p.rows {
-			r.service.off += base
-			r.protocol.off += base
-			r.description.off += base
-			t.rows = append(t.rows, r)
-		}
-		t.records += p.records
-		t.newest = max(t.newest, p.newest)
-	}
-	t.text = text.String()
-	return t
-}
-
 // ianaParser knows where the columns it reads are in a CSV's records.
 type ianaParser struct {
 	col    [numColumns]int // -1 for an optional column the file lacks
@@ -224,9 +127,9 @@ func (p *ianaParser) field(rec []string, c int) string {
 	return rec[p.col[c]]
 }
 
-// records reads the records that follow the header, or a part of them.
-// sizeHint is the input's length in bytes when known; lineBase is the
-// number of lines before the reader's input, for error messages.
+// records reads the records that follow the header. sizeHint is the
+// input's length in bytes when known; lineBase is the number of lines
+// before the reader's input, for error messages.
 func (p *ianaParser) records(cr *csv.Reader, sizeHint, lineBase int) (*ianaTable, error) {
 	// IANA's file averages ~80 bytes a record, and the kept columns with
 	// repeats shared come to about a third of it.

@@ -286,7 +286,7 @@ func TestEmptyAndZeroDB(t *testing.T) {
 
 func TestConcurrentFirstUse(t *testing.T) {
 	db := &DB{load: sync.OnceValue(func() *tables {
-		return build(func() (*ianaTable, error) { return parseIANAText(ianaCSV, 2) }, strings.NewReader(notesYAML))
+		return build(func() (*ianaTable, error) { return parseIANA(strings.NewReader(ianaCSV), 0) }, strings.NewReader(notesYAML))
 	})}
 	var wg sync.WaitGroup
 	for range 8 {
@@ -297,44 +297,6 @@ func TestConcurrentFirstUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
-}
-
-// TestParseIANAText checks that parsing in parts gives what parsing in one
-// go does.
-func TestParseIANAText(t *testing.T) {
-	want, err := parseIANA(strings.NewReader(ianaCSV), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for parts := 1; parts <= 7; parts++ {
-		got, err := parseIANAText(ianaCSV, parts)
-		if err != nil {
-			t.Fatalf("%d parts: %v", parts, err)
-		}
-		if !sameTable(got, want) {
-			t.Errorf("%d parts: tables differ", parts)
-		}
-	}
-
-	// Cuts that would fall inside a quoted field spanning lines, and an
-	// escaped quote, must move to the end of the record.
-	const in = "Service Name,Port Number,Transport Protocol,Description\n" +
-		"a,1,tcp,\"one\ntwo\nthree \"\"quoted\"\"\nfour\"\n" +
-		"b,2,tcp,\"x\"\n" +
-		"c,3,tcp,\"five\nsix\"\n"
-	want, err = parseIANA(strings.NewReader(in), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for parts := 1; parts <= len(in); parts++ {
-		got, err := parseIANAText(in, parts)
-		if err != nil || !sameTable(got, want) {
-			t.Fatalf("%d parts: %v, tables equal %v", parts, err, err == nil && sameTable(got, want))
-		}
-	}
-	if got := want.registration(0).Description; got != `one two three "quoted" four` {
-		t.Errorf("description %q", got)
-	}
 }
 
 func sameTable(a, b *ianaTable) bool {
@@ -358,20 +320,9 @@ func mustParse(t testing.TB, iana, notes string) *DB {
 	return db
 }
 
-// BenchmarkParseIANA measures what the first lookup of Default costs in
-// IANA parsing: the embedded CSV, cut into as many parts as Default cuts it.
+// BenchmarkParseIANA is what parsing the CSV would cost a lookup, were
+// the database not generated Go.
 func BenchmarkParseIANA(b *testing.B) {
-	b.ReportAllocs()
-	b.SetBytes(int64(len(ianaCSV)))
-	for b.Loop() {
-		if _, err := parseIANAText(ianaCSV, embeddedParts()); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkParseIANASequential is the same parse in one part, as from a reader.
-func BenchmarkParseIANASequential(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(ianaCSV)))
 	for b.Loop() {

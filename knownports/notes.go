@@ -71,7 +71,6 @@ func parseNotes(r io.Reader) ([]*Note, spanIndex, error) {
 		return nil, spanIndex{}, fmt.Errorf("%w: notes: want one YAML document, found more", ErrParse)
 	}
 	notes := make([]*Note, 0, len(raw))
-	var spans []span
 	for i, y := range raw {
 		n, err := y.note()
 		if err == nil {
@@ -80,12 +79,20 @@ func parseNotes(r io.Reader) ([]*Note, spanIndex, error) {
 		if err != nil {
 			return nil, spanIndex{}, fmt.Errorf("%w: notes: note %d (%q): %w", ErrParse, i+1, y.Title, err)
 		}
-		for _, pr := range n.Ports {
-			spans = append(spans, span{low: pr.Low, high: pr.High, pos: int32(len(notes))})
-		}
 		notes = append(notes, n)
 	}
-	return notes, newSpanIndex(spans), nil
+	return notes, indexNotes(notes), nil
+}
+
+// indexNotes indexes notes by the port ranges they cover.
+func indexNotes(notes []*Note) spanIndex {
+	var spans []span
+	for i, n := range notes {
+		for _, pr := range n.Ports {
+			spans = append(spans, span{low: pr.Low, high: pr.High, pos: int32(i)})
+		}
+	}
+	return newSpanIndex(spans)
 }
 
 // note checks y and converts it. The rules are the ones other packages
