@@ -55,4 +55,13 @@ for spec in "$bin 3372|40" "$bin list -o json|100"; do
   printf '%-34s %10s %5s %s\n' "${cmd#"$bin" }" "$mb" "$promise" "$ok"
 done
 echo
+# A cold lookup: a fresh process each run, as a user at a terminal starts it.
+run hyperfine -N -w 3 -r 40 --export-json "$out/lookup.json" "$bin lookup 3372" "$bin lookup remote desktop" >/dev/null 2>&1
+printf '%-34s %10s %8s\n' "lookup (median of 40 runs)" "ms" "promise"
+jq -r '.results[] | [.command, (.median * 1000)] | @tsv' "$out/lookup.json" | while IFS=$'\t' read -r cmd ms; do
+  ok=$(awk -v m="$ms" 'BEGIN { print (m <= 30) ? "ok" : "MISSED" }')
+  printf '%-34s %10.1f %5s %s\n' "${cmd#"$bin" }" "$ms" 30 "$ok"
+done
+
+echo
 echo "host: $(nproc) CPUs, $(uname -r), $(run ss -Htan | wc -l) TCP and $(run ss -Huan | wc -l) UDP sockets in $ns"

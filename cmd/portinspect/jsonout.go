@@ -140,9 +140,22 @@ func writeJSONReport(out io.Writer, doc *jsonReport, sockets []inspect.Socket) e
 		w.WriteString("\n  ")
 	}
 	w.WriteString("],\n")
-	if err := field("known_ports", doc.KnownPorts, true); err != nil {
-		return err
+	w.WriteString(`  "known_ports": [`)
+	for i := range doc.KnownPorts {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.WriteString("\n    ")
+		var err error
+		if b, err = jw.appendEntry(b[:0], &doc.KnownPorts[i]); err != nil {
+			return err
+		}
+		w.Write(b)
 	}
+	if len(doc.KnownPorts) > 0 {
+		w.WriteString("\n  ")
+	}
+	w.WriteString("],\n")
 	if err := field("warnings", doc.Warnings, doc.Error != ""); err != nil {
 		return err
 	}
@@ -155,17 +168,20 @@ func writeJSONReport(out io.Writer, doc *jsonReport, sockets []inspect.Socket) e
 	return w.Flush()
 }
 
-// jsonWriter encodes parts of the document. Sockets, thousands of them,
-// are written by hand; the processes in them are encoded once each and
-// reused, since one process often holds thousands of sockets.
+// jsonWriter encodes parts of the document. Sockets and known ports,
+// thousands of them, are written one at a time; the processes and notes in
+// them are encoded once each and reused, since one process often holds
+// thousands of sockets and one note (the ephemeral range's) covers
+// thousands of listeners.
 type jsonWriter struct {
 	buf   bytes.Buffer
 	enc   *json.Encoder
 	procs map[*inspect.Process][]byte
+	notes map[*knownports.Note][]byte
 }
 
 func newJSONWriter() *jsonWriter {
-	jw := &jsonWriter{procs: make(map[*inspect.Process][]byte)}
+	jw := &jsonWriter{procs: make(map[*inspect.Process][]byte), notes: make(map[*knownports.Note][]byte)}
 	jw.enc = json.NewEncoder(&jw.buf)
 	// Commands in notes hold <PID> and &&: keep them readable.
 	jw.enc.SetEscapeHTML(false)
@@ -230,6 +246,45 @@ func (jw *jsonWriter) appendSocket(b []byte, s *inspect.Socket) ([]byte, error) 
 		b = strconv.AppendInt(b, s.UID, 10)
 	}
 	return append(b, "\n    }"...), nil
+}
+
+// appendEntry appends one element of "known_ports", at the indent of one:
+// port, protocols and iana as encoding/json writes them, then the notes,
+// each encoded once.
+func (jw *jsonWriter) appendEntry(b []byte, e *knownports.Entry) ([]byte, error) {
+	head := *e
+	head.Notes = nil
+	enc, err := jw.encode("    ", head)
+	if err != nil {
+		return nil, err
+	}
+	// enc ends in `"notes": null` and the closing brace: write the notes there.
+	const tail = "\"notes\": null\n    }"
+	if !bytes.HasSuffix(enc, []byte(tail)) {
+		return nil, fmt.Errorf("known_ports entry does not end in its notes: %.40q", enc[max(0, len(enc)-40):])
+	}
+	b = append(b, enc[:len(enc)-len(tail)+len(`"notes": `)]...)
+	b = append(b, '[')
+	for i, n := range e.Notes {
+		note, ok := jw.notes[n]
+		if !ok {
+			e, err := jw.encode("        ", n)
+			if err != nil {
+				return nil, err
+			}
+			note = bytes.Clone(e)
+			jw.notes[n] = note
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, "\n        "...)
+		b = append(b, note...)
+	}
+	if len(e.Notes) > 0 {
+		b = append(b, "\n      "...)
+	}
+	return append(b, "]\n    }"...), nil
 }
 
 // appendJSONField appends sep, "name": and value as a JSON string.
