@@ -380,3 +380,45 @@ func TestLookupOnTerminal(t *testing.T) {
 		t.Errorf("nothing: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+func TestLookupJSONContract(t *testing.T) {
+	out, _, code := runCLI(t, nil, false, "lookup", "3372,22", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var doc struct {
+		Schema string
+		Source struct {
+			Name, URL, Date string
+			Rows            int
+		}
+		KnownPorts []map[string]any `json:"known_ports"`
+		Warnings   []string
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Schema != "portinspect/v1" || doc.Source.Rows != 14447 || doc.Source.Date != "2024-04-30" || doc.Warnings == nil {
+		t.Errorf("document %+v", doc)
+	}
+	if len(doc.KnownPorts) != 2 || doc.KnownPorts[0]["port"] != 22.0 || doc.KnownPorts[1]["port"] != 3372.0 {
+		t.Fatalf("known_ports %v", doc.KnownPorts)
+	}
+	for _, e := range doc.KnownPorts {
+		for field, kind := range map[string]string{"port": "number", "protocols": "array", "iana": "array", "notes": "array"} {
+			if got := jsonKind(e[field]); got != kind {
+				t.Errorf("port %v: %s is %s, want %s", e["port"], field, got, kind)
+			}
+		}
+		note := e["notes"].([]any)[0].(map[string]any)
+		for field, kind := range map[string]string{
+			"ports": "array", "protocols": "array", "title": "string", "aliases": "array", "platforms": "array",
+			"risk": "string", "risk_loopback": "string", "summary": "string", "commonly_seen": "array",
+			"advice": "array", "references": "array",
+		} {
+			if got := jsonKind(note[field]); got != kind {
+				t.Errorf("port %v note: %s is %s, want %s", e["port"], field, got, kind)
+			}
+		}
+	}
+}
