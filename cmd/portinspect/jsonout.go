@@ -216,27 +216,11 @@ func (jw *jsonWriter) appendSocket(b []byte, s *inspect.Socket) ([]byte, error) 
 	b = appendJSONField(b, ",\n      ", "state", s.State.String())
 	b = appendJSONField(b, ",\n      ", "exposure", s.Exposure.String())
 	b = appendJSONField(b, ",\n      ", "owner_status", s.Owners.String())
-	b = append(b, `,`+in+`"processes": [`...)
-	for i, p := range s.Processes {
-		enc, ok := jw.procs[p]
-		if !ok {
-			e, err := jw.encode("        ", newJSONProcess(p))
-			if err != nil {
-				return nil, err
-			}
-			enc = bytes.Clone(e)
-			jw.procs[p] = enc
-		}
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, "\n        "...)
-		b = append(b, enc...)
+	b = append(b, `,`+in+`"processes": `...)
+	b, err := appendCached(jw, b, s.Processes, jw.procs, func(p *inspect.Process) any { return newJSONProcess(p) })
+	if err != nil {
+		return nil, err
 	}
-	if len(s.Processes) > 0 {
-		b = append(b, in...)
-	}
-	b = append(b, ']')
 	if s.Inode != 0 {
 		b = append(b, `,`+in+`"inode": `...)
 		b = strconv.AppendUint(b, s.Inode, 10)
@@ -264,27 +248,39 @@ func (jw *jsonWriter) appendEntry(b []byte, e *knownports.Entry) ([]byte, error)
 		return nil, fmt.Errorf("known_ports entry does not end in its notes: %.40q", enc[max(0, len(enc)-40):])
 	}
 	b = append(b, enc[:len(enc)-len(tail)+len(`"notes": `)]...)
+	b, err = appendCached(jw, b, e.Notes, jw.notes, func(n *knownports.Note) any { return n })
+	if err != nil {
+		return nil, err
+	}
+	return append(b, "\n    }"...), nil
+}
+
+// appendCached appends items as a JSON array nested two deep in an
+// element of the document's top-level lists, encoding each item once per
+// document and reusing the bytes after.
+func appendCached[T comparable](jw *jsonWriter, b []byte, items []T, cache map[T][]byte, value func(T) any) ([]byte, error) {
+	const in = "\n        "
 	b = append(b, '[')
-	for i, n := range e.Notes {
-		note, ok := jw.notes[n]
+	for i, it := range items {
+		enc, ok := cache[it]
 		if !ok {
-			e, err := jw.encode("        ", n)
+			e, err := jw.encode(in[1:], value(it))
 			if err != nil {
 				return nil, err
 			}
-			note = bytes.Clone(e)
-			jw.notes[n] = note
+			enc = bytes.Clone(e)
+			cache[it] = enc
 		}
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, "\n        "...)
-		b = append(b, note...)
+		b = append(b, in...)
+		b = append(b, enc...)
 	}
-	if len(e.Notes) > 0 {
+	if len(items) > 0 {
 		b = append(b, "\n      "...)
 	}
-	return append(b, "]\n    }"...), nil
+	return append(b, ']'), nil
 }
 
 // appendJSONField appends sep, "name": and value as a JSON string.
