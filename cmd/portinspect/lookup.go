@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/csv"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -125,13 +126,7 @@ func entriesFor(db *knownports.DB, set inspect.PortSet) []knownports.Entry {
 			protos[uint16(p)] = pp
 		}
 	}
-	ports := slices.Sorted(func(yield func(uint16) bool) {
-		for p := range protos {
-			if !yield(p) {
-				return
-			}
-		}
-	})
+	ports := slices.Sorted(maps.Keys(protos))
 	entries := []knownports.Entry{}
 	for _, p := range ports {
 		if len(ports) > 1 && !db.Known(p) {
