@@ -1,0 +1,104 @@
+package inspect
+
+import "strings"
+
+// ExposureSelector picks sockets by exposure in policies and assertions.
+type ExposureSelector uint8
+
+const (
+	// AnyExposure selects every socket.
+	AnyExposure ExposureSelector = iota
+	// OnLoopback selects sockets bound to loopback.
+	OnLoopback
+	// OnAll selects sockets bound to every interface (0.0.0.0, ::).
+	OnAll
+	// OnAddress selects sockets bound to one non-loopback address.
+	OnAddress
+	// BeyondLoopback selects sockets reachable from other machines: OnAll
+	// and OnAddress.
+	BeyondLoopback
+)
+
+var exposureSelectorNames = [...]string{
+	AnyExposure:    "any",
+	OnLoopback:     "loopback",
+	OnAll:          "all",
+	OnAddress:      "address",
+	BeyondLoopback: "beyond-loopback",
+}
+
+func (e ExposureSelector) String() string {
+	if int(e) < len(exposureSelectorNames) {
+		return exposureSelectorNames[e]
+	}
+	return "unknown"
+}
+
+// ParseExposureSelector parses "loopback", "all", "address",
+// "beyond-loopback" or "any".
+func ParseExposureSelector(s string) (ExposureSelector, error) {
+	for i, n := range exposureSelectorNames {
+		if strings.EqualFold(s, n) {
+			return ExposureSelector(i), nil
+		}
+	}
+	return 0, usagef("invalid exposure %q: want loopback, all, address, beyond-loopback or any", s)
+}
+
+// Matches reports whether a socket of exposure x is selected.
+func (e ExposureSelector) Matches(x Exposure) bool {
+	switch e {
+	case OnLoopback:
+		return x == ExposureLoopback
+	case OnAll:
+		return x == ExposureAll
+	case OnAddress:
+		return x == ExposureAddress
+	case BeyondLoopback:
+		return x == ExposureAll || x == ExposureAddress
+	}
+	return true
+}
+
+// PolicyDefault is what a policy says of listeners no rule names.
+type PolicyDefault uint8
+
+const (
+	// DefaultAllow lets unnamed listeners be.
+	DefaultAllow PolicyDefault = iota
+	// DefaultDeny makes every unnamed listener a failure.
+	DefaultDeny
+)
+
+// Policy is a policy file: what must, may and must not listen.
+type Policy struct {
+	// Name is the file the policy came from, for messages.
+	Name    string
+	Default PolicyDefault
+	// Require: for each rule, something must listen on each of its single
+	// ports (on one of its ranges, for a range), with the exposure and
+	// owner the rule gives, if any.
+	Require []PolicyRule
+	// Allow: listeners a rule matches may listen, when Default is deny.
+	Allow []PolicyRule
+	// Deny: no listener may match any of these rules.
+	Deny []PolicyRule
+}
+
+// PolicyRule is one entry of a policy's require, allow or deny list.
+type PolicyRule struct {
+	// Spec is the port field as written ("443/tcp", "ssh"), Ports what it
+	// selects.
+	Spec  string
+	Ports PortSet
+	// Exposure narrows the rule to listeners of that exposure.
+	Exposure ExposureSelector
+	// Owner, when set, is a process name or executable path: for require,
+	// who must hold the listener; for allow and deny, whose listeners the
+	// rule is about.
+	Owner string
+	// Reason is the policy author's explanation, shown on failure.
+	Reason string
+	// Line is where the rule starts in the file.
+	Line int
+}
