@@ -23,6 +23,11 @@ func usagef(format string, args ...any) error {
 // PortSet is what a PORTSPEC selects. The nil set selects every port.
 type PortSet []platform.PortRange
 
+// Has reports whether the set selects port for protocol p.
+func (ps PortSet) Has(port uint16, p platform.Protocol) bool {
+	return ps == nil || slices.ContainsFunc(ps, func(r platform.PortRange) bool { return r.Has(port, p) })
+}
+
 // Singles returns the single ports the set names (3372, not 3000-3100), in
 // the order given, without repeats.
 func (ps PortSet) Singles() []uint16 {

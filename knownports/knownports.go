@@ -62,14 +62,10 @@ func (n *Note) covers(port uint16, protocol string) bool {
 		slices.ContainsFunc(n.Protocols, func(p string) bool { return strings.EqualFold(p, protocol) })
 }
 
-// rangeOf returns the note's port range that holds port.
-func (n *Note) rangeOf(port uint16) PortRange {
-	for _, r := range n.Ports {
-		if r.Contains(port) {
-			return r
-		}
-	}
-	return PortRange{}
+// Wide reports whether the note is about a whole class of ports, such as
+// the ephemeral range, rather than about a service that listens there.
+func (n *Note) Wide() bool {
+	return slices.ContainsFunc(n.Ports, func(r PortRange) bool { return int(r.High)-int(r.Low) >= maxNamedRange })
 }
 
 // Entry is what the database knows of one port: the JSON shape of the
@@ -304,7 +300,7 @@ func (db *DB) ServiceName(port uint16, protocol string) string {
 		if len(note.Aliases) == 0 || !note.covers(port, protocol) {
 			continue
 		}
-		if r := note.rangeOf(port); int(r.High)-int(r.Low) < maxNamedRange {
+		if !note.Wide() {
 			return note.Aliases[0]
 		}
 	}

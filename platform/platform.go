@@ -240,6 +240,12 @@ type Process struct {
 	Service string
 	// Hidden is set when some details were unreadable for lack of privilege.
 	Hidden bool
+	// ExeDeleted says the executable file was deleted or replaced after
+	// the process started it.
+	ExeDeleted bool
+	// ExeDirWritable says the executable's directory is writable by every
+	// user, as /tmp and /dev/shm are: anyone could have put it there.
+	ExeDirWritable bool
 }
 
 // ProcessDetail says how much of a process to read.

@@ -395,3 +395,43 @@ func TestLiveBoundTCPSocket(t *testing.T) {
 		t.Errorf("the default states list %+v", socks)
 	}
 }
+
+// TestLiveExecutableFlags runs a copy of this test binary from a
+// world-writable directory, deletes it, and reads both facts back.
+func TestLiveExecutableFlags(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	self, _ := os.Executable()
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := dir + "/helper"
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command(exe, "-test.run=^TestHelperHoldStdin$")
+	child.Env = append(os.Environ(), "PORTINSPECT_TEST_HELPER=hold")
+	stdin, _ := child.StdinPipe()
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); child.Wait() }()
+	if err := os.Remove(exe); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := New(Options{})
+	p, err := in.Process(child.Process.Pid, DetailFull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.ExeDeleted || !p.ExeDirWritable {
+		t.Errorf("exe %q: deleted %v, dir world-writable %v; want both", p.Exe, p.ExeDeleted, p.ExeDirWritable)
+	}
+	me, _ := in.Process(os.Getpid(), DetailFull)
+	if me.ExeDeleted {
+		t.Errorf("this test's own executable %q reads as deleted", me.Exe)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,6 +86,12 @@ func (p *procReader) process(pid int, detail ProcessDetail) (Process, error) {
 	}
 	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
 		proc.Exe = exe
+		path, deleted := strings.CutSuffix(exe, " (deleted)")
+		proc.ExeDeleted = deleted
+		// Through the process's own root, which a container changes.
+		if st, err := os.Stat(filepath.Join(dir, "root", filepath.Dir(path))); err == nil {
+			proc.ExeDirWritable = st.Mode().Perm()&0o002 != 0
+		}
 	} else if errors.Is(err, fs.ErrPermission) {
 		proc.Hidden = true
 	}

@@ -15,26 +15,47 @@ import (
 type outputFormat string
 
 const (
-	formatTable outputFormat = "table"
-	formatWide  outputFormat = "wide"
-	formatJSON  outputFormat = "json"
-	formatCSV   outputFormat = "csv"
+	formatTable      outputFormat = "table"
+	formatWide       outputFormat = "wide"
+	formatJSON       outputFormat = "json"
+	formatCSV        outputFormat = "csv"
+	formatMarkdown   outputFormat = "markdown"
+	formatPrometheus outputFormat = "prometheus"
 )
 
-var outputFormats = []outputFormat{formatTable, formatWide, formatJSON, formatCSV}
+// socketFormats are the formats of the commands that list sockets or
+// ports.
+var socketFormats = []outputFormat{formatTable, formatWide, formatJSON, formatCSV}
 
 // outputFlags are -o/--output and --json.
 type outputFlags struct {
-	output string
-	json   bool
-	format outputFormat
+	output  string
+	json    bool
+	format  outputFormat
+	allowed []outputFormat
 }
 
-func (o *outputFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&o.output, "output", "o", string(formatTable), "output format: table, wide, json or csv")
+func (o *outputFlags) add(cmd *cobra.Command, allowed ...outputFormat) {
+	if len(allowed) == 0 {
+		allowed = socketFormats
+	}
+	o.allowed = allowed
+	cmd.Flags().StringVarP(&o.output, "output", "o", string(formatTable), "output format: "+o.list())
 	cmd.Flags().BoolVar(&o.json, "json", false, "same as -o json")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(
-		[]string{"table", "wide", "json", "csv"}, cobra.ShellCompDirectiveNoFileComp))
+	names := make([]string, len(allowed))
+	for i, f := range allowed {
+		names[i] = string(f)
+	}
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(names, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// list spells the allowed formats: "table, wide, json or csv".
+func (o *outputFlags) list() string {
+	names := make([]string, len(o.allowed))
+	for i, f := range o.allowed {
+		names[i] = string(f)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func (o *outputFlags) parse() error {
@@ -44,13 +65,13 @@ func (o *outputFlags) parse() error {
 		}
 		o.output = string(formatJSON)
 	}
-	for _, f := range outputFormats {
+	for _, f := range o.allowed {
 		if strings.EqualFold(o.output, string(f)) {
 			o.format = f
 			return nil
 		}
 	}
-	return &inspect.UsageError{Msg: fmt.Sprintf("invalid output format %q: want table, wide, json or csv", o.output)}
+	return &inspect.UsageError{Msg: fmt.Sprintf("invalid output format %q: want %s", o.output, o.list())}
 }
 
 // filterFlags are the socket filters shared by list, port and audit.
@@ -65,17 +86,24 @@ type filterFlags struct {
 }
 
 func (fl *filterFlags) add(cmd *cobra.Command) {
+	fl.addScope(cmd)
+	fs := cmd.Flags()
+	fs.BoolVarP(&fl.listening, "listening", "l", false, "TCP listeners and bound, unconnected UDP sockets only")
+	fs.StringSliceVar(&fl.states, "state", nil, "sockets in these states only (LISTEN, ESTABLISHED, TIME_WAIT, UNCONN, connected, …)")
+	fs.BoolVar(&fl.noProcesses, "no-processes", false, "skip the owner lookup (fastest)")
+}
+
+// addScope adds the filters that make sense for audit too, which always
+// looks at listeners and their owners.
+func (fl *filterFlags) addScope(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.BoolVarP(&fl.tcp, "tcp", "t", false, "TCP sockets only")
 	fs.BoolVarP(&fl.udp, "udp", "u", false, "UDP sockets only")
 	fs.BoolVarP(&fl.ipv4, "ipv4", "4", false, "IPv4 sockets only")
 	fs.BoolVarP(&fl.ipv6, "ipv6", "6", false, "IPv6 sockets only")
-	fs.BoolVarP(&fl.listening, "listening", "l", false, "TCP listeners and bound, unconnected UDP sockets only")
-	fs.StringSliceVar(&fl.states, "state", nil, "sockets in these states only (LISTEN, ESTABLISHED, TIME_WAIT, UNCONN, connected, …)")
 	fs.IntSliceVar(&fl.pids, "pid", nil, "sockets held by these process IDs only")
 	fs.StringVar(&fl.process, "process", "", "sockets held by processes of this name or executable only")
 	fs.StringVar(&fl.user, "user", "", "sockets held by this user name or UID only")
-	fs.BoolVar(&fl.noProcesses, "no-processes", false, "skip the owner lookup (fastest)")
 }
 
 // query turns the flags into a query.

@@ -24,11 +24,41 @@ const jsonSchema = "portinspect/v1"
 // jsonReport is the document but for its sockets, which writeJSONReport
 // writes one at a time between host and known_ports.
 type jsonReport struct {
-	Schema     string             `json:"schema"`
-	Host       jsonHost           `json:"host"`
+	Schema string   `json:"schema"`
+	Host   jsonHost `json:"host"`
+	// Findings is an audit's, written after host; nil for other commands.
+	Findings   []jsonFinding      `json:"findings,omitempty"`
 	KnownPorts []knownports.Entry `json:"known_ports"`
 	Warnings   []string           `json:"warnings"`
 	Error      string             `json:"error,omitempty"`
+}
+
+// jsonFinding is an audit finding. Port and protocol are null for a
+// finding about the whole audit.
+type jsonFinding struct {
+	Rule      string               `json:"rule"`
+	Severity  string               `json:"severity"`
+	Message   string               `json:"message"`
+	Port      *uint16              `json:"port"`
+	Protocol  *string              `json:"protocol"`
+	Sockets   []jsonFindingSocket  `json:"sockets"`
+	Processes []jsonFindingProcess `json:"processes"`
+	Advice    []knownports.Advice  `json:"advice"`
+}
+
+// jsonFindingSocket names a socket of the report's sockets list.
+type jsonFindingSocket struct {
+	Protocol     string `json:"protocol"`
+	LocalAddress string `json:"local_address"`
+	LocalPort    uint16 `json:"local_port"`
+	Exposure     string `json:"exposure"`
+}
+
+// jsonFindingProcess names a process of the report's sockets list.
+type jsonFindingProcess struct {
+	PID  int    `json:"pid"`
+	Name string `json:"name"`
+	Exe  string `json:"exe"`
 }
 
 type jsonHost struct {
@@ -122,6 +152,11 @@ func writeJSONReport(out io.Writer, doc *jsonReport, sockets []inspect.Socket) e
 	}
 	if err := field("host", doc.Host, true); err != nil {
 		return err
+	}
+	if doc.Findings != nil {
+		if err := field("findings", doc.Findings, true); err != nil {
+			return err
+		}
 	}
 	w.WriteString(`  "sockets": [`)
 	var b []byte

@@ -96,32 +96,48 @@ func portRun(f *Factory, opts *portOptions) error {
 	return nil
 }
 
-// inspectMachine runs q against the machine. When the machine's sockets
-// cannot be read at all, a JSON document saying so is still printed, and
-// the error is an *inspectError.
+// inspectMachine runs q against the machine.
 func inspectMachine(f *Factory, q inspect.Query, format outputFormat) (*inspect.Report, error) {
+	var rep *inspect.Report
+	err := withMachine(f, format, func(src inspect.Source) (err error) {
+		rep, err = inspect.Run(context.Background(), src, f.KnownPorts(), q)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	warn(f.IO, rep.Warnings, format)
+	return rep, nil
+}
+
+// withMachine runs fn with the machine's socket source. Bad input in the
+// query is returned as it is; when the machine's sockets cannot be read at
+// all, a JSON document saying so is still printed, and the error is an
+// *inspectError.
+func withMachine(f *Factory, format outputFormat, fn func(inspect.Source) error) error {
 	src, err := f.Inspector()
 	if err == nil {
-		var rep *inspect.Report
-		rep, err = inspect.Run(context.Background(), src, f.KnownPorts(), q)
-		if ue := (*inspect.UsageError)(nil); errors.As(err, &ue) {
-			return nil, err
-		}
-		if err == nil {
-			if format != formatJSON {
-				for _, w := range rep.Warnings {
-					fmt.Fprintf(f.IO.ErrOut, "portinspect: warning: %s\n", w)
-				}
-			}
-			return rep, nil
+		err = fn(src)
+		if ue := (*inspect.UsageError)(nil); err == nil || errors.As(err, &ue) {
+			return err
 		}
 	}
 	if format == formatJSON {
 		if werr := writeJSONReport(f.IO.Out, failedReport(err), nil); werr != nil {
-			return nil, werr
+			return werr
 		}
 	}
-	return nil, &inspectError{err: err}
+	return &inspectError{err: err}
+}
+
+// warn prints a report's warnings on stderr; JSON carries them inside.
+func warn(ios *IOStreams, warnings []string, format outputFormat) {
+	if format == formatJSON {
+		return
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(ios.ErrOut, "portinspect: warning: %s\n", w)
+	}
 }
 
 // describeSpecs names what a port query asked for, for the sentence that

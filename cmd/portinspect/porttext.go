@@ -154,7 +154,7 @@ func writeKnownPort(w io.Writer, e knownports.Entry, width int) {
 				writeWrapped(w, "      ", describeSeen(s), width)
 			}
 		}
-		for _, a := range advicePlatformFirst(n.Advice, here) {
+		for _, a := range inspect.AdvicePlatformFirst(n.Advice, here) {
 			fmt.Fprintf(w, "    On %s:\n", a.Platform)
 			writeWrapped(w, "      ", a.Text, width)
 			for _, c := range a.Commands {
@@ -220,23 +220,6 @@ func describeSeen(s knownports.Seen) string {
 		line += ". " + s.Note
 	}
 	return line
-}
-
-// advicePlatformFirst orders advice for this platform first, then advice
-// for any platform, then the rest as written.
-func advicePlatformFirst(advice []knownports.Advice, platform string) []knownports.Advice {
-	rank := func(a knownports.Advice) int {
-		switch a.Platform {
-		case platform:
-			return 0
-		case "any":
-			return 1
-		}
-		return 2
-	}
-	sorted := slices.Clone(advice)
-	slices.SortStableFunc(sorted, func(a, b knownports.Advice) int { return rank(a) - rank(b) })
-	return sorted
 }
 
 // writeWrapped writes text word-wrapped to width, every line indented.

@@ -1,0 +1,462 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portinspect/portinspect/inspect"
+	"github.com/portinspect/portinspect/knownports"
+	"github.com/portinspect/portinspect/platform"
+)
+
+type auditOptions struct {
+	filters filterFlags
+	out     outputFlags
+	port    string
+	failOn  string
+
+	query inspect.Query
+	// failAt is the severity at which findings fail the run; nil never.
+	failAt *knownports.Risk
+}
+
+func newCmdAudit(f *Factory, runF func(*auditOptions) error) *cobra.Command {
+	opts := &auditOptions{}
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Every listener, how exposed it is, how risky, and what to do",
+		Long: `Audit every listening socket (TCP LISTEN and bound UDP): its exposure, its
+owner, what its port is known for, and findings ranked by severity, with the
+known-ports database's advice. Rules:
+
+  exposed-risky-service  a service with a curated note reachable beyond loopback
+                         (severity from the note: 3372 on all interfaces is medium)
+  unknown-listener       beyond loopback, with no note and no IANA name (info)
+  suspicious-executable  a listener whose executable was deleted, or lives in a
+                         world-writable or temporary directory (high)
+  ownerless-listener     no process holds it, while privileged (medium; kernel
+                         services such as nfsd are info and named)
+  partial-coverage       run without privilege: some owners are hidden (info)
+
+Exit status: 0, or 1 with --fail-on when a finding is at or above that
+severity; 2 bad input; 3 the machine's sockets could not be read.`,
+		Example: `  portinspect audit
+  portinspect audit --fail-on high
+  portinspect audit -o markdown > audit.md
+  portinspect audit -o prometheus > /var/lib/node_exporter/textfile_collector/portinspect.prom`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.parse(f); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return auditRun(f, opts)
+		},
+	}
+	opts.filters.addScope(cmd)
+	opts.out.add(cmd, formatTable, formatJSON, formatMarkdown, formatPrometheus)
+	cmd.Flags().StringVar(&opts.port, "port", "", "listeners on these local ports only (a PORTSPEC)")
+	cmd.Flags().StringVar(&opts.failOn, "fail-on", "", "exit 1 when a finding is at or above this severity: info, low, medium, high or critical")
+	return cmd
+}
+
+func (o *auditOptions) parse(f *Factory) error {
+	if err := o.out.parse(); err != nil {
+		return err
+	}
+	q, err := o.filters.query()
+	if err != nil {
+		return err
+	}
+	if o.port != "" {
+		if q.Ports, err = inspect.ParsePortSpec(o.port, resolveService(f.KnownPorts())); err != nil {
+			return err
+		}
+	}
+	if o.failOn != "" {
+		r, err := knownports.ParseRisk(o.failOn)
+		if err != nil {
+			return &inspect.UsageError{Msg: fmt.Sprintf("invalid --fail-on %q: want info, low, medium, high or critical", o.failOn)}
+		}
+		o.failAt = &r
+	}
+	o.query = q
+	return nil
+}
+
+func auditRun(f *Factory, opts *auditOptions) error {
+	var a *inspect.Audit
+	err := withMachine(f, opts.out.format, func(src inspect.Source) (err error) {
+		a, err = inspect.RunAudit(context.Background(), src, f.KnownPorts(),
+			inspect.AuditOptions{Query: opts.query, Platform: hostPlatform()})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	warn(f.IO, a.Warnings, opts.out.format)
+	if err := renderAudit(f.IO, a, opts.out.format, time.Now()); err != nil {
+		return err
+	}
+	if worst, ok := a.Worst(); ok && opts.failAt != nil && worst >= *opts.failAt {
+		return &errSilentExit{code: exitNotFound}
+	}
+	return nil
+}
+
+func renderAudit(ios *IOStreams, a *inspect.Audit, format outputFormat, now time.Time) error {
+	w := bufio.NewWriterSize(ios.Out, 64<<10)
+	switch format {
+	case formatJSON:
+		return writeAuditJSON(ios.Out, a)
+	case formatMarkdown:
+		writeAuditMarkdown(w, a, now)
+	case formatPrometheus:
+		writeAuditPrometheus(w, a, now)
+	default:
+		if !ios.OutTTY {
+			// Piped: the findings as rows, for awk; JSON has the rest.
+			for _, f := range a.Findings {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", f.Severity, f.Rule, findingPort(f), escapeText(f.Message))
+			}
+			break
+		}
+		writeAuditText(w, ios, a)
+	}
+	return w.Flush()
+}
+
+// severitiesDown are the severities, worst first.
+var severitiesDown = []knownports.Risk{knownports.RiskCritical, knownports.RiskHigh, knownports.RiskMedium, knownports.RiskLow, knownports.RiskInfo}
+
+// summary is one line: "4 listeners, 3 findings: 1 high, 1 medium, 1 info".
+func auditSummary(a *inspect.Audit) string {
+	groups := listenerRows(a)
+	s := fmt.Sprintf("%d listeners on %d ports, %d findings", countListeners(a), len(groups), len(a.Findings))
+	var counts []string
+	for _, sev := range severitiesDown {
+		if n := a.Count(sev); n > 0 {
+			counts = append(counts, fmt.Sprintf("%d %s", n, sev))
+		}
+	}
+	if len(counts) > 0 {
+		s += ": " + strings.Join(counts, ", ")
+	}
+	return s
+}
+
+func countListeners(a *inspect.Audit) int {
+	n := 0
+	for i := range a.Sockets {
+		if a.Sockets[i].Listening() {
+			n++
+		}
+	}
+	return n
+}
+
+func findingPort(f inspect.Finding) string {
+	if f.Port == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%s", f.Port, f.Protocol)
+}
+
+func describeHost(h platform.Host) string {
+	priv := "not privileged"
+	if h.Privileged {
+		priv = "privileged"
+	}
+	return fmt.Sprintf("%s (%s, %s)", escapeText(h.Hostname), h.OS, priv)
+}
+
+// writeAuditText is the report for a terminal: summary, findings with
+// their advice, then the listeners.
+func writeAuditText(w io.Writer, ios *IOStreams, a *inspect.Audit) {
+	fmt.Fprintf(w, "Audit of %s: %s\n", describeHost(a.Host), auditSummary(a))
+	if len(a.Findings) > 0 {
+		fmt.Fprintln(w)
+		rows := make([][]string, len(a.Findings))
+		for i, f := range a.Findings {
+			rows[i] = []string{f.Severity.String(), f.Rule, findingPort(f), escapeText(f.Message)}
+		}
+		writeAligned(w, []string{"SEVERITY", "RULE", "PORT", "FINDING"}, rows)
+	}
+	width := textWidth(ios)
+	for _, f := range a.Findings {
+		advice := adviceHere(f.Advice)
+		if len(advice) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\nWhat to do about %s (%s, %s):\n", findingPort(f), f.Rule, f.Severity)
+		for _, adv := range advice {
+			fmt.Fprintf(w, "  On %s:\n", adv.Platform)
+			writeWrapped(w, "    ", adv.Text, width)
+			for _, c := range adv.Commands {
+				fmt.Fprintf(w, "      %s\n", c)
+			}
+		}
+	}
+	fmt.Fprintln(w, "\nListeners")
+	header := []string{"PORT", "PROTO", "SERVICE", "EXPOSURE", "ADDRESSES", "PID", "PROCESS", "USER", "UNIT"}
+	writeAligned(w, header, listenerRows(a))
+}
+
+// adviceHere keeps the advice for the platform the audit ran on (and for
+// any platform): the auditor is at this machine; -o json has the rest.
+// Advice written only for other platforms is kept rather than lost.
+func adviceHere(advice []knownports.Advice) []knownports.Advice {
+	here := hostPlatform()
+	var out []knownports.Advice
+	for _, a := range advice {
+		if a.Platform == here || a.Platform == "any" {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return advice
+	}
+	return out
+}
+
+// listenerRows is the inventory: one row per port and protocol.
+func listenerRows(a *inspect.Audit) [][]string {
+	type key struct {
+		port  uint16
+		proto platform.Protocol
+	}
+	var order []key
+	groups := make(map[key][]*inspect.Socket)
+	for i := range a.Sockets {
+		s := &a.Sockets[i]
+		if !s.Listening() {
+			continue
+		}
+		k := key{s.Local.Port(), s.Protocol}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], s)
+	}
+	slices.SortFunc(order, func(x, y key) int {
+		if x.port != y.port {
+			return int(x.port) - int(y.port)
+		}
+		return int(x.proto) - int(y.proto)
+	})
+	rows := make([][]string, 0, len(order))
+	for _, k := range order {
+		socks := groups[k]
+		var addrs, exposures, pids, names, users, units []string
+		hidden := false
+		for _, s := range socks {
+			addrs = appendNew(addrs, escapeText(s.Local.Addr().String()))
+			exposures = appendNew(exposures, s.Exposure.String())
+			hidden = hidden || s.Owners == platform.OwnersHidden
+			for _, p := range s.Processes {
+				pids = appendNew(pids, strconv.Itoa(p.PID))
+				names = appendNew(names, escapeText(p.Name))
+				users = appendNew(users, escapeText(p.User))
+				units = appendNew(units, escapeText(p.Service))
+			}
+		}
+		if len(pids) == 0 {
+			pids = []string{"-"}
+			if hidden {
+				names = []string{"(hidden)"}
+			}
+		}
+		rows = append(rows, []string{
+			strconv.Itoa(int(k.port)), k.proto.String(), socks[0].Service, strings.Join(exposures, ","),
+			strings.Join(addrs, ","), strings.Join(pids, ","), strings.Join(names, ","), strings.Join(users, ","), strings.Join(units, ","),
+		})
+	}
+	return rows
+}
+
+// writeAligned writes an aligned table to w, as writeTable does on a
+// terminal.
+func writeAligned(w io.Writer, header []string, rows [][]string) {
+	writeTable(&IOStreams{Out: w, OutTTY: true}, header, rows)
+}
+
+// writeAuditMarkdown is a report a person can paste into a ticket.
+func writeAuditMarkdown(w io.Writer, a *inspect.Audit, now time.Time) {
+	fmt.Fprintf(w, "# portinspect audit of %s\n\n", mdText(a.Host.Hostname))
+	fmt.Fprintf(w, "%s, %s, %s.\n\n", now.UTC().Format("2006-01-02 15:04 MST"), a.Host.OS, map[bool]string{true: "privileged", false: "not privileged: some owners are hidden"}[a.Host.Privileged])
+	fmt.Fprintf(w, "## Summary\n\n%s.\n\n| severity | findings |\n|---|---|\n", auditSummary(a))
+	for _, sev := range severitiesDown {
+		fmt.Fprintf(w, "| %s | %d |\n", sev, a.Count(sev))
+	}
+	fmt.Fprintln(w, "\n## Findings")
+	if len(a.Findings) == 0 {
+		fmt.Fprintln(w, "\nNone.")
+	}
+	for _, f := range a.Findings {
+		fmt.Fprintf(w, "\n### %s: %s, %s\n\n%s\n", f.Severity, f.Rule, findingPort(f), mdText(f.Message))
+		for _, adv := range adviceHere(f.Advice) {
+			fmt.Fprintf(w, "\n**On %s:** %s\n", adv.Platform, mdText(adv.Text))
+			if len(adv.Commands) > 0 {
+				fmt.Fprintf(w, "\n```\n%s\n```\n", strings.Join(adv.Commands, "\n"))
+			}
+		}
+	}
+	fmt.Fprintln(w, "\n## Listeners\n\n| port | protocol | service | exposure | addresses | pid | process | user | unit |\n|---|---|---|---|---|---|---|---|---|")
+	for _, r := range listenerRows(a) {
+		for i := range r {
+			r[i] = mdCell(r[i])
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(r, " | "))
+	}
+}
+
+// mdText escapes untrusted text for Markdown prose: control characters as
+// everywhere, and the characters that would make it markup.
+func mdText(s string) string {
+	s = escapeText(s)
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune("\\`*_[]<>|#~", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func mdCell(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return mdText(s)
+}
+
+// writeAuditPrometheus writes the text exposition format for
+// node_exporter's textfile collector. Series with equal labels are summed:
+// SO_REUSEPORT twins are one series of value 2, as the format wants each
+// series once.
+func writeAuditPrometheus(w io.Writer, a *inspect.Audit, now time.Time) {
+	type series struct {
+		labels string
+		value  int
+	}
+	gauge := func(name, help string, rows []series) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
+		for _, r := range rows {
+			fmt.Fprintf(w, "%s%s %d\n", name, r.labels, r.value)
+		}
+	}
+	sum := func(keys []string) []series {
+		var out []series
+		index := make(map[string]int)
+		for _, k := range keys {
+			if i, ok := index[k]; ok {
+				out[i].value++
+				continue
+			}
+			index[k] = len(out)
+			out = append(out, series{k, 1})
+		}
+		return out
+	}
+
+	var listeners []string
+	for i := range a.Sockets {
+		s := &a.Sockets[i]
+		if !s.Listening() {
+			continue
+		}
+		var names []string
+		for _, p := range s.Processes {
+			names = appendNew(names, p.Name)
+		}
+		process := strings.Join(names, ",")
+		if s.Owners == platform.OwnersHidden {
+			process = "(hidden)"
+		}
+		listeners = append(listeners, promLabels(
+			"port", strconv.Itoa(int(s.Local.Port())), "protocol", s.Protocol.String(),
+			"address", s.Local.Addr().String(), "exposure", s.Exposure.String(),
+			"process", process, "service", s.Service))
+	}
+	gauge("portinspect_listener", "Listening sockets by port, protocol, address, exposure, process and service.", sum(listeners))
+
+	var counts []series
+	for _, sev := range severitiesDown {
+		counts = append(counts, series{promLabels("severity", sev.String()), a.Count(sev)})
+	}
+	gauge("portinspect_findings", "Audit findings by severity.", counts)
+
+	var findings []string
+	for _, f := range a.Findings {
+		port, proto := "", ""
+		if f.Port != 0 {
+			port, proto = strconv.Itoa(int(f.Port)), f.Protocol.String()
+		}
+		findings = append(findings, promLabels("rule", f.Rule, "severity", f.Severity.String(), "port", port, "protocol", proto))
+	}
+	gauge("portinspect_finding", "Audit findings by rule, severity, port and protocol.", sum(findings))
+
+	gauge("portinspect_audit_timestamp_seconds", "When the audit ran, in seconds since the Unix epoch.",
+		[]series{{"", int(now.Unix())}})
+	privileged := 0
+	if a.Host.Privileged {
+		privileged = 1
+	}
+	gauge("portinspect_audit_privileged", "1 when the audit could read every process's sockets, 0 when some were hidden.",
+		[]series{{"", privileged}})
+}
+
+// promLabels writes {k="v",…}, the values made safe: control characters
+// shown as escapes, then backslashes, quotes and newlines escaped as the
+// exposition format requires.
+func promLabels(kv ...string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := 0; i < len(kv); i += 2 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		v := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(escapeText(kv[i+1]))
+		fmt.Fprintf(&b, `%s="%s"`, kv[i], v)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// writeAuditJSON writes the report document with the findings after host.
+func writeAuditJSON(out io.Writer, a *inspect.Audit) error {
+	doc := newJSONReport(a.Report)
+	doc.Findings = make([]jsonFinding, len(a.Findings))
+	for i, f := range a.Findings {
+		jf := jsonFinding{
+			Rule: f.Rule, Severity: f.Severity.String(), Message: f.Message,
+			Sockets: []jsonFindingSocket{}, Processes: []jsonFindingProcess{}, Advice: f.Advice,
+		}
+		if f.Port != 0 {
+			port, proto := f.Port, f.Protocol.String()
+			jf.Port, jf.Protocol = &port, &proto
+		}
+		for _, s := range f.Sockets {
+			jf.Sockets = append(jf.Sockets, jsonFindingSocket{s.Protocol.String(), s.Local.Addr().String(), s.Local.Port(), s.Exposure.String()})
+		}
+		for _, p := range f.Processes {
+			jf.Processes = append(jf.Processes, jsonFindingProcess{p.PID, p.Name, p.Exe})
+		}
+		if jf.Advice == nil {
+			jf.Advice = []knownports.Advice{}
+		}
+		doc.Findings[i] = jf
+	}
+	return writeJSONReport(out, doc, a.Sockets)
+}

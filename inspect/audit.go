@@ -1,0 +1,317 @@
+package inspect
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/portinspect/portinspect/knownports"
+	"github.com/portinspect/portinspect/platform"
+)
+
+// Severity ranks findings, on the known-ports database's scale.
+type Severity = knownports.Risk
+
+// Audit rule IDs: stable, for scripts and alerts.
+const (
+	RuleExposedRiskyService  = "exposed-risky-service"
+	RuleUnknownListener      = "unknown-listener"
+	RuleSuspiciousExecutable = "suspicious-executable"
+	RuleOwnerlessListener    = "ownerless-listener"
+	RulePartialCoverage      = "partial-coverage"
+)
+
+// Finding is one thing an audit flags about the machine's listeners.
+type Finding struct {
+	Rule     string
+	Severity Severity
+	Message  string
+	// Port and Protocol say which listener group the finding is about;
+	// a finding about the whole audit (partial coverage) has neither.
+	Port     uint16
+	Protocol platform.Protocol
+	// Sockets and Processes are the listeners and their holders at fault.
+	Sockets   []*Socket
+	Processes []*Process
+	// Advice is what the known-ports database says to do, this platform's
+	// first.
+	Advice []knownports.Advice
+}
+
+// Audit is every listener of a machine with what an auditor should know
+// of it.
+type Audit struct {
+	*Report
+	// Findings are sorted most severe first, then by port.
+	Findings []Finding
+}
+
+// Count returns how many findings have severity s.
+func (a *Audit) Count(s Severity) int {
+	n := 0
+	for _, f := range a.Findings {
+		if f.Severity == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Worst returns the highest severity among the findings, and false when
+// there are none.
+func (a *Audit) Worst() (Severity, bool) {
+	if len(a.Findings) == 0 {
+		return 0, false
+	}
+	return a.Findings[0].Severity, true
+}
+
+// AuditOptions are the parts of a query an audit takes: which listeners,
+// and the platform whose advice comes first.
+type AuditOptions struct {
+	Query    Query
+	Platform string
+}
+
+// RunAudit lists every listener (TCP LISTEN, bound UDP) with its owners and
+// known-port entry, and applies the audit rules.
+func RunAudit(ctx context.Context, src Source, db *knownports.DB, opts AuditOptions) (*Audit, error) {
+	q := opts.Query
+	q.Listening = true
+	q.NoProcesses = false
+	q.Detail = platform.DetailFull
+	q.KnownPorts = KnownPortsListening
+	rep, err := Run(ctx, src, db, q)
+	if err != nil {
+		return nil, err
+	}
+	a := &Audit{Report: rep, Findings: auditFindings(rep, db, opts.Platform)}
+	return a, nil
+}
+
+// listenerGroup is the listeners on one port and protocol.
+type listenerGroup struct {
+	port    uint16
+	proto   platform.Protocol
+	sockets []*Socket
+}
+
+func (g *listenerGroup) beyondLoopback() []*Socket {
+	var out []*Socket
+	for _, s := range g.sockets {
+		if s.Exposure != ExposureLoopback {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// groupListeners groups a report's listening sockets by port and protocol,
+// in port order.
+func groupListeners(socks []Socket) []*listenerGroup {
+	var groups []*listenerGroup
+	byKey := make(map[[2]int]*listenerGroup)
+	for i := range socks {
+		s := &socks[i]
+		if !s.Listening() {
+			continue
+		}
+		k := [2]int{int(s.Local.Port()), int(s.Protocol)}
+		g := byKey[k]
+		if g == nil {
+			g = &listenerGroup{port: s.Local.Port(), proto: s.Protocol}
+			byKey[k] = g
+			groups = append(groups, g)
+		}
+		g.sockets = append(g.sockets, s)
+	}
+	slices.SortFunc(groups, func(a, b *listenerGroup) int {
+		return cmp.Or(cmp.Compare(a.port, b.port), cmp.Compare(a.proto, b.proto))
+	})
+	return groups
+}
+
+// kernelServices are listeners the kernel itself holds, by port and
+// protocol: no process is expected.
+var kernelServices = map[[2]int]string{
+	{2049, int(platform.TCP)}: "the kernel NFS server (nfsd)",
+	{2049, int(platform.UDP)}: "the kernel NFS server (nfsd)",
+}
+
+func auditFindings(rep *Report, db *knownports.DB, here string) []Finding {
+	var findings []Finding
+	for _, g := range groupListeners(rep.Sockets) {
+		findings = append(findings, groupFindings(g, rep.Host, db, here)...)
+	}
+	if !rep.Host.Privileged {
+		hidden := 0
+		for _, s := range rep.Sockets {
+			if s.Owners == platform.OwnersHidden {
+				hidden++
+			}
+		}
+		msg := "this audit ran without privilege: processes of other users could not be read"
+		if hidden > 0 {
+			msg = fmt.Sprintf("this audit ran without privilege: the owners of %s are hidden", plural(hidden, "listener"))
+		}
+		findings = append(findings, Finding{
+			Rule: RulePartialCoverage, Severity: knownports.RiskInfo,
+			Message: msg + "; run as " + rep.Host.PrivilegeHint + " for a complete audit",
+		})
+	}
+	slices.SortStableFunc(findings, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Port, b.Port), cmp.Compare(a.Protocol, b.Protocol))
+	})
+	return findings
+}
+
+// groupFindings applies the rules to the listeners on one port.
+func groupFindings(g *listenerGroup, host platform.Host, db *knownports.DB, here string) []Finding {
+	var out []Finding
+	where := fmt.Sprintf("%d/%s", g.port, g.proto)
+	entry := db.Port(g.port).Only(g.proto.String())
+	exposed := g.beyondLoopback()
+
+	if len(exposed) > 0 {
+		named := false
+		for _, n := range entry.Notes {
+			if n.Wide() {
+				continue
+			}
+			named = true
+			out = append(out, Finding{
+				Rule: RuleExposedRiskyService, Severity: n.Risk,
+				Message: fmt.Sprintf("%s (%s) is reachable beyond loopback on %s", n.Title, where, addresses(exposed)),
+				Port:    g.port, Protocol: g.proto,
+				Sockets: exposed, Processes: holders(exposed),
+				Advice: AdvicePlatformFirst(n.Advice, here),
+			})
+		}
+		if !named && db.ServiceName(g.port, g.proto.String()) == "" {
+			out = append(out, Finding{
+				Rule: RuleUnknownListener, Severity: knownports.RiskInfo,
+				Message: fmt.Sprintf("%s is reachable beyond loopback on %s, held by %s: no note and no IANA name says what it is",
+					where, addresses(exposed), describeHolders(exposed)),
+				Port: g.port, Protocol: g.proto, Sockets: exposed, Processes: holders(exposed),
+			})
+		}
+	}
+
+	for _, p := range holders(g.sockets) {
+		why := ""
+		switch {
+		case p.ExeDeleted:
+			why = "its executable was deleted after it started"
+		case p.ExeDirWritable:
+			why = fmt.Sprintf("its executable is in %s, which every user can write to", filepath.Dir(p.Exe))
+		case inTempDir(p.Exe):
+			why = fmt.Sprintf("its executable is in the temporary directory %s", filepath.Dir(p.Exe))
+		}
+		if why == "" {
+			continue
+		}
+		socks := heldBy(g.sockets, p)
+		out = append(out, Finding{
+			Rule: RuleSuspiciousExecutable, Severity: knownports.RiskHigh,
+			Message: fmt.Sprintf("%s (pid %d) listens on %s: %s (%s)", p.Name, p.PID, addresses(socks), why, p.Exe),
+			Port:    g.port, Protocol: g.proto, Sockets: socks, Processes: []*Process{p},
+		})
+	}
+
+	var ownerless []*Socket
+	for _, s := range g.sockets {
+		if s.Owners == platform.OwnersNone {
+			ownerless = append(ownerless, s)
+		}
+	}
+	if len(ownerless) > 0 && host.Privileged {
+		f := Finding{
+			Rule: RuleOwnerlessListener, Severity: knownports.RiskMedium,
+			Message: fmt.Sprintf("no process holds the listener on %s (%s): a kernel service, or a socket passed and closed", where, addresses(ownerless)),
+			Port:    g.port, Protocol: g.proto, Sockets: ownerless,
+		}
+		if k, ok := kernelServices[[2]int{int(g.port), int(g.proto)}]; ok {
+			f.Severity = knownports.RiskInfo
+			f.Message = fmt.Sprintf("the listener on %s (%s) is held by %s, not by a process", where, addresses(ownerless), k)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// tempDirs are where nothing should be run from, world-writable or not.
+var tempDirs = []string{"/tmp", "/var/tmp", "/dev/shm"}
+
+func inTempDir(exe string) bool {
+	exe = strings.TrimSuffix(exe, " (deleted)")
+	return slices.ContainsFunc(tempDirs, func(d string) bool { return strings.HasPrefix(exe, d+"/") })
+}
+
+// addresses lists where sockets listen: "0.0.0.0:3372, [::]:3372".
+func addresses(socks []*Socket) string {
+	var out []string
+	for _, s := range socks {
+		if a := s.Local.String(); !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// holders returns the processes holding any of socks, each once.
+func holders(socks []*Socket) []*Process {
+	var out []*Process
+	for _, s := range socks {
+		for _, p := range s.Processes {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func heldBy(socks []*Socket, p *Process) []*Socket {
+	var out []*Socket
+	for _, s := range socks {
+		if slices.Contains(s.Processes, p) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// describeHolders names the holders of sockets for a message.
+func describeHolders(socks []*Socket) string {
+	var names []string
+	for _, p := range holders(socks) {
+		names = append(names, fmt.Sprintf("%s (pid %d)", p.Name, p.PID))
+	}
+	switch {
+	case len(names) > 0:
+		return strings.Join(names, ", ")
+	case slices.ContainsFunc(socks, func(s *Socket) bool { return s.Owners == platform.OwnersHidden }):
+		return "a hidden owner"
+	}
+	return "no process"
+}
+
+// AdvicePlatformFirst orders advice for platform first, then for any
+// platform, then the rest as written.
+func AdvicePlatformFirst(advice []knownports.Advice, platform string) []knownports.Advice {
+	rank := func(a knownports.Advice) int {
+		switch a.Platform {
+		case platform:
+			return 0
+		case "any":
+			return 1
+		}
+		return 2
+	}
+	sorted := slices.Clone(advice)
+	slices.SortStableFunc(sorted, func(a, b knownports.Advice) int { return rank(a) - rank(b) })
+	return sorted
+}
