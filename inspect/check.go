@@ -173,7 +173,7 @@ func evaluate(a Assertion, listeners []*Socket, p *Policy) Result {
 		}
 		r.OK, r.Sockets = len(missing) == 0, selected
 		if r.OK {
-			r.Found = "listening on " + describeListeners(selected)
+			r.Found = describeListeners(selected)
 		} else {
 			r.Found = "nothing listens on " + strings.Join(missing, ", ") + a.qualifiers()
 		}
@@ -195,10 +195,10 @@ func evaluate(a Assertion, listeners []*Socket, p *Policy) Result {
 		case len(selected) == 0:
 			r.Found = "nothing listens"
 		case len(others) > 0:
-			r.Found = "listening on " + describeListeners(others)
+			r.Found = "held by others: " + describeListeners(others)
 		default:
 			r.OK = true
-			r.Found = "listening on " + describeListeners(selected)
+			r.Found = describeListeners(selected)
 		}
 	case AssertOnlyLoopback:
 		var exposed []*Socket
@@ -215,7 +215,7 @@ func evaluate(a Assertion, listeners []*Socket, p *Policy) Result {
 		case len(selected) == 0:
 			r.Found = "nothing listens"
 		default:
-			r.Found = "listening on loopback only: " + describeListeners(selected)
+			r.Found = "on loopback only: " + describeListeners(selected)
 		}
 	case AssertDefaultDeny:
 		var unnamed []*Socket

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portinspect/portinspect/inspect"
+)
+
+// checkPollInterval is how often --wait looks again.
+const checkPollInterval = 250 * time.Millisecond
+
+type checkOptions struct {
+	listening, closed, owner, onlyLoopback []string
+	policyFile                             string
+	wait                                   time.Duration
+	quiet                                  bool
+	out                                    outputFlags
+
+	assertions []inspect.Assertion
+	policy     *inspect.Policy
+}
+
+func newCmdCheck(f *Factory, runF func(*checkOptions) error) *cobra.Command {
+	opts := &checkOptions{}
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Assert what must and must not listen, for provisioning scripts",
+		Long: `Check assertions about this machine's listeners and exit 0 when every one
+holds, 1 when one fails, 2 on bad input, 3 when the machine's sockets could
+not be read. Each flag may repeat; SPEC is a PORTSPEC (22, 22/tcp, 8000-8100,
+ssh), and @loopback, @all, @address or @beyond-loopback pins the exposure.
+
+  --listening SPEC[@EXPOSURE]      something listens (a v4 or a v6 bind counts)
+  --closed SPEC[@EXPOSURE]         nothing listens
+  --owner SPEC=PROCESS             something listens, held by PROCESS only
+                                   (a process name or executable path)
+  --only-loopback SPEC             whatever listens is on loopback only
+  --policy FILE                    a policy file's require, allow, deny and default
+
+--wait looks again until everything holds or the time runs out, for a
+script that has just started a service.`,
+		Example: `  portinspect check --listening 22/tcp --closed 3372 --only-loopback 6379
+  portinspect check --listening 443/tcp@all --owner 443/tcp=nginx --wait 30s
+  portinspect check --policy examples/linux-web-server.yaml -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.parse(f); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return checkRun(f, opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringArrayVar(&opts.listening, "listening", nil, "SPEC[@EXPOSURE]: something must listen")
+	fs.StringArrayVar(&opts.closed, "closed", nil, "SPEC[@EXPOSURE]: nothing may listen")
+	fs.StringArrayVar(&opts.owner, "owner", nil, "SPEC=PROCESS: what listens must be held by PROCESS")
+	fs.StringArrayVar(&opts.onlyLoopback, "only-loopback", nil, "SPEC: what listens must be on loopback only")
+	fs.StringVar(&opts.policyFile, "policy", "", "a policy file (YAML) of required, allowed and denied listeners")
+	fs.DurationVar(&opts.wait, "wait", 0, "look again until everything holds or this time runs out (30s, 2m)")
+	fs.BoolVarP(&opts.quiet, "quiet", "q", false, "print nothing: the exit status says it all")
+	opts.out.add(cmd, formatTable, formatJSON)
+	return cmd
+}
+
+func (o *checkOptions) parse(f *Factory) error {
+	if err := o.out.parse(); err != nil {
+		return err
+	}
+	if o.wait < 0 {
+		return &inspect.UsageError{Msg: fmt.Sprintf("invalid --wait %s: want a duration of 0 or more", o.wait)}
+	}
+	resolve := resolveService(f.KnownPorts())
+	for _, group := range []struct {
+		kind inspect.AssertionKind
+		args []string
+	}{
+		{inspect.AssertListening, o.listening},
+		{inspect.AssertClosed, o.closed},
+		{inspect.AssertOwner, o.owner},
+		{inspect.AssertOnlyLoopback, o.onlyLoopback},
+	} {
+		for _, arg := range group.args {
+			a, err := inspect.ParseAssertion(group.kind, arg, resolve)
+			if err != nil {
+				return err
+			}
+			o.assertions = append(o.assertions, a)
+		}
+	}
+	if o.policyFile != "" {
+		file, err := os.Open(o.policyFile)
+		if err != nil {
+			return &inspect.UsageError{Msg: fmt.Sprintf("invalid --policy: %v", err)}
+		}
+		defer file.Close()
+		if o.policy, err = inspect.ParsePolicy(o.policyFile, file, resolve); err != nil {
+			return err
+		}
+		o.assertions = append(o.assertions, inspect.PolicyAssertions(o.policy)...)
+	}
+	if len(o.assertions) == 0 {
+		return &inspect.UsageError{Msg: "check needs something to check: --listening, --closed, --owner, --only-loopback or --policy"}
+	}
+	return nil
+}
+
+func checkRun(f *Factory, opts *checkOptions) error {
+	deadline := time.Now().Add(opts.wait)
+	var results []inspect.Result
+	var rep *inspect.Report
+	for {
+		err := withMachine(f, opts.out.format, func(src inspect.Source) (err error) {
+			rep, err = inspect.Run(context.Background(), src, nil, inspect.Query{Listening: true})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		results = inspect.Evaluate(rep, opts.assertions, opts.policy)
+		if allHold(results) || !time.Now().Add(checkPollInterval).Before(deadline) {
+			break
+		}
+		time.Sleep(checkPollInterval)
+	}
+	if !opts.quiet {
+		warn(f.IO, rep.Warnings, opts.out.format)
+		if err := renderCheck(f.IO.Out, rep, results, opts.out.format); err != nil {
+			return err
+		}
+	}
+	if !allHold(results) {
+		return &errSilentExit{code: exitNotFound}
+	}
+	return nil
+}
+
+func allHold(results []inspect.Result) bool {
+	for _, r := range results {
+		if !r.OK {
+			return false
+		}
+	}
+	return true
+}
+
+// checkLine is one result for people and logs:
+// "FAIL 3372/tcp closed: listening on 0.0.0.0:3372/tcp by tipd (pid 412)".
+func checkLine(r inspect.Result) string {
+	status := "ok  "
+	if !r.OK {
+		status = "FAIL"
+	}
+	what := r.Kind.String()
+	if r.Spec != "" {
+		what = r.Spec + " " + what
+	}
+	if r.Exposure != inspect.AnyExposure {
+		what += "@" + r.Exposure.String()
+	}
+	if r.Owner != "" {
+		what += " " + r.Owner
+	}
+	if r.Source != "" && r.Source[0] != '-' {
+		what += " (" + r.Source + ")"
+	}
+	line := fmt.Sprintf("%s %s: %s", status, what, r.Found)
+	if !r.OK && r.Reason != "" {
+		line += " — " + r.Reason
+	}
+	return escapeText(line)
+}
+
+// jsonCheck is check's JSON document.
+type jsonCheck struct {
+	Schema   string            `json:"schema"`
+	Host     jsonHost          `json:"host"`
+	OK       bool              `json:"ok"`
+	Results  []jsonCheckResult `json:"results"`
+	Warnings []string          `json:"warnings"`
+}
+
+type jsonCheckResult struct {
+	OK       bool                `json:"ok"`
+	Kind     string              `json:"kind"`
+	Spec     string              `json:"spec"`
+	Exposure string              `json:"exposure"`
+	Owner    string              `json:"owner"`
+	Source   string              `json:"source"`
+	Reason   string              `json:"reason"`
+	Found    string              `json:"found"`
+	Sockets  []jsonFindingSocket `json:"sockets"`
+}
+
+func renderCheck(out io.Writer, rep *inspect.Report, results []inspect.Result, format outputFormat) error {
+	w := bufio.NewWriter(out)
+	if format == formatJSON {
+		doc := jsonCheck{
+			Schema:   jsonSchema,
+			Host:     jsonHost{Hostname: rep.Host.Hostname, OS: rep.Host.OS, Privileged: rep.Host.Privileged},
+			OK:       allHold(results),
+			Results:  make([]jsonCheckResult, len(results)),
+			Warnings: rep.Warnings,
+		}
+		if doc.Warnings == nil {
+			doc.Warnings = []string{}
+		}
+		for i, r := range results {
+			jr := jsonCheckResult{
+				OK: r.OK, Kind: r.Kind.String(), Spec: r.Spec, Exposure: r.Exposure.String(), Owner: r.Owner,
+				Source: r.Source, Reason: r.Reason, Found: r.Found, Sockets: []jsonFindingSocket{},
+			}
+			for _, s := range r.Sockets {
+				jr.Sockets = append(jr.Sockets, jsonFindingSocket{s.Protocol.String(), s.Local.Addr().String(), s.Local.Port(), s.Exposure.String()})
+			}
+			doc.Results[i] = jr
+		}
+		b, err := newJSONWriter().encode("", doc)
+		if err != nil {
+			return err
+		}
+		w.Write(b)
+		w.WriteByte('\n')
+		return w.Flush()
+	}
+	for _, r := range results {
+		fmt.Fprintln(w, checkLine(r))
+	}
+	return w.Flush()
+}

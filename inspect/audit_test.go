@@ -1,0 +1,137 @@
+package inspect
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/portinspect/portinspect/knownports"
+	"github.com/portinspect/portinspect/platform"
+	"github.com/portinspect/portinspect/platform/platformtest"
+)
+
+// auditMachine is a machine with one listener for each audit rule.
+func auditMachine() *platformtest.Fake {
+	T, U := platform.TCP, platform.UDP
+	f := &platformtest.Fake{
+		SocketList: []platform.Socket{
+			platformtest.Sock(T, "0.0.0.0:3372", "0.0.0.0:0", platform.Listen, 1),     // MSDTC/TIP on all
+			platformtest.Sock(T, "127.0.0.1:6379", "0.0.0.0:0", platform.Listen, 2),   // Redis, loopback: no finding
+			platformtest.Sock(T, "[::]:47002", "[::]:0", platform.Listen, 3),          // nothing known
+			platformtest.Sock(T, "127.0.0.1:4444", "0.0.0.0:0", platform.Listen, 4),   // run from /tmp
+			platformtest.Sock(T, "127.0.0.1:4445", "0.0.0.0:0", platform.Listen, 5),   // deleted
+			platformtest.Sock(T, "0.0.0.0:8123", "0.0.0.0:0", platform.Listen, 6),     // no holder
+			platformtest.Sock(U, "0.0.0.0:2049", "0.0.0.0:0", platform.Unconnected, 7), // nfsd
+			platformtest.Sock(T, "127.0.0.1:3372", "127.0.0.1:50000", platform.Established, 8),
+		},
+		Holders: map[uint64][]int{1: {10}, 2: {20}, 3: {30}, 4: {40}, 5: {50}, 8: {10}},
+		Processes: map[int]platform.Process{
+			10: {PID: 10, Name: "tipd", Exe: "/usr/sbin/tipd"},
+			20: {PID: 20, Name: "redis-server", Exe: "/usr/bin/redis-server"},
+			30: {PID: 30, Name: "mystery", Exe: "/opt/mystery/bin/mystery"},
+			40: {PID: 40, Name: "x", Exe: "/tmp/.x/x", ExeDirWritable: false},
+			50: {PID: 50, Name: "gone", Exe: "/usr/local/bin/gone (deleted)", ExeDeleted: true},
+		},
+		Machine: platform.Host{Hostname: "ws1", OS: "linux", Privileged: true, PrivilegeHint: "root"},
+	}
+	return f
+}
+
+func TestAuditRules(t *testing.T) {
+	a, err := RunAudit(context.Background(), auditMachine(), knownports.Default(), AuditOptions{Platform: "linux"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range a.Findings {
+		got = append(got, f.Severity.String()+" "+f.Rule+" "+findingWhere(f))
+	}
+	want := []string{
+		"high exposed-risky-service 2049/udp", // NFS: its note's risk
+		"high suspicious-executable 4444/tcp",
+		"high suspicious-executable 4445/tcp",
+		"medium exposed-risky-service 3372/tcp",
+		"medium ownerless-listener 8123/tcp",
+		"info ownerless-listener 2049/udp", // the kernel's nfsd: named, not alarming
+		"info unknown-listener 8123/tcp",
+		"info unknown-listener 47002/tcp", // the ephemeral-range note names no service
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, f := range a.Findings {
+		switch f.Rule {
+		case RuleExposedRiskyService:
+			if f.Port != 3372 {
+				continue
+			}
+			if !strings.Contains(f.Message, "MSDTC TIP listener (3372/tcp) is reachable beyond loopback on 0.0.0.0:3372") ||
+				len(f.Advice) == 0 || f.Advice[0].Platform != "linux" || len(f.Processes) != 1 || f.Processes[0].PID != 10 {
+				t.Errorf("exposed finding %+v", f)
+			}
+			if len(f.Sockets) != 1 || f.Sockets[0].Local.Port() != 3372 {
+				t.Errorf("the established socket on 3372 is not a listener: %+v", f.Sockets)
+			}
+		case RuleOwnerlessListener:
+			if f.Port == 2049 && !strings.Contains(f.Message, "kernel NFS server") {
+				t.Errorf("nfsd finding %q", f.Message)
+			}
+		case RuleSuspiciousExecutable:
+			if f.Port == 4444 && !strings.Contains(f.Message, "temporary directory /tmp/.x") ||
+				f.Port == 4445 && !strings.Contains(f.Message, "deleted") {
+				t.Errorf("suspicious finding %q", f.Message)
+			}
+		}
+	}
+	if worst, ok := a.Worst(); !ok || worst != knownports.RiskHigh || a.Count(knownports.RiskHigh) != 3 {
+		t.Errorf("worst %v %v, high count %d", worst, ok, a.Count(knownports.RiskHigh))
+	}
+}
+
+func findingWhere(f Finding) string {
+	if f.Port == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%s", f.Port, f.Protocol)
+}
+
+func TestAuditUnprivileged(t *testing.T) {
+	m := auditMachine()
+	m.Machine.Privileged = false
+	m.Unreadable = map[uint64]bool{6: true}
+	a, err := RunAudit(context.Background(), m, knownports.Default(), AuditOptions{Platform: "linux"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var partial []Finding
+	for _, f := range a.Findings {
+		if f.Rule == RulePartialCoverage {
+			partial = append(partial, f)
+		}
+		if f.Rule == RuleOwnerlessListener {
+			t.Errorf("without privilege a listener without a visible owner is not ownerless: %+v", f)
+		}
+	}
+	if len(partial) != 1 || partial[0].Severity != knownports.RiskInfo ||
+		!strings.Contains(partial[0].Message, "the owners of 1 listener are hidden; run as root") {
+		t.Errorf("partial coverage findings %+v", partial)
+	}
+}
+
+func TestAuditDualStackIsAll(t *testing.T) {
+	m := &platformtest.Fake{
+		SocketList: []platform.Socket{platformtest.Sock(platform.TCP, "[::]:445", "[::]:0", platform.Listen, 1)},
+		Holders:    map[uint64][]int{1: {4}},
+		Processes:  map[int]platform.Process{4: {PID: 4, Name: "smbd"}},
+		Machine:    platform.Host{OS: "linux", Privileged: true},
+	}
+	a, err := RunAudit(context.Background(), m, knownports.Default(), AuditOptions{Platform: "linux"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Findings) != 1 || a.Findings[0].Rule != RuleExposedRiskyService || a.Findings[0].Severity != knownports.RiskHigh {
+		t.Errorf("[::]:445 findings %+v, want SMB exposed, high", a.Findings)
+	}
+}
