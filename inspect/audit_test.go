@@ -17,12 +17,12 @@ func auditMachine() *platformtest.Fake {
 	T, U := platform.TCP, platform.UDP
 	f := &platformtest.Fake{
 		SocketList: []platform.Socket{
-			platformtest.Sock(T, "0.0.0.0:3372", "0.0.0.0:0", platform.Listen, 1),     // MSDTC/TIP on all
-			platformtest.Sock(T, "127.0.0.1:6379", "0.0.0.0:0", platform.Listen, 2),   // Redis, loopback: no finding
-			platformtest.Sock(T, "[::]:47002", "[::]:0", platform.Listen, 3),          // nothing known
-			platformtest.Sock(T, "127.0.0.1:4444", "0.0.0.0:0", platform.Listen, 4),   // run from /tmp
-			platformtest.Sock(T, "127.0.0.1:4445", "0.0.0.0:0", platform.Listen, 5),   // deleted
-			platformtest.Sock(T, "0.0.0.0:8123", "0.0.0.0:0", platform.Listen, 6),     // no holder
+			platformtest.Sock(T, "0.0.0.0:3372", "0.0.0.0:0", platform.Listen, 1),      // MSDTC/TIP on all
+			platformtest.Sock(T, "127.0.0.1:6379", "0.0.0.0:0", platform.Listen, 2),    // Redis, loopback: no finding
+			platformtest.Sock(T, "[::]:47002", "[::]:0", platform.Listen, 3),           // nothing known
+			platformtest.Sock(T, "127.0.0.1:4444", "0.0.0.0:0", platform.Listen, 4),    // run from /tmp
+			platformtest.Sock(T, "127.0.0.1:4445", "0.0.0.0:0", platform.Listen, 5),    // deleted
+			platformtest.Sock(T, "0.0.0.0:8123", "0.0.0.0:0", platform.Listen, 6),      // no holder
 			platformtest.Sock(U, "0.0.0.0:2049", "0.0.0.0:0", platform.Unconnected, 7), // nfsd
 			platformtest.Sock(T, "127.0.0.1:3372", "127.0.0.1:50000", platform.Established, 8),
 		},
