@@ -221,16 +221,19 @@ func groupFindings(g *listenerGroup, host platform.Host, db *knownports.DB, here
 		})
 	}
 
+	// No visible owner, while privileged: either no process holds it (a
+	// kernel service, or a socket passed on and closed) or it is among
+	// the few processes even root could not read.
 	var ownerless []*Socket
 	for _, s := range g.sockets {
-		if s.Owners == platform.OwnersNone {
+		if len(s.Processes) == 0 && s.Owners != platform.OwnersNotLooked {
 			ownerless = append(ownerless, s)
 		}
 	}
 	if len(ownerless) > 0 && host.Privileged {
 		f := Finding{
 			Rule: RuleOwnerlessListener, Severity: knownports.RiskMedium,
-			Message: fmt.Sprintf("no process holds the listener on %s (%s): a kernel service, or a socket passed and closed", where, addresses(ownerless)),
+			Message: fmt.Sprintf("no process visibly holds the listener on %s (%s): a kernel service, a socket passed on and closed, or a process even root cannot read", where, addresses(ownerless)),
 			Port:    g.port, Protocol: g.proto, Sockets: ownerless,
 		}
 		if k, ok := kernelServices[[2]int{int(g.port), int(g.proto)}]; ok {

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // jsonDoc is the part of the JSON contract these tests read.
@@ -239,4 +242,190 @@ func TestHostileProcessName(t *testing.T) {
 	if len(doc.Sockets) != 1 || len(doc.Sockets[0].Processes) != 1 || doc.Sockets[0].Processes[0].Name != name || doc.Sockets[0].Processes[0].PID != pid {
 		t.Errorf("JSON must keep the true name: %+v", doc.Sockets)
 	}
+}
+
+// auditDoc is the part of audit's JSON these tests read.
+type auditDoc struct {
+	Host     struct{ Privileged bool }
+	Findings []struct {
+		Rule, Severity, Message string
+		Port                    *int
+		Protocol                *string
+		Advice                  []struct{ Platform string }
+	}
+}
+
+// newNetns makes a network namespace with loopback up for one test.
+func newNetns(t *testing.T) []string {
+	t.Helper()
+	ns := fmt.Sprintf("pitest%d-%d", os.Getpid(), time.Now().UnixNano()%100000)
+	if _, errOut, code := runCommand(t, []string{"ip", "netns", "add", ns}); code != 0 {
+		t.Skipf("ip netns add: %s", errOut)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	inNS := []string{"ip", "netns", "exec", ns}
+	if _, errOut, code := runCommand(t, append(inNS, "ip", "link", "set", "lo", "up")); code != 0 {
+		t.Fatalf("lo up: %s", errOut)
+	}
+	return inNS
+}
+
+// TestAuditRulesLive gives each audit rule a real listener in a fresh
+// network namespace: MSDTC's port on every interface, a dual-stack
+// listener on a port nothing knows, a program run from a world-writable
+// directory, and a listener no process holds.
+func TestAuditRulesLive(t *testing.T) {
+	requireRoot(t, "ip")
+	inNS := newNetns(t)
+	// The helpers run from a directory outside /tmp, or the rule about
+	// executables in temporary directories would flag them all.
+	helper := filepath.Join(ownBinDir(t), "pi-listen")
+	startListenerAt(t, inNS, helper, "tcp4:0.0.0.0:3372", "tcp:[::]:47002")
+	startListenerAt(t, inNS, helper, "-orphan", "tcp4:0.0.0.0:8123")
+
+	dir, err := os.MkdirTemp("", "pi-worldwritable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o777|os.ModeSticky)
+	b, err := os.ReadFile(listenHelperPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	planted := filepath.Join(dir, "pi-listen") // the name picks the helper in TestMain
+	if err := os.WriteFile(planted, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(inNS[0], append(inNS[1:], planted, "tcp4:127.0.0.1:4444")...)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	if line, _ := bufio.NewReader(stdout).ReadString('\n'); !strings.HasPrefix(line, "ready") {
+		t.Fatalf("planted listener: %q", line)
+	}
+
+	out, errOut, code := portinspect(t, inNS, "audit", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	var doc auditDoc
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	var got []string
+	for _, f := range doc.Findings {
+		port := "-"
+		if f.Port != nil {
+			port = fmt.Sprintf("%d/%s", *f.Port, *f.Protocol)
+		}
+		got = append(got, f.Severity+" "+f.Rule+" "+port)
+	}
+	want := []string{
+		"high suspicious-executable 4444/tcp",
+		"medium exposed-risky-service 3372/tcp",
+		"medium ownerless-listener 8123/tcp",
+		"info unknown-listener 8123/tcp",
+		"info unknown-listener 47002/tcp", // [::] dual-stack: every interface
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, f := range doc.Findings {
+		if f.Rule == "exposed-risky-service" && (len(f.Advice) == 0 || f.Advice[0].Platform != "linux") {
+			t.Errorf("the 3372 finding's advice should start with linux: %+v", f.Advice)
+		}
+	}
+
+	// --fail-on: exit 1 at or below the worst finding, 0 above it.
+	if _, _, code := portinspect(t, inNS, "audit", "--fail-on", "high", "-o", "json"); code != 1 {
+		t.Errorf("--fail-on high: exit %d, want 1", code)
+	}
+	if _, _, code := portinspect(t, inNS, "audit", "--fail-on", "critical"); code != 0 {
+		t.Errorf("--fail-on critical: exit %d, want 0", code)
+	}
+
+	// Without privilege the audit says its coverage is partial.
+	bin := publicCopy(t)
+	out, _, code = runCommand(t, append(inNS, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin, "audit", "-o", "json"))
+	if code != 0 {
+		t.Fatalf("as nobody: exit %d", code)
+	}
+	doc = auditDoc{}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	partial := false
+	for _, f := range doc.Findings {
+		partial = partial || f.Rule == "partial-coverage" && f.Severity == "info" && f.Port == nil
+	}
+	if doc.Host.Privileged || !partial {
+		t.Errorf("as nobody: privileged %v, findings %+v", doc.Host.Privileged, doc.Findings)
+	}
+}
+
+// TestCheckWaitsForAListener starts check --wait before anything listens,
+// then listens.
+func TestCheckWaitsForAListener(t *testing.T) {
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := exec.LookPath("portinspect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	cmd := exec.Command(bin, "check", "--listening", fmt.Sprintf("%d/tcp", port), "--wait", "20s")
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		cmd.Process.Kill()
+		t.Skip(err)
+	}
+	defer l.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("check --wait: %v, output %q", err, out.String())
+	}
+	if took := time.Since(start); took < 700*time.Millisecond {
+		t.Errorf("check passed after %v, before anything listened", took)
+	}
+	if !strings.HasPrefix(out.String(), fmt.Sprintf("ok   %d/tcp listening: 127.0.0.1:%d/tcp by ", port, port)) {
+		t.Errorf("output %q", out.String())
+	}
+
+	// And it gives up: exit 1 once the time runs out.
+	start = time.Now()
+	_, _, code := runCommand(t, []string{bin, "check", "-q", "--closed", fmt.Sprintf("%d/tcp", port), "--wait", "600ms"})
+	if took := time.Since(start); code != 1 || took < 500*time.Millisecond {
+		t.Errorf("--wait 600ms on a listener that stays: exit %d after %v", code, took)
+	}
+}
+
+// ownBinDir copies pi-listen into a directory of the package, outside /tmp,
+// and returns it.
+func ownBinDir(t *testing.T) string {
+	t.Helper()
+	wd, _ := os.Getwd()
+	dir, err := os.MkdirTemp(wd, ".pi-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	b, err := os.ReadFile(listenHelperPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pi-listen"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

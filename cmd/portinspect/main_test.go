@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -25,19 +27,29 @@ func TestMain(m *testing.M) {
 }
 
 // listenHelper holds the sockets named by its arguments
-// ("tcp4:127.0.0.1:0", "udp6:[::1]:3372", Go's network names), prints "ready PID PORT..." and
-// waits until its standard input closes. With -comm NAME it first renames
-// itself, the way a hostile process can.
+// ("tcp4:127.0.0.1:0", "udp6:[::1]:3372", Go's network names), prints
+// "ready PID PORT..." and waits until its standard input closes. With
+// -comm NAME it first renames itself, the way a hostile process can; with
+// -orphan, it hands each TCP listener to a message it never reads and
+// closes its own descriptors, so that no process holds the listener.
 func listenHelper() {
 	args := os.Args[1:]
-	if len(args) >= 2 && args[0] == "-comm" {
-		// Writing /proc/self/comm renames the whole process as ps and
-		// /proc/PID/stat show it.
-		if err := os.WriteFile("/proc/self/comm", []byte(args[1]), 0); err != nil {
-			fmt.Fprintln(os.Stderr, "pi-listen:", err)
-			os.Exit(1)
+	orphan := false
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		switch {
+		case args[0] == "-orphan":
+			orphan = true
+			args = args[1:]
+		case args[0] == "-comm" && len(args) >= 2:
+			// Writing /proc/self/comm renames the whole process as ps and
+			// /proc/PID/stat show it.
+			if err := os.WriteFile("/proc/self/comm", []byte(args[1]), 0); err != nil {
+				helperFail(err)
+			}
+			args = args[2:]
+		default:
+			helperFail(fmt.Errorf("unknown option %q", args[0]))
 		}
-		args = args[2:]
 	}
 	ports := []string{strconv.Itoa(os.Getpid())}
 	for _, a := range args {
@@ -47,20 +59,20 @@ func listenHelper() {
 		case strings.HasPrefix(network, "tcp"):
 			l, err := net.Listen(network, addr)
 			if err != nil {
-				fmt.Fprintln(os.Stderr, "pi-listen:", err)
-				os.Exit(1)
+				helperFail(err)
 			}
 			local = l.Addr()
+			if orphan {
+				orphanListener(l.(*net.TCPListener))
+			}
 		case strings.HasPrefix(network, "udp"):
 			c, err := net.ListenPacket(network, addr)
 			if err != nil {
-				fmt.Fprintln(os.Stderr, "pi-listen:", err)
-				os.Exit(1)
+				helperFail(err)
 			}
 			local = c.LocalAddr()
 		default:
-			fmt.Fprintln(os.Stderr, "pi-listen: want tcp4:ADDR, udp6:ADDR…, got", a)
-			os.Exit(2)
+			helperFail(fmt.Errorf("want tcp4:ADDR, udp6:ADDR…, got %q", a))
 		}
 		_, port, _ := net.SplitHostPort(local.String())
 		ports = append(ports, port)
@@ -69,11 +81,41 @@ func listenHelper() {
 	bufio.NewReader(os.Stdin).ReadString('\n')
 }
 
+func helperFail(err error) {
+	fmt.Fprintln(os.Stderr, "pi-listen:", err)
+	os.Exit(1)
+}
+
+// orphanListener sends l's socket over a socket pair in a message nobody
+// reads, then closes every descriptor of it this process has: the kernel
+// keeps it listening, held by no process.
+func orphanListener(l *net.TCPListener) {
+	pair, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_DGRAM, 0)
+	if err != nil {
+		helperFail(err)
+	}
+	f, err := l.File()
+	if err != nil {
+		helperFail(err)
+	}
+	if err := syscall.Sendmsg(pair[0], []byte{0}, syscall.UnixRights(int(f.Fd())), nil, 0); err != nil {
+		helperFail(err)
+	}
+	f.Close()
+	l.Close() // in the kernel, the message still holds the socket
+}
+
 // startListener runs pi-listen with args (through prefix, e.g. "ip netns
 // exec NS") and returns its PID and ports; it stops when the test ends.
 func startListener(t *testing.T, prefix []string, args ...string) (pid int, ports []int) {
 	t.Helper()
-	argv := append(append(prefix, listenHelperPath(t)), args...)
+	return startListenerAt(t, prefix, listenHelperPath(t), args...)
+}
+
+// startListenerAt is startListener with a copy of pi-listen at exe.
+func startListenerAt(t *testing.T, prefix []string, exe string, args ...string) (pid int, ports []int) {
+	t.Helper()
+	argv := append(append(slices.Clone(prefix), exe), args...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -121,7 +163,8 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup:               setupLiveSockets,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits": cmdExits,
+			"exits":  cmdExits,
+			"expand": cmdExpand,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
@@ -232,5 +275,19 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+// cmdExpand replaces $VARS in files with the script's values, so that
+// policy files can name the ports setupLiveSockets opened: expand FILE...
+func cmdExpand(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: expand FILE...")
+	}
+	for _, name := range args {
+		text := os.Expand(ts.ReadFile(name), ts.Getenv)
+		if err := os.WriteFile(ts.MkAbs(name), []byte(text), 0o644); err != nil {
+			ts.Fatalf("expand: %v", err)
+		}
 	}
 }
