@@ -12,35 +12,8 @@ import (
 	"github.com/portinspect/portinspect/platform/platformtest"
 )
 
-// auditMachine is a machine with one listener for each audit rule.
-func auditMachine() *platformtest.Fake {
-	T, U := platform.TCP, platform.UDP
-	f := &platformtest.Fake{
-		SocketList: []platform.Socket{
-			platformtest.Sock(T, "0.0.0.0:3372", "0.0.0.0:0", platform.Listen, 1),      // MSDTC/TIP on all
-			platformtest.Sock(T, "127.0.0.1:6379", "0.0.0.0:0", platform.Listen, 2),    // Redis, loopback: no finding
-			platformtest.Sock(T, "[::]:47002", "[::]:0", platform.Listen, 3),           // nothing known
-			platformtest.Sock(T, "127.0.0.1:4444", "0.0.0.0:0", platform.Listen, 4),    // run from /tmp
-			platformtest.Sock(T, "127.0.0.1:4445", "0.0.0.0:0", platform.Listen, 5),    // deleted
-			platformtest.Sock(T, "0.0.0.0:8123", "0.0.0.0:0", platform.Listen, 6),      // no holder
-			platformtest.Sock(U, "0.0.0.0:2049", "0.0.0.0:0", platform.Unconnected, 7), // nfsd
-			platformtest.Sock(T, "127.0.0.1:3372", "127.0.0.1:50000", platform.Established, 8),
-		},
-		Holders: map[uint64][]int{1: {10}, 2: {20}, 3: {30}, 4: {40}, 5: {50}, 8: {10}},
-		Processes: map[int]platform.Process{
-			10: {PID: 10, Name: "tipd", Exe: "/usr/sbin/tipd"},
-			20: {PID: 20, Name: "redis-server", Exe: "/usr/bin/redis-server"},
-			30: {PID: 30, Name: "mystery", Exe: "/opt/mystery/bin/mystery"},
-			40: {PID: 40, Name: "x", Exe: "/tmp/.x/x", ExeDirWritable: false},
-			50: {PID: 50, Name: "gone", Exe: "/usr/local/bin/gone (deleted)", ExeDeleted: true},
-		},
-		Machine: platform.Host{Hostname: "ws1", OS: "linux", Privileged: true, PrivilegeHint: "root"},
-	}
-	return f
-}
-
 func TestAuditRules(t *testing.T) {
-	a, err := RunAudit(context.Background(), auditMachine(), knownports.Default(), AuditOptions{Platform: "linux"})
+	a, err := RunAudit(context.Background(), platformtest.Risky(), knownports.Default(), AuditOptions{Platform: "linux"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +71,7 @@ func findingWhere(f Finding) string {
 }
 
 func TestAuditUnprivileged(t *testing.T) {
-	m := auditMachine()
+	m := platformtest.Risky()
 	m.Machine.Privileged = false
 	m.Unreadable = map[uint64]bool{6: true}
 	a, err := RunAudit(context.Background(), m, knownports.Default(), AuditOptions{Platform: "linux"})

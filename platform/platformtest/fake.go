@@ -134,3 +134,33 @@ func Workstation() *Fake {
 		Machine: platform.Host{Hostname: "ws1", OS: "linux", Privileged: false, PrivilegeHint: "root"},
 	}
 }
+
+// Risky is a privileged machine with a listener for each audit rule:
+// MSDTC's port on every interface, Redis on loopback, a port nothing
+// knows, programs run from /tmp and deleted, a listener no process holds,
+// the kernel's nfsd.
+func Risky() *Fake {
+	T, U := platform.TCP, platform.UDP
+	f := &Fake{
+		SocketList: []platform.Socket{
+			Sock(T, "0.0.0.0:3372", "0.0.0.0:0", platform.Listen, 1),      // MSDTC/TIP on all
+			Sock(T, "127.0.0.1:6379", "0.0.0.0:0", platform.Listen, 2),    // Redis, loopback: no finding
+			Sock(T, "[::]:47002", "[::]:0", platform.Listen, 3),           // nothing known
+			Sock(T, "127.0.0.1:4444", "0.0.0.0:0", platform.Listen, 4),    // run from /tmp
+			Sock(T, "127.0.0.1:4445", "0.0.0.0:0", platform.Listen, 5),    // deleted
+			Sock(T, "0.0.0.0:8123", "0.0.0.0:0", platform.Listen, 6),      // no holder
+			Sock(U, "0.0.0.0:2049", "0.0.0.0:0", platform.Unconnected, 7), // nfsd
+			Sock(T, "127.0.0.1:3372", "127.0.0.1:50000", platform.Established, 8),
+		},
+		Holders: map[uint64][]int{1: {10}, 2: {20}, 3: {30}, 4: {40}, 5: {50}, 8: {10}},
+		Processes: map[int]platform.Process{
+			10: {PID: 10, Name: "tipd", Exe: "/usr/sbin/tipd"},
+			20: {PID: 20, Name: "redis-server", Exe: "/usr/bin/redis-server"},
+			30: {PID: 30, Name: "mystery", Exe: "/opt/mystery/bin/mystery"},
+			40: {PID: 40, Name: "x", Exe: "/tmp/.x/x", ExeDirWritable: false},
+			50: {PID: 50, Name: "gone", Exe: "/usr/local/bin/gone (deleted)", ExeDeleted: true},
+		},
+		Machine: platform.Host{Hostname: "ws1", OS: "linux", Privileged: true, PrivilegeHint: "root"},
+	}
+	return f
+}

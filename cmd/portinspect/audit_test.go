@@ -1,0 +1,147 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/portinspect/portinspect/platform"
+	"github.com/portinspect/portinspect/platform/platformtest"
+)
+
+func TestAuditTable(t *testing.T) {
+	out, errOut, code := runCLI(t, platformtest.Risky(), true, "audit")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for _, want := range []string{
+		"Audit of ws1 (linux, privileged): 7 listeners on 7 ports, 8 findings: 3 high, 2 medium, 3 info\n",
+		"SEVERITY  RULE                   PORT       FINDING\n",
+		"high      exposed-risky-service  2049/udp   NFS server (2049/udp) is reachable beyond loopback on 0.0.0.0:2049\n",
+		"medium    exposed-risky-service  3372/tcp   MSDTC TIP listener (3372/tcp) is reachable beyond loopback on 0.0.0.0:3372\n",
+		"What to do about 3372/tcp (exposed-risky-service, medium):\n  On linux:\n",
+		"\nListeners\nPORT   PROTO  SERVICE",
+		"3372   tcp    msdtc",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "  On windows:") {
+		t.Errorf("the text report gives other platforms' advice:\n%s", out)
+	}
+	// Piped: one row per finding.
+	out, _, _ = runCLI(t, platformtest.Risky(), false, "audit")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 8 || lines[0] != "high\texposed-risky-service\t2049/udp\tNFS server (2049/udp) is reachable beyond loopback on 0.0.0.0:2049" {
+		t.Errorf("piped:\n%s", out)
+	}
+}
+
+func TestAuditFailOn(t *testing.T) {
+	for _, tt := range []struct {
+		failOn string
+		code   int
+	}{{"", 0}, {"info", 1}, {"high", 1}, {"critical", 0}} {
+		args := []string{"audit", "-o", "json"}
+		if tt.failOn != "" {
+			args = append(args, "--fail-on", tt.failOn)
+		}
+		if _, _, code := runCLI(t, platformtest.Risky(), false, args...); code != tt.code {
+			t.Errorf("--fail-on %q: exit %d, want %d", tt.failOn, code, tt.code)
+		}
+	}
+	_, errOut, code := runCLI(t, platformtest.Risky(), false, "audit", "--fail-on", "severe")
+	if code != exitUsage || !strings.Contains(errOut, `invalid --fail-on "severe": want info, low, medium, high or critical`) {
+		t.Errorf("bad --fail-on: exit %d, %q", code, errOut)
+	}
+}
+
+func TestAuditJSON(t *testing.T) {
+	out, _, code := runCLI(t, platformtest.Risky(), false, "audit", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for field, kind := range map[string]string{"schema": "string", "host": "object", "findings": "array", "sockets": "array", "known_ports": "array", "warnings": "array"} {
+		if got := jsonKind(doc[field]); got != kind {
+			t.Errorf("%s is %s, want %s", field, got, kind)
+		}
+	}
+	findings := doc["findings"].([]any)
+	if len(findings) != 8 {
+		t.Fatalf("%d findings", len(findings))
+	}
+	f := findings[3].(map[string]any) // medium exposed-risky-service 3372/tcp
+	for field, kind := range map[string]string{
+		"rule": "string", "severity": "string", "message": "string", "port": "number", "protocol": "string",
+		"sockets": "array", "processes": "array", "advice": "array",
+	} {
+		if got := jsonKind(f[field]); got != kind {
+			t.Errorf("finding %s is %s, want %s", field, got, kind)
+		}
+	}
+	if f["rule"] != "exposed-risky-service" || f["port"] != 3372.0 || f["severity"] != "medium" {
+		t.Errorf("finding %v", f)
+	}
+	p := f["processes"].([]any)[0].(map[string]any)
+	if p["pid"] != 10.0 || p["name"] != "tipd" {
+		t.Errorf("process %v", p)
+	}
+	s := f["sockets"].([]any)[0].(map[string]any)
+	if s["local_address"] != "0.0.0.0" || s["local_port"] != 3372.0 || s["exposure"] != "all" {
+		t.Errorf("socket %v", s)
+	}
+	for _, s := range doc["sockets"].([]any) {
+		if st := s.(map[string]any)["state"]; st != "LISTEN" && st != "UNCONN" {
+			t.Errorf("audit lists a %v socket", st)
+		}
+	}
+}
+
+func TestAuditMarkdownEscapes(t *testing.T) {
+	m := platformtest.Risky()
+	p := m.Processes[30]
+	p.Name = "evil|*`\x1b[2J"
+	m.Processes[30] = p
+	out, _, code := runCLI(t, m, false, "audit", "-o", "markdown")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		"# portinspect audit of ws1\n",
+		"| severity | findings |\n|---|---|\n| critical | 0 |\n| high | 3 |\n",
+		"### high: exposed-risky-service, 2049/udp\n",
+		"**On linux:**",
+		"\n```\nsudo ss -ltnup 'sport = :2049'\n",
+		"| 47002 | tcp |",
+		`evil\|\*\` + "`" + `\\x1b\[2J`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.ContainsRune(out, '\x1b') {
+		t.Error("markdown has a raw ESC")
+	}
+}
+
+func TestAuditPrometheusDuplicatesSummed(t *testing.T) {
+	m := platformtest.Risky()
+	// Two SO_REUSEPORT twins: one series of value 2.
+	m.SocketList = append(m.SocketList, platformtest.Sock(platform.TCP, "0.0.0.0:3372", "0.0.0.0:0", platform.Listen, 9))
+	m.Holders[9] = []int{10}
+	out, _, _ := runCLI(t, m, false, "audit", "-o", "prometheus")
+	if !strings.Contains(out, `portinspect_listener{port="3372",protocol="tcp",address="0.0.0.0",exposure="all",process="tipd",service="msdtc"} 2`+"\n") {
+		t.Errorf("output:\n%s", out)
+	}
+	if strings.Count(out, `portinspect_findings{severity=`) != 5 || !strings.Contains(out, `portinspect_findings{severity="high"} 3`) {
+		t.Errorf("findings by severity:\n%s", out)
+	}
+	if !strings.Contains(out, `portinspect_audit_privileged 1`) || !strings.Contains(out, "# TYPE portinspect_audit_timestamp_seconds gauge\n") {
+		t.Errorf("output:\n%s", out)
+	}
+}
