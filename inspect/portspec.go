@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
 )
 
@@ -70,6 +71,21 @@ func (ps PortSet) merged() []platform.PortRange {
 // ServiceResolver resolves a service name to port ranges, e.g. from the
 // known-ports database. It returns nil for an unknown name.
 type ServiceResolver func(name string) []platform.PortRange
+
+// ResolverFrom resolves service names with the known-ports database: its
+// curated aliases and IANA's service names.
+func ResolverFrom(db *knownports.DB) ServiceResolver {
+	return func(name string) []platform.PortRange {
+		var ranges []platform.PortRange
+		for _, pp := range db.Resolve(name) {
+			ranges = append(ranges, platform.PortRange{
+				Low: pp.Low, High: pp.High,
+				TCP: pp.Protocol == "tcp", UDP: pp.Protocol == "udp",
+			})
+		}
+		return ranges
+	}
+}
 
 // specParser parses PORTSPECs whose ports start at lowest: 1 for sockets
 // (port 0 is not a port anything listens on), 0 for the database, which

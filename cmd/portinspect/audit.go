@@ -79,7 +79,7 @@ func (o *auditOptions) parse(f *Factory) error {
 		return err
 	}
 	if o.port != "" {
-		if q.Ports, err = inspect.ParsePortSpec(o.port, resolveService(f.KnownPorts())); err != nil {
+		if q.Ports, err = inspect.ParsePortSpec(o.port, inspect.ResolverFrom(f.KnownPorts())); err != nil {
 			return err
 		}
 	}

@@ -79,7 +79,7 @@ func (o *checkOptions) parse(f *Factory) error {
 	if o.wait < 0 {
 		return &inspect.UsageError{Msg: fmt.Sprintf("invalid --wait %s: want a duration of 0 or more", o.wait)}
 	}
-	resolve := resolveService(f.KnownPorts())
+	resolve := inspect.ResolverFrom(f.KnownPorts())
 	for _, group := range []struct {
 		kind inspect.AssertionKind
 		args []string

@@ -7,8 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portinspect/portinspect/inspect"
-	"github.com/portinspect/portinspect/knownports"
-	"github.com/portinspect/portinspect/platform"
 )
 
 // outputFormat is how a command prints its answer.
@@ -129,18 +127,4 @@ func (fl *filterFlags) query() (inspect.Query, error) {
 		q.States = states
 	}
 	return q, nil
-}
-
-// resolveService resolves PORTSPEC service names from the database.
-func resolveService(db *knownports.DB) inspect.ServiceResolver {
-	return func(name string) []platform.PortRange {
-		var ranges []platform.PortRange
-		for _, pp := range db.Resolve(name) {
-			ranges = append(ranges, platform.PortRange{
-				Low: pp.Low, High: pp.High,
-				TCP: pp.Protocol == "tcp", UDP: pp.Protocol == "udp",
-			})
-		}
-		return ranges
-	}
 }

@@ -82,7 +82,7 @@ func lookupRun(f *Factory, opts *lookupOptions) error {
 // rather than words to search for.
 func lookupEntries(db *knownports.DB, args []string) (entries []knownports.Entry, single bool, err error) {
 	if len(args) == 1 {
-		set, err := inspect.ParseLookupSpec(args[0], resolveService(db))
+		set, err := inspect.ParseLookupSpec(args[0], inspect.ResolverFrom(db))
 		if err == nil && !looksNumeric(args[0]) {
 			// A name stands for its service: x11's 64 ports, or the
 			// ephemeral range's 32,768, are one answer, at the first port.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -11,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -84,25 +84,6 @@ func listenHelper() {
 func helperFail(err error) {
 	fmt.Fprintln(os.Stderr, "pi-listen:", err)
 	os.Exit(1)
-}
-
-// orphanListener sends l's socket over a socket pair in a message nobody
-// reads, then closes every descriptor of it this process has: the kernel
-// keeps it listening, held by no process.
-func orphanListener(l *net.TCPListener) {
-	pair, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_DGRAM, 0)
-	if err != nil {
-		helperFail(err)
-	}
-	f, err := l.File()
-	if err != nil {
-		helperFail(err)
-	}
-	if err := syscall.Sendmsg(pair[0], []byte{0}, syscall.UnixRights(int(f.Fd())), nil, 0); err != nil {
-		helperFail(err)
-	}
-	f.Close()
-	l.Close() // in the kernel, the message still holds the socket
 }
 
 // startListener runs pi-listen with args (through prefix, e.g. "ip netns
@@ -237,14 +218,16 @@ func setupLiveSockets(env *testscript.Env) error {
 	return nil
 }
 
-// freePort returns a port that nothing used a moment ago, TCP or UDP.
+// freePort returns a port that nothing used a moment ago, TCP or UDP,
+// below Linux's ephemeral range (32768 and up), so that no socket the
+// tests open meanwhile can take it.
 func freePort() (int, error) {
-	for range 20 {
-		l, err := net.Listen("tcp4", "127.0.0.1:0")
+	for range 100 {
+		p := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", p))
 		if err != nil {
-			return 0, err
+			continue
 		}
-		p := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		if c, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
 			c.Close()

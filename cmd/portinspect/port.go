@@ -34,7 +34,7 @@ func (o *portOptions) parse(f *Factory) error {
 	if err != nil {
 		return err
 	}
-	resolve := resolveService(f.KnownPorts())
+	resolve := inspect.ResolverFrom(f.KnownPorts())
 	for _, spec := range o.Specs {
 		set, err := inspect.ParsePortSpec(spec, resolve)
 		if err != nil {
