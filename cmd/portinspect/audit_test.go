@@ -5,6 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/portinspect/portinspect/platform"
 	"github.com/portinspect/portinspect/platform/platformtest"
 )
@@ -143,5 +147,57 @@ func TestAuditPrometheusDuplicatesSummed(t *testing.T) {
 	}
 	if !strings.Contains(out, `portinspect_audit_privileged 1`) || !strings.Contains(out, "# TYPE portinspect_audit_timestamp_seconds gauge\n") {
 		t.Errorf("output:\n%s", out)
+	}
+}
+
+// TestAuditPrometheusParses reads audit's exposition back with Prometheus's
+// own parser, hostile names included.
+func TestAuditPrometheusParses(t *testing.T) {
+	m := platformtest.Risky()
+	p := m.Processes[10]
+	p.Name = "ti\"p\\d\n\x1b"
+	m.Processes[10] = p
+	out, _, code := runCLI(t, m, false, "audit", "-o", "prometheus")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(out))
+	if err != nil {
+		t.Fatalf("%v in:\n%s", err, out)
+	}
+	for _, name := range []string{"portinspect_listener", "portinspect_findings", "portinspect_finding", "portinspect_audit_timestamp_seconds", "portinspect_audit_privileged"} {
+		f := families[name]
+		if f == nil || f.GetType() != dto.MetricType_GAUGE {
+			t.Errorf("%s: %v", name, f)
+		}
+	}
+	if n := len(families["portinspect_listener"].GetMetric()); n != 7 {
+		t.Errorf("%d listener series, want 7", n)
+	}
+	found := false
+	for _, m := range families["portinspect_listener"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["port"] == "3372" {
+			found = true
+			if labels["process"] != `ti"p\d\x0a\x1b` || labels["exposure"] != "all" || labels["service"] != "msdtc" || m.GetGauge().GetValue() != 1 {
+				t.Errorf("3372 series %v = %v", labels, m.GetGauge().GetValue())
+			}
+		}
+	}
+	if !found {
+		t.Error("no series for 3372")
+	}
+	var high float64
+	for _, m := range families["portinspect_findings"].GetMetric() {
+		if m.GetLabel()[0].GetValue() == "high" {
+			high = m.GetGauge().GetValue()
+		}
+	}
+	if high != 3 {
+		t.Errorf("high findings %v, want 3", high)
 	}
 }

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // jsonDoc is the part of the JSON contract these tests read.
@@ -338,6 +341,14 @@ func TestAuditRulesLive(t *testing.T) {
 		if f.Rule == "exposed-risky-service" && (len(f.Advice) == 0 || f.Advice[0].Platform != "linux") {
 			t.Errorf("the 3372 finding's advice should start with linux: %+v", f.Advice)
 		}
+	}
+
+	// The exposition format reads back with Prometheus's parser.
+	out, _, code = portinspect(t, inNS, "audit", "-o", "prometheus")
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(out))
+	if code != 0 || err != nil || len(families["portinspect_listener"].GetMetric()) != 4 {
+		t.Errorf("-o prometheus: exit %d, %v, families %v", code, err, families)
 	}
 
 	// --fail-on: exit 1 at or below the worst finding, 0 above it.
