@@ -224,13 +224,7 @@ func renderCheck(out io.Writer, rep *inspect.Report, results []inspect.Result, f
 			}
 			doc.Results[i] = jr
 		}
-		b, err := newJSONWriter().encode("", doc)
-		if err != nil {
-			return err
-		}
-		w.Write(b)
-		w.WriteByte('\n')
-		return w.Flush()
+		return writeJSONDoc(out, doc)
 	}
 	for _, r := range results {
 		fmt.Fprintln(w, checkLine(r))

@@ -92,15 +92,7 @@ func requireRoot(t *testing.T, tools ...string) {
 // namespace, as the loaded-host bench does, and asks from inside it.
 func TestNetnsListener(t *testing.T) {
 	requireRoot(t, "ip")
-	ns := fmt.Sprintf("pitest%d", os.Getpid())
-	if _, errOut, code := runCommand(t, []string{"ip", "netns", "add", ns}); code != 0 {
-		t.Skipf("ip netns add: %s", errOut)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	inNS := []string{"ip", "netns", "exec", ns}
-	if _, errOut, code := runCommand(t, append(inNS, "ip", "link", "set", "lo", "up")); code != 0 {
-		t.Fatalf("lo up: %s", errOut)
-	}
+	inNS := newNetns(t)
 	pid, _ := startListener(t, inNS, "tcp4:127.0.0.1:3372", "tcp6:[::]:3372", "udp4:0.0.0.0:3372")
 
 	out, errOut, code := portinspect(t, inNS, "3372", "-o", "json")

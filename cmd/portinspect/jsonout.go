@@ -203,6 +203,18 @@ func writeJSONReport(out io.Writer, doc *jsonReport, sockets []inspect.Socket) e
 	return w.Flush()
 }
 
+// writeJSONDoc writes a small document whole: lookup's and check's.
+func writeJSONDoc(out io.Writer, doc any) error {
+	b, err := newJSONWriter().encode("", doc)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(out)
+	w.Write(b)
+	w.WriteByte('\n')
+	return w.Flush()
+}
+
 // jsonWriter encodes parts of the document. Sockets and known ports,
 // thousands of them, are written one at a time; the processes and notes in
 // them are encoded once each and reused, since one process often holds

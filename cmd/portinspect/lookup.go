@@ -280,14 +280,7 @@ func writeLookupJSON(ios *IOStreams, db *knownports.DB, entries []knownports.Ent
 	if doc.KnownPorts == nil {
 		doc.KnownPorts = []knownports.Entry{}
 	}
-	w := bufio.NewWriter(ios.Out)
-	b, err := newJSONWriter().encode("", doc)
-	if err != nil {
-		return err
-	}
-	w.Write(b)
-	w.WriteByte('\n')
-	return w.Flush()
+	return writeJSONDoc(ios.Out, doc)
 }
 
 func writeLookupCSV(ios *IOStreams, entries []knownports.Entry) error {
