@@ -413,12 +413,18 @@ func TestCheckWaitsForAListener(t *testing.T) {
 	}
 }
 
-// ownBinDir copies pi-listen into a directory of the package, outside /tmp,
-// and returns it.
+// ownBinDir copies pi-listen into a directory outside /tmp (the user's
+// cache directory: the checkout itself may be under /tmp) and returns it.
 func ownBinDir(t *testing.T) string {
 	t.Helper()
-	wd, _ := os.Getwd()
-	dir, err := os.MkdirTemp(wd, ".pi-bin-")
+	base, err := os.UserCacheDir()
+	if err != nil || strings.HasPrefix(base, "/tmp") {
+		base = "/var/cache"
+	}
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		t.Skip(err)
+	}
+	dir, err := os.MkdirTemp(base, "portinspect-test-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,6 +434,9 @@ func ownBinDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "pi-listen"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return dir
