@@ -140,6 +140,10 @@ const (
 	// OwnersNone means no process holds the socket (kernel sockets,
 	// TIME_WAIT, half-open connections).
 	OwnersNone
+	// OwnersUnknown means the system reported no owner and cannot tell
+	// why: Windows gives PID 0 (which is never the System Idle Process's
+	// socket), as Wine does for every socket.
+	OwnersUnknown
 )
 
 func (o OwnerStatus) String() string {
@@ -150,6 +154,8 @@ func (o OwnerStatus) String() string {
 		return "hidden"
 	case OwnersNone:
 		return "none"
+	case OwnersUnknown:
+		return "unknown"
 	}
 	return "not_looked_up"
 }
