@@ -84,6 +84,9 @@ func ownerCells(s *inspect.Socket, wide, tty bool) []string {
 	case s.Owners == platform.OwnersHidden:
 		cells[0], cells[1] = "-", "(hidden)"
 		return cells
+	case s.Owners == platform.OwnersUnknown:
+		cells[0], cells[1] = "-", "(unknown)"
+		return cells
 	case len(s.Processes) == 0:
 		cells[0] = "-"
 		return cells
