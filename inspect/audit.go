@@ -236,6 +236,9 @@ func groupFindings(g *listenerGroup, host platform.Host, db *knownports.DB, here
 			Message: fmt.Sprintf("no process visibly holds the listener on %s (%s): a kernel service, a socket passed on and closed, or a process even root cannot read", where, addresses(ownerless)),
 			Port:    g.port, Protocol: g.proto, Sockets: ownerless,
 		}
+		if !slices.ContainsFunc(ownerless, func(s *Socket) bool { return s.Owners != platform.OwnersUnknown }) {
+			f.Message = fmt.Sprintf("the system reports no owner for the listener on %s (%s)", where, addresses(ownerless))
+		}
 		if k, ok := kernelServices[[2]int{int(g.port), int(g.proto)}]; ok {
 			f.Severity = knownports.RiskInfo
 			f.Message = fmt.Sprintf("the listener on %s (%s) is held by %s, not by a process", where, addresses(ownerless), k)
@@ -298,6 +301,8 @@ func describeHolders(socks []*Socket) string {
 		return strings.Join(names, ", ")
 	case slices.ContainsFunc(socks, func(s *Socket) bool { return s.Owners == platform.OwnersHidden }):
 		return "a hidden owner"
+	case slices.ContainsFunc(socks, func(s *Socket) bool { return s.Owners == platform.OwnersUnknown }):
+		return "an owner the system does not report"
 	}
 	return "no process"
 }

@@ -1,11 +1,242 @@
 package platform
 
 import (
+	"context"
 	"fmt"
-	"runtime"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/windows"
 )
 
-// The windows adapter is being written (issue 5); until then, say so.
-func newOS(Options) (Inspector, error) {
-	return nil, fmt.Errorf("%s: %w", runtime.GOOS, ErrNotSupported)
+// windowsPrivilegeHint is what shows the details of every process: other
+// users' processes, services among them, open their tokens to an
+// elevated administrator only. Socket owners need no privilege: the
+// socket tables name them to anyone.
+const windowsPrivilegeHint = "Administrator (from an elevated prompt)"
+
+type windowsInspector struct {
+	accounts accountNames
+	elevated func() bool
+	wine     func() bool
+	// run is what the last Owners call set up for the Process calls
+	// after it.
+	run      *windowsRun
+	warnings []string
+}
+
+func newOS(opts Options) (Inspector, error) {
+	switch opts.SocketSource {
+	case "", "iphlpapi":
+	default:
+		return nil, fmt.Errorf("unknown socket source %q (Windows has one: iphlpapi)", opts.SocketSource)
+	}
+	return &windowsInspector{
+		elevated: sync.OnceValue(func() bool { return windows.GetCurrentProcessToken().IsElevated() }),
+		wine: sync.OnceValue(func() bool {
+			return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
+		}),
+		run: newWindowsRun(),
+	}, nil
+}
+
+// Sockets reads the owner-PID tables, which name each socket's owner as
+// they list it: the PID is kept in PIDs, and Owners only says what it
+// means.
+func (w *windowsInspector) Sockets(ctx context.Context, f Filter) ([]Socket, error) {
+	w.warnings = nil
+	var socks []Socket
+	var owners []uint32
+	for _, src := range ownerPIDSources {
+		if !f.wants(src.layout.proto, src.layout.family) {
+			continue
+		}
+		class, ok := src.ownerPIDClass(f.States)
+		if !ok {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b, err := src.call(class)
+		if err != nil {
+			return nil, err
+		}
+		err = parseMIBTable(b, src.layout, func(s *Socket, pid uint32, _ []byte) {
+			if f.Match(s) {
+				socks = append(socks, *s)
+				owners = append(owners, pid)
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", src.proc.Name, err)
+		}
+	}
+	// One array holds every socket's owner.
+	pids := make([]int, len(socks))
+	for i, pid := range owners {
+		if pid != 0 {
+			pids[i] = int(pid)
+			socks[i].PIDs = pids[i : i+1 : i+1]
+		}
+	}
+	return socks, nil
+}
+
+// Owners says what the PIDs Sockets found mean. PID 0 is no process: the
+// system names no owner, which for TIME_WAIT means there is none (the
+// connection outlived its socket, as on every system) and otherwise is
+// unknown.
+func (w *windowsInspector) Owners(ctx context.Context, socks []Socket) (OwnerReport, error) {
+	if err := ctx.Err(); err != nil {
+		return OwnerReport{}, err
+	}
+	run := newWindowsRun()
+	unknown := 0
+	for i := range socks {
+		s := &socks[i]
+		switch {
+		case len(s.PIDs) > 0:
+			s.Owners = OwnersKnown
+			pid := uint32(s.PIDs[0])
+			run.pidSockets[pid] = append(run.pidSockets[pid], keyOf(s, pid))
+		case s.State == TimeWait:
+			s.Owners = OwnersNone
+		default:
+			s.Owners = OwnersUnknown
+			unknown++
+		}
+	}
+	w.run = run
+	if unknown > 0 {
+		socksText := "1 socket"
+		if unknown != 1 {
+			socksText = fmt.Sprintf("%d sockets", unknown)
+		}
+		msg := fmt.Sprintf("the system reported no owner for %s (PID 0)", socksText)
+		if w.wine() {
+			msg += "; Wine never reports socket owners"
+		}
+		w.warnings = append(w.warnings, msg)
+	}
+	return OwnerReport{}, nil
+}
+
+func (w *windowsInspector) Process(pid int, detail ProcessDetail) (Process, error) {
+	return w.process(pid, detail)
+}
+
+// LookupUser resolves an account for --user. Windows accounts have SIDs,
+// not UIDs: the number returned stands for the SID (see sidID).
+func (w *windowsInspector) LookupUser(name string) (int64, bool) {
+	return lookupUser(name)
+}
+
+func (w *windowsInspector) Host() Host {
+	host, _ := os.Hostname()
+	return Host{
+		Hostname:      host,
+		OS:            "windows",
+		Privileged:    w.elevated(),
+		PrivilegeHint: windowsPrivilegeHint,
+	}
+}
+
+func (w *windowsInspector) Warnings() []string {
+	out := slices.Clone(w.warnings)
+	hidden, svcErr := w.run.report()
+	procsText := "1 process"
+	if hidden != 1 {
+		procsText = fmt.Sprintf("%d processes", hidden)
+	}
+	switch {
+	case hidden > 0 && w.elevated():
+		out = append(out, fmt.Sprintf("details of %s could not be read, even elevated", procsText))
+	case hidden > 0:
+		out = append(out, fmt.Sprintf("details of %s (user, executable) are hidden: run as %s to see them",
+			procsText, windowsPrivilegeHint))
+	}
+	if svcErr != nil {
+		out = append(out, fmt.Sprintf("Windows services could not be listed: %v", svcErr))
+	}
+	return out
+}
+
+// windowsRun is what one inspection learns once and shares among the
+// Process calls after Owners, which run side by side.
+type windowsRun struct {
+	// pidSockets lists the sockets of the listing by owner PID, to tell
+	// which of a shared svchost's services hold them.
+	pidSockets   map[uint32][]sockKey
+	processNames func() map[uint32]string
+	services     func() map[uint32]string
+
+	mu     sync.Mutex
+	hidden map[int]bool
+	svcErr error
+}
+
+func newWindowsRun() *windowsRun {
+	r := &windowsRun{pidSockets: make(map[uint32][]sockKey), hidden: make(map[int]bool)}
+	r.processNames = sync.OnceValue(processSnapshot)
+	r.services = sync.OnceValue(r.loadServices)
+	return r
+}
+
+// service names the services a process runs, for Process.Service.
+func (r *windowsRun) service(pid uint32) string {
+	return r.services()[pid]
+}
+
+// loadServices maps PIDs to their services: "MSDTC" for msdtc.exe, and
+// for an svchost.exe that hosts several, the ones its sockets belong to
+// when Windows can say, or else all of them, joined with ", ".
+func (r *windowsRun) loadServices() map[uint32]string {
+	hosted, err := runningServices()
+	if err != nil {
+		r.mu.Lock()
+		r.svcErr = err
+		r.mu.Unlock()
+		return nil
+	}
+	want := make(map[sockKey]bool)
+	for pid, names := range hosted {
+		if len(names) > 1 {
+			for _, k := range r.pidSockets[pid] {
+				want[k] = true
+			}
+		}
+	}
+	var modules map[sockKey]string
+	if len(want) > 0 {
+		modules = socketModules(want)
+	}
+	byPID := make(map[uint32]string, len(hosted))
+	for pid, names := range hosted {
+		if len(names) > 1 && len(modules) > 0 {
+			var tags []string
+			for _, k := range r.pidSockets[pid] {
+				tags = append(tags, modules[k])
+			}
+			names = narrowServices(names, tags)
+		}
+		byPID[pid] = strings.Join(names, ", ")
+	}
+	return byPID
+}
+
+func (r *windowsRun) noteHidden(pid int) {
+	r.mu.Lock()
+	r.hidden[pid] = true
+	r.mu.Unlock()
+}
+
+// report returns how many processes were hidden and why services are
+// unknown, if they are.
+func (r *windowsRun) report() (hidden int, svcErr error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.hidden), r.svcErr
 }

@@ -33,6 +33,10 @@ func TestWindowsBuildUnderWine(t *testing.T) {
 	}
 	inNS := newNetns(t)
 	startListener(t, inNS, "tcp4:127.0.0.1:3372")
+	// A wineserver started outside the namespace would serve this run and
+	// show the host's sockets: stop it first, and the namespace's after.
+	stopWineserver()
+	t.Cleanup(stopWineserver)
 	wine := append(inNS, runExe, exe)
 
 	out, errOut, code := runCommand(t, append(wine, "3372", "-o", "json"))
@@ -83,4 +87,14 @@ func TestWindowsBuildUnderWine(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "tip2 (TIP 2)") || !strings.Contains(out, "MSDTC TIP listener") {
 		t.Errorf("portinspect.exe lookup 3372: exit %d:\n%s", code, out)
 	}
+}
+
+// stopWineserver stops the wineserver of the Wine prefix, if one runs.
+func stopWineserver() {
+	cmd := exec.Command("/usr/lib/wine/wineserver", "-k")
+	cmd.Env = os.Environ()
+	if os.Getenv("WINEPREFIX") == "" {
+		cmd.Env = append(cmd.Env, "WINEPREFIX=/tmp/portinspect-wine")
+	}
+	cmd.Run()
 }

@@ -1,0 +1,223 @@
+package platform
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+// x/sys/windows wraps none of these: they are called through the DLL.
+var (
+	modIPHlpAPI                     = windows.NewLazySystemDLL("iphlpapi.dll")
+	procGetExtendedTCPTable         = modIPHlpAPI.NewProc("GetExtendedTcpTable")
+	procGetExtendedUDPTable         = modIPHlpAPI.NewProc("GetExtendedUdpTable")
+	procGetOwnerModuleFromTCPEntry  = modIPHlpAPI.NewProc("GetOwnerModuleFromTcpEntry")
+	procGetOwnerModuleFromTCP6Entry = modIPHlpAPI.NewProc("GetOwnerModuleFromTcp6Entry")
+	procGetOwnerModuleFromUDPEntry  = modIPHlpAPI.NewProc("GetOwnerModuleFromUdpEntry")
+	procGetOwnerModuleFromUDP6Entry = modIPHlpAPI.NewProc("GetOwnerModuleFromUdp6Entry")
+)
+
+// TCP_TABLE_CLASS, UDP_TABLE_CLASS and TCPIP_OWNER_MODULE_INFO_CLASS
+// values (iprtrmib.h).
+const (
+	tcpTableOwnerPIDListener    = 3
+	tcpTableOwnerPIDConnections = 4
+	tcpTableOwnerPIDAll         = 5
+	tcpTableOwnerModuleAll      = 8
+	udpTableOwnerPID            = 1
+	udpTableOwnerModule         = 2
+	tcpipOwnerModuleInfoBasic   = 0
+)
+
+// maxTableCalls bounds the calls for one table: one to learn its size, one
+// to fill it, and a few more should it grow between calls on a busy host.
+const maxTableCalls = 5
+
+// mibSource is one table to ask for: its layout, the function and
+// arguments that return it.
+type mibSource struct {
+	layout *mibTable
+	proc   *windows.LazyProc
+	af     uint32
+}
+
+var ownerPIDSources = []mibSource{
+	{&mibTCP4OwnerPID, procGetExtendedTCPTable, windows.AF_INET},
+	{&mibTCP6OwnerPID, procGetExtendedTCPTable, windows.AF_INET6},
+	{&mibUDP4OwnerPID, procGetExtendedUDPTable, windows.AF_INET},
+	{&mibUDP6OwnerPID, procGetExtendedUDPTable, windows.AF_INET6},
+}
+
+// ownerPIDClass picks the owner-PID table class that holds the states a
+// filter keeps, so that `portinspect list -l` does not copy every
+// connection out of the kernel. ok is false when no state is wanted.
+func (m mibSource) ownerPIDClass(states States) (class uint32, ok bool) {
+	if m.layout.proto == UDP {
+		return udpTableOwnerPID, states.Has(Unconnected)
+	}
+	listen := states.Has(Listen)
+	others := states&^(1<<Listen|1<<Unconnected|1<<StateUnknown) != 0
+	switch {
+	case listen && others:
+		return tcpTableOwnerPIDAll, true
+	case listen:
+		return tcpTableOwnerPIDListener, true
+	case others:
+		return tcpTableOwnerPIDConnections, true
+	}
+	return 0, false
+}
+
+// call returns the table of the given class. The table's size is learnt
+// by a first call; if it grows before the second, the function says
+// ERROR_INSUFFICIENT_BUFFER with the new size, and the call is made again,
+// a bounded number of times.
+func (m mibSource) call(class uint32) ([]byte, error) {
+	what := fmt.Sprintf("%s (%s, class %d)", m.proc.Name, m.layout.family, class)
+	if err := m.proc.Find(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	// []uint64: the owner-module rows hold 8-byte fields.
+	var buf []uint64
+	var size uint32
+	for range maxTableCalls {
+		var p unsafe.Pointer
+		if len(buf) > 0 {
+			p = unsafe.Pointer(&buf[0])
+		}
+		// bOrder FALSE: sorting costs the system time, and callers sort.
+		r, _, _ := m.proc.Call(uintptr(p), uintptr(unsafe.Pointer(&size)), 0, uintptr(m.af), uintptr(class), 0)
+		switch err := syscall.Errno(r); err {
+		case 0:
+			if p == nil {
+				return nil, fmt.Errorf("%s: no table returned", what)
+			}
+			return unsafe.Slice((*byte)(p), len(buf)*8), nil
+		case windows.ERROR_INSUFFICIENT_BUFFER:
+			have := uint64(len(buf)) * 8
+			if uint64(size) <= have {
+				return nil, fmt.Errorf("%s: %w with a buffer of the %d bytes it asked for", what, err, have)
+			}
+			// An eighth more leaves room for the rows that appear before
+			// the next call.
+			grow := min(uint64(size)+uint64(size)/8, math.MaxUint32-7)
+			buf = make([]uint64, (grow+7)/8)
+			size = uint32(len(buf) * 8)
+		default:
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return nil, fmt.Errorf("%s: the table kept growing over %d calls: %w", what, maxTableCalls, windows.ERROR_INSUFFICIENT_BUFFER)
+}
+
+// ownerModuleSources are the owner-module tables, each with the function
+// that names the module behind one of its rows.
+var ownerModuleSources = []struct {
+	mibSource
+	class uint32
+	owner *windows.LazyProc
+}{
+	{mibSource{&mibTCP4OwnerModule, procGetExtendedTCPTable, windows.AF_INET}, tcpTableOwnerModuleAll, procGetOwnerModuleFromTCPEntry},
+	{mibSource{&mibTCP6OwnerModule, procGetExtendedTCPTable, windows.AF_INET6}, tcpTableOwnerModuleAll, procGetOwnerModuleFromTCP6Entry},
+	{mibSource{&mibUDP4OwnerModule, procGetExtendedUDPTable, windows.AF_INET}, udpTableOwnerModule, procGetOwnerModuleFromUDPEntry},
+	{mibSource{&mibUDP6OwnerModule, procGetExtendedUDPTable, windows.AF_INET6}, udpTableOwnerModule, procGetOwnerModuleFromUDP6Entry},
+}
+
+// sockKey identifies a socket across the owner-PID and owner-module
+// tables.
+type sockKey struct {
+	proto         Protocol
+	local, remote netip.AddrPort
+	pid           uint32
+}
+
+func keyOf(s *Socket, pid uint32) sockKey {
+	return sockKey{s.Protocol, s.Local, s.Remote, pid}
+}
+
+// socketModules asks which module opened each of the sockets in want.
+// Windows records, for a socket opened by a service inside a shared
+// svchost.exe, the service's tag, and GetOwnerModuleFrom*Entry (the
+// documented call netstat -b makes) turns that into the service's name;
+// for other sockets it names the executable or DLL. Sockets it cannot
+// name are left out: the caller then cannot narrow their process's
+// services down. Errors are not reported, as this only refines an answer
+// that stands without it.
+func socketModules(want map[sockKey]bool) map[sockKey]string {
+	var protos [2][2]bool
+	for k := range want {
+		protos[k.proto-TCP][boolIndex(k.local.Addr().Is6())] = true
+	}
+	names := make(map[sockKey]string)
+	for _, src := range ownerModuleSources {
+		if !protos[src.layout.proto-TCP][boolIndex(src.layout.family == IPv6)] || src.owner.Find() != nil {
+			continue
+		}
+		b, err := src.call(src.class)
+		if err != nil {
+			continue
+		}
+		_ = parseMIBTable(b, src.layout, func(s *Socket, pid uint32, row []byte) {
+			k := keyOf(s, pid)
+			if !want[k] {
+				return
+			}
+			if name, err := ownerModule(src.owner, row); err == nil && name != "" {
+				names[k] = name
+			}
+		})
+		runtime.KeepAlive(b)
+	}
+	return names
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// tcpipOwnerModuleBasicInfo is TCPIP_OWNER_MODULE_BASIC_INFO; the strings
+// it points to follow it in the same buffer.
+type tcpipOwnerModuleBasicInfo struct {
+	moduleName *uint16
+	modulePath *uint16
+}
+
+// ownerModule calls a GetOwnerModuleFrom*Entry function for one row of an
+// owner-module table and returns the module's name.
+func ownerModule(proc *windows.LazyProc, row []byte) (string, error) {
+	if err := proc.Find(); err != nil {
+		return "", err
+	}
+	buf := make([]uint64, 128) // room for the structure and two paths
+	for range 3 {
+		size := uint32(len(buf) * 8)
+		r, _, _ := proc.Call(uintptr(unsafe.Pointer(&row[0])), tcpipOwnerModuleInfoBasic,
+			uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&size)))
+		switch err := syscall.Errno(r); err {
+		case 0:
+			info := (*tcpipOwnerModuleBasicInfo)(unsafe.Pointer(&buf[0]))
+			name := ""
+			if info.moduleName != nil {
+				name = windows.UTF16PtrToString(info.moduleName)
+			}
+			runtime.KeepAlive(buf)
+			return name, nil
+		case windows.ERROR_INSUFFICIENT_BUFFER:
+			if uint64(size) <= uint64(len(buf))*8 {
+				return "", fmt.Errorf("%s: %w", proc.Name, err)
+			}
+			buf = make([]uint64, (uint64(size)+7)/8)
+		default:
+			return "", fmt.Errorf("%s: %w", proc.Name, err)
+		}
+	}
+	return "", fmt.Errorf("%s: %w", proc.Name, windows.ERROR_INSUFFICIENT_BUFFER)
+}

@@ -1,0 +1,246 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/windows"
+)
+
+// These tests run on Windows, and on Linux under Wine:
+//
+//	GOOS=windows go test -c -o /tmp/platform.test.exe ./platform
+//	../shared/wine/run-exe /tmp/platform.test.exe -test.v
+//
+// Wine's limits, checked for rather than hidden: every socket's owner
+// PID is 0, GetOwnerModuleFrom*Entry names nothing, and the Service
+// Control Manager lists only Wine's own few services.
+
+func newTestInspector(t *testing.T) *windowsInspector {
+	t.Helper()
+	in, err := newOS(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in.(*windowsInspector)
+}
+
+func TestWindowsLiveSockets(t *testing.T) {
+	w := newTestInspector(t)
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	udpAddr := bindUDP(t)
+	tcpAddr := netip.MustParseAddrPort(ln.Addr().String())
+
+	f := MatchAll()
+	f.Ports = []PortRange{{Low: tcpAddr.Port(), High: tcpAddr.Port(), TCP: true}, {Low: udpAddr.Port(), High: udpAddr.Port(), UDP: true}}
+	socks, err := w.Sockets(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Owners(context.Background(), socks); err != nil {
+		t.Fatal(err)
+	}
+	var tcp, udp *Socket
+	for i := range socks {
+		s := &socks[i]
+		switch {
+		case s.Protocol == TCP && s.Local == tcpAddr && s.State == Listen:
+			tcp = s
+		case s.Protocol == UDP && s.Local == udpAddr:
+			udp = s
+		}
+	}
+	if tcp == nil || udp == nil {
+		t.Fatalf("listeners %v/tcp and %v/udp not both among %+v", tcpAddr, udpAddr, socks)
+	}
+	if udp.State != Unconnected || udp.Family != IPv4 || tcp.Family != IPv6 || tcp.UID != -1 || tcp.Inode != 0 {
+		t.Errorf("tcp %+v, udp %+v", *tcp, *udp)
+	}
+	for _, s := range []*Socket{tcp, udp} {
+		switch {
+		case w.wine():
+			if s.Owners != OwnersUnknown || s.PIDs != nil {
+				t.Errorf("under Wine: %v has owners %v %v, want unknown", s.Local, s.Owners, s.PIDs)
+			}
+		case s.Owners != OwnersKnown || !slices.Equal(s.PIDs, []int{os.Getpid()}):
+			t.Errorf("%v: owners %v %v, want known, [%d]", s.Local, s.Owners, s.PIDs, os.Getpid())
+		}
+	}
+	warnings := w.Warnings()
+	if w.wine() && !slices.ContainsFunc(warnings, func(s string) bool { return strings.Contains(s, "no owner for 2 sockets (PID 0)") }) {
+		t.Errorf("warnings %q", warnings)
+	}
+
+	// A filter for listeners only asks for the listener table.
+	f.States = States(0).With(Listen)
+	socks, err = w.Sockets(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(socks) != 1 || socks[0].Local != tcpAddr {
+		t.Errorf("listeners: %+v", socks)
+	}
+}
+
+// bindUDP binds a UDP socket to 127.0.0.1 and an ephemeral port, closed
+// when the test ends. Not through net.ListenPacket: Go's UDP sockets ask
+// for SIO_UDP_CONNRESET, which Wine refuses.
+func bindUDP(t *testing.T) netip.AddrPort {
+	t.Helper()
+	s, err := windows.Socket(windows.AF_INET, windows.SOCK_DGRAM, windows.IPPROTO_UDP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { windows.Closesocket(s) })
+	if err := windows.Bind(s, &windows.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := windows.Getsockname(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in4, ok := sa.(*windows.SockaddrInet4)
+	if !ok {
+		t.Fatalf("bound to %T", sa)
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4(in4.Addr), uint16(in4.Port))
+}
+
+func TestWindowsOwnerModuleTables(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := netip.MustParseAddrPort(ln.Addr().String())
+	for _, src := range ownerModuleSources {
+		b, err := src.call(src.class)
+		if err != nil {
+			t.Fatalf("%s: %v", src.layout.name, err)
+		}
+		found := false
+		err = parseMIBTable(b, src.layout, func(s *Socket, pid uint32, row []byte) {
+			if s.Protocol == TCP && s.Local == addr {
+				found = true
+				name, err := ownerModule(src.owner, row)
+				t.Logf("%s: our listener's module: %q, %v (pid %d)", src.layout.name, name, err, pid)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if src.layout == &mibTCP4OwnerModule && !found {
+			t.Errorf("%s: no %v", src.layout.name, addr)
+		}
+	}
+}
+
+func TestWindowsProcessSelf(t *testing.T) {
+	w := newTestInspector(t)
+	p, err := w.Process(os.Getpid(), DetailFull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", p)
+	if !strings.EqualFold(p.Name, filepath.Base(exe)) || !strings.EqualFold(p.Exe, exe) {
+		t.Errorf("name %q, exe %q; want %q", p.Name, p.Exe, exe)
+	}
+	if !strings.Contains(p.User, `\`) || p.Hidden {
+		t.Errorf("user %q, hidden %v", p.User, p.Hidden)
+	}
+	if age := time.Since(p.Started); age < 0 || age > time.Hour {
+		t.Errorf("started %v", p.Started)
+	}
+	if p.UID >= -2 {
+		t.Errorf("UID %d, want a SID's stand-in below -2", p.UID)
+	}
+	names := []string{p.User, p.User[strings.LastIndex(p.User, `\`)+1:]}
+	if !w.wine() {
+		// Windows compares account names without regard to case; Wine
+		// does not.
+		names = append(names, strings.ToUpper(p.User))
+	}
+	for _, name := range names {
+		if uid, ok := w.LookupUser(name); !ok || uid != p.UID {
+			t.Errorf("LookupUser(%q) = %d, %v; want %d", name, uid, ok, p.UID)
+		}
+	}
+}
+
+func TestWindowsProcessSpecialPIDs(t *testing.T) {
+	w := newTestInspector(t)
+	if _, err := w.Process(0, DetailFull); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("PID 0: %v, want ErrNotExist", err)
+	}
+	// PIDs are multiples of 4, and no system gets this far.
+	if _, err := w.Process(0x7ffffff0, DetailFull); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a PID no process has: %v, want ErrNotExist", err)
+	}
+	p, err := w.Process(systemPID, DetailFull)
+	system, _ := w.LookupUser("S-1-5-18")
+	if err != nil || p.Name != "System" || !strings.Contains(p.Service, "kernel") || p.User == "" || p.UID != system {
+		t.Errorf("PID 4: %+v, %v", p, err)
+	}
+}
+
+func TestWindowsLookupUser(t *testing.T) {
+	w := newTestInspector(t)
+	for _, name := range []string{`NT AUTHORITY\SYSTEM`, "S-1-5-18"} {
+		if uid, ok := w.LookupUser(name); !ok || uid >= -2 {
+			t.Errorf("LookupUser(%q) = %d, %v", name, uid, ok)
+		}
+	}
+	a, _ := w.LookupUser(`NT AUTHORITY\SYSTEM`)
+	b, _ := w.LookupUser("S-1-5-18")
+	if a != b {
+		t.Errorf("SYSTEM by name %d, by SID %d", a, b)
+	}
+	if _, ok := w.LookupUser("no-such-user-3372"); ok {
+		t.Error("an unknown user is found")
+	}
+}
+
+func TestWindowsServices(t *testing.T) {
+	byPID, err := runningServices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for pid, names := range byPID {
+		n += len(names)
+		if pid == 0 || len(names) == 0 || slices.Contains(names, "") || !slices.IsSorted(names) {
+			t.Errorf("PID %d: %q", pid, names)
+		}
+		p, err := newTestInspector(t).Process(int(pid), DetailFull)
+		t.Logf("PID %d: %q; %+v, %v", pid, names, p, err)
+		if err == nil && p.Service != strings.Join(names, ", ") {
+			t.Errorf("PID %d: Service %q, want %q", pid, p.Service, strings.Join(names, ", "))
+		}
+	}
+	t.Logf("%d running services in %d processes", n, len(byPID))
+}
+
+func TestWindowsHost(t *testing.T) {
+	h := newTestInspector(t).Host()
+	if h.OS != "windows" || h.Hostname == "" || h.PrivilegeHint != windowsPrivilegeHint {
+		t.Errorf("%+v", h)
+	}
+	t.Logf("%+v", h)
+}

@@ -1,0 +1,230 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"math"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+// systemPID is the System process: the kernel and its drivers. Sockets
+// that http.sys (IIS, WinRM on 5985/5986, SSRS, anything using the HTTP
+// Server API) and the SMB server hold show it as their owner.
+const systemPID = 4
+
+// systemService is what Process.Service says of the System process, which
+// runs no Windows service but is not a program either.
+const systemService = "kernel (http.sys and other drivers)"
+
+// process reads what Windows tells of pid to a caller of our privilege.
+// It fails only when the process is gone. A process that cannot be
+// opened (another user's, without elevation) keeps its name, from a
+// snapshot of every process, and its services, and is Hidden.
+func (w *windowsInspector) process(pid int, detail ProcessDetail) (Process, error) {
+	proc := Process{PID: pid, UID: -1}
+	run := w.run
+	switch {
+	case pid <= 0 || pid > math.MaxUint32:
+		// PID 0 is the System Idle Process, which holds no socket: a
+		// socket "owned" by it has no owner Windows will name.
+		return proc, fmt.Errorf("process %d: %w", pid, fs.ErrNotExist)
+	case pid == systemPID:
+		proc.Name = "System"
+		proc.Service = systemService
+		// LocalSystem, by its SID: its name is translated on
+		// non-English Windows.
+		proc.User = `NT AUTHORITY\SYSTEM`
+		if sid, err := windows.CreateWellKnownSid(windows.WinLocalSystemSid); err == nil {
+			proc.User, proc.UID = w.accounts.name(sid), sidID(sid)
+		}
+		if h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, systemPID); err == nil {
+			proc.Started = processStarted(h)
+			windows.CloseHandle(h)
+		}
+		return proc, nil
+	}
+
+	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, uint32(pid))
+	switch {
+	case err == windows.ERROR_INVALID_PARAMETER:
+		// OpenProcess's answer for a PID no process has.
+		return proc, fmt.Errorf("process %d: %w", pid, fs.ErrNotExist)
+	case err == windows.ERROR_ACCESS_DENIED:
+		name, ok := run.processNames()[uint32(pid)]
+		if !ok {
+			return proc, fmt.Errorf("process %d: %w", pid, fs.ErrNotExist)
+		}
+		proc.Name = name
+		proc.Hidden = true
+		run.noteHidden(pid)
+		if detail >= DetailFull {
+			proc.Service = run.service(uint32(pid))
+		}
+		return proc, nil
+	case err != nil:
+		return proc, fmt.Errorf("process %d: OpenProcess: %w", pid, err)
+	}
+	defer windows.CloseHandle(h)
+
+	if exe, err := imageName(h); err == nil {
+		proc.Exe = exe
+		proc.Name = filepath.Base(exe)
+	} else {
+		// Minimal processes (Registry, Memory Compression) have no
+		// image file; the snapshot still names them.
+		proc.Name = run.processNames()[uint32(pid)]
+	}
+	proc.Started = processStarted(h)
+	if sid, err := processUser(h); err == nil {
+		proc.User = w.accounts.name(sid)
+		proc.UID = sidID(sid)
+	} else {
+		// The process opened, but its token did not: another user's.
+		proc.Hidden = true
+		run.noteHidden(pid)
+	}
+	if detail >= DetailFull {
+		proc.Service = run.service(uint32(pid))
+		// Cmdline stays empty: Windows documents no way to read another
+		// process's command line short of reading its memory (its PEB),
+		// which needs PROCESS_VM_READ.
+	}
+	return proc, nil
+}
+
+// imageName returns the Win32 path of a process's executable.
+func imageName(h windows.Handle) (string, error) {
+	// Most paths fit in MAX_PATH; long ones get one more try at the
+	// longest path Windows allows.
+	for _, size := range []int{windows.MAX_PATH + 1, windows.MAX_LONG_PATH} {
+		buf := make([]uint16, size)
+		n := uint32(len(buf))
+		err := windows.QueryFullProcessImageName(h, 0, &buf[0], &n)
+		if err == nil {
+			return windows.UTF16ToString(buf[:n]), nil
+		}
+		if err != windows.ERROR_INSUFFICIENT_BUFFER {
+			return "", fmt.Errorf("QueryFullProcessImageName: %w", err)
+		}
+	}
+	return "", fmt.Errorf("QueryFullProcessImageName: %w", windows.ERROR_INSUFFICIENT_BUFFER)
+}
+
+// processStarted returns when a process started, or the zero time.
+func processStarted(h windows.Handle) time.Time {
+	var created, exited, kernel, user windows.Filetime
+	if err := windows.GetProcessTimes(h, &created, &exited, &kernel, &user); err != nil || created.Nanoseconds() <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, created.Nanoseconds()).UTC()
+}
+
+// processUser returns the SID of the account a process runs as.
+func processUser(h windows.Handle) (*windows.SID, error) {
+	var tok windows.Token
+	if err := windows.OpenProcessToken(h, windows.TOKEN_QUERY, &tok); err != nil {
+		return nil, fmt.Errorf("OpenProcessToken: %w", err)
+	}
+	defer tok.Close()
+	tu, err := tok.GetTokenUser()
+	if err != nil {
+		return nil, fmt.Errorf("GetTokenInformation(TokenUser): %w", err)
+	}
+	// tu lives in a buffer the token's information was copied to, which
+	// stays reachable through the SID.
+	return tu.User.Sid, nil
+}
+
+// accountNames caches account names by SID: a host runs most processes
+// as a few accounts, and LookupAccountSid may ask a domain controller. It
+// is safe for concurrent use.
+type accountNames struct {
+	mu    sync.Mutex
+	names map[string]string
+}
+
+// name returns DOMAIN\user for a SID, or the SID itself ("S-1-5-21-…")
+// when no account has it any more or its domain cannot be reached.
+func (a *accountNames) name(sid *windows.SID) string {
+	key := sid.String()
+	a.mu.Lock()
+	name, ok := a.names[key]
+	a.mu.Unlock()
+	if ok {
+		return name
+	}
+	name = key
+	if account, domain, _, err := sid.LookupAccount(""); err == nil {
+		name = account
+		if domain != "" {
+			name = domain + `\` + account
+		}
+	}
+	a.mu.Lock()
+	if a.names == nil {
+		a.names = make(map[string]string)
+	}
+	a.names[key] = name
+	a.mu.Unlock()
+	return name
+}
+
+// sidID stands in for a UID on Windows, where accounts have SIDs: a
+// number derived from the SID that Process.UID carries and LookupUser
+// returns, so that --user matches a process whichever way its account is
+// spelt ("alice", `WS1\alice`, "alice@corp.example", a SID string). It is
+// below -2, which renderers treat as no UID and print nothing for, and
+// which no socket's UID (-1 on Windows) equals.
+func sidID(sid *windows.SID) int64 {
+	h := fnv.New64a()
+	h.Write(unsafe.Slice((*byte)(unsafe.Pointer(sid)), windows.GetLengthSid(sid)))
+	return -3 - int64(h.Sum64()>>3)
+}
+
+// unresolvedUser is what LookupUser returns for a name it could not
+// resolve for want of an answer (a domain controller out of reach): it
+// matches no process's sidID, leaving the match to the exact DOMAIN\user
+// string.
+const unresolvedUser = -2
+
+// lookupUser resolves an account name, DOMAIN\name, name@domain or SID
+// string.
+func lookupUser(name string) (int64, bool) {
+	if strings.HasPrefix(strings.ToUpper(name), "S-") {
+		if sid, err := windows.StringToSid(name); err == nil {
+			return sidID(sid), true
+		}
+	}
+	sid, _, _, err := windows.LookupSID("", name)
+	switch {
+	case err == nil:
+		return sidID(sid), true
+	case errors.Is(err, windows.ERROR_NONE_MAPPED), errors.Is(err, windows.ERROR_INVALID_PARAMETER):
+		return 0, false
+	}
+	return unresolvedUser, true
+}
+
+// processSnapshot names every process, from one Toolhelp snapshot: it
+// names even the processes OpenProcess refuses.
+func processSnapshot() map[uint32]string {
+	names := make(map[uint32]string)
+	snap, err := windows.CreateToolhelp32Snapshot(windows.TH32CS_SNAPPROCESS, 0)
+	if err != nil {
+		return names
+	}
+	defer windows.CloseHandle(snap)
+	pe := windows.ProcessEntry32{Size: uint32(unsafe.Sizeof(windows.ProcessEntry32{}))}
+	for err := windows.Process32First(snap, &pe); err == nil; err = windows.Process32Next(snap, &pe) {
+		names[pe.ProcessID] = windows.UTF16ToString(pe.ExeFile[:])
+	}
+	return names
+}
