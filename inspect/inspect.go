@@ -117,10 +117,13 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 		case ownersErr != nil:
 			// The sockets are still worth showing (/proc unmounted or
 			// closed to us, say): say why their owners are missing.
+			// No process holds a TIME_WAIT socket anywhere, nor on
+			// Linux a socket without an inode (half-open connections).
+			linux := rep.Host.OS == "linux"
 			for i := range raw {
 				raw[i].PIDs = nil
 				raw[i].Owners = platform.OwnersHidden
-				if raw[i].Inode == 0 {
+				if raw[i].State == platform.TimeWait || (linux && raw[i].Inode == 0) {
 					raw[i].Owners = platform.OwnersNone
 				}
 			}

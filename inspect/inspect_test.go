@@ -193,6 +193,35 @@ func TestRunWithoutProcessTable(t *testing.T) {
 	}
 }
 
+// Where sockets have no inode (macOS, Windows), only TIME_WAIT is known to
+// have no owner when the owner lookup fails.
+func TestRunWithoutProcessTableElsewhere(t *testing.T) {
+	src := platformtest.Workstation()
+	src.Machine.OS = "macos"
+	for i := range src.SocketList {
+		src.SocketList[i].Inode = 0
+	}
+	src.OwnersErr = errors.New("sysctl net.inet.tcp.pcblist_n: operation not permitted")
+	rep, err := Run(context.Background(), src, nil, Query{States: platform.AllStates})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var timeWait int
+	for _, s := range rep.Sockets {
+		want := platform.OwnersHidden
+		if s.State == platform.TimeWait {
+			want = platform.OwnersNone
+			timeWait++
+		}
+		if s.Owners != want {
+			t.Errorf("%v %v: owners %v, want %v", s.Local, s.State, s.Owners, want)
+		}
+	}
+	if timeWait == 0 {
+		t.Error("the fixture has no TIME_WAIT socket")
+	}
+}
+
 func TestRunDefaultStates(t *testing.T) {
 	src := platformtest.Workstation()
 	if _, err := Run(context.Background(), src, nil, Query{}); err != nil {

@@ -4,8 +4,25 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"os"
 	"strconv"
 )
+
+// passwdPath is the local user file. On macOS it lists only the system's
+// own accounts; the people using the Mac are in Directory Services.
+const passwdPath = "/etc/passwd"
+
+// loadPasswd reads the user file at path. A missing or unreadable file
+// gives an empty table, so users are shown by number.
+func loadPasswd(path string) *userTable {
+	f, err := os.Open(path)
+	if err != nil {
+		return &userTable{}
+	}
+	defer f.Close()
+	users, _ := parsePasswd(f)
+	return users
+}
 
 // userTable maps user IDs and names as /etc/passwd lists them. portinspect
 // reads the file itself rather than asking the C library, whose name

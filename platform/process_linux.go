@@ -14,9 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// passwdPath is where user names come from.
-const passwdPath = "/etc/passwd"
-
 // userHZ is the unit of /proc/PID/stat times. The kernel fixes it at 100
 // for userspace on every architecture Go supports (USER_HZ).
 const userHZ = 100
@@ -31,15 +28,7 @@ type procReader struct {
 
 func newProcReader(root string) *procReader {
 	p := &procReader{root: root}
-	p.users = sync.OnceValue(func() *userTable {
-		f, err := os.Open(passwdPath)
-		if err != nil {
-			return &userTable{}
-		}
-		defer f.Close()
-		users, _ := parsePasswd(f)
-		return users
-	})
+	p.users = sync.OnceValue(func() *userTable { return loadPasswd(passwdPath) })
 	p.bootTime = sync.OnceValues(func() (time.Time, error) {
 		b, err := os.ReadFile(filepath.Join(root, "stat"))
 		if err != nil {

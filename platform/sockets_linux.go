@@ -6,11 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 
 	"github.com/vishvananda/netlink/nl"
@@ -163,36 +160,6 @@ func protoNumber(p Protocol) uint8 {
 		return ipprotoUDP
 	}
 	return ipprotoTCP
-}
-
-// ifaceNames caches interface names by index for address zones. It is
-// safe for concurrent use.
-type ifaceNames struct {
-	mu    sync.Mutex
-	names map[uint32]string
-}
-
-// scope adds the interface to a link-local address, which means nothing
-// without it; other addresses are returned as they are.
-func (m *ifaceNames) scope(ap netip.AddrPort, index uint32) netip.AddrPort {
-	a := ap.Addr()
-	if !a.Is6() || !(a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast()) {
-		return ap
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.names == nil {
-		m.names = make(map[uint32]string)
-	}
-	name, ok := m.names[index]
-	if !ok {
-		name = strconv.FormatUint(uint64(index), 10)
-		if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
-			name = ifi.Name
-		}
-		m.names[index] = name
-	}
-	return netip.AddrPortFrom(a.WithZone(name), ap.Port())
 }
 
 // procNetSockets reads the sockets that pass f from /proc/net, for systems
