@@ -16,6 +16,10 @@ import (
 // ErrNotSupported is wrapped by errors from systems that have no adapter.
 var ErrNotSupported = errors.New("not supported on this operating system")
 
+// ErrUnknownSource is wrapped by New's error for an Options.SocketSource
+// the system does not have: the caller's input is wrong, not the machine.
+var ErrUnknownSource = errors.New("unknown socket source")
+
 // Protocol is a transport protocol.
 type Protocol uint8
 

@@ -30,7 +30,7 @@ func newOS(opts Options) (Inspector, error) {
 	switch opts.SocketSource {
 	case "", "sysctl", "lsof":
 	default:
-		return nil, fmt.Errorf("unknown socket source %q (want sysctl or lsof)", opts.SocketSource)
+		return nil, fmt.Errorf("%w %q (want sysctl or lsof)", ErrUnknownSource, opts.SocketSource)
 	}
 	lib := sync.OnceValues(loadLibSystem)
 	return &darwinInspector{source: opts.SocketSource, lib: lib, users: newDarwinUsers(lib)}, nil

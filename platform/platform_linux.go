@@ -28,7 +28,7 @@ func newOS(opts Options) (Inspector, error) {
 	switch opts.SocketSource {
 	case "", "netlink", "proc":
 	default:
-		return nil, fmt.Errorf("unknown socket source %q (want netlink or proc)", opts.SocketSource)
+		return nil, fmt.Errorf("%w %q (want netlink or proc)", ErrUnknownSource, opts.SocketSource)
 	}
 	return newLinuxInspector(opts), nil
 }

@@ -241,8 +241,8 @@ func TestLiveHost(t *testing.T) {
 }
 
 func TestUnknownSocketSource(t *testing.T) {
-	if _, err := New(Options{SocketSource: "bpf"}); err == nil {
-		t.Error("unknown source accepted")
+	if _, err := New(Options{SocketSource: "bpf"}); !errors.Is(err, ErrUnknownSource) {
+		t.Errorf("unknown source: %v, want ErrUnknownSource", err)
 	}
 }
 

@@ -31,7 +31,7 @@ func newOS(opts Options) (Inspector, error) {
 	switch opts.SocketSource {
 	case "", "iphlpapi":
 	default:
-		return nil, fmt.Errorf("unknown socket source %q (Windows has one: iphlpapi)", opts.SocketSource)
+		return nil, fmt.Errorf("%w %q (Windows has one: iphlpapi)", ErrUnknownSource, opts.SocketSource)
 	}
 	return &windowsInspector{
 		elevated: sync.OnceValue(func() bool { return windows.GetCurrentProcessToken().IsElevated() }),

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -420,5 +421,49 @@ func TestLookupJSONContract(t *testing.T) {
 				t.Errorf("port %v note: %s is %s, want %s", e["port"], field, got, kind)
 			}
 		}
+	}
+}
+
+// On a system without an adapter, commands that read the machine say so in
+// one line and exit 3; lookup, which needs only the database, still works.
+func TestUnsupportedSystem(t *testing.T) {
+	run := func(args ...string) (string, string, int) {
+		var out, errOut bytes.Buffer
+		f := &Factory{
+			IO: &IOStreams{Out: &out, ErrOut: &errOut},
+			Inspector: func() (platform.Inspector, error) {
+				return nil, fmt.Errorf("plan9: %w", platform.ErrNotSupported)
+			},
+			KnownPorts: knownports.Default,
+		}
+		code := Main(args, f)
+		return out.String(), errOut.String(), code
+	}
+	for _, args := range [][]string{{"3372"}, {"list"}, {"audit"}, {"check", "--closed", "23"}} {
+		out, errOut, code := run(args...)
+		if code != exitInspect || out != "" || errOut != "portinspect: plan9: not supported on this operating system\n" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+	out, errOut, code := run("lookup", "3372")
+	if code != exitOK || !strings.Contains(out, "tip2") || errOut != "" {
+		t.Errorf("lookup: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// A socket source the system lacks is the user's mistake: exit 2, naming
+// the variable and the sources there are.
+func TestUnknownSocketSource(t *testing.T) {
+	t.Setenv(socketSourceEnv, "bogus")
+	f := SystemFactory()
+	var out, errOut bytes.Buffer
+	f.IO = &IOStreams{Out: &out, ErrOut: &errOut}
+	code := Main([]string{"3372", "-o", "json"}, f)
+	if _, err := platform.New(platform.Options{}); errors.Is(err, platform.ErrNotSupported) {
+		t.Skip("no adapter on this system")
+	}
+	want := `portinspect: PORTINSPECT_SOCKET_SOURCE: unknown socket source "bogus" (want `
+	if code != exitUsage || out.Len() != 0 || !strings.HasPrefix(errOut.String(), want) || strings.Count(errOut.String(), "\n") != 1 {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
 	}
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"os"
 
 	"golang.org/x/term"
 
+	"github.com/portinspect/portinspect/inspect"
 	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
 )
@@ -47,7 +49,11 @@ func SystemFactory() *Factory {
 	return &Factory{
 		IO: ios,
 		Inspector: func() (platform.Inspector, error) {
-			return platform.New(platform.Options{SocketSource: os.Getenv(socketSourceEnv)})
+			src, err := platform.New(platform.Options{SocketSource: os.Getenv(socketSourceEnv)})
+			if errors.Is(err, platform.ErrUnknownSource) {
+				return nil, &inspect.UsageError{Msg: socketSourceEnv + ": " + err.Error()}
+			}
+			return src, err
 		},
 		KnownPorts: knownports.Default,
 	}

@@ -118,9 +118,9 @@ func withMachine(f *Factory, format outputFormat, fn func(inspect.Source) error)
 	src, err := f.Inspector()
 	if err == nil {
 		err = fn(src)
-		if ue := (*inspect.UsageError)(nil); err == nil || errors.As(err, &ue) {
-			return err
-		}
+	}
+	if ue := (*inspect.UsageError)(nil); err == nil || errors.As(err, &ue) {
+		return err
 	}
 	if format == formatJSON {
 		if werr := writeJSONReport(f.IO.Out, failedReport(err), nil); werr != nil {
