@@ -155,7 +155,7 @@ func auditFindings(rep *Report, db *knownports.DB, here string) []Finding {
 		}
 		msg := "this audit ran without privilege: processes of other users could not be read"
 		if hidden > 0 {
-			msg = fmt.Sprintf("this audit ran without privilege: the owners of %s are hidden", plural(hidden, "listener"))
+			msg = fmt.Sprintf("this audit ran without privilege: the owners of %s are hidden", platform.Plural(hidden, "listener"))
 		}
 		findings = append(findings, Finding{
 			Rule: RulePartialCoverage, Severity: knownports.RiskInfo,

@@ -14,7 +14,6 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/portinspect/portinspect/knownports"
@@ -225,7 +224,7 @@ func hiddenWarnings(socks []Socket, or platform.OwnerReport, host platform.Host)
 		// unlikely to share sockets; saying so on every run is noise.
 		return nil
 	}
-	what := fmt.Sprintf("owners of %s are hidden", plural(hidden, "socket"))
+	what := fmt.Sprintf("owners of %s are hidden", platform.Plural(hidden, "socket"))
 	switch {
 	case hidden == 0:
 		what = "sockets shown with owners may have more holders"
@@ -237,20 +236,9 @@ func hiddenWarnings(socks []Socket, or platform.OwnerReport, host platform.Host)
 		if or.Denied == 1 {
 			whose = "its"
 		}
-		return []string{fmt.Sprintf("%s: %s refused access to %s descriptors even with privilege", what, plural(or.Denied, "process"), whose)}
+		return []string{fmt.Sprintf("%s: %s refused access to %s descriptors even with privilege", what, platform.Plural(or.Denied, "process"), whose)}
 	}
 	return []string{fmt.Sprintf("%s: run as %s to see them", what, host.PrivilegeHint)}
-}
-
-// plural spells a count of things: "1 socket", "2 sockets", "3 processes".
-func plural(n int, thing string) string {
-	if n == 1 {
-		return "1 " + thing
-	}
-	if strings.HasSuffix(thing, "s") {
-		return fmt.Sprintf("%d %ses", n, thing)
-	}
-	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // sortSockets orders listeners first, then by port, protocol, family and

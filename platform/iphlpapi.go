@@ -73,15 +73,21 @@ var (
 	// liCreateTimestamp and OwningModuleInfo[16] (the UDP ones a dwFlags
 	// between them), which the adapter hands back to
 	// GetOwnerModuleFrom*Entry rather than reading.
-	mibTCP4OwnerModule = mibTable{name: "MIB_TCPTABLE_OWNER_MODULE", proto: TCP, family: IPv4, first: 8, rowSize: 160,
-		state: 0, local: 4, localScope: -1, localPort: 8, remote: 12, remoteScope: -1, remotePort: 16, pid: 20}
-	mibTCP6OwnerModule = mibTable{name: "MIB_TCP6TABLE_OWNER_MODULE", proto: TCP, family: IPv6, first: 8, rowSize: 192,
-		state: 48, local: 0, localScope: 16, localPort: 20, remote: 24, remoteScope: 40, remotePort: 44, pid: 52}
-	mibUDP4OwnerModule = mibTable{name: "MIB_UDPTABLE_OWNER_MODULE", proto: UDP, family: IPv4, first: 8, rowSize: 160,
-		state: -1, local: 0, localScope: -1, localPort: 4, remote: -1, remoteScope: -1, remotePort: -1, pid: 8}
-	mibUDP6OwnerModule = mibTable{name: "MIB_UDP6TABLE_OWNER_MODULE", proto: UDP, family: IPv6, first: 8, rowSize: 176,
-		state: -1, local: 0, localScope: 16, localPort: 20, remote: -1, remoteScope: -1, remotePort: -1, pid: 24}
+	mibTCP4OwnerModule = ownerModuleLayout(mibTCP4OwnerPID, "MIB_TCPTABLE_OWNER_MODULE", 160)
+	mibTCP6OwnerModule = ownerModuleLayout(mibTCP6OwnerPID, "MIB_TCP6TABLE_OWNER_MODULE", 192)
+	mibUDP4OwnerModule = ownerModuleLayout(mibUDP4OwnerPID, "MIB_UDPTABLE_OWNER_MODULE", 160)
+	mibUDP6OwnerModule = ownerModuleLayout(mibUDP6OwnerPID, "MIB_UDP6TABLE_OWNER_MODULE", 176)
 )
+
+// ownerModuleLayout is the owner-module table whose rows begin as those of
+// ownerPID: only the name, the row size and where the rows start (after
+// dwNumEntries and the padding that aligns the rows' 64-bit timestamp)
+// differ.
+func ownerModuleLayout(ownerPID mibTable, name string, rowSize int) mibTable {
+	t := ownerPID
+	t.name, t.first, t.rowSize = name, 8, rowSize
+	return t
+}
 
 // mibTCPStates maps MIB_TCP_STATE (tcpmib.h: MIB_TCP_STATE_CLOSED = 1 …
 // MIB_TCP_STATE_DELETE_TCB = 12) to States.

@@ -137,7 +137,7 @@ func mibTableBytes(write rowWriter, module bool, rows ...mibRow) []byte {
 	return b
 }
 
-// parseAll parses a table into sockets, PIDs and row lengths.
+// parseAll parses a table into sockets and PIDs, checking each row's length.
 func parseAll(t *testing.T, b []byte, k *mibTable) ([]Socket, []uint32) {
 	t.Helper()
 	var socks []Socket
@@ -167,9 +167,6 @@ func TestMIBLayoutsMatchDocumentedSizes(t *testing.T) {
 		}
 		if k.t.first != k.offset {
 			t.Errorf("%s: rows start at %d, want %d", k.t.name, k.t.first, k.offset)
-		}
-		if table := mibTableBytes(k.write, k.offset == 8); len(table) != k.offset {
-			t.Errorf("%s: an empty table written as %d bytes, want %d", k.t.name, len(table), k.offset)
 		}
 	}
 }

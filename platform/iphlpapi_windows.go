@@ -154,6 +154,7 @@ func socketModules(want map[sockKey]bool) map[sockKey]string {
 		protos[k.proto-TCP][boolIndex(k.local.Addr().Is6())] = true
 	}
 	names := make(map[sockKey]string)
+	buf := make([]uint64, 128) // room for the structure and two paths
 	for _, src := range ownerModuleSources {
 		if !protos[src.layout.proto-TCP][boolIndex(src.layout.family == IPv6)] || src.owner.Find() != nil {
 			continue
@@ -167,11 +168,10 @@ func socketModules(want map[sockKey]bool) map[sockKey]string {
 			if !want[k] {
 				return
 			}
-			if name, err := ownerModule(src.owner, row); err == nil && name != "" {
+			if name, err := ownerModule(src.owner, row, &buf); err == nil && name != "" {
 				names[k] = name
 			}
 		})
-		runtime.KeepAlive(b)
 	}
 	return names
 }
@@ -190,13 +190,11 @@ type tcpipOwnerModuleBasicInfo struct {
 	modulePath *uint16
 }
 
-// ownerModule calls a GetOwnerModuleFrom*Entry function for one row of an
-// owner-module table and returns the module's name.
-func ownerModule(proc *windows.LazyProc, row []byte) (string, error) {
-	if err := proc.Find(); err != nil {
-		return "", err
-	}
-	buf := make([]uint64, 128) // room for the structure and two paths
+// ownerModule calls a GetOwnerModuleFrom*Entry function, which the caller
+// has found, for one row of an owner-module table and returns the module's
+// name. *bufp is the buffer to use, grown when Windows asks for more.
+func ownerModule(proc *windows.LazyProc, row []byte, bufp *[]uint64) (string, error) {
+	buf := *bufp
 	for range 3 {
 		size := uint32(len(buf) * 8)
 		r, _, _ := proc.Call(uintptr(unsafe.Pointer(&row[0])), tcpipOwnerModuleInfoBasic,
@@ -215,6 +213,7 @@ func ownerModule(proc *windows.LazyProc, row []byte) (string, error) {
 				return "", fmt.Errorf("%s: %w", proc.Name, err)
 			}
 			buf = make([]uint64, (uint64(size)+7)/8)
+			*bufp = buf
 		default:
 			return "", fmt.Errorf("%s: %w", proc.Name, err)
 		}

@@ -8,8 +8,10 @@ package platform
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -281,7 +283,9 @@ type Host struct {
 
 // Inspector reads sockets and processes from one operating system.
 type Inspector interface {
-	// Sockets lists the sockets that pass f, without owners.
+	// Sockets lists the sockets that pass f. Where the system names each
+	// socket's owner with it (Windows, lsof), PIDs are filled in here and
+	// Owners only says what they mean.
 	Sockets(ctx context.Context, f Filter) ([]Socket, error)
 	// Owners fills in Owners and PIDs of socks, searching every process.
 	Owners(ctx context.Context, socks []Socket) (OwnerReport, error)
@@ -309,4 +313,15 @@ type Options struct {
 // New returns the Inspector for the running system.
 func New(opts Options) (Inspector, error) {
 	return newOS(opts)
+}
+
+// Plural spells a count of things: "1 socket", "2 sockets", "3 processes".
+func Plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	if strings.HasSuffix(thing, "s") {
+		return fmt.Sprintf("%d %ses", n, thing)
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -94,14 +94,13 @@ func (w *windowsInspector) Owners(ctx context.Context, socks []Socket) (OwnerRep
 		return OwnerReport{}, err
 	}
 	run := newWindowsRun()
+	run.socks = socks
 	unknown := 0
 	for i := range socks {
 		s := &socks[i]
 		switch {
 		case len(s.PIDs) > 0:
 			s.Owners = OwnersKnown
-			pid := uint32(s.PIDs[0])
-			run.pidSockets[pid] = append(run.pidSockets[pid], keyOf(s, pid))
 		case s.State == TimeWait:
 			s.Owners = OwnersNone
 		default:
@@ -111,11 +110,7 @@ func (w *windowsInspector) Owners(ctx context.Context, socks []Socket) (OwnerRep
 	}
 	w.run = run
 	if unknown > 0 {
-		socksText := "1 socket"
-		if unknown != 1 {
-			socksText = fmt.Sprintf("%d sockets", unknown)
-		}
-		msg := fmt.Sprintf("the system reported no owner for %s (PID 0)", socksText)
+		msg := fmt.Sprintf("the system reported no owner for %s (PID 0)", Plural(unknown, "socket"))
 		if w.wine() {
 			msg += "; Wine never reports socket owners"
 		}
@@ -147,10 +142,7 @@ func (w *windowsInspector) Host() Host {
 func (w *windowsInspector) Warnings() []string {
 	out := slices.Clone(w.warnings)
 	hidden, svcErr := w.run.report()
-	procsText := "1 process"
-	if hidden != 1 {
-		procsText = fmt.Sprintf("%d processes", hidden)
-	}
+	procsText := Plural(hidden, "process")
 	switch {
 	case hidden > 0 && w.elevated():
 		out = append(out, fmt.Sprintf("details of %s could not be read, even elevated", procsText))
@@ -167,9 +159,9 @@ func (w *windowsInspector) Warnings() []string {
 // windowsRun is what one inspection learns once and shares among the
 // Process calls after Owners, which run side by side.
 type windowsRun struct {
-	// pidSockets lists the sockets of the listing by owner PID, to tell
-	// which of a shared svchost's services hold them.
-	pidSockets   map[uint32][]sockKey
+	// socks are the sockets Owners was given, to tell which of a shared
+	// svchost's services hold them.
+	socks        []Socket
 	processNames func() map[uint32]string
 	services     func() map[uint32]string
 
@@ -179,7 +171,7 @@ type windowsRun struct {
 }
 
 func newWindowsRun() *windowsRun {
-	r := &windowsRun{pidSockets: make(map[uint32][]sockKey), hidden: make(map[int]bool)}
+	r := &windowsRun{hidden: make(map[int]bool)}
 	r.processNames = sync.OnceValue(processSnapshot)
 	r.services = sync.OnceValue(r.loadServices)
 	return r
@@ -202,27 +194,23 @@ func (r *windowsRun) loadServices() map[uint32]string {
 		return nil
 	}
 	want := make(map[sockKey]bool)
-	for pid, names := range hosted {
-		if len(names) > 1 {
-			for _, k := range r.pidSockets[pid] {
-				want[k] = true
-			}
+	for i := range r.socks {
+		s := &r.socks[i]
+		if len(s.PIDs) > 0 && len(hosted[uint32(s.PIDs[0])]) > 1 {
+			want[keyOf(s, uint32(s.PIDs[0]))] = true
 		}
 	}
-	var modules map[sockKey]string
+	tags := make(map[uint32][]string)
 	if len(want) > 0 {
-		modules = socketModules(want)
+		if modules := socketModules(want); len(modules) > 0 {
+			for k := range want {
+				tags[k.pid] = append(tags[k.pid], modules[k])
+			}
+		}
 	}
 	byPID := make(map[uint32]string, len(hosted))
 	for pid, names := range hosted {
-		if len(names) > 1 && len(modules) > 0 {
-			var tags []string
-			for _, k := range r.pidSockets[pid] {
-				tags = append(tags, modules[k])
-			}
-			names = narrowServices(names, tags)
-		}
-		byPID[pid] = strings.Join(names, ", ")
+		byPID[pid] = strings.Join(narrowServices(names, tags[pid]), ", ")
 	}
 	return byPID
 }
