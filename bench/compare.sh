@@ -3,7 +3,7 @@
 #
 #   bench/compare.sh [RUNS]
 #
-# Builds portinspect, brings up ../shared/bench/loaded-host (2,000
+# Builds portinspect, brings up bench/loaded-host (2,000
 # processes, ~24k sockets, ~74k descriptors in their own network
 # namespace) unless it is already up, runs each pair of commands side by
 # side with hyperfine inside the namespace, and prints median wall times,
@@ -12,7 +12,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-loaded=${LOADED_HOST:-$top/../shared/bench/loaded-host}
+loaded=${LOADED_HOST:-$here/loaded-host}
 ns=loadhost
 runs=${1:-15}
 

@@ -190,9 +190,15 @@ type inetDiagSocket struct {
 	IfIndex uint32
 }
 
+// inetDiagSkV6Only is the attribute (INET_DIAG_SKV6ONLY, a u8) that the
+// kernel adds to every IPv6 socket in LISTEN or CLOSE, the state of a bound
+// UDP socket, without being asked (inet_diag_msg_attrs_fill): ss prints
+// "*:80" rather than "[::]:80" when it is 0.
+const inetDiagSkV6Only = 11
+
 // parseInetDiagMsg decodes one inet_diag_msg, the payload of a
-// SOCK_DIAG_BY_FAMILY reply, for a dump of protocol p. Attributes after the
-// fixed part are ignored.
+// SOCK_DIAG_BY_FAMILY reply, for a dump of protocol p. Of the attributes
+// after the fixed part, only INET_DIAG_SKV6ONLY is read.
 func parseInetDiagMsg(b []byte, p Protocol) (inetDiagSocket, error) {
 	var d inetDiagSocket
 	if len(b) < sizeofInetDiagMsg {
@@ -219,7 +225,36 @@ func parseInetDiagMsg(b []byte, p Protocol) (inetDiagSocket, error) {
 	d.Local = netip.AddrPortFrom(src, sport)
 	d.Remote = netip.AddrPortFrom(dst, dport)
 	d.IfIndex = ne.Uint32(b[40:44])
+	d.RecvQ = int64(ne.Uint32(b[56:60]))
+	d.SendQ = int64(ne.Uint32(b[60:64]))
 	d.UID = int64(ne.Uint32(b[64:68]))
 	d.Inode = uint64(ne.Uint32(b[68:72]))
+	if d.Family == IPv6 && src.IsUnspecified() {
+		if v6only, ok := inetDiagAttrU8(b[sizeofInetDiagMsg:], inetDiagSkV6Only); ok {
+			d.DualStack = DualStackYes
+			if v6only != 0 {
+				d.DualStack = DualStackNo
+			}
+		}
+	}
 	return d, nil
+}
+
+// inetDiagAttrU8 finds the one-byte attribute of type typ among netlink
+// attributes (struct nlattr: length and type, then the payload, each
+// padded to 4 bytes). Malformed attributes end the search: they cost only
+// the detail they carry.
+func inetDiagAttrU8(b []byte, typ uint16) (uint8, bool) {
+	for len(b) >= 4 {
+		n := int(binary.NativeEndian.Uint16(b))
+		t := binary.NativeEndian.Uint16(b[2:]) & 0x3fff // without NLA_F_NESTED, NLA_F_NET_BYTEORDER
+		if n < 4 || n > len(b) {
+			return 0, false
+		}
+		if t == typ && n >= 5 {
+			return b[4], true
+		}
+		b = b[min(len(b), (n+3)&^3):]
+	}
+	return 0, false
 }

@@ -63,6 +63,56 @@ func TestParseInetDiagMsg(t *testing.T) {
 	}
 }
 
+// withQueues sets a message's idiag_rqueue and idiag_wqueue.
+func withQueues(msg []byte, rqueue, wqueue uint32) []byte {
+	binary.NativeEndian.PutUint32(msg[56:], rqueue)
+	binary.NativeEndian.PutUint32(msg[60:], wqueue)
+	return msg
+}
+
+// withAttr appends a netlink attribute to a message, after the
+// attributes it has; inetDiagMsg's zero padding is not one.
+func withAttr(msg []byte, typ uint16, payload ...byte) []byte {
+	if len(msg) == sizeofInetDiagMsg+8 && binary.NativeEndian.Uint16(msg[sizeofInetDiagMsg:]) == 0 {
+		msg = msg[:sizeofInetDiagMsg:sizeofInetDiagMsg]
+	}
+	msg = binary.NativeEndian.AppendUint16(msg, uint16(4+len(payload)))
+	msg = binary.NativeEndian.AppendUint16(msg, typ)
+	msg = append(msg, payload...)
+	return append(msg, make([]byte, (4-len(payload)%4)%4)...)
+}
+
+func TestParseInetDiagQueuesAndDualStack(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	v6 := func(local string) []byte {
+		return withQueues(inetDiagMsg(afInet6, kernelListen, ap(local), ap("[::]:0"), 0, 0, 1), 3, 4096)
+	}
+	tests := []struct {
+		name string
+		msg  []byte
+		want DualStack
+	}{
+		{"dual-stack", withAttr(v6("[::]:80"), inetDiagSkV6Only, 0), DualStackYes},
+		{"v6only", withAttr(v6("[::]:80"), inetDiagSkV6Only, 1), DualStackNo},
+		// INET_DIAG_SHUTDOWN comes first.
+		{"after another attribute", withAttr(withAttr(v6("[::]:80"), 8, 0), inetDiagSkV6Only, 0), DualStackYes},
+		{"no attribute", v6("[::]:80"), DualStackUnknown},
+		{"specific address", withAttr(v6("[::1]:80"), inetDiagSkV6Only, 0), DualStackUnknown},
+		{"truncated attribute", withAttr(v6("[::]:80"), inetDiagSkV6Only, 0)[:sizeofInetDiagMsg+4], DualStackUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := parseInetDiagMsg(tt.msg, TCP)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.DualStack != tt.want || d.RecvQ != 3 || d.SendQ != 4096 {
+				t.Errorf("dual stack %v, queues %d/%d; want %v, 3/4096", d.DualStack, d.RecvQ, d.SendQ, tt.want)
+			}
+		})
+	}
+}
+
 func TestParseInetDiagMsgErrors(t *testing.T) {
 	ap := netip.MustParseAddrPort
 	short := inetDiagMsg(afInet, kernelListen, ap("127.0.0.1:1"), ap("0.0.0.0:0"), 0, 0, 1)[:sizeofInetDiagMsg-1]
@@ -114,6 +164,7 @@ func FuzzParseInetDiagMsg(f *testing.F) {
 	ap := netip.MustParseAddrPort
 	f.Add(inetDiagMsg(afInet, kernelListen, ap("127.0.0.1:3372"), ap("0.0.0.0:0"), 0, 0, 1), true)
 	f.Add(inetDiagMsg(afInet6, kernelEstablished, ap("[fe80::1]:1"), ap("[::1]:2"), 2, 3, 4), false)
+	f.Add(withAttr(inetDiagMsg(afInet6, kernelListen, ap("[::]:80"), ap("[::]:0"), 0, 0, 5), inetDiagSkV6Only, 0), true)
 	f.Fuzz(func(t *testing.T, b []byte, tcp bool) {
 		p := UDP
 		if tcp {

@@ -139,7 +139,7 @@ func parseMIBTable(b []byte, t *mibTable, fn func(s *Socket, pid uint32, row []b
 	var s Socket
 	for i := range int(n) {
 		row := b[t.first+i*t.rowSize : t.first+(i+1)*t.rowSize]
-		s = Socket{Protocol: t.proto, Family: t.family, UID: -1, State: Unconnected}
+		s = Socket{Protocol: t.proto, Family: t.family, UID: -1, RecvQ: -1, SendQ: -1, State: Unconnected}
 		s.Local = mibAddrPort(row, t.family, t.local, t.localScope, t.localPort)
 		if t.remote >= 0 {
 			s.Remote = mibAddrPort(row, t.family, t.remote, t.remoteScope, t.remotePort)

@@ -185,66 +185,66 @@ func TestParseMIBTable(t *testing.T) {
 			{state: 2, local: ap("127.0.0.1:3372"), remote: v4any, pid: 4242},
 			{state: 5, local: ap("10.0.0.5:49711"), remote: ap("20.42.65.92:443"), pid: 77, portJunk: 0xbeef},
 		}, []Socket{
-			{Protocol: TCP, Family: IPv4, Local: ap("127.0.0.1:3372"), Remote: v4any, State: Listen, UID: -1},
-			{Protocol: TCP, Family: IPv4, Local: ap("10.0.0.5:49711"), Remote: ap("20.42.65.92:443"), State: Established, UID: -1},
+			{Protocol: TCP, Family: IPv4, Local: ap("127.0.0.1:3372"), Remote: v4any, State: Listen, UID: -1, RecvQ: -1, SendQ: -1},
+			{Protocol: TCP, Family: IPv4, Local: ap("10.0.0.5:49711"), Remote: ap("20.42.65.92:443"), State: Established, UID: -1, RecvQ: -1, SendQ: -1},
 		}, []uint32{4242, 77}},
 		{"tcp4 time wait, no owner", 0, []mibRow{
 			{state: 11, local: ap("127.0.0.1:3372"), remote: ap("127.0.0.1:50000"), pid: 0},
 		}, []Socket{
-			{Protocol: TCP, Family: IPv4, Local: ap("127.0.0.1:3372"), Remote: ap("127.0.0.1:50000"), State: TimeWait, UID: -1},
+			{Protocol: TCP, Family: IPv4, Local: ap("127.0.0.1:3372"), Remote: ap("127.0.0.1:50000"), State: TimeWait, UID: -1, RecvQ: -1, SendQ: -1},
 		}, []uint32{0}},
 		{"tcp6 listener, link-local connection in host order", 1, []mibRow{
 			{state: 2, local: ap("[::]:3372"), remote: v6any, pid: 4242},
 			{state: 5, local: ap("[fe80::1]:50001"), localScope: 12, remote: ap("[fe80::2]:22"), remoteScope: 12, pid: 9, portJunk: 0xffff},
 		}, []Socket{
-			{Protocol: TCP, Family: IPv6, Local: ap("[::]:3372"), Remote: v6any, State: Listen, UID: -1},
-			{Protocol: TCP, Family: IPv6, Local: ap("[fe80::1%12]:50001"), Remote: ap("[fe80::2%12]:22"), State: Established, UID: -1},
+			{Protocol: TCP, Family: IPv6, Local: ap("[::]:3372"), Remote: v6any, State: Listen, UID: -1, RecvQ: -1, SendQ: -1},
+			{Protocol: TCP, Family: IPv6, Local: ap("[fe80::1%12]:50001"), Remote: ap("[fe80::2%12]:22"), State: Established, UID: -1, RecvQ: -1, SendQ: -1},
 		}, []uint32{4242, 9}},
 		{"tcp6 scope in network order, as documented", 1, []mibRow{
 			{state: 2, local: ap("[fe80::1]:5985"), localScope: bits.ReverseBytes32(7), remote: v6any, pid: 4},
 		}, []Socket{
-			{Protocol: TCP, Family: IPv6, Local: ap("[fe80::1%7]:5985"), Remote: v6any, State: Listen, UID: -1},
+			{Protocol: TCP, Family: IPv6, Local: ap("[fe80::1%7]:5985"), Remote: v6any, State: Listen, UID: -1, RecvQ: -1, SendQ: -1},
 		}, []uint32{4}},
 		{"tcp6 scope of a global address is no zone", 1, []mibRow{
 			{state: 2, local: ap("[2001:db8::1]:443"), localScope: 3, remote: v6any, pid: 4},
 		}, []Socket{
-			{Protocol: TCP, Family: IPv6, Local: ap("[2001:db8::1]:443"), Remote: v6any, State: Listen, UID: -1},
+			{Protocol: TCP, Family: IPv6, Local: ap("[2001:db8::1]:443"), Remote: v6any, State: Listen, UID: -1, RecvQ: -1, SendQ: -1},
 		}, []uint32{4}},
 		{"udp4", 2, []mibRow{
 			{local: ap("0.0.0.0:3372"), pid: 4242, portJunk: 0x1234},
 			{local: ap("192.168.1.10:137"), pid: 4},
 		}, []Socket{
-			{Protocol: UDP, Family: IPv4, Local: ap("0.0.0.0:3372"), Remote: v4any, State: Unconnected, UID: -1},
-			{Protocol: UDP, Family: IPv4, Local: ap("192.168.1.10:137"), Remote: v4any, State: Unconnected, UID: -1},
+			{Protocol: UDP, Family: IPv4, Local: ap("0.0.0.0:3372"), Remote: v4any, State: Unconnected, UID: -1, RecvQ: -1, SendQ: -1},
+			{Protocol: UDP, Family: IPv4, Local: ap("192.168.1.10:137"), Remote: v4any, State: Unconnected, UID: -1, RecvQ: -1, SendQ: -1},
 		}, []uint32{4242, 4}},
 		{"udp6 link-local", 3, []mibRow{
 			{local: ap("[fe80::abcd]:546"), localScope: 5, pid: 1300},
 			{local: ap("[::]:5353"), pid: 2000},
 		}, []Socket{
-			{Protocol: UDP, Family: IPv6, Local: ap("[fe80::abcd%5]:546"), Remote: v6any, State: Unconnected, UID: -1},
-			{Protocol: UDP, Family: IPv6, Local: ap("[::]:5353"), Remote: v6any, State: Unconnected, UID: -1},
+			{Protocol: UDP, Family: IPv6, Local: ap("[fe80::abcd%5]:546"), Remote: v6any, State: Unconnected, UID: -1, RecvQ: -1, SendQ: -1},
+			{Protocol: UDP, Family: IPv6, Local: ap("[::]:5353"), Remote: v6any, State: Unconnected, UID: -1, RecvQ: -1, SendQ: -1},
 		}, []uint32{1300, 2000}},
 		{"tcp4 owner module", 4, []mibRow{
 			{state: 2, local: ap("0.0.0.0:135"), remote: v4any, pid: 1000, module: 42},
 			{state: 2, local: ap("0.0.0.0:3372"), remote: v4any, pid: 4242},
 		}, []Socket{
-			{Protocol: TCP, Family: IPv4, Local: ap("0.0.0.0:135"), Remote: v4any, State: Listen, UID: -1},
-			{Protocol: TCP, Family: IPv4, Local: ap("0.0.0.0:3372"), Remote: v4any, State: Listen, UID: -1},
+			{Protocol: TCP, Family: IPv4, Local: ap("0.0.0.0:135"), Remote: v4any, State: Listen, UID: -1, RecvQ: -1, SendQ: -1},
+			{Protocol: TCP, Family: IPv4, Local: ap("0.0.0.0:3372"), Remote: v4any, State: Listen, UID: -1, RecvQ: -1, SendQ: -1},
 		}, []uint32{1000, 4242}},
 		{"tcp6 owner module", 5, []mibRow{
 			{state: 8, local: ap("[::1]:3372"), remote: ap("[::1]:50002"), pid: 4242},
 		}, []Socket{
-			{Protocol: TCP, Family: IPv6, Local: ap("[::1]:3372"), Remote: ap("[::1]:50002"), State: CloseWait, UID: -1},
+			{Protocol: TCP, Family: IPv6, Local: ap("[::1]:3372"), Remote: ap("[::1]:50002"), State: CloseWait, UID: -1, RecvQ: -1, SendQ: -1},
 		}, []uint32{4242}},
 		{"udp4 owner module", 6, []mibRow{
 			{local: ap("0.0.0.0:5355"), pid: 1400, module: 7},
 		}, []Socket{
-			{Protocol: UDP, Family: IPv4, Local: ap("0.0.0.0:5355"), Remote: v4any, State: Unconnected, UID: -1},
+			{Protocol: UDP, Family: IPv4, Local: ap("0.0.0.0:5355"), Remote: v4any, State: Unconnected, UID: -1, RecvQ: -1, SendQ: -1},
 		}, []uint32{1400}},
 		{"udp6 owner module", 7, []mibRow{
 			{local: ap("[fe80::1]:1900"), localScope: 3, pid: 1500},
 		}, []Socket{
-			{Protocol: UDP, Family: IPv6, Local: ap("[fe80::1%3]:1900"), Remote: v6any, State: Unconnected, UID: -1},
+			{Protocol: UDP, Family: IPv6, Local: ap("[fe80::1%3]:1900"), Remote: v6any, State: Unconnected, UID: -1, RecvQ: -1, SendQ: -1},
 		}, []uint32{1500}},
 	}
 	for _, tt := range tests {

@@ -178,10 +178,33 @@ type Socket struct {
 	Inode uint64
 	// UID is the socket's owner as the kernel records it (Linux), or -1.
 	UID int64
+	// RecvQ and SendQ are what ss calls Recv-Q and Send-Q, or -1 where the
+	// system does not report them (Windows). For a TCP listener they are
+	// the connections waiting to be accepted and the most that may wait
+	// (its backlog): a full accept queue is why a server "hangs". For other
+	// sockets they are bytes received but not yet read, and bytes sent but
+	// not yet acknowledged.
+	RecvQ, SendQ int64
+	// DualStack says whether an IPv6 socket bound to :: also takes IPv4
+	// (IPV6_V6ONLY off), where the system reports it.
+	DualStack DualStack
 
 	Owners OwnerStatus
 	PIDs   []int
 }
+
+// DualStack says whether an IPv6 wildcard socket takes IPv4 too.
+type DualStack uint8
+
+const (
+	// DualStackUnknown: not an IPv6 wildcard socket, or the system does
+	// not say.
+	DualStackUnknown DualStack = iota
+	// DualStackNo: IPv6 only (IPV6_V6ONLY on).
+	DualStackNo
+	// DualStackYes: IPv4 connections arrive too, as ::ffff:a.b.c.d.
+	DualStackYes
+)
 
 // PortRange is a range of local ports for TCP, UDP or both.
 type PortRange struct {

@@ -75,6 +75,12 @@ func parseProcNetLine(line []byte, p Protocol, order binary.ByteOrder, s *Socket
 	if err != nil {
 		return fmt.Errorf("%w: inode %q", ErrParse, fields[9])
 	}
+	tx, rx, ok := bytes.Cut(fields[4], []byte{':'})
+	sendQ, err1 := strconv.ParseUint(string(tx), 16, 32)
+	recvQ, err2 := strconv.ParseUint(string(rx), 16, 32)
+	if !ok || err1 != nil || err2 != nil {
+		return fmt.Errorf("%w: queues %q", ErrParse, fields[4])
+	}
 	*s = Socket{
 		Protocol: p,
 		Family:   fam,
@@ -83,6 +89,13 @@ func parseProcNetLine(line []byte, p Protocol, order binary.ByteOrder, s *Socket
 		State:    stateFromKernel(p, uint8(st)),
 		Inode:    inode,
 		UID:      int64(uid),
+		RecvQ:    int64(recvQ),
+		SendQ:    int64(sendQ),
+	}
+	if s.State == Listen {
+		// The table has a listener's accept queue but not its backlog:
+		// its tx_queue is always 0 (get_tcp4_sock).
+		s.SendQ = -1
 	}
 	return nil
 }

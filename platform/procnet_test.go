@@ -31,14 +31,14 @@ func TestParseProcNetFixtures(t *testing.T) {
 		want  []Socket
 	}{
 		{"proc_net_tcp", TCP, []Socket{
-			{Protocol: TCP, Family: IPv4, Local: ap("127.0.0.1:3372"), Remote: ap("0.0.0.0:0"), State: Listen, Inode: 148068},
-			{Protocol: TCP, Family: IPv4, Local: ap("127.0.0.1:3372"), Remote: ap("127.0.0.1:39574"), State: Established, Inode: 148072},
+			{Protocol: TCP, Family: IPv4, Local: ap("127.0.0.1:3372"), Remote: ap("0.0.0.0:0"), State: Listen, Inode: 148068, RecvQ: 3, SendQ: -1},
+			{Protocol: TCP, Family: IPv4, Local: ap("127.0.0.1:3372"), Remote: ap("127.0.0.1:39574"), State: Established, Inode: 148072, RecvQ: 0x200, SendQ: 0x10},
 			{Protocol: TCP, Family: IPv4, Local: ap("127.0.0.1:39574"), Remote: ap("127.0.0.1:3372"), State: Established, Inode: 148071},
 			{Protocol: TCP, Family: IPv4, Local: ap("127.0.0.1:39590"), Remote: ap("127.0.0.1:3372"), State: TimeWait, Inode: 0},
 		}},
 		{"proc_net_tcp6", TCP, []Socket{
-			{Protocol: TCP, Family: IPv6, Local: ap("[::]:3372"), Remote: ap("[::]:0"), State: Listen, Inode: 148069},
-			{Protocol: TCP, Family: IPv6, Local: ap("[::1]:8080"), Remote: ap("[::]:0"), State: Listen, Inode: 148070},
+			{Protocol: TCP, Family: IPv6, Local: ap("[::]:3372"), Remote: ap("[::]:0"), State: Listen, Inode: 148069, SendQ: -1},
+			{Protocol: TCP, Family: IPv6, Local: ap("[::1]:8080"), Remote: ap("[::]:0"), State: Listen, Inode: 148070, SendQ: -1},
 			{Protocol: TCP, Family: IPv6, Local: ap("[::1]:44510"), Remote: ap("[::1]:8080"), State: Established, Inode: 148073},
 			{Protocol: TCP, Family: IPv6, Local: ap("[::1]:8080"), Remote: ap("[::1]:44510"), State: Established, Inode: 148074},
 		}},
@@ -70,7 +70,8 @@ func TestParseProcNetFixtures(t *testing.T) {
 
 func socketsEqual(a, b Socket) bool {
 	return a.Protocol == b.Protocol && a.Family == b.Family && a.Local == b.Local &&
-		a.Remote == b.Remote && a.State == b.State && a.Inode == b.Inode && a.UID == b.UID
+		a.Remote == b.Remote && a.State == b.State && a.Inode == b.Inode && a.UID == b.UID &&
+		a.RecvQ == b.RecvQ && a.SendQ == b.SendQ && a.DualStack == b.DualStack
 }
 
 func TestParseProcNetByteOrder(t *testing.T) {

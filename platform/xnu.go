@@ -71,9 +71,16 @@ const (
 	// newer kernels append so_gencnt and flags (104 bytes on macOS 13+).
 	xsoHandle   = 8
 	xsoProtocol = 36
+	xsoQlen     = 44 // so_qlen: connections ready to be accepted
+	xsoQlimit   = 48 // so_qlimit: the listen backlog
 	xsoUID      = 64
 	xsoLastPID  = 68
 	minXsocketN = xsoLastPID + 4
+
+	// struct xsockbuf_n (bsd/sys/socketvar.h): xsb_len u32, xsb_kind u32,
+	// sb_cc u32 @8 (bytes in the buffer), sb_hiwat, …
+	xsbCC       = 8
+	minXsockbuf = xsbCC + 4
 
 	// struct xtcpcb_n (bsd/netinet/tcp_var.h): xt_len u32, xt_kind u32,
 	// t_segq u64, t_dupacks i32 @16, t_timer[TCPT_NTIMERS_EXT = 4] @20,
@@ -143,13 +150,14 @@ func parsePCBList(b []byte, p Protocol, fn func(*pcbRow)) error {
 		return fmt.Errorf("%w: pcblist_n header of %d bytes in %d", ErrParse, hlen, len(b))
 	}
 	var (
-		row     pcbRow
-		seen    uint32 // the kinds read into row
-		inp     []byte
-		so, tcp []byte
+		row      pcbRow
+		seen     uint32 // the kinds read into row
+		inp      []byte
+		so, tcp  []byte
+		rcv, snd []byte
 	)
 	flush := func() error {
-		defer func() { seen, inp, so, tcp = 0, nil, nil, nil }()
+		defer func() { seen, inp, so, tcp, rcv, snd = 0, nil, nil, nil, nil, nil }()
 		if seen == 0 {
 			return nil
 		}
@@ -157,6 +165,7 @@ func parsePCBList(b []byte, p Protocol, fn func(*pcbRow)) error {
 			return fmt.Errorf("%w: pcblist_n socket records without their pcb", ErrParse)
 		}
 		if decodePCB(&row, p, inp, so, tcp) {
+			decodeQueues(&row, so, rcv, snd)
 			fn(&row)
 		}
 		return nil
@@ -174,7 +183,7 @@ func parsePCBList(b []byte, p Protocol, fn func(*pcbRow)) error {
 		}
 		rec := b[off : off+n]
 		switch kind {
-		case xsoInPCB, xsoSocket, xsoTCPCB:
+		case xsoInPCB, xsoSocket, xsoTCPCB, xsoRcvBuf, xsoSndBuf:
 			if seen&kind != 0 {
 				if err := flush(); err != nil {
 					return err
@@ -189,6 +198,10 @@ func parsePCBList(b []byte, p Protocol, fn func(*pcbRow)) error {
 				so, short = rec, n < minXsocketN
 			case xsoTCPCB:
 				tcp, short = rec, n < minXtcpcbN
+			case xsoRcvBuf:
+				rcv, short = rec, n < minXsockbuf
+			case xsoSndBuf:
+				snd, short = rec, n < minXsockbuf
 			}
 			if short {
 				return fmt.Errorf("%w: pcblist_n record of kind %#x is %d bytes", ErrParse, kind, n)
@@ -207,7 +220,15 @@ func decodePCB(row *pcbRow, p Protocol, inp, so, tcp []byte) bool {
 	if !ok {
 		return false
 	}
-	*row = pcbRow{Socket: Socket{Protocol: p, Family: fam, Local: local, Remote: remote, UID: -1}}
+	*row = pcbRow{Socket: Socket{Protocol: p, Family: fam, Local: local, Remote: remote, UID: -1, RecvQ: -1, SendQ: -1}}
+	if fam == IPv6 && local.Addr().IsUnspecified() {
+		// XNU marks a :: socket that takes IPv4 too with both flags
+		// (tcp_usr_listen6, udp6_bind), which netstat prints as "tcp46".
+		row.DualStack = DualStackNo
+		if inp[xinpVflag]&inpIPv4 != 0 {
+			row.DualStack = DualStackYes
+		}
+	}
 	switch {
 	case so == nil:
 		row.noSocket = true
@@ -237,6 +258,24 @@ func decodePCB(row *pcbRow, p Protocol, inp, so, tcp []byte) bool {
 		}
 	}
 	return true
+}
+
+// decodeQueues fills in row's queues as netstat shows them: the buffers'
+// byte counts (sb_cc), or for a listener its accept queue and backlog from
+// the socket record, as Linux reports a listener's. Records that are
+// missing leave the queues unknown.
+func decodeQueues(row *pcbRow, so, rcv, snd []byte) {
+	if row.State == Listen {
+		if so != nil && !row.noSocket {
+			row.RecvQ = int64(int16(xle.Uint16(so[xsoQlen:])))
+			row.SendQ = int64(int16(xle.Uint16(so[xsoQlimit:])))
+		}
+		return
+	}
+	if rcv != nil && snd != nil {
+		row.RecvQ = int64(xle.Uint32(rcv[xsbCC:]))
+		row.SendQ = int64(xle.Uint32(snd[xsbCC:]))
+	}
 }
 
 // inpEndpoints decodes a pcb's addresses as XNU keeps them in struct inpcb
@@ -602,7 +641,7 @@ func parseLsof(b []byte, fn func(pid int, s *Socket)) error {
 
 // lsofSocket makes a socket of one lsof file's fields.
 func lsofSocket(typ, proto, name, state []byte) (Socket, bool) {
-	s := Socket{UID: -1}
+	s := Socket{UID: -1, RecvQ: -1, SendQ: -1}
 	switch string(proto) {
 	case "TCP":
 		s.Protocol = TCP

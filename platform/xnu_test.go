@@ -67,6 +67,8 @@ type sock struct {
 	uid     uint32
 	lastPID int32
 	size    int // 104 by default; 76 before macOS 13
+	// qlen and qlimit are a listener's accept queue and backlog.
+	qlen, qlimit int16
 }
 
 func xsocketN(s sock) []byte {
@@ -80,6 +82,18 @@ func xsocketN(s sock) []byte {
 	xle.PutUint32(b[xsoProtocol+4:], 2) // xso_family AF_INET, not read
 	xle.PutUint32(b[xsoUID:], s.uid)
 	xle.PutUint32(b[xsoLastPID:], uint32(s.lastPID))
+	xle.PutUint16(b[xsoQlen:], uint16(s.qlen))
+	xle.PutUint16(b[xsoQlimit:], uint16(s.qlimit))
+	return b
+}
+
+// xsockbufN is a struct xsockbuf_n holding cc bytes.
+func xsockbufN(kind uint32, cc uint32) []byte {
+	b := record(32, kind)
+	if kind != 0 {
+		xle.PutUint32(b[xsbCC:], cc)
+		xle.PutUint32(b[xsbCC+4:], 131072) // sb_hiwat, not read
+	}
 	return b
 }
 
@@ -99,6 +113,8 @@ type pcb struct {
 	noSocket bool
 	state    int32 // TCPS_*; the TCP control block is left out if < 0
 	inpSize  int   // 104 by default
+	// rcv and snd are the bytes in the receive and send buffers.
+	rcv, snd uint32
 }
 
 // appendPCB appends one socket's records in the kernel's order.
@@ -116,8 +132,8 @@ func appendPCB(b []byte, p Protocol, c pcb) []byte {
 	} else {
 		b = appendRecord(b, xsocketN(c.sock))
 	}
-	b = appendRecord(b, record(32, rcv))
-	b = appendRecord(b, record(32, snd))
+	b = appendRecord(b, xsockbufN(rcv, c.rcv))
+	b = appendRecord(b, xsockbufN(snd, c.snd))
 	b = appendRecord(b, record(136, xsoStats))
 	if p == TCP && c.state >= 0 {
 		b = appendRecord(b, xtcpcbN(c.state))
@@ -165,9 +181,9 @@ const (
 
 var tcpFixture = []pcb{
 	{vflag: inpIPv4, local: "127.0.0.1:3372", remote: "0.0.0.0:0", state: tcpsListen,
-		sock: sock{handle: 0x1001, proto: ipprotoTCP, uid: 501, lastPID: 4242}},
+		sock: sock{handle: 0x1001, proto: ipprotoTCP, uid: 501, lastPID: 4242, qlen: 2, qlimit: 128}},
 	{vflag: inpIPv4, local: "127.0.0.1:3372", remote: "127.0.0.1:50000", state: tcpsEstablished,
-		sock: sock{handle: 0x1002, proto: ipprotoTCP, uid: 501, lastPID: 4242}},
+		sock: sock{handle: 0x1002, proto: ipprotoTCP, uid: 501, lastPID: 4242}, rcv: 517, snd: 33},
 	{vflag: inpIPv6, local: "[::1]:8080", remote: "[::]:0", state: tcpsListen,
 		sock: sock{handle: 0x1003, proto: ipprotoTCP, uid: 0, lastPID: 1, size: 76}},
 	// netstat's tcp46: an IPv6 socket that takes IPv4 too.
@@ -197,13 +213,19 @@ func TestParsePCBListTCP(t *testing.T) {
 	tcp := func(fam Family, l, r string, st State, uid int64) Socket {
 		return Socket{Protocol: TCP, Family: fam, Local: ap(l), Remote: ap(r), State: st, UID: uid}
 	}
+	queues := func(s Socket, recvQ, sendQ int64) Socket {
+		s.RecvQ, s.SendQ = recvQ, sendQ
+		return s
+	}
+	tcp46 := tcp(IPv6, "[::]:22", "[::]:0", Listen, 0)
+	tcp46.DualStack = DualStackYes
 	want := []pcbRow{
-		{Socket: tcp(IPv4, "127.0.0.1:3372", "0.0.0.0:0", Listen, 501), handle: 0x1001, lastPID: 4242},
-		{Socket: tcp(IPv4, "127.0.0.1:3372", "127.0.0.1:50000", Established, 501), handle: 0x1002, lastPID: 4242},
+		{Socket: queues(tcp(IPv4, "127.0.0.1:3372", "0.0.0.0:0", Listen, 501), 2, 128), handle: 0x1001, lastPID: 4242},
+		{Socket: queues(tcp(IPv4, "127.0.0.1:3372", "127.0.0.1:50000", Established, 501), 517, 33), handle: 0x1002, lastPID: 4242},
 		{Socket: tcp(IPv6, "[::1]:8080", "[::]:0", Listen, 0), handle: 0x1003, lastPID: 1},
-		{Socket: tcp(IPv6, "[::]:22", "[::]:0", Listen, 0), handle: 0x1004, lastPID: 1},
+		{Socket: tcp46, handle: 0x1004, lastPID: 1},
 		{Socket: tcp(IPv4, "10.0.0.2:50001", "93.184.216.34:443", Established, 501), handle: 0x1005, lastPID: 777},
-		{Socket: tcp(IPv4, "127.0.0.1:50002", "127.0.0.1:3372", TimeWait, -1), noSocket: true},
+		{Socket: queues(tcp(IPv4, "127.0.0.1:50002", "127.0.0.1:3372", TimeWait, -1), -1, -1), noSocket: true},
 		{Socket: tcp(IPv6, "[2001:db8::2]:50003", "[2001:db8::1]:443", Established, -1), userland: true},
 		{Socket: tcp(IPv6, "[fe80::1%4]:22", "[fe80::2%4]:50004", Established, 0), handle: 0x1006, lastPID: 99},
 		{Socket: tcp(IPv4, "0.0.0.0:7000", "0.0.0.0:0", Close, 501), handle: 0x1007, lastPID: 5},
@@ -225,10 +247,12 @@ func TestParsePCBListUDP(t *testing.T) {
 	udp := func(fam Family, l, r string, st State, uid int64) Socket {
 		return Socket{Protocol: UDP, Family: fam, Local: ap(l), Remote: ap(r), State: st, UID: uid}
 	}
+	v6only := udp(IPv6, "[::]:5353", "[::]:0", Unconnected, 65)
+	v6only.DualStack = DualStackNo
 	rowsEqual(t, parsePCBs(t, table, UDP), []pcbRow{
 		{Socket: udp(IPv4, "0.0.0.0:5353", "0.0.0.0:0", Unconnected, 65), handle: 0x2001, lastPID: 300},
 		{Socket: udp(IPv4, "0.0.0.0:5353", "0.0.0.0:0", Unconnected, 501), handle: 0x2002, lastPID: 900},
-		{Socket: udp(IPv6, "[::]:5353", "[::]:0", Unconnected, 65), handle: 0x2003, lastPID: 300},
+		{Socket: v6only, handle: 0x2003, lastPID: 300},
 		{Socket: udp(IPv4, "192.168.1.2:6000", "8.8.8.8:53", Established, 501), handle: 0x2004, lastPID: 901},
 	})
 }
@@ -259,7 +283,8 @@ func TestParsePCBListUnknownRecords(t *testing.T) {
 	b = appendRecord(b, xinpgen(2))
 	rowsEqual(t, parsePCBs(t, b, TCP), []pcbRow{
 		{Socket: Socket{Protocol: TCP, Family: IPv4, Local: l, Remote: r, State: Listen, UID: 501}, handle: 7, lastPID: 8},
-		{Socket: Socket{Protocol: TCP, Family: IPv4, Local: l2, Remote: r, State: Established, UID: 0}, handle: 9, lastPID: 10},
+		// No buffer records: the queues are unknown.
+		{Socket: Socket{Protocol: TCP, Family: IPv4, Local: l2, Remote: r, State: Established, UID: 0, RecvQ: -1, SendQ: -1}, handle: 9, lastPID: 10},
 	})
 }
 
@@ -594,7 +619,7 @@ func TestParseLsof(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := func(p Protocol, fam Family, l, r string, st State) Socket {
-		return Socket{Protocol: p, Family: fam, Local: ap(l), Remote: ap(r), State: st, UID: -1}
+		return Socket{Protocol: p, Family: fam, Local: ap(l), Remote: ap(r), State: st, UID: -1, RecvQ: -1, SendQ: -1}
 	}
 	want := []held{
 		{300, s(UDP, IPv4, "0.0.0.0:5353", "0.0.0.0:0", Unconnected)},
