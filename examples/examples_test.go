@@ -19,7 +19,6 @@ import (
 
 	"github.com/portinspect/portinspect/inspect"
 	"github.com/portinspect/portinspect/knownports"
-	"github.com/portinspect/portinspect/platform"
 )
 
 func parsePolicy(t *testing.T, path string) *inspect.Policy {
@@ -29,7 +28,7 @@ func parsePolicy(t *testing.T, path string) *inspect.Policy {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	pol, err := inspect.ParsePolicy(path, f, inspect.ResolverFrom(knownports.Default()))
+	pol, err := inspect.ParsePolicy(path, f, inspect.Names{Services: inspect.ResolverFrom(knownports.Default())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +65,7 @@ func TestPolicies(t *testing.T) {
 func TestPolicyContents(t *testing.T) {
 	denied := func(pol *inspect.Policy, port uint16, exposure inspect.ExposureSelector) bool {
 		return slices.ContainsFunc(pol.Deny, func(r inspect.PolicyRule) bool {
-			return r.Exposure == exposure && slices.ContainsFunc(r.Ports, func(pr platform.PortRange) bool {
+			return r.Exposure == exposure && slices.ContainsFunc(r.Ports, func(pr inspect.PortRange) bool {
 				return pr.Low <= port && port <= pr.High && pr.TCP
 			})
 		})

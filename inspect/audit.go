@@ -60,6 +60,36 @@ func (a *Audit) Count(s Severity) int {
 	return n
 }
 
+// CountAtLeast returns how many findings have severity s or worse.
+func (a *Audit) CountAtLeast(s Severity) int {
+	n := 0
+	for _, f := range a.Findings {
+		if f.Severity >= s {
+			n++
+		}
+	}
+	return n
+}
+
+// Blind says why the audit may have missed findings, or "" when it saw
+// every listener's owner: a finding about an owner (a program run from
+// /tmp, say) cannot be raised about an owner that is hidden.
+func (a *Audit) Blind() string {
+	hidden := 0
+	for i := range a.Sockets {
+		if a.Sockets[i].Owners == platform.OwnersHidden {
+			hidden++
+		}
+	}
+	switch {
+	case hidden > 0:
+		return fmt.Sprintf("the owners of %s are hidden", platform.Plural(hidden, "listener"))
+	case !a.Host.Privileged:
+		return "it ran without privilege, so sockets shared with other users' processes may have more owners"
+	}
+	return ""
+}
+
 // Worst returns the highest severity among the findings, and false when
 // there are none.
 func (a *Audit) Worst() (Severity, bool) {
@@ -160,6 +190,7 @@ func auditFindings(rep *Report, db *knownports.DB, here string) []Finding {
 		findings = append(findings, Finding{
 			Rule: RulePartialCoverage, Severity: knownports.RiskInfo,
 			Message: msg + "; run as " + rep.Host.PrivilegeHint + " for a complete audit",
+			Advice:  partialCoverageAdvice(here, rep.Host.PrivilegeHint),
 		})
 	}
 	slices.SortStableFunc(findings, func(a, b Finding) int {
@@ -171,7 +202,6 @@ func auditFindings(rep *Report, db *knownports.DB, here string) []Finding {
 // groupFindings applies the rules to the listeners on one port.
 func groupFindings(g *listenerGroup, host platform.Host, db *knownports.DB, here string) []Finding {
 	var out []Finding
-	where := fmt.Sprintf("%d/%s", g.port, g.proto)
 	entry := db.Port(g.port).Only(g.proto.String())
 	exposed := g.beyondLoopback()
 
@@ -184,7 +214,7 @@ func groupFindings(g *listenerGroup, host platform.Host, db *knownports.DB, here
 			named = true
 			out = append(out, Finding{
 				Rule: RuleExposedRiskyService, Severity: n.Risk,
-				Message: fmt.Sprintf("%s (%s) is reachable beyond loopback on %s", n.Title, where, addresses(exposed)),
+				Message: fmt.Sprintf("%s is reachable beyond loopback on %s", n.Title, addresses(exposed)),
 				Port:    g.port, Protocol: g.proto,
 				Sockets: exposed, Processes: holders(exposed),
 				Advice: AdvicePlatformFirst(n.Advice, here),
@@ -193,9 +223,10 @@ func groupFindings(g *listenerGroup, host platform.Host, db *knownports.DB, here
 		if !named && db.ServiceName(g.port, g.proto.String()) == "" {
 			out = append(out, Finding{
 				Rule: RuleUnknownListener, Severity: knownports.RiskInfo,
-				Message: fmt.Sprintf("%s is reachable beyond loopback on %s, held by %s: no note and no IANA name says what it is",
-					where, addresses(exposed), describeHolders(exposed)),
+				Message: fmt.Sprintf("reachable beyond loopback on %s, held by %s: no note and no IANA name says what it is",
+					addresses(exposed), describeHolders(exposed)),
 				Port: g.port, Protocol: g.proto, Sockets: exposed, Processes: holders(exposed),
+				Advice: unknownListenerAdvice(here, g.port, g.proto, holders(exposed)),
 			})
 		}
 	}
@@ -218,6 +249,7 @@ func groupFindings(g *listenerGroup, host platform.Host, db *knownports.DB, here
 			Rule: RuleSuspiciousExecutable, Severity: knownports.RiskHigh,
 			Message: fmt.Sprintf("%s (pid %d) listens on %s: %s (%s)", p.Name, p.PID, addresses(socks), why, p.Exe),
 			Port:    g.port, Protocol: g.proto, Sockets: socks, Processes: []*Process{p},
+			Advice: suspiciousExecutableAdvice(here, p),
 		})
 	}
 
@@ -233,15 +265,16 @@ func groupFindings(g *listenerGroup, host platform.Host, db *knownports.DB, here
 	if len(ownerless) > 0 && host.Privileged {
 		f := Finding{
 			Rule: RuleOwnerlessListener, Severity: knownports.RiskMedium,
-			Message: fmt.Sprintf("no process visibly holds the listener on %s (%s): a kernel service, a socket passed on and closed, or a process even root cannot read", where, addresses(ownerless)),
+			Message: fmt.Sprintf("no process visibly holds the listener on %s: a kernel service, a socket passed on and closed, or a process even root cannot read", addresses(ownerless)),
 			Port:    g.port, Protocol: g.proto, Sockets: ownerless,
+			Advice: ownerlessAdvice(here, g.port, g.proto),
 		}
 		if !slices.ContainsFunc(ownerless, func(s *Socket) bool { return s.Owners != platform.OwnersUnknown }) {
-			f.Message = fmt.Sprintf("the system reports no owner for the listener on %s (%s)", where, addresses(ownerless))
+			f.Message = fmt.Sprintf("the system reports no owner for the listener on %s", addresses(ownerless))
 		}
 		if k, ok := kernelServices[[2]int{int(g.port), int(g.proto)}]; ok {
 			f.Severity = knownports.RiskInfo
-			f.Message = fmt.Sprintf("the listener on %s (%s) is held by %s, not by a process", where, addresses(ownerless), k)
+			f.Message = fmt.Sprintf("the listener on %s is held by %s, not by a process", addresses(ownerless), k)
 		}
 		out = append(out, f)
 	}
@@ -305,6 +338,40 @@ func describeHolders(socks []*Socket) string {
 		return "an owner the system does not report"
 	}
 	return "no process"
+}
+
+// AdviceGroup is what to do on one platform, as numbered steps.
+type AdviceGroup struct {
+	Platform string
+	Steps    []knownports.Advice
+}
+
+// GroupAdvice groups advice by platform, here first, then the others in
+// the order the note gives them. Steps for any platform are here's too,
+// after its own: a reader is on some platform, and "any" is none.
+func GroupAdvice(advice []knownports.Advice, here string) []AdviceGroup {
+	groups := []AdviceGroup{{Platform: here}}
+	var anywhere []knownports.Advice
+	for _, a := range advice {
+		switch a.Platform {
+		case here:
+			groups[0].Steps = append(groups[0].Steps, a)
+		case "any":
+			anywhere = append(anywhere, a)
+		default:
+			i := slices.IndexFunc(groups, func(g AdviceGroup) bool { return g.Platform == a.Platform })
+			if i < 0 {
+				i = len(groups)
+				groups = append(groups, AdviceGroup{Platform: a.Platform})
+			}
+			groups[i].Steps = append(groups[i].Steps, a)
+		}
+	}
+	groups[0].Steps = append(groups[0].Steps, anywhere...)
+	if len(groups[0].Steps) == 0 {
+		groups = groups[1:]
+	}
+	return groups
 }
 
 // AdvicePlatformFirst orders advice for platform first, then for any

@@ -35,12 +35,16 @@ func TestAuditRules(t *testing.T) {
 		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	for _, f := range a.Findings {
+		// Every finding says what to do, on this platform first.
+		if len(f.Advice) == 0 || f.Advice[0].Platform != "linux" {
+			t.Errorf("%s %s: advice %+v", f.Rule, findingWhere(f), f.Advice)
+		}
 		switch f.Rule {
 		case RuleExposedRiskyService:
 			if f.Port != 3372 {
 				continue
 			}
-			if !strings.Contains(f.Message, "MSDTC TIP listener (3372/tcp) is reachable beyond loopback on 0.0.0.0:3372") ||
+			if !strings.Contains(f.Message, "MSDTC TIP listener is reachable beyond loopback on 0.0.0.0:3372") ||
 				len(f.Advice) == 0 || f.Advice[0].Platform != "linux" || len(f.Processes) != 1 || f.Processes[0].PID != 10 {
 				t.Errorf("exposed finding %+v", f)
 			}
@@ -55,6 +59,9 @@ func TestAuditRules(t *testing.T) {
 			if f.Port == 4444 && !strings.Contains(f.Message, "temporary directory /tmp/.x") ||
 				f.Port == 4445 && !strings.Contains(f.Message, "deleted") {
 				t.Errorf("suspicious finding %q", f.Message)
+			}
+			if !slices.Contains(f.Advice[0].Commands, fmt.Sprintf("ps -o pid,ppid,user,lstart,args -p %d", f.Processes[0].PID)) {
+				t.Errorf("suspicious finding's advice does not look at pid %d: %+v", f.Processes[0].PID, f.Advice)
 			}
 		}
 	}
@@ -106,5 +113,35 @@ func TestAuditDualStackIsAll(t *testing.T) {
 	}
 	if len(a.Findings) != 1 || a.Findings[0].Rule != RuleExposedRiskyService || a.Findings[0].Severity != knownports.RiskHigh {
 		t.Errorf("[::]:445 findings %+v, want SMB exposed, high", a.Findings)
+	}
+}
+
+func TestGroupAdvice(t *testing.T) {
+	adv := func(platform, text string) knownports.Advice {
+		return knownports.Advice{Platform: platform, Text: text}
+	}
+	advice := []knownports.Advice{adv("windows", "w1"), adv("any", "a1"), adv("linux", "l1"), adv("windows", "w2"), adv("macos", "m1"), adv("linux", "l2")}
+	describe := func(groups []AdviceGroup) string {
+		var parts []string
+		for _, g := range groups {
+			var steps []string
+			for _, s := range g.Steps {
+				steps = append(steps, s.Text)
+			}
+			parts = append(parts, g.Platform+":"+strings.Join(steps, ","))
+		}
+		return strings.Join(parts, " ")
+	}
+	for here, want := range map[string]string{
+		"linux":   "linux:l1,l2,a1 windows:w1,w2 macos:m1",
+		"windows": "windows:w1,w2,a1 linux:l1,l2 macos:m1",
+		"freebsd": "freebsd:a1 windows:w1,w2 linux:l1,l2 macos:m1",
+	} {
+		if got := describe(GroupAdvice(advice, here)); got != want {
+			t.Errorf("on %s: %s, want %s", here, got, want)
+		}
+	}
+	if got := describe(GroupAdvice(advice[:1], "linux")); got != "windows:w1" {
+		t.Errorf("nothing for here: %s", got)
 	}
 }

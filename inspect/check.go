@@ -2,6 +2,8 @@ package inspect
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/portinspect/portinspect/platform"
@@ -58,7 +60,7 @@ type Assertion struct {
 // ParseAssertion parses the argument of a check flag: "22/tcp" or
 // "22/tcp@loopback" for listening, closed and only-loopback, and
 // "SPEC=PROCESS" for owner.
-func ParseAssertion(kind AssertionKind, arg string, resolve ServiceResolver) (Assertion, error) {
+func ParseAssertion(kind AssertionKind, arg string, names Names) (Assertion, error) {
 	a := Assertion{Kind: kind, Source: "--" + kind.String()}
 	spec := arg
 	if kind == AssertOwner {
@@ -75,7 +77,7 @@ func ParseAssertion(kind AssertionKind, arg string, resolve ServiceResolver) (As
 		}
 		spec, a.Exposure = spec[:at], e
 	}
-	ports, err := ParsePortSpec(spec, resolve)
+	ports, err := ParsePortSpec(spec, names)
 	if err != nil {
 		return a, usagef("invalid %s %q: %s", a.Source, arg, err)
 	}
@@ -118,25 +120,33 @@ type Result struct {
 
 // Evaluate checks assertions against a report of listening sockets; p,
 // when not nil, is the policy whose rules a default-deny assertion
-// measures listeners against.
+// measures listeners against. An assertion about owners that the report
+// could not see fails, saying so: a check must never pass blind.
 func Evaluate(rep *Report, as []Assertion, p *Policy) []Result {
-	var listeners []*Socket
+	e := evaluator{policy: p, hint: rep.Host.PrivilegeHint}
 	for i := range rep.Sockets {
 		if rep.Sockets[i].Listening() {
-			listeners = append(listeners, &rep.Sockets[i])
+			e.listeners = append(e.listeners, &rep.Sockets[i])
 		}
 	}
 	results := make([]Result, 0, len(as))
 	for _, a := range as {
-		results = append(results, evaluate(a, listeners, p))
+		results = append(results, e.evaluate(a))
 	}
 	return results
+}
+
+type evaluator struct {
+	listeners []*Socket
+	policy    *Policy
+	// hint names the privilege that shows hidden owners.
+	hint string
 }
 
 // selects reports whether a assertion's ports, exposure and (but for
 // AssertOwner, where it is the demand) owner select s.
 func (a *Assertion) selects(s *Socket) bool {
-	if !a.Ports.Has(s.Local.Port(), s.Protocol) || !a.Exposure.Matches(s.Exposure) {
+	if !a.Ports.Selects(s) || !a.Exposure.Matches(s.Exposure) {
 		return false
 	}
 	return a.Kind == AssertOwner || a.Owner == "" || ownedBy(s, a.Owner)
@@ -151,51 +161,77 @@ func ownedBy(s *Socket, name string) bool {
 	return false
 }
 
-func evaluate(a Assertion, listeners []*Socket, p *Policy) Result {
-	r := Result{Assertion: a}
-	var selected []*Socket
-	for _, s := range listeners {
-		if a.selects(s) {
-			selected = append(selected, s)
+// ownerUnseen reports whether s's holders could not be seen: they are
+// hidden, or the system does not report them.
+func ownerUnseen(s *Socket) bool {
+	return s.Owners == platform.OwnersHidden || s.Owners == platform.OwnersUnknown
+}
+
+// unseen says why the owners of socks cannot be judged.
+func (e *evaluator) unseen(socks []*Socket) string {
+	what := "owner hidden on " + listenerAddresses(socks)
+	if !slices.ContainsFunc(socks, func(s *Socket) bool { return s.Owners == platform.OwnersHidden }) {
+		return "owner not reported by the system on " + listenerAddresses(socks)
+	}
+	if e.hint == "" {
+		return what
+	}
+	return what + ": run as " + e.hint + " to see it"
+}
+
+// listenersWhere returns the listeners keep selects.
+func (e *evaluator) listenersWhere(keep func(*Socket) bool) []*Socket {
+	var out []*Socket
+	for _, s := range e.listeners {
+		if keep(s) {
+			out = append(out, s)
 		}
 	}
+	return out
+}
+
+func (e *evaluator) evaluate(a Assertion) Result {
+	r := Result{Assertion: a}
+	selected := e.listenersWhere(a.selects)
 	switch a.Kind {
 	case AssertListening:
-		var missing []string
-		for _, pr := range a.Ports {
-			found := false
-			for _, s := range selected {
-				found = found || pr.Has(s.Local.Port(), s.Protocol)
-			}
-			if !found {
-				missing = append(missing, describeRange(pr))
-			}
-		}
-		r.OK, r.Sockets = len(missing) == 0, selected
-		if r.OK {
-			r.Found = describeListeners(selected)
-		} else {
-			r.Found = "nothing listens on " + strings.Join(missing, ", ") + a.qualifiers()
-		}
+		r.OK, r.Found = e.listening(&a, selected)
+		r.Sockets = selected
 	case AssertClosed:
 		r.OK, r.Sockets = len(selected) == 0, selected
 		r.Found = "nothing listens" + a.qualifiers()
 		if !r.OK {
 			r.Found = "listening on " + describeListeners(selected)
+			break
+		}
+		if a.Owner != "" {
+			// Nothing visibly held by the owner; a hidden holder may be it.
+			if hidden := e.listenersWhere(func(s *Socket) bool {
+				return ownerUnseen(s) && a.Ports.Selects(s) && a.Exposure.Matches(s.Exposure)
+			}); len(hidden) > 0 {
+				r.OK, r.Sockets, r.Found = false, hidden, e.unseen(hidden)
+			}
 		}
 	case AssertOwner:
 		r.Sockets = selected
-		var others []*Socket
+		var others, hidden []*Socket
 		for _, s := range selected {
-			if !ownedBy(s, a.Owner) {
+			switch {
+			case ownerUnseen(s):
+				hidden = append(hidden, s)
+			case !ownedBy(s, a.Owner):
 				others = append(others, s)
 			}
 		}
 		switch {
 		case len(selected) == 0:
-			r.Found = "nothing listens"
+			r.Found = "nothing listens" + a.qualifiers()
 		case len(others) > 0:
-			r.Found = "held by others: " + describeListeners(others)
+			r.Sockets = others
+			r.Found = heldByOthers(others, a.Owner)
+		case len(hidden) > 0:
+			r.Sockets = hidden
+			r.Found = e.unseen(hidden)
 		default:
 			r.OK = true
 			r.Found = describeListeners(selected)
@@ -218,32 +254,148 @@ func evaluate(a Assertion, listeners []*Socket, p *Policy) Result {
 			r.Found = "on loopback only: " + describeListeners(selected)
 		}
 	case AssertDefaultDeny:
-		var unnamed []*Socket
-		for _, s := range listeners {
-			if p == nil || !p.names(s) {
+		var unnamed, hidden []*Socket
+		for _, s := range e.listeners {
+			switch e.policy.names(s) {
+			case ruleNone:
 				unnamed = append(unnamed, s)
+			case ruleIfOwnerSeen:
+				hidden = append(hidden, s)
 			}
 		}
-		r.OK, r.Sockets = len(unnamed) == 0, unnamed
-		r.Found = "no listener outside the policy"
-		if !r.OK {
-			r.Found = "not in the policy: " + describeListeners(unnamed)
+		r.OK, r.Sockets = len(unnamed)+len(hidden) == 0, append(unnamed, hidden...)
+		var found []string
+		if len(unnamed) > 0 {
+			found = append(found, "not in the policy: "+describeListeners(unnamed))
+		}
+		if len(hidden) > 0 {
+			found = append(found, e.unseen(hidden))
+		}
+		r.Found = strings.Join(found, "; ")
+		if r.OK {
+			r.Found = "no listener outside the policy"
 		}
 	}
 	return r
 }
 
-// names reports whether any rule of the policy is about s.
-func (p *Policy) names(s *Socket) bool {
+// listening judges AssertListening: each port (each range, each service
+// name, whose protocols are alternatives) must have a listener that the
+// assertion selects. A failure says what is there instead.
+func (e *evaluator) listening(a *Assertion, selected []*Socket) (ok bool, found string) {
+	var missing, why []string
+	for _, group := range a.Ports.groups() {
+		if slices.ContainsFunc(selected, func(s *Socket) bool { return group.Selects(s) }) {
+			continue
+		}
+		// What listens on the port, whatever its exposure and owner.
+		there := e.listenersWhere(group.Selects)
+		onExposure := slices.DeleteFunc(slices.Clone(there), func(s *Socket) bool { return !a.Exposure.Matches(s.Exposure) })
+		switch {
+		case len(there) == 0:
+			missing = append(missing, group.describe())
+		case len(onExposure) == 0:
+			why = append(why, fmt.Sprintf("listens on %s, not %s", describeExposures(there), a.Exposure.phrase()))
+		case slices.ContainsFunc(onExposure, ownerUnseen):
+			why = append(why, e.unseen(slices.DeleteFunc(onExposure, func(s *Socket) bool { return !ownerUnseen(s) })))
+		default:
+			why = append(why, heldByOthers(onExposure, a.Owner))
+		}
+	}
+	if len(missing) == 0 && len(why) == 0 {
+		return true, describeListeners(selected)
+	}
+	if len(missing) > 0 {
+		why = append([]string{"nothing listens on " + strings.Join(missing, ", ") + a.qualifiers()}, why...)
+	}
+	return false, strings.Join(why, "; ")
+}
+
+// heldByOthers says who holds listeners that owner should: "held by
+// python3 (pid 4242) on 0.0.0.0:80/tcp, not nginx".
+func heldByOthers(socks []*Socket, owner string) string {
+	return fmt.Sprintf("held by %s on %s, not %s", describeHolders(socks), listenerAddresses(socks), owner)
+}
+
+// describeExposures names where listeners are and how exposed:
+// "0.0.0.0:22/tcp (all), [::]:22/tcp (all)".
+func describeExposures(socks []*Socket) string {
+	var parts []string
+	for _, s := range socks {
+		parts = append(parts, fmt.Sprintf("%s/%s (%s)", s.Local, s.Protocol, s.Exposure))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// listenerAddresses lists listeners as "0.0.0.0:22/tcp, [::]:22/tcp".
+func listenerAddresses(socks []*Socket) string {
+	var parts []string
+	for _, s := range socks {
+		parts = append(parts, fmt.Sprintf("%s/%s", s.Local, s.Protocol))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// policyMatch says whether a policy's rules name a listener.
+type policyMatch uint8
+
+const (
+	ruleNone policyMatch = iota
+	ruleNamed
+	// ruleIfOwnerSeen: a rule would name it if its hidden owner is the
+	// rule's owner.
+	ruleIfOwnerSeen
+)
+
+// names says whether any rule of the policy is about s.
+func (p *Policy) names(s *Socket) policyMatch {
+	if p == nil {
+		return ruleNone
+	}
+	match := ruleNone
 	for _, list := range [][]PolicyRule{p.Require, p.Allow, p.Deny} {
 		for _, r := range list {
 			a := Assertion{Ports: r.Ports, Exposure: r.Exposure, Owner: r.Owner}
-			if a.selects(s) {
-				return true
+			switch {
+			case a.selects(s):
+				return ruleNamed
+			case r.Owner != "" && ownerUnseen(s) && r.Ports.Selects(s) && r.Exposure.Matches(s.Exposure):
+				match = ruleIfOwnerSeen
 			}
 		}
 	}
-	return false
+	return match
+}
+
+// portGroup is the ranges of a PortSet that one assertion must find a
+// listener on one of: a number's range, or a service name's ranges.
+type portGroup []PortRange
+
+// groups splits the set into what AssertListening requires: each range,
+// but the ranges of one service name together.
+func (ps PortSet) groups() []portGroup {
+	var out []portGroup
+	for i, r := range ps {
+		if i > 0 && r.Service != "" && r.Service == ps[i-1].Service {
+			out[len(out)-1] = append(out[len(out)-1], r)
+			continue
+		}
+		out = append(out, portGroup{r})
+	}
+	return out
+}
+
+// Selects reports whether a range of the group selects s.
+func (g portGroup) Selects(s *Socket) bool {
+	return slices.ContainsFunc(g, func(r PortRange) bool { return r.Selects(s) })
+}
+
+func (g portGroup) describe() string {
+	var parts []string
+	for _, r := range g {
+		parts = append(parts, r.describe())
+	}
+	return strings.Join(parts, " or ")
 }
 
 // qualifiers spells the exposure and owner an assertion narrows to:
@@ -262,18 +414,31 @@ func (a *Assertion) qualifiers() string {
 	return " (" + strings.Join(q, ", ") + ")"
 }
 
-func describeRange(pr platform.PortRange) string {
-	ports := fmt.Sprint(pr.Low)
-	if pr.High != pr.Low {
-		ports = fmt.Sprintf("%d-%d", pr.Low, pr.High)
+// describe spells a range as a PORTSPEC: "22/tcp", "3000-3100",
+// "127.0.0.1:22 or [::1]:22".
+func (r PortRange) describe() string {
+	ports := strconv.Itoa(int(r.Low))
+	if r.High != r.Low {
+		ports += "-" + strconv.Itoa(int(r.High))
 	}
 	switch {
-	case pr.TCP && !pr.UDP:
-		return ports + "/tcp"
-	case pr.UDP && !pr.TCP:
-		return ports + "/udp"
+	case r.TCP && !r.UDP:
+		ports += "/tcp"
+	case r.UDP && !r.TCP:
+		ports += "/udp"
 	}
-	return ports
+	if len(r.Addrs) == 0 {
+		return ports
+	}
+	var at []string
+	for _, a := range r.Addrs {
+		host := a.String()
+		if a.Is6() {
+			host = "[" + host + "]"
+		}
+		at = append(at, host+":"+ports)
+	}
+	return strings.Join(at, " or ")
 }
 
 // describeListeners says where and by whom: "0.0.0.0:3372/tcp by tipd

@@ -20,7 +20,7 @@ func checkReport(t *testing.T) *Report {
 
 func mustAssert(t *testing.T, kind AssertionKind, arg string) Assertion {
 	t.Helper()
-	a, err := ParseAssertion(kind, arg, fakeResolver)
+	a, err := ParseAssertion(kind, arg, fakeNames)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,8 @@ func TestEvaluateAssertions(t *testing.T) {
 		{AssertListening, "22,3372", true, "[::]:3372/tcp by tipd (pid 4242)"},
 		{AssertListening, "22,23", false, "nothing listens on 23"},
 		{AssertListening, "3372/tcp@loopback", true, "127.0.0.1:3372/tcp by tipd"},
-		{AssertListening, "22@loopback", false, "nothing listens on 22 (loopback)"},
+		{AssertListening, "22@loopback", false, "listens on 0.0.0.0:22/tcp (all), not on loopback only"},
+		{AssertListening, "23@loopback", false, "nothing listens on 23 (loopback)"},
 		{AssertListening, "3000-3400", true, "3372"},
 		{AssertClosed, "23", true, "nothing listens"},
 		{AssertClosed, "3372/udp", false, "listening on 0.0.0.0:3372/udp by tipd (pid 4242)"},
@@ -50,7 +51,7 @@ func TestEvaluateAssertions(t *testing.T) {
 		{AssertClosed, "8080", false, "192.0.2.10:8080/tcp by a hidden owner"},
 		{AssertOwner, "22=sshd", true, "0.0.0.0:22/tcp by sshd"},
 		{AssertOwner, "22=/usr/sbin/sshd", true, "sshd"},
-		{AssertOwner, "3372/tcp=sshd", false, "held by others: 127.0.0.1:3372/tcp by tipd"},
+		{AssertOwner, "3372/tcp=sshd", false, "held by tipd (pid 4242) on 127.0.0.1:3372/tcp, [::]:3372/tcp, not sshd"},
 		{AssertOwner, "23=sshd", false, "nothing listens"},
 		{AssertOnlyLoopback, "9000", true, "on loopback only"},
 		{AssertOnlyLoopback, "3372", false, "listening beyond loopback on [::]:3372/tcp by tipd (pid 4242); 0.0.0.0:3372/udp"},
@@ -60,6 +61,69 @@ func TestEvaluateAssertions(t *testing.T) {
 		r := Evaluate(rep, []Assertion{mustAssert(t, tt.kind, tt.arg)}, nil)[0]
 		if r.OK != tt.ok || !strings.Contains(r.Found, tt.found) {
 			t.Errorf("%s %s: ok %v, found %q; want %v and %q", tt.kind, tt.arg, r.OK, r.Found, tt.ok, tt.found)
+		}
+	}
+}
+
+// TestEvaluateNeverBlind checks the assertions whose answer depends on
+// what the report could not see or on which protocol a service uses.
+func TestEvaluateNeverBlind(t *testing.T) {
+	rep := checkReport(t) // as alice: 192.0.2.10:8080's owner is hidden
+	rep.Host.PrivilegeHint = "root"
+	tests := []struct {
+		kind  AssertionKind
+		arg   string
+		ok    bool
+		found string
+	}{
+		// ssh resolves to 22/tcp and 22/udp; sshd listens on TCP only.
+		{AssertListening, "ssh", true, "0.0.0.0:22/tcp by sshd"},
+		{AssertClosed, "ssh", false, "listening on 0.0.0.0:22/tcp"},
+		{AssertListening, "ssh/udp", false, "nothing listens on 22/udp"},
+		// Owners that cannot be seen fail, saying why.
+		{AssertOwner, "8080=nginx", false, "owner hidden on 192.0.2.10:8080/tcp: run as root to see it"},
+		{AssertListening, "8080", true, "192.0.2.10:8080/tcp by a hidden owner"},
+		{AssertClosed, "8080", false, "listening on 192.0.2.10:8080/tcp by a hidden owner"},
+		{AssertOwner, "22=nginx", false, "held by sshd (pid 100) on 0.0.0.0:22/tcp, not nginx"},
+		// Addresses: 127.0.0.1:22 is taken by the 0.0.0.0 listener.
+		{AssertListening, "127.0.0.1:22", true, "0.0.0.0:22/tcp by sshd"},
+		{AssertListening, "[::1]:22", false, "nothing listens on [::1]:22"},
+		{AssertListening, "[::1]:3372/tcp", true, "[::]:3372/tcp"},
+	}
+	for _, tt := range tests {
+		r := Evaluate(rep, []Assertion{mustAssert(t, tt.kind, tt.arg)}, nil)[0]
+		if r.OK != tt.ok || !strings.Contains(r.Found, tt.found) {
+			t.Errorf("%s %s: ok %v, found %q; want %v and %q", tt.kind, tt.arg, r.OK, r.Found, tt.ok, tt.found)
+		}
+	}
+
+	// Policy rules with an owner: listening, closed and default deny.
+	rule := func(spec string, owner string) PolicyRule {
+		ports, err := ParsePortSpec(spec, fakeNames)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return PolicyRule{Spec: spec, Ports: ports, Owner: owner, Line: 1}
+	}
+	p := &Policy{
+		Name:    "p.yaml",
+		Default: DefaultDeny,
+		Require: []PolicyRule{rule("3372/tcp", "nginx")},
+		Allow:   []PolicyRule{rule("8080", "nginx"), rule("22,9000", ""), rule("3372", "")},
+		Deny:    []PolicyRule{rule("8080", "python3")},
+	}
+	results := Evaluate(rep, PolicyAssertions(p), p)
+	want := []struct {
+		ok    bool
+		found string
+	}{
+		{false, "held by tipd (pid 4242) on 127.0.0.1:3372/tcp, [::]:3372/tcp, not nginx"},
+		{false, "owner hidden on 192.0.2.10:8080/tcp: run as root to see it"},
+		{false, "owner hidden on 192.0.2.10:8080/tcp: run as root to see it"},
+	}
+	for i, w := range want {
+		if r := results[i]; r.OK != w.ok || r.Found != w.found {
+			t.Errorf("%s %s: ok %v, found %q; want %v and %q", r.Kind, r.Source, r.OK, r.Found, w.ok, w.found)
 		}
 	}
 }
@@ -76,7 +140,7 @@ func TestParseAssertionErrors(t *testing.T) {
 		{AssertOwner, "22=", `want PORTSPEC=PROCESS`},
 		{AssertClosed, "abc", `invalid --closed "abc"`},
 	} {
-		_, err := ParseAssertion(tt.kind, tt.arg, fakeResolver)
+		_, err := ParseAssertion(tt.kind, tt.arg, fakeNames)
 		var ue *UsageError
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.msg) {
 			t.Errorf("%s %q: %v, want a usage error with %q", tt.kind, tt.arg, err, tt.msg)
@@ -87,7 +151,7 @@ func TestParseAssertionErrors(t *testing.T) {
 func TestEvaluatePolicy(t *testing.T) {
 	rep := checkReport(t)
 	rule := func(spec string, exp ExposureSelector, owner string) PolicyRule {
-		ports, err := ParsePortSpec(spec, fakeResolver)
+		ports, err := ParsePortSpec(spec, fakeNames)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -59,6 +59,25 @@ func ExposureOf(a netip.Addr) Exposure {
 // Process is a process holding sockets.
 type Process = platform.Process
 
+// Role says why a socket is in a report.
+type Role uint8
+
+const (
+	// RoleLocal: the socket is on a port (and address) the query asked
+	// for, or the query asked for no port.
+	RoleLocal Role = iota
+	// RoleClient: the socket is this machine's connection to a port the
+	// query asked for, as `lsof -i :3372` lists it too.
+	RoleClient
+)
+
+func (r Role) String() string {
+	if r == RoleClient {
+		return "client"
+	}
+	return "local"
+}
+
 // Socket is a socket with its owners and exposure.
 type Socket struct {
 	platform.Socket
@@ -68,12 +87,34 @@ type Socket struct {
 	// database: its local port's service for a listener or the server end
 	// of a connection, its peer's for the client end; "" when unknown.
 	Service string
+	Role    Role
 }
 
 // Listening reports whether the socket waits for peers: a TCP listener or
 // a bound, unconnected UDP socket.
 func (s *Socket) Listening() bool {
 	return s.State == platform.Listen || s.State == platform.Unconnected
+}
+
+// At reports whether s is at local address a: bound to it, or, for a
+// listener bound to a wildcard, taking its connections. 0.0.0.0 takes
+// every IPv4 address; :: every IPv6 one and IPv4 ones too unless it is
+// IPv6-only. Asked for 0.0.0.0 itself, a dual-stack :: holds it as well.
+func (s *Socket) At(a netip.Addr) bool {
+	l, a := s.Local.Addr().Unmap(), a.Unmap()
+	if l == a || a.Zone() == "" && l.WithZone("") == a {
+		return true
+	}
+	if !s.Listening() || !l.IsUnspecified() {
+		return false
+	}
+	switch {
+	case a.IsUnspecified():
+		return a.Is4() && l.Is6() && s.DualStack == platform.DualStackYes
+	case l.Is4():
+		return a.Is4()
+	}
+	return a.Is6() || s.DualStack != platform.DualStackNo
 }
 
 // Report is the answer to a query.
@@ -99,9 +140,20 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 		go db.Err() // parse the database while the kernel lists sockets
 	}
 	rep := &Report{Host: src.Host()}
-	raw, err := src.Sockets(ctx, q.filter())
+	filter := q.filter()
+	raw, err := src.Sockets(ctx, filter)
 	if err != nil {
 		return nil, fmt.Errorf("reading sockets: %w", err)
+	}
+	var listening map[portKey]bool
+	if db != nil {
+		if listening, err = listeningPorts(ctx, src, filter, raw); err != nil {
+			return nil, fmt.Errorf("reading sockets: %w", err)
+		}
+	}
+	var roles []Role
+	if q.selectsAddresses() {
+		raw, roles = q.selectByAddress(raw)
 	}
 
 	owners := !q.NoProcesses || q.filtersOwners()
@@ -129,7 +181,7 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("owners of all sockets are unknown: %v", ownersErr))
 		default:
 			detail := q.Detail
-			if q.Process != "" {
+			if len(q.Processes) > 0 {
 				detail = platform.DetailFull // matching by executable path
 			}
 			procs = readProcesses(src, raw, detail)
@@ -137,8 +189,11 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 	}
 
 	rep.Sockets = make([]Socket, 0, len(raw))
-	for _, s := range raw {
+	for i, s := range raw {
 		sock := Socket{Socket: s, Exposure: ExposureOf(s.Local.Addr())}
+		if roles != nil {
+			sock.Role = roles[i]
+		}
 		for _, pid := range s.PIDs {
 			if p := procs[pid]; p != nil {
 				sock.Processes = append(sock.Processes, p)
@@ -159,10 +214,59 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 	sortSockets(rep.Sockets)
 	rep.Warnings = append(rep.Warnings, src.Warnings()...)
 	if db != nil {
-		nameServices(db, rep.Sockets)
+		nameServices(db, rep.Sockets, listening)
 		rep.KnownPorts = knownPortsFor(db, q, rep.Sockets)
 	}
 	return rep, nil
+}
+
+// selectByAddress keeps the sockets of raw that the query selects by
+// address, or as clients of its ports, and says which role each has.
+func (q *Query) selectByAddress(raw []platform.Socket) ([]platform.Socket, []Role) {
+	peers := make(map[[2]netip.AddrPort]bool)
+	for i := range raw {
+		if s := &raw[i]; s.Protocol == platform.TCP && s.Remote.Port() != 0 {
+			peers[[2]netip.AddrPort{unmapped(s.Local), unmapped(s.Remote)}] = true
+		}
+	}
+	kept := raw[:0]
+	var roles []Role
+	for _, s := range raw {
+		if role, ok := q.role(&Socket{Socket: s}, peers); ok {
+			kept = append(kept, s)
+			roles = append(roles, role)
+		}
+	}
+	return kept, roles
+}
+
+// portKey is a port of one protocol.
+type portKey struct {
+	proto platform.Protocol
+	port  uint16
+}
+
+// listeningPorts returns the ports something listens on, from the
+// listing raw when its filter kept listeners, or else from a listing of
+// listeners only: a connection's local port is a server's when something
+// listens on it, and `list --state established` must still say so.
+func listeningPorts(ctx context.Context, src Source, f platform.Filter, raw []platform.Socket) (map[portKey]bool, error) {
+	listening := make(map[portKey]bool)
+	if f.States&ListeningStates != ListeningStates && slices.ContainsFunc(raw, func(s platform.Socket) bool { return s.Remote.Port() != 0 }) {
+		f.States = ListeningStates
+		f.PeerPorts = false
+		more, err := src.Sockets(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		raw = append(slices.Clip(raw), more...)
+	}
+	for _, s := range raw {
+		if s.State == platform.Listen || s.State == platform.Unconnected {
+			listening[portKey{s.Protocol, s.Local.Port()}] = true
+		}
+	}
+	return listening, nil
 }
 
 // readProcesses reads the details of every process holding a socket, in
@@ -241,10 +345,14 @@ func hiddenWarnings(socks []Socket, or platform.OwnerReport, host platform.Host)
 	return []string{fmt.Sprintf("%s: run as %s to see them", what, host.PrivilegeHint)}
 }
 
-// sortSockets orders listeners first, then by port, protocol, family and
-// addresses, so that the same machine state always prints the same way.
+// sortSockets orders a port's own sockets before its clients, listeners
+// first, then by port, protocol, family and addresses, so that the same
+// machine state always prints the same way.
 func sortSockets(socks []Socket) {
 	slices.SortFunc(socks, func(a, b Socket) int {
+		if a.Role != b.Role {
+			return cmp.Compare(a.Role, b.Role)
+		}
 		if a.Listening() != b.Listening() {
 			if a.Listening() {
 				return -1
@@ -266,21 +374,11 @@ func sortSockets(socks []Socket) {
 // nameServices fills in each socket's Service. A connection whose local
 // port something listens on is the server end; otherwise its local port
 // is an ephemeral number and the service is the peer's.
-func nameServices(db *knownports.DB, socks []Socket) {
-	type key struct {
-		proto platform.Protocol
-		port  uint16
-	}
-	listening := make(map[key]bool)
-	for i := range socks {
-		if socks[i].Listening() {
-			listening[key{socks[i].Protocol, socks[i].Local.Port()}] = true
-		}
-	}
+func nameServices(db *knownports.DB, socks []Socket, listening map[portKey]bool) {
 	for i := range socks {
 		s := &socks[i]
 		port := s.Local.Port()
-		if !s.Listening() && !listening[key{s.Protocol, port}] && s.Remote.Port() != 0 {
+		if !s.Listening() && !listening[portKey{s.Protocol, port}] && s.Remote.Port() != 0 {
 			port = s.Remote.Port()
 		}
 		s.Service = db.ServiceName(port, s.Protocol.String())

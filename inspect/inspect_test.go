@@ -15,7 +15,7 @@ import (
 
 func TestRunPortQuery(t *testing.T) {
 	src := platformtest.Workstation()
-	ports, _ := ParsePortSpec("3372", nil)
+	ports, _ := ParsePortSpec("3372", Names{})
 	rep, err := Run(context.Background(), src, knownports.Default(), Query{Ports: ports, KnownPorts: KnownPortsAsked})
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +44,7 @@ func TestRunPortQuery(t *testing.T) {
 }
 
 func TestRunNothingOnPortStillDescribesIt(t *testing.T) {
-	ports, _ := ParsePortSpec("3389/tcp", nil)
+	ports, _ := ParsePortSpec("3389/tcp", Names{})
 	rep, err := Run(context.Background(), platformtest.Workstation(), knownports.Default(), Query{Ports: ports, KnownPorts: KnownPortsAsked})
 	if err != nil {
 		t.Fatal(err)
@@ -68,10 +68,12 @@ func TestRunListFilters(t *testing.T) {
 		{"ipv6 listening", Query{IPv6: true, Listening: true}, []string{"[::]:3372", "[::ffff:127.0.0.1]:9000"}},
 		{"time-wait", Query{States: platform.States(0).With(platform.TimeWait)}, []string{"127.0.0.1:50001"}},
 		{"pid", Query{PIDs: []int{100}}, []string{"0.0.0.0:22"}},
-		{"process by cut name", Query{Process: "systemd-resolved"}, []string{"127.0.0.1:50000"}},
-		{"process by exe", Query{Process: "/usr/local/bin/tipd", TCP: true, Listening: true}, []string{"127.0.0.1:3372", "[::]:3372"}},
-		{"user name", Query{User: "root"}, []string{"0.0.0.0:22", "192.0.2.10:8080"}},
-		{"user uid", Query{User: "1000", UDP: true}, []string{"0.0.0.0:3372"}},
+		{"process by cut name", Query{Processes: []string{"systemd-resolved"}}, []string{"127.0.0.1:50000"}},
+		{"process by exe", Query{Processes: []string{"/usr/local/bin/tipd"}, TCP: true, Listening: true}, []string{"127.0.0.1:3372", "[::]:3372"}},
+		{"user name", Query{Users: []string{"root"}}, []string{"0.0.0.0:22", "192.0.2.10:8080"}},
+		{"user uid", Query{Users: []string{"1000"}, UDP: true}, []string{"0.0.0.0:3372"}},
+		{"two users", Query{Users: []string{"alice", "systemd-resolve"}, TCP: true, States: platform.States(0).With(platform.Established)}, []string{"127.0.0.1:3372", "127.0.0.1:50000"}},
+		{"two processes", Query{Processes: []string{"sshd", "systemd-resolved"}}, []string{"0.0.0.0:22", "127.0.0.1:50000"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,7 +165,7 @@ func TestRunNoProcessesSkipsOwners(t *testing.T) {
 
 func TestRunPassesKernelFilter(t *testing.T) {
 	src := platformtest.Workstation()
-	ports, _ := ParsePortSpec("3372/udp", nil)
+	ports, _ := ParsePortSpec("3372/udp", Names{})
 	if _, err := Run(context.Background(), src, nil, Query{Ports: ports, IPv4: true, Listening: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +308,7 @@ func TestRunNamesServices(t *testing.T) {
 }
 
 func TestKnownPortsNarrowedToProtocol(t *testing.T) {
-	ports, _ := ParsePortSpec("3372/udp", nil)
+	ports, _ := ParsePortSpec("3372/udp", Names{})
 	rep, err := Run(context.Background(), platformtest.Workstation(), knownports.Default(), Query{Ports: ports, KnownPorts: KnownPortsAsked})
 	if err != nil {
 		t.Fatal(err)
@@ -317,5 +319,129 @@ func TestKnownPortsNarrowedToProtocol(t *testing.T) {
 	e := rep.KnownPorts[0]
 	if len(e.Notes) != 0 || len(e.IANA) != 1 || e.IANA[0].Protocol != "udp" {
 		t.Errorf("3372/udp: %+v, want the udp registration and no TCP note", e)
+	}
+}
+
+// describeSockets is a report's sockets as "role proto local>remote".
+func describeSockets(socks []Socket) []string {
+	var out []string
+	for _, s := range socks {
+		out = append(out, s.Role.String()+" "+s.Protocol.String()+" "+s.Local.String()+">"+s.Remote.String())
+	}
+	return out
+}
+
+func TestRunClients(t *testing.T) {
+	src := platformtest.Workstation()
+	// A connection from here to another machine's 3372 is no client of
+	// this machine's port.
+	src.SocketList = append(src.SocketList, platformtest.Sock(platform.TCP, "192.0.2.10:50002", "198.51.100.7:3372", platform.Established, 20))
+	ports, _ := ParsePortSpec("3372/tcp", Names{})
+	rep, err := Run(context.Background(), src, nil, Query{Ports: ports, Clients: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !src.LastFilter.PeerPorts {
+		t.Error("the platform was not asked for the port's clients")
+	}
+	want := []string{
+		"local tcp 127.0.0.1:3372>0.0.0.0:0",
+		"local tcp [::]:3372>[::]:0",
+		"local tcp 127.0.0.1:3372>127.0.0.1:50000",
+		"client tcp 127.0.0.1:50000>127.0.0.1:3372",
+		"client tcp 127.0.0.1:50001>127.0.0.1:3372",
+	}
+	if got := describeSockets(rep.Sockets); !slices.Equal(got, want) {
+		t.Errorf("sockets:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if p := rep.Sockets[3].Processes; len(p) != 1 || p[0].Name != "systemd-resolve" {
+		t.Errorf("client's processes %v, want systemd-resolve", p)
+	}
+}
+
+func TestRunAddresses(t *testing.T) {
+	tests := []struct {
+		spec      string
+		addresses []string
+		want      []string
+	}{
+		// The wildcard listeners take 127.0.0.1's connections.
+		{"127.0.0.1:3372/tcp", nil, []string{"local tcp 127.0.0.1:3372>0.0.0.0:0", "local tcp [::]:3372>[::]:0", "local tcp 127.0.0.1:3372>127.0.0.1:50000"}},
+		{"[::1]:3372", nil, []string{"local tcp [::]:3372>[::]:0"}},
+		{"[::]:3372", nil, []string{"local tcp [::]:3372>[::]:0"}},
+		{"0.0.0.0:3372", nil, []string{"local udp 0.0.0.0:3372>0.0.0.0:0"}},
+		{"192.0.2.10:8080", nil, []string{"local tcp 192.0.2.10:8080>0.0.0.0:0"}},
+		{"127.0.0.1:8080", nil, nil},
+		{"22", []string{"127.0.0.1"}, []string{"local tcp 0.0.0.0:22>0.0.0.0:0"}},
+		{"22", []string{"::1"}, nil},
+	}
+	for _, tt := range tests {
+		ports, err := ParsePortSpec(tt.spec, Names{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := Query{Ports: ports}
+		for _, a := range tt.addresses {
+			q.Addresses = append(q.Addresses, netip.MustParseAddr(a))
+		}
+		rep, err := Run(context.Background(), platformtest.Workstation(), nil, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := describeSockets(rep.Sockets); !slices.Equal(got, tt.want) {
+			t.Errorf("%s %v:\n%s\nwant:\n%s", tt.spec, tt.addresses, strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+		}
+	}
+}
+
+func TestSocketAt(t *testing.T) {
+	sock := func(local string, state platform.State, dual platform.DualStack) *Socket {
+		s := platformtest.Sock(platform.TCP, local, "0.0.0.0:0", state, 1)
+		s.DualStack = dual
+		return &Socket{Socket: s}
+	}
+	tests := []struct {
+		s    *Socket
+		addr string
+		want bool
+	}{
+		{sock("127.0.0.1:80", platform.Listen, 0), "127.0.0.1", true},
+		{sock("127.0.0.1:80", platform.Listen, 0), "127.0.0.2", false},
+		{sock("0.0.0.0:80", platform.Listen, 0), "10.1.2.3", true},
+		{sock("0.0.0.0:80", platform.Listen, 0), "::1", false},
+		{sock("0.0.0.0:80", platform.Established, 0), "10.1.2.3", false},
+		{sock("[::]:80", platform.Listen, platform.DualStackYes), "127.0.0.1", true},
+		{sock("[::]:80", platform.Listen, platform.DualStackNo), "127.0.0.1", false},
+		{sock("[::]:80", platform.Listen, platform.DualStackUnknown), "127.0.0.1", true},
+		{sock("[::]:80", platform.Listen, platform.DualStackNo), "::1", true},
+		{sock("[::]:80", platform.Listen, platform.DualStackYes), "0.0.0.0", true},
+		{sock("[::]:80", platform.Listen, platform.DualStackUnknown), "0.0.0.0", false},
+		{sock("[::ffff:127.0.0.1]:80", platform.Listen, 0), "127.0.0.1", true},
+		{sock("[fe80::1%eth0]:80", platform.Listen, 0), "fe80::1", true},
+		{sock("[fe80::1%eth0]:80", platform.Listen, 0), "fe80::1%eth1", false},
+	}
+	for _, tt := range tests {
+		if got := tt.s.At(netip.MustParseAddr(tt.addr)); got != tt.want {
+			t.Errorf("%v (%v, dual stack %d) at %s: %v, want %v", tt.s.Local, tt.s.State, tt.s.DualStack, tt.addr, got, tt.want)
+		}
+	}
+}
+
+// TestRunServiceWithoutListeners checks that a server end is named by its
+// port's service when the query leaves the listener out.
+func TestRunServiceWithoutListeners(t *testing.T) {
+	src := platformtest.Workstation()
+	src.SocketList = append(src.SocketList,
+		platformtest.Sock(platform.TCP, "0.0.0.0:2049", "0.0.0.0:0", platform.Listen, 30),
+		platformtest.Sock(platform.TCP, "10.0.0.1:2049", "10.0.0.2:993", platform.Established, 31))
+	for _, q := range []Query{{}, {States: platform.States(0).With(platform.Established)}} {
+		rep, err := Run(context.Background(), src, knownports.Default(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(rep.Sockets, func(s Socket) bool { return s.Inode == 31 })
+		if i < 0 || rep.Sockets[i].Service != "nfs" {
+			t.Errorf("states %v: the server end of 2049 is %+v, want service nfs", q.States, rep.Sockets[i])
+		}
 	}
 }

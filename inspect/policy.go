@@ -45,6 +45,21 @@ func ParseExposureSelector(s string) (ExposureSelector, error) {
 	return 0, usagef("invalid exposure %q: want loopback, all, address, beyond-loopback or any", s)
 }
 
+// phrase says what the selector demands, after "not": "on loopback only".
+func (e ExposureSelector) phrase() string {
+	switch e {
+	case OnLoopback:
+		return "on loopback only"
+	case OnAll:
+		return "on all interfaces"
+	case OnAddress:
+		return "on one specific address"
+	case BeyondLoopback:
+		return "beyond loopback"
+	}
+	return "anywhere"
+}
+
 // Matches reports whether a socket of exposure x is selected.
 func (e ExposureSelector) Matches(x Exposure) bool {
 	switch e {

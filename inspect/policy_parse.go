@@ -14,7 +14,7 @@ import (
 )
 
 // ParsePolicy reads a policy file (YAML). name is the file's name, for
-// messages; resolve resolves service names in port fields, as for
+// messages; names resolves service and host names in port fields, as for
 // ParsePortSpec. The format:
 //
 //	default: deny          # allow (the default) or deny: listeners no rule names
@@ -33,8 +33,8 @@ import (
 // everything. Unknown keys are errors, so that a misspelt one does not
 // silently weaken the policy. Every error is a *UsageError of one line
 // that names the file, the line, the field and what is allowed.
-func ParsePolicy(name string, r io.Reader, resolve ServiceResolver) (*Policy, error) {
-	p := policyParser{name: name, resolve: resolve}
+func ParsePolicy(name string, r io.Reader, names Names) (*Policy, error) {
+	p := policyParser{name: name, names: names}
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, p.errorf(0, "", "cannot read: %v", err)
@@ -77,9 +77,9 @@ func decodeYAML(data []byte) (doc, extra *yaml.Node, err error) {
 // of each field, and so that wrong types get messages in the policy's
 // terms rather than Go's.
 type policyParser struct {
-	name    string
-	resolve ServiceResolver
-	data    []byte // the file, to find the lines of YAML errors
+	name  string
+	names Names
+	data  []byte // the file, to find the lines of YAML errors
 }
 
 func (p *policyParser) errorf(line int, field, format string, args ...any) error {
@@ -297,7 +297,7 @@ func (p *policyParser) rule(path string, item *yaml.Node) (PolicyRule, error) {
 		}
 		switch key {
 		case "port":
-			ports, err := ParsePortSpec(s, p.resolve)
+			ports, err := ParsePortSpec(s, p.names)
 			if err != nil {
 				return p.errorf(line, field, "%v", err)
 			}

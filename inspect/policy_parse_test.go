@@ -12,7 +12,7 @@ import (
 
 func parsePolicyString(t *testing.T, src string) (*Policy, error) {
 	t.Helper()
-	return ParsePolicy("policy.yaml", strings.NewReader(src), fakeResolver)
+	return ParsePolicy("policy.yaml", strings.NewReader(src), fakeNames)
 }
 
 func TestParsePolicy(t *testing.T) {
@@ -41,22 +41,26 @@ deny:
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := func(lo, hi uint16, tcp, udp bool) platform.PortRange {
-		return platform.PortRange{Low: lo, High: hi, TCP: tcp, UDP: udp}
+	r := func(lo, hi uint16, tcp, udp bool) PortRange {
+		return PortRange{PortRange: platform.PortRange{Low: lo, High: hi, TCP: tcp, UDP: udp}}
+	}
+	named := func(name string, pr PortRange) PortRange {
+		pr.Service = name
+		return pr
 	}
 	want := &Policy{
 		Name:    "policy.yaml",
 		Default: DefaultDeny,
 		Require: []PolicyRule{
 			{Spec: "443/tcp", Ports: PortSet{r(443, 443, true, false)}, Exposure: OnAll, Owner: "nginx", Reason: "the site", Line: 4},
-			{Spec: "ssh", Ports: PortSet{r(22, 22, true, false), r(22, 22, false, true)}, Line: 8},
+			{Spec: "ssh", Ports: PortSet{named("ssh", r(22, 22, true, true))}, Line: 8},
 		},
 		Allow: []PolicyRule{
 			{Spec: "53", Ports: PortSet{r(53, 53, true, true)}, Exposure: OnLoopback, Line: 10},
 			{Spec: "8000-8100,9000/udp", Ports: PortSet{r(8000, 8100, false, true), r(9000, 9000, false, true)}, Owner: "/usr/local/bin/app server", Line: 12},
 		},
 		Deny: []PolicyRule{
-			{Spec: "msdtc", Ports: PortSet{r(3372, 3372, true, false)}, Reason: "MSDTC TIP, deprecated", Line: 15},
+			{Spec: "msdtc", Ports: PortSet{named("msdtc", r(3372, 3372, true, false))}, Reason: "MSDTC TIP, deprecated", Line: 15},
 			{Spec: "135", Ports: PortSet{r(135, 135, true, true)}, Exposure: BeyondLoopback, Line: 19},
 		},
 	}
@@ -78,19 +82,19 @@ func TestParsePolicySmall(t *testing.T) {
 		{"default allow", "default: allow\n", Policy{Default: DefaultAllow}},
 		{"default in capitals", "default: DENY\n", Policy{Default: DefaultDeny}},
 		{"null fields", "deny:\n  - port: 22\n    exposure:\n    owner: ~\n    reason:\n",
-			Policy{Deny: []PolicyRule{{Spec: "22", Ports: PortSet{{Low: 22, High: 22, TCP: true, UDP: true}}, Line: 2}}}},
+			Policy{Deny: []PolicyRule{{Spec: "22", Ports: PortSet{{PortRange: platform.PortRange{Low: 22, High: 22, TCP: true, UDP: true}}}, Line: 2}}}},
 		{"flow style", "deny: [{port: 22, exposure: any}]\n",
-			Policy{Deny: []PolicyRule{{Spec: "22", Ports: PortSet{{Low: 22, High: 22, TCP: true, UDP: true}}, Line: 1}}}},
+			Policy{Deny: []PolicyRule{{Spec: "22", Ports: PortSet{{PortRange: platform.PortRange{Low: 22, High: 22, TCP: true, UDP: true}}}, Line: 1}}}},
 		{"aliases", "require:\n  - &ssh {port: 22/tcp, reason: admin}\ndeny:\n  - *ssh\n",
 			Policy{
-				Require: []PolicyRule{{Spec: "22/tcp", Ports: PortSet{{Low: 22, High: 22, TCP: true}}, Reason: "admin", Line: 2}},
-				Deny:    []PolicyRule{{Spec: "22/tcp", Ports: PortSet{{Low: 22, High: 22, TCP: true}}, Reason: "admin", Line: 4}},
+				Require: []PolicyRule{{Spec: "22/tcp", Ports: PortSet{{PortRange: platform.PortRange{Low: 22, High: 22, TCP: true}}}, Reason: "admin", Line: 2}},
+				Deny:    []PolicyRule{{Spec: "22/tcp", Ports: PortSet{{PortRange: platform.PortRange{Low: 22, High: 22, TCP: true}}}, Reason: "admin", Line: 4}},
 			}},
 		{"UTF-8 byte order mark", "\ufeffdefault: deny\n", Policy{Default: DefaultDeny}},
 		{"CRLF", "default: deny\r\ndeny:\r\n  - port: 1\r\n",
-			Policy{Default: DefaultDeny, Deny: []PolicyRule{{Spec: "1", Ports: PortSet{{Low: 1, High: 1, TCP: true, UDP: true}}, Line: 3}}}},
+			Policy{Default: DefaultDeny, Deny: []PolicyRule{{Spec: "1", Ports: PortSet{{PortRange: platform.PortRange{Low: 1, High: 1, TCP: true, UDP: true}}}, Line: 3}}}},
 		{"whole range", "allow:\n  - port: 1-65535/udp\n",
-			Policy{Allow: []PolicyRule{{Spec: "1-65535/udp", Ports: PortSet{{Low: 1, High: 65535, UDP: true}}, Line: 2}}}},
+			Policy{Allow: []PolicyRule{{Spec: "1-65535/udp", Ports: PortSet{{PortRange: platform.PortRange{Low: 1, High: 65535, UDP: true}}}, Line: 2}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,7 +118,7 @@ func TestParsePolicyUTF16(t *testing.T) {
 	for _, c := range src {
 		b = append(b, byte(c), 0)
 	}
-	got, err := ParsePolicy("policy.yaml", strings.NewReader(string(b)), fakeResolver)
+	got, err := ParsePolicy("policy.yaml", strings.NewReader(string(b)), fakeNames)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +128,7 @@ func TestParsePolicyUTF16(t *testing.T) {
 }
 
 func TestParsePolicyErrors(t *testing.T) {
-	const help = "want a port 1-65535, a range like 3000-3100, either with /tcp or /udp, a comma list, or a service name like ssh"
+	const help = "want a port 1-65535, a range like 3000-3100, either with /tcp or /udp, a comma list, a service name like ssh, or ADDRESS:PORT"
 	tests := []struct{ name, src, want string }{
 		{"unknown top-level key", "default: deny\nrequires:\n  - port: 22\n",
 			`policy.yaml:2: unknown field "requires": want default, require, allow or deny`},
@@ -137,18 +141,18 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"missing port", "allow:\n  - port: 53\n  - exposure: loopback\n    owner: dnsmasq\n",
 			`policy.yaml:3: allow[1]: missing field "port": ` + help},
 		{"null port", "allow:\n  - port:\n",
-			`policy.yaml:2: allow[0].port: want a port 1-65535, a range like 3000-3100, either with /tcp or /udp, a comma list, or a service name like ssh, found nothing`},
+			`policy.yaml:2: allow[0].port: want a port 1-65535, a range like 3000-3100, either with /tcp or /udp, a comma list, a service name like ssh, or ADDRESS:PORT, found nothing`},
 		{"empty port", "allow:\n  - port: ''\n",
 			`policy.yaml:2: allow[0].port: empty port spec: ` + help},
 		{"bad port", "require:\n  - port: 22\n  - port: abc\n",
 			`policy.yaml:3: require[1].port: invalid port spec "abc": not a port number or a known service name: ` + help},
 		{"port 0", "deny:\n  - port: 0\n", `policy.yaml:2: deny[0].port: invalid port "0": ports are 1-65535`},
 		{"port too big", "deny:\n  -\n    reason: x\n    port: 65536\n", `policy.yaml:4: deny[0].port: invalid port "65536": ports are 1-65535`},
-		{"backwards range", "deny:\n  - port: 10-5\n", `policy.yaml:2: deny[0].port: invalid port range "10-5": the first port must not exceed the last`},
+		{"backwards range", "deny:\n  - port: 10-5\n", `policy.yaml:2: deny[0].port: invalid port range "10-5": the first port must not exceed the last (did you mean 5-10?)`},
 		{"bad protocol", "deny:\n  - port: 80/sctp\n", `policy.yaml:2: deny[0].port: invalid protocol "sctp" in "80/sctp": want tcp or udp`},
 		{"hex port", "deny:\n  - port: 0x50\n", `policy.yaml:2: deny[0].port: invalid port spec "0x50": not a port number or a known service name: ` + help},
 		{"port list", "deny:\n  - port: [22, 80]\n",
-			`policy.yaml:2: deny[0].port: want a port 1-65535, a range like 3000-3100, either with /tcp or /udp, a comma list, or a service name like ssh, found a list`},
+			`policy.yaml:2: deny[0].port: want a port 1-65535, a range like 3000-3100, either with /tcp or /udp, a comma list, a service name like ssh, or ADDRESS:PORT, found a list`},
 		{"bad exposure", "require:\n  - port: 443\n    exposure: public\n",
 			`policy.yaml:3: require[0].exposure: invalid exposure "public": want loopback, all, address, beyond-loopback or any`},
 		{"exposure list", "require:\n  - port: 443\n    exposure: [all]\n",
@@ -200,7 +204,7 @@ func TestParsePolicyErrors(t *testing.T) {
 }
 
 func TestParsePolicyReadError(t *testing.T) {
-	_, err := ParsePolicy("policy.yaml", iotest.ErrReader(errors.New("is a directory")), fakeResolver)
+	_, err := ParsePolicy("policy.yaml", iotest.ErrReader(errors.New("is a directory")), fakeNames)
 	var ue *UsageError
 	if !errors.As(err, &ue) || err.Error() != "policy.yaml: cannot read: is a directory" {
 		t.Errorf("err = %v", err)
@@ -219,7 +223,7 @@ func FuzzParsePolicy(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		pol, err := ParsePolicy("policy.yaml", strings.NewReader(src), fakeResolver)
+		pol, err := ParsePolicy("policy.yaml", strings.NewReader(src), fakeNames)
 		if err != nil {
 			var ue *UsageError
 			if !errors.As(err, &ue) {

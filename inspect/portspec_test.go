@@ -3,6 +3,7 @@ package inspect
 import (
 	"errors"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -22,9 +23,26 @@ func fakeResolver(name string) []platform.PortRange {
 	return nil
 }
 
+// fakeNames knows fakeResolver's services and one host name.
+var fakeNames = Names{
+	Services:  fakeResolver,
+	Hosts:     map[string][]netip.Addr{"ws1": {netip.MustParseAddr("127.0.1.1")}},
+	HostsFile: "/etc/hosts",
+}
+
 func TestParsePortSpec(t *testing.T) {
-	r := func(lo, hi uint16, tcp, udp bool) platform.PortRange {
-		return platform.PortRange{Low: lo, High: hi, TCP: tcp, UDP: udp}
+	r := func(lo, hi uint16, tcp, udp bool) PortRange {
+		return PortRange{PortRange: platform.PortRange{Low: lo, High: hi, TCP: tcp, UDP: udp}}
+	}
+	named := func(name string, pr PortRange) PortRange {
+		pr.Service = name
+		return pr
+	}
+	at := func(pr PortRange, addrs ...string) PortRange {
+		for _, a := range addrs {
+			pr.Addrs = append(pr.Addrs, netip.MustParseAddr(a))
+		}
+		return pr
 	}
 	tests := []struct {
 		spec string
@@ -41,20 +59,34 @@ func TestParsePortSpec(t *testing.T) {
 		{"22,80,443/tcp", PortSet{r(22, 22, true, false), r(80, 80, true, false), r(443, 443, true, false)}},
 		{"53/udp,80,443/tcp", PortSet{r(53, 53, false, true), r(80, 80, true, false), r(443, 443, true, false)}},
 		{"53/udp, 80", PortSet{r(53, 53, false, true), r(80, 80, true, true)}},
-		{"msdtc", PortSet{r(3372, 3372, true, false)}},
-		{"MSDTC", PortSet{r(3372, 3372, true, false)}},
-		{"ssh/udp", PortSet{r(22, 22, false, true)}},
-		{"x11,22", PortSet{r(6000, 6063, true, true), r(22, 22, true, true)}},
-		{"msdtc,53/udp", PortSet{r(3372, 3372, true, false), r(53, 53, false, true)}},
-		{"ssh,22,80/udp", PortSet{r(22, 22, true, false), r(22, 22, false, true), r(22, 22, false, true), r(80, 80, false, true)}},
+		{"msdtc", PortSet{named("msdtc", r(3372, 3372, true, false))}},
+		{"MSDTC", PortSet{named("msdtc", r(3372, 3372, true, false))}},
+		{"ssh/udp", PortSet{named("ssh", r(22, 22, false, true))}},
+		{"x11,22", PortSet{named("x11", r(6000, 6063, true, true)), r(22, 22, true, true)}},
+		{"msdtc,53/udp", PortSet{named("msdtc", r(3372, 3372, true, false)), r(53, 53, false, true)}},
+		// A name's protocols on one port are one range.
+		{"ssh,22,80/udp", PortSet{named("ssh", r(22, 22, true, true)), r(22, 22, false, true), r(80, 80, false, true)}},
+		{"tcp/3372", PortSet{r(3372, 3372, true, false)}},
+		{"UDP/53,80", PortSet{r(53, 53, false, true), r(80, 80, true, true)}},
+		// Addresses as ss, logs and browsers print them.
+		{":3372", PortSet{r(3372, 3372, true, true)}},
+		{"*:80", PortSet{r(80, 80, true, true)}},
+		{"0.0.0.0:3372", PortSet{at(r(3372, 3372, true, true), "0.0.0.0")}},
+		{"127.0.0.1:3372/tcp", PortSet{at(r(3372, 3372, true, false), "127.0.0.1")}},
+		{"[::1]:3372", PortSet{at(r(3372, 3372, true, true), "::1")}},
+		{"[::ffff:127.0.0.1]:80", PortSet{at(r(80, 80, true, true), "127.0.0.1")}},
+		{"[fe80::1%eth0]:546/udp", PortSet{at(r(546, 546, false, true), "fe80::1%eth0")}},
+		{"localhost:3372", PortSet{at(r(3372, 3372, true, true), "127.0.0.1", "::1")}},
+		{"LocalHost:ssh", PortSet{at(named("ssh", r(22, 22, true, true)), "127.0.0.1", "::1")}},
+		{"ws1:8000-8100,22", PortSet{at(r(8000, 8100, true, true), "127.0.1.1"), r(22, 22, true, true)}},
 	}
 	for _, tt := range tests {
-		got, err := ParsePortSpec(tt.spec, fakeResolver)
+		got, err := ParsePortSpec(tt.spec, fakeNames)
 		if err != nil {
 			t.Errorf("ParsePortSpec(%q): %v", tt.spec, err)
 			continue
 		}
-		if !slices.Equal(got, tt.want) {
+		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("ParsePortSpec(%q) =\n %+v\nwant\n %+v", tt.spec, got, tt.want)
 		}
 	}
@@ -78,9 +110,23 @@ func TestParsePortSpecErrors(t *testing.T) {
 		{"3372/tcp/udp", `"tcp/udp"`},
 		{"msdtc/udp", "no udp port"},
 		{"99999999999999999999", `"99999999999999999999"`},
+		{"3372:tcp", "did you mean 3372/tcp?"},
+		{"tcp:3372", "did you mean 3372/tcp?"},
+		{"3372tcp", "did you mean 3372/tcp?"},
+		{"53udp", "did you mean 53/udp?"},
+		{"80/tpc", "did you mean 80/tcp?"},
+		{"80/ucp", "did you mean 80/udp?"},
+		{"22,", `empty item in port spec "22,": write a comma list without spaces, as in 22,80`},
+		{"10-5", "did you mean 5-10?"},
+		{"::1:3372", "did you mean [::1]:3372?"},
+		{"fe80::1:2:3", "brackets"},
+		{"[::1]3372", "[IPv6 address]:PORT"},
+		{"127.0.0.1:", `no port`},
+		{"nosuchhost:80", `invalid address "nosuchhost" in "nosuchhost:80": not an IP address, and not a name in /etc/hosts (names are never looked up in DNS)`},
+		{"1.2.3:80", `"1.2.3"`},
 	}
 	for _, tt := range tests {
-		_, err := ParsePortSpec(tt.spec, fakeResolver)
+		_, err := ParsePortSpec(tt.spec, fakeNames)
 		var ue *UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("ParsePortSpec(%q): err = %v, want a UsageError", tt.spec, err)
@@ -93,7 +139,7 @@ func TestParsePortSpecErrors(t *testing.T) {
 }
 
 func TestPortSetFilter(t *testing.T) {
-	set, err := ParsePortSpec("22/tcp,3000-3100,3101,5-7/udp,1,2,3,4", fakeResolver)
+	set, err := ParsePortSpec("22/tcp,3000-3100,3101,5-7/udp,1,2,3,4", fakeNames)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +171,7 @@ func TestPortSetFilter(t *testing.T) {
 		t.Errorf("Singles = %v", got)
 	}
 	many := strings.TrimSuffix(strings.Repeat("7,", 30000)+"9", ",")
-	set, err = ParsePortSpec(many, fakeResolver)
+	set, err = ParsePortSpec(many, fakeNames)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +223,7 @@ func FuzzParsePortSpec(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, spec string) {
-		set, err := ParsePortSpec(spec, fakeResolver)
+		set, err := ParsePortSpec(spec, fakeNames)
 		if err != nil {
 			var ue *UsageError
 			if !errors.As(err, &ue) || strings.Contains(err.Error(), "\n") && !strings.Contains(spec, "\n") {

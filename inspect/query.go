@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -9,8 +10,15 @@ import (
 
 // Query says which sockets to report.
 type Query struct {
-	// Ports selects local ports; nil selects all.
+	// Ports selects local ports, and addresses where its items name them;
+	// nil selects all.
 	Ports PortSet
+	// Addresses keeps sockets at one of these local addresses (see
+	// Socket.At); nil keeps all.
+	Addresses []netip.Addr
+	// Clients adds to the sockets on Ports this machine's clients of them:
+	// connections from here whose remote port is one of Ports.
+	Clients bool
 	// TCP and UDP select protocols; both false means both.
 	TCP, UDP bool
 	// IPv4 and IPv6 select families; both false means both.
@@ -22,11 +30,12 @@ type Query struct {
 	States platform.States
 	// PIDs keeps sockets held by these processes.
 	PIDs []int
-	// Process keeps sockets held by a process of this name or executable.
-	Process string
-	// User keeps sockets held by (or, where owners are unknown, created
-	// by) this user name or UID.
-	User string
+	// Processes keeps sockets held by a process of one of these names or
+	// executables.
+	Processes []string
+	// Users keeps sockets held by (or, where owners are unknown, created
+	// by) one of these user names or UIDs.
+	Users []string
 	// NoProcesses skips the owner lookup, the slow part.
 	NoProcesses bool
 	// Detail says how much of each owning process to read.
@@ -101,41 +110,82 @@ func (q *Query) filter() platform.Filter {
 	}
 	if q.Ports != nil {
 		f.Ports = q.Ports.merged()
+		f.PeerPorts = q.Clients
 		// "3372/udp" need not dump a single TCP socket.
-		f.TCP = f.TCP && slices.ContainsFunc(q.Ports, func(r platform.PortRange) bool { return r.TCP })
-		f.UDP = f.UDP && slices.ContainsFunc(q.Ports, func(r platform.PortRange) bool { return r.UDP })
+		f.TCP = f.TCP && slices.ContainsFunc(q.Ports, func(r PortRange) bool { return r.TCP })
+		f.UDP = f.UDP && slices.ContainsFunc(q.Ports, func(r PortRange) bool { return r.UDP })
 	}
 	return f
 }
 
 // Filtered reports whether the query narrows sockets beyond their ports.
 func (q *Query) Filtered() bool {
-	return q.TCP || q.UDP || q.IPv4 || q.IPv6 || q.Listening || q.States != 0 || q.filtersOwners()
+	return q.TCP || q.UDP || q.IPv4 || q.IPv6 || q.Listening || q.States != 0 || len(q.Addresses) > 0 || q.filtersOwners()
+}
+
+// selectsAddresses reports whether the query keeps sockets by more than
+// the platform filter decides: addresses, or clients told from other
+// connections to the same remote port.
+func (q *Query) selectsAddresses() bool {
+	return len(q.Addresses) > 0 || q.Ports.hasAddrs() || q.Clients && q.Ports != nil
+}
+
+// role says whether the query keeps s, a socket the platform filter kept,
+// and why. peers holds the local and remote ends of the connections in
+// the same listing, to tell this machine's clients of a port from its connections
+// to other machines' ports of the same number.
+func (q *Query) role(s *Socket, peers map[[2]netip.AddrPort]bool) (Role, bool) {
+	atAddress := len(q.Addresses) == 0 || slices.ContainsFunc(q.Addresses, s.At)
+	if atAddress && q.Ports.Selects(s) {
+		return RoleLocal, true
+	}
+	if !q.Clients || q.Ports == nil || s.Listening() || s.Remote.Port() == 0 {
+		return 0, false
+	}
+	if len(q.Addresses) > 0 && !slices.ContainsFunc(q.Addresses, func(a netip.Addr) bool {
+		return a.IsUnspecified() || a.Unmap() == s.Remote.Addr().Unmap().WithZone("")
+	}) {
+		return 0, false
+	}
+	if !slices.ContainsFunc(q.Ports, func(r PortRange) bool { return r.servesClient(s) }) {
+		return 0, false
+	}
+	local, remote := unmapped(s.Local), unmapped(s.Remote)
+	if remote.Addr().IsLoopback() || peers[[2]netip.AddrPort{remote, local}] {
+		return RoleClient, true
+	}
+	return 0, false
+}
+
+// unmapped is ap with an IPv4-mapped address as plain IPv4, so that the
+// two ends of a connection to a dual-stack listener can be matched.
+func unmapped(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
 // filtersOwners reports whether the query keeps sockets by their owners.
 func (q *Query) filtersOwners() bool {
-	return len(q.PIDs) > 0 || q.Process != "" || q.User != ""
+	return len(q.PIDs) > 0 || len(q.Processes) > 0 || len(q.Users) > 0
 }
 
 // ownerMatcher applies a query's owner filters.
 type ownerMatcher struct {
 	q         *Query
 	filtering bool
-	// uid is the UID that q.User names.
-	uid int64
+	// uids are the UIDs that q.Users name.
+	uids []int64
 }
 
-// newOwnerMatcher resolves the query's user with src. An unknown user is
+// newOwnerMatcher resolves the query's users with src. An unknown user is
 // a usage error: a misspelt name must not read as "nothing there".
 func newOwnerMatcher(q *Query, src Source) (ownerMatcher, error) {
 	m := ownerMatcher{q: q, filtering: q.filtersOwners()}
-	if q.User != "" {
-		uid, ok := src.LookupUser(q.User)
+	for _, user := range q.Users {
+		uid, ok := src.LookupUser(user)
 		if !ok {
-			return m, usagef("unknown user %q: want a user name or UID", q.User)
+			return m, usagef("unknown user %q: want a user name or UID", user)
 		}
-		m.uid = uid
+		m.uids = append(m.uids, uid)
 	}
 	return m, nil
 }
@@ -148,17 +198,19 @@ func (m *ownerMatcher) match(s *Socket) bool {
 	if len(q.PIDs) > 0 && !slices.ContainsFunc(procs, func(p *Process) bool { return slices.Contains(q.PIDs, p.PID) }) {
 		return false
 	}
-	if q.Process != "" && !slices.ContainsFunc(procs, func(p *Process) bool { return processNamed(p, q.Process) }) {
+	if len(q.Processes) > 0 && !slices.ContainsFunc(procs, func(p *Process) bool {
+		return slices.ContainsFunc(q.Processes, func(name string) bool { return processNamed(p, name) })
+	}) {
 		return false
 	}
-	if q.User == "" {
+	if len(q.Users) == 0 {
 		return true
 	}
 	if s.Owners == platform.OwnersHidden {
-		return s.UID == m.uid
+		return slices.Contains(m.uids, s.UID)
 	}
 	return slices.ContainsFunc(procs, func(p *Process) bool {
-		return p.User == q.User || p.UID == m.uid
+		return slices.Contains(q.Users, p.User) || slices.Contains(m.uids, p.UID)
 	})
 }
 

@@ -126,17 +126,20 @@ const (
 	inetDiagBcJmp       = 1
 	inetDiagBcSGE       = 2
 	inetDiagBcSLE       = 3
+	inetDiagBcDGE       = 4
+	inetDiagBcDLE       = 5
 
-	// maxBytecodeRanges bounds the filter; longer port lists are filtered
-	// here instead.
+	// maxBytecodeRanges bounds the filter's alternatives; longer port
+	// lists are filtered here instead.
 	maxBytecodeRanges = 256
 )
 
 // portBytecode compiles the ranges that apply to protocol p into an
-// inet_diag filter that keeps sockets whose source port one of them holds,
-// so that the kernel builds and copies no message for the thousands of
-// sockets `portinspect 3372` does not ask about. It returns nil when no
-// filter should be sent: no ranges for p, or too many.
+// inet_diag filter that keeps sockets whose source port one of them holds
+// (or, with peer, whose source or destination port does), so that the
+// kernel builds and copies no message for the thousands of sockets
+// `portinspect 3372` does not ask about. It returns nil when no filter
+// should be sent: no ranges for p, or too many.
 //
 // The kernel runs ops from the start; an op that holds moves on by its
 // "yes" bytes, one that fails by its "no" bytes; landing exactly on the end
@@ -147,35 +150,43 @@ const (
 //	per range: S_GE low (8 bytes; the port is in the next op's "no"),
 //	           S_LE high (8), then, but for the last range, a JMP (4) to
 //	           the end; a failed comparison jumps past the JMP to the next
-//	           range, or past the end after the last.
-func portBytecode(ranges []PortRange, p Protocol) []byte {
-	var mine []PortRange
+//	           range, or past the end after the last. With peer, each
+//	           range comes twice, the second time with D_GE and D_LE.
+func portBytecode(ranges []PortRange, p Protocol, peer bool) []byte {
+	type alternative struct {
+		ge, le uint8
+		r      PortRange
+	}
+	var alts []alternative
 	for _, r := range ranges {
 		if r.Covers(p) {
-			mine = append(mine, r)
+			alts = append(alts, alternative{inetDiagBcSGE, inetDiagBcSLE, r})
+			if peer {
+				alts = append(alts, alternative{inetDiagBcDGE, inetDiagBcDLE, r})
+			}
 		}
 	}
-	if len(mine) == 0 || len(mine) > maxBytecodeRanges {
+	if len(alts) == 0 || len(alts) > maxBytecodeRanges {
 		return nil
 	}
 	const compare, jump = 8, 4
-	end := (2*compare+jump)*len(mine) - jump
+	end := (2*compare+jump)*len(alts) - jump
 	b := make([]byte, 0, end)
 	op := func(code uint8, yes, no int) {
 		b = append(b, code, uint8(yes))
 		b = binary.NativeEndian.AppendUint16(b, uint16(no))
 	}
-	for i, r := range mine {
+	for i, alt := range alts {
 		at := len(b)
-		last := i == len(mine)-1
+		last := i == len(alts)-1
 		nextRange := 2*compare + jump // from at
 		if last {
 			nextRange = end - at + 4
 		}
-		op(inetDiagBcSGE, compare, nextRange)
-		op(0, 0, int(r.Low))
-		op(inetDiagBcSLE, compare, nextRange-compare)
-		op(0, 0, int(r.High))
+		op(alt.ge, compare, nextRange)
+		op(0, 0, int(alt.r.Low))
+		op(alt.le, compare, nextRange-compare)
+		op(0, 0, int(alt.r.High))
 		if !last {
 			op(inetDiagBcJmp, jump, end-len(b))
 		}

@@ -209,7 +209,7 @@ func bcAudit(bc []byte) error {
 		minLen := 4
 		switch code {
 		case inetDiagBcJmp:
-		case inetDiagBcSGE, inetDiagBcSLE:
+		case inetDiagBcSGE, inetDiagBcSLE, inetDiagBcDGE, inetDiagBcDLE:
 			if rest < 8 {
 				return errors.New("port comparison without its port")
 			}
@@ -234,8 +234,8 @@ func bcAudit(bc []byte) error {
 	return nil
 }
 
-// bcRun mirrors the kernel's inet_diag_bc_run for a socket's source port.
-func bcRun(bc []byte, sport uint16) bool {
+// bcRun mirrors the kernel's inet_diag_bc_run for a socket's ports.
+func bcRun(bc []byte, sport, dport uint16) bool {
 	at := 0
 	for at < len(bc) {
 		yes := false
@@ -244,6 +244,10 @@ func bcRun(bc []byte, sport uint16) bool {
 			yes = sport >= binary.NativeEndian.Uint16(bc[at+6:])
 		case inetDiagBcSLE:
 			yes = sport <= binary.NativeEndian.Uint16(bc[at+6:])
+		case inetDiagBcDGE:
+			yes = dport >= binary.NativeEndian.Uint16(bc[at+6:])
+		case inetDiagBcDLE:
+			yes = dport <= binary.NativeEndian.Uint16(bc[at+6:])
 		}
 		if yes {
 			at += int(bc[at+1])
@@ -270,8 +274,9 @@ func TestPortBytecode(t *testing.T) {
 			}
 			ranges = append(ranges, PortRange{Low: lo, High: hi, TCP: rng.IntN(4) != 0, UDP: rng.IntN(4) != 0})
 		}
+		peer := trial%2 == 1 && n <= maxBytecodeRanges/2
 		for _, p := range []Protocol{TCP, UDP} {
-			bc := portBytecode(ranges, p)
+			bc := portBytecode(ranges, p, peer)
 			covered := slices.ContainsFunc(ranges, func(r PortRange) bool { return r.Covers(p) })
 			if bc == nil {
 				if covered {
@@ -289,16 +294,22 @@ func TestPortBytecode(t *testing.T) {
 			for range 50 {
 				ports = append(ports, uint16(rng.IntN(65536)))
 			}
-			for _, port := range ports {
-				want := slices.ContainsFunc(ranges, func(r PortRange) bool { return r.Has(port, p) })
-				if got := bcRun(bc, port); got != want {
-					t.Fatalf("port %d %v with %+v: filter says %v, want %v", port, p, ranges, got, want)
+			f := Filter{TCP: true, UDP: true, IPv4: true, IPv6: true, States: AllStates, Ports: ranges, PeerPorts: peer}
+			for i, sport := range ports {
+				dport := ports[(i*7+3)%len(ports)]
+				s := Socket{Protocol: p, Family: IPv4, Local: netip.AddrPortFrom(netip.IPv4Unspecified(), sport),
+					Remote: netip.AddrPortFrom(netip.IPv4Unspecified(), dport)}
+				if got, want := bcRun(bc, sport, dport), f.Match(&s); got != want {
+					t.Fatalf("ports %d->%d %v with %+v (peer %v): filter says %v, want %v", sport, dport, p, ranges, peer, got, want)
 				}
 			}
 		}
 	}
 	long := slices.Repeat([]PortRange{{Low: 1, High: 2, TCP: true}}, maxBytecodeRanges+1)
-	if bc := portBytecode(long, TCP); bc != nil {
+	if bc := portBytecode(long, TCP, false); bc != nil {
 		t.Error("an over-long port list is compiled")
+	}
+	if bc := portBytecode(long[:maxBytecodeRanges/2+1], TCP, true); bc != nil {
+		t.Error("an over-long port list with peers is compiled")
 	}
 }

@@ -231,6 +231,9 @@ type Filter struct {
 	// Ports, when not nil, keeps only sockets whose local port one of the
 	// ranges holds for the socket's protocol.
 	Ports []PortRange
+	// PeerPorts makes Ports keep the sockets whose remote port a range
+	// holds as well: this machine's clients of the ports.
+	PeerPorts bool
 }
 
 // MatchAll returns the filter that keeps every socket.
@@ -252,7 +255,9 @@ func (f *Filter) wants(p Protocol, fam Family) bool {
 // Match reports whether s passes f.
 func (f *Filter) Match(s *Socket) bool {
 	return f.wants(s.Protocol, s.Family) && f.States.Has(s.State) &&
-		(f.Ports == nil || slices.ContainsFunc(f.Ports, func(r PortRange) bool { return r.Has(s.Local.Port(), s.Protocol) }))
+		(f.Ports == nil || slices.ContainsFunc(f.Ports, func(r PortRange) bool {
+			return r.Has(s.Local.Port(), s.Protocol) || f.PeerPorts && r.Has(s.Remote.Port(), s.Protocol)
+		}))
 }
 
 // OwnerReport tells how complete an owner lookup was.

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -158,13 +160,120 @@ func TestLiveFilterInKernel(t *testing.T) {
 	// The kernel itself applies the filter: what it sends is only the
 	// listener and the connection's server end, both on the port.
 	req := &inetDiagRequest{family: afInet, protocol: ipprotoTCP, states: kernelStateMask(TCP, AllStates),
-		bytecode: portBytecode([]PortRange{{Low: tcp, High: tcp, TCP: true}}, TCP)}
+		bytecode: portBytecode([]PortRange{{Low: tcp, High: tcp, TCP: true}}, TCP, false)}
 	var sent []netip.AddrPort
 	if err := dumpInetDiag(req, func(d *inetDiagSocket) { sent = append(sent, d.Local) }); err != nil {
 		t.Fatalf("the kernel refused the filter: %v", err)
 	}
 	if len(sent) != 2 || sent[0].Port() != tcp || sent[1].Port() != tcp {
 		t.Errorf("the kernel sent %v, want the two sockets on %d", sent, tcp)
+	}
+}
+
+// TestLivePeerPortsInKernel checks the filter that keeps a port's clients
+// too: the kernel sends the listener, the server end and the client end.
+func TestLivePeerPortsInKernel(t *testing.T) {
+	ls := openLiveSockets(t)
+	in, err := New(Options{SocketSource: "netlink"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := addrPort(ls.tcp4.Addr()).Port()
+	f := MatchAll()
+	f.Ports = []PortRange{{Low: port, High: port, TCP: true}}
+	f.PeerPorts = true
+	socks, err := in.Sockets(context.Background(), f)
+	if err != nil {
+		t.Skipf("netlink sock_diag refused here: %v", err)
+	}
+	client := addrPort(ls.client.LocalAddr())
+	var got []string
+	for _, s := range socks {
+		got = append(got, s.Local.String()+">"+s.Remote.String())
+	}
+	slices.Sort(got)
+	want := []string{
+		"127.0.0.1:" + strconv.Itoa(int(port)) + ">0.0.0.0:0",
+		"127.0.0.1:" + strconv.Itoa(int(port)) + ">" + client.String(),
+		client.String() + ">127.0.0.1:" + strconv.Itoa(int(port)),
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestLiveAcceptQueue checks that a listener's queues are its accept queue
+// and backlog, from netlink and from /proc/net, and a connection's are the
+// bytes it has not read.
+func TestLiveAcceptQueue(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer l.Close()
+	ap := addrPort(l.Addr())
+	// Two connections the server never accepts, one of which has sent
+	// bytes nobody reads.
+	for i := range 2 {
+		c, err := net.Dial("tcp4", ap.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if i == 0 {
+			c.Write([]byte("hello"))
+		}
+	}
+	for _, source := range []string{"netlink", "proc"} {
+		t.Run(source, func(t *testing.T) {
+			in, err := New(Options{SocketSource: source})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := MatchAll()
+			f.Ports = []PortRange{{Low: ap.Port(), High: ap.Port(), TCP: true}}
+			var listener, unread *Socket
+			// The kernel finishes the handshakes and queues the bytes
+			// just after Dial and Write return.
+			for try := 0; try < 50; try++ {
+				socks, err := in.Sockets(context.Background(), f)
+				if err != nil {
+					t.Skipf("%s refused here: %v", source, err)
+				}
+				listener, unread = nil, nil
+				for i := range socks {
+					switch s := &socks[i]; {
+					case s.State == Listen:
+						listener = s
+					case s.RecvQ == 5:
+						unread = s
+					}
+				}
+				if listener != nil && listener.RecvQ == 2 && unread != nil {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if listener == nil || listener.RecvQ != 2 {
+				t.Fatalf("listener %+v: want an accept queue of 2", listener)
+			}
+			wantBacklog := int64(-1) // /proc/net does not have it
+			if source == "netlink" {
+				b, err := os.ReadFile("/proc/sys/net/core/somaxconn")
+				if err != nil {
+					t.Skip(err)
+				}
+				n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+				wantBacklog = int64(n) // Go listens with the largest backlog allowed
+			}
+			if listener.SendQ != wantBacklog {
+				t.Errorf("listener backlog %d, want %d", listener.SendQ, wantBacklog)
+			}
+			if unread == nil {
+				t.Errorf("no server end with the 5 unread bytes")
+			}
+		})
 	}
 }
 

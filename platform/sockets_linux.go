@@ -91,7 +91,7 @@ const dumpChunk = 1024
 // interrupted; inet_diag does not mark its dumps today, so it is reported,
 // not retried.
 func netlinkDump(ctx context.Context, t dumpTarget, f *Filter, names *ifaceNames) (chunks [][]Socket, interrupted bool, err error) {
-	bytecode := portBytecode(f.Ports, t.proto)
+	bytecode := portBytecode(f.Ports, t.proto, f.PeerPorts)
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, false, err

@@ -18,10 +18,12 @@ import (
 )
 
 type auditOptions struct {
-	filters filterFlags
-	out     outputFlags
-	port    string
-	failOn  string
+	filters      filterFlags
+	out          outputFlags
+	ports        []string
+	failOn       string
+	allowPartial bool
+	quiet        bool
 
 	query inspect.Query
 	// failAt is the severity at which findings fail the run; nil never.
@@ -46,15 +48,20 @@ known-ports database's advice. Rules:
                          services such as nfsd are info and named)
   partial-coverage       run without privilege: some owners are hidden (info)
 
+` + exposureHelp + `
+
 Exit status: 0, or 1 with --fail-on when a finding is at or above that
-severity; 2 bad input; 3 the machine's sockets could not be read.`,
+severity, or when the audit could not see every listener's owner (run
+without privilege): a gate must not pass blind. --allow-partial lets such a
+run pass on what it saw. 2 bad input; 3 the machine's sockets could not be
+read.`,
 		Example: `  portinspect audit
   portinspect audit --fail-on high
   portinspect audit -o markdown > audit.md
   portinspect audit -o prometheus > /var/lib/node_exporter/textfile_collector/portinspect.prom`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.parse(f); err != nil {
+			if err := opts.parse(f, cmd.Flags().Changed("fail-on")); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -65,30 +72,38 @@ severity; 2 bad input; 3 the machine's sockets could not be read.`,
 	}
 	opts.filters.addScope(cmd)
 	opts.out.add(cmd, formatTable, formatJSON, formatMarkdown, formatPrometheus)
-	cmd.Flags().StringVar(&opts.port, "port", "", "listeners on these local ports only (a PORTSPEC)")
-	cmd.Flags().StringVar(&opts.failOn, "fail-on", "", "exit 1 when a finding is at or above this severity: info, low, medium, high or critical")
+	fs := cmd.Flags()
+	fs.StringArrayVar(&opts.ports, "port", nil, "listeners on these local ports only (a PORTSPEC; repeats)")
+	fs.StringVar(&opts.failOn, "fail-on", "", "exit 1 when a finding is at or above this severity: info, low, medium, high or critical")
+	fs.BoolVar(&opts.allowPartial, "allow-partial", false, "let --fail-on pass an audit that could not see every owner")
+	fs.BoolVarP(&opts.quiet, "quiet", "q", false, "print nothing: the exit status says it all")
 	return cmd
 }
 
-func (o *auditOptions) parse(f *Factory) error {
+// severityNames are the values --fail-on takes.
+const severityNames = "info, low, medium, high or critical"
+
+func (o *auditOptions) parse(f *Factory, failOnSet bool) error {
 	if err := o.out.parse(); err != nil {
 		return err
 	}
-	q, err := o.filters.query()
+	names := f.names()
+	q, err := o.filters.query(names)
 	if err != nil {
 		return err
 	}
-	if o.port != "" {
-		if q.Ports, err = inspect.ParsePortSpec(o.port, inspect.ResolverFrom(f.KnownPorts())); err != nil {
-			return err
-		}
+	if q.Ports, err = parsePortSpecs(o.ports, names); err != nil {
+		return err
 	}
-	if o.failOn != "" {
+	if failOnSet {
 		r, err := knownports.ParseRisk(o.failOn)
 		if err != nil {
-			return &inspect.UsageError{Msg: fmt.Sprintf("invalid --fail-on %q: want info, low, medium, high or critical", o.failOn)}
+			return &inspect.UsageError{Msg: fmt.Sprintf("invalid --fail-on %q: want %s", o.failOn, severityNames)}
 		}
 		o.failAt = &r
+	}
+	if o.allowPartial && o.failAt == nil {
+		return &inspect.UsageError{Msg: "--allow-partial goes with --fail-on SEVERITY: without it the audit never fails"}
 	}
 	o.query = q
 	return nil
@@ -104,14 +119,30 @@ func auditRun(f *Factory, opts *auditOptions) error {
 	if err != nil {
 		return err
 	}
-	warn(f.IO, a.Warnings, opts.out.format)
-	if err := renderAudit(f.IO, a, opts.out.format, time.Now()); err != nil {
-		return err
+	if !opts.quiet {
+		warn(f.IO, a.Warnings, opts.out.format)
+		if err := renderAudit(f.IO, a, opts.out.format, time.Now()); err != nil {
+			return err
+		}
 	}
-	if worst, ok := a.Worst(); ok && opts.failAt != nil && worst >= *opts.failAt {
-		return &errSilentExit{code: exitNotFound}
+	if opts.failAt == nil {
+		return nil
 	}
-	return nil
+	// Say why the gate failed: a bare exit 1 in a CI log helps nobody.
+	why := ""
+	if worst, ok := a.Worst(); ok && worst >= *opts.failAt {
+		why = fmt.Sprintf("%s at or above %s", platform.Plural(a.CountAtLeast(*opts.failAt), "finding"), opts.failAt)
+	} else if blind := a.Blind(); blind != "" && !opts.allowPartial {
+		why = fmt.Sprintf("this audit could not see every owner (%s), so it cannot vouch that none is at or above %s: run as %s, or pass --allow-partial",
+			blind, opts.failAt, a.Host.PrivilegeHint)
+	}
+	if why == "" {
+		return nil
+	}
+	if !opts.quiet {
+		fmt.Fprintf(f.IO.ErrOut, "portinspect: --fail-on %s: %s\n", opts.failAt, why)
+	}
+	return &errSilentExit{code: exitNotFound}
 }
 
 func renderAudit(ios *IOStreams, a *inspect.Audit, format outputFormat, now time.Time) error {
@@ -139,10 +170,12 @@ func renderAudit(ios *IOStreams, a *inspect.Audit, format outputFormat, now time
 // severitiesDown are the severities, worst first.
 var severitiesDown = []knownports.Risk{knownports.RiskCritical, knownports.RiskHigh, knownports.RiskMedium, knownports.RiskLow, knownports.RiskInfo}
 
-// summary is one line: "4 listeners, 3 findings: 1 high, 1 medium, 1 info".
+// auditSummary is one line: "4 listeners on 3 ports, 3 findings: 1 high,
+// 1 medium, 1 info".
 func auditSummary(a *inspect.Audit) string {
 	groups := listenerRows(a)
-	s := fmt.Sprintf("%d listeners on %d ports, %d findings", countListeners(a), len(groups), len(a.Findings))
+	s := fmt.Sprintf("%s on %s, %s", platform.Plural(countListeners(a), "listener"), platform.Plural(len(groups), "port"),
+		platform.Plural(len(a.Findings), "finding"))
 	var counts []string
 	for _, sev := range severitiesDown {
 		if n := a.Count(sev); n > 0 {
@@ -181,8 +214,9 @@ func describeHost(h platform.Host) string {
 }
 
 // writeAuditText is the report for a terminal: summary, findings with
-// their advice, then the listeners.
+// what to do about each, then the listeners.
 func writeAuditText(w io.Writer, ios *IOStreams, a *inspect.Audit) {
+	width := textWidth(ios)
 	fmt.Fprintf(w, "Audit of %s: %s\n", describeHost(a.Host), auditSummary(a))
 	if len(a.Findings) > 0 {
 		fmt.Fprintln(w)
@@ -190,21 +224,12 @@ func writeAuditText(w io.Writer, ios *IOStreams, a *inspect.Audit) {
 		for i, f := range a.Findings {
 			rows[i] = []string{f.Severity.String(), f.Rule, findingPort(f), escapeText(f.Message)}
 		}
-		writeAligned(w, []string{"SEVERITY", "RULE", "PORT", "FINDING"}, rows)
+		writeAligned(w, []string{"SEVERITY", "RULE", "PORT", "FINDING"}, wrapLastColumn([]string{"SEVERITY", "RULE", "PORT", "FINDING"}, rows, width))
 	}
-	width := textWidth(ios)
 	for _, f := range a.Findings {
-		advice := adviceHere(f.Advice)
-		if len(advice) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\nWhat to do about %s (%s, %s):\n", findingPort(f), f.Rule, f.Severity)
-		for _, adv := range advice {
-			fmt.Fprintf(w, "  On %s:\n", adv.Platform)
-			writeWrapped(w, "    ", adv.Text, width)
-			for _, c := range adv.Commands {
-				fmt.Fprintf(w, "      %s\n", c)
-			}
+		for _, g := range adviceHere(f.Advice) {
+			fmt.Fprintf(w, "\nWhat to do about %s (%s, %s) on %s:\n", findingPort(f), f.Rule, f.Severity, platformName(g.Platform))
+			writeSteps(w, "  ", g.Steps, width)
 		}
 	}
 	fmt.Fprintln(w, "\nListeners")
@@ -212,21 +237,42 @@ func writeAuditText(w io.Writer, ios *IOStreams, a *inspect.Audit) {
 	writeAligned(w, header, listenerRows(a))
 }
 
-// adviceHere keeps the advice for the platform the audit ran on (and for
-// any platform): the auditor is at this machine; -o json has the rest.
-// Advice written only for other platforms is kept rather than lost.
-func adviceHere(advice []knownports.Advice) []knownports.Advice {
-	here := hostPlatform()
-	var out []knownports.Advice
-	for _, a := range advice {
-		if a.Platform == here || a.Platform == "any" {
-			out = append(out, a)
+// wrapLastColumn wraps the last cell of each row so that aligned rows fit
+// width, continuing on lines of their own under it.
+func wrapLastColumn(header []string, rows [][]string, width int) [][]string {
+	used := 0
+	for i := range len(header) - 1 {
+		col := displayWidth(header[i])
+		for _, r := range rows {
+			col = max(col, displayWidth(r[i]))
+		}
+		used += col + 2
+	}
+	avail := max(width-used, 30)
+	var out [][]string
+	for _, r := range rows {
+		last := len(r) - 1
+		for i, line := range wrapLines("", r[last], avail) {
+			row := make([]string, len(r))
+			if i == 0 {
+				copy(row, r[:last])
+			}
+			row[last] = line
+			out = append(out, row)
 		}
 	}
-	if len(out) == 0 {
-		return advice
-	}
 	return out
+}
+
+// adviceHere keeps the steps for the platform the audit ran on (and for
+// any platform): the auditor is at this machine; -o json has the rest.
+// Advice written only for other platforms is kept rather than lost.
+func adviceHere(advice []knownports.Advice) []inspect.AdviceGroup {
+	groups := inspect.GroupAdvice(advice, hostPlatform())
+	if len(groups) > 0 && groups[0].Platform == hostPlatform() {
+		return groups[:1]
+	}
+	return groups
 }
 
 // listenerRows is the inventory: one row per port and protocol.
@@ -304,10 +350,13 @@ func writeAuditMarkdown(w io.Writer, a *inspect.Audit, now time.Time) {
 	}
 	for _, f := range a.Findings {
 		fmt.Fprintf(w, "\n### %s: %s, %s\n\n%s\n", f.Severity, f.Rule, findingPort(f), mdText(f.Message))
-		for _, adv := range adviceHere(f.Advice) {
-			fmt.Fprintf(w, "\n**On %s:** %s\n", adv.Platform, mdText(adv.Text))
-			if len(adv.Commands) > 0 {
-				fmt.Fprintf(w, "\n```\n%s\n```\n", strings.Join(adv.Commands, "\n"))
+		for _, g := range adviceHere(f.Advice) {
+			fmt.Fprintf(w, "\nWhat to do on %s:\n\n", platformName(g.Platform))
+			for i, step := range g.Steps {
+				fmt.Fprintf(w, "%d. %s\n", i+1, mdText(step.Text))
+				if len(step.Commands) > 0 {
+					fmt.Fprintf(w, "\n   ```\n   %s\n   ```\n", strings.Join(step.Commands, "\n   "))
+				}
 			}
 		}
 	}

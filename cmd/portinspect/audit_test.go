@@ -21,9 +21,13 @@ func TestAuditTable(t *testing.T) {
 	for _, want := range []string{
 		"Audit of ws1 (linux, privileged): 7 listeners on 7 ports, 8 findings: 3 high, 2 medium, 3 info\n",
 		"SEVERITY  RULE                   PORT       FINDING\n",
-		"high      exposed-risky-service  2049/udp   NFS server (2049/udp) is reachable beyond loopback on 0.0.0.0:2049\n",
-		"medium    exposed-risky-service  3372/tcp   MSDTC TIP listener (3372/tcp) is reachable beyond loopback on 0.0.0.0:3372\n",
-		"What to do about 3372/tcp (exposed-risky-service, medium):\n  On linux:\n",
+		"high      exposed-risky-service  2049/udp   NFS server is reachable beyond loopback on 0.0.0.0:2049\n",
+		// The finding's text wraps within its column.
+		"medium    exposed-risky-service  3372/tcp   MSDTC TIP listener is reachable beyond loopback on\n" +
+			"                                            0.0.0.0:3372\n",
+		"What to do about 3372/tcp (exposed-risky-service, medium) on Linux:\n  1. ",
+		"What to do about 4444/tcp (suspicious-executable, high) on Linux:\n  1. ",
+		"       ps -o pid,ppid,user,lstart,args -p 40\n",
 		"\nListeners\nPORT   PROTO  SERVICE",
 		"3372   tcp    msdtc",
 	} {
@@ -31,14 +35,70 @@ func TestAuditTable(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "  On windows:") {
+	if strings.Contains(out, "on Windows:") {
 		t.Errorf("the text report gives other platforms' advice:\n%s", out)
+	}
+	// Every finding says what to do, and every line fits the terminal.
+	if n := strings.Count(out, "\nWhat to do about "); n != 8 {
+		t.Errorf("%d findings say what to do, want 8", n)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if displayWidth(line) > 100 && !strings.HasPrefix(line, "       ") {
+			t.Errorf("line wider than the terminal: %q", line)
+		}
 	}
 	// Piped: one row per finding.
 	out, _, _ = runCLI(t, platformtest.Risky(), false, "audit")
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 8 || lines[0] != "high\texposed-risky-service\t2049/udp\tNFS server (2049/udp) is reachable beyond loopback on 0.0.0.0:2049" {
+	if len(lines) != 8 || lines[0] != "high\texposed-risky-service\t2049/udp\tNFS server is reachable beyond loopback on 0.0.0.0:2049" {
 		t.Errorf("piped:\n%s", out)
+	}
+}
+
+func TestAuditSummaryPlurals(t *testing.T) {
+	m := &platformtest.Fake{
+		SocketList: []platform.Socket{platformtest.Sock(platform.TCP, "0.0.0.0:3372", "0.0.0.0:0", platform.Listen, 1)},
+		Holders:    map[uint64][]int{1: {10}},
+		Processes:  map[int]platform.Process{10: {PID: 10, Name: "tipd", Exe: "/usr/sbin/tipd"}},
+		Machine:    platform.Host{Hostname: "ws1", OS: "linux", Privileged: true},
+	}
+	out, _, _ := runCLI(t, m, true, "audit")
+	if want := "Audit of ws1 (linux, privileged): 1 listener on 1 port, 1 finding: 1 medium\n"; !strings.HasPrefix(out, want) {
+		t.Errorf("got %q, want %q", strings.SplitN(out, "\n", 2)[0], want)
+	}
+}
+
+// TestAuditFailOnBlind checks that a gate that could not see every owner
+// fails unless told it may, and says why on stderr.
+func TestAuditFailOnBlind(t *testing.T) {
+	blind := func() *platformtest.Fake {
+		m := platformtest.Workstation() // not privileged; 8080's owner hidden
+		return m
+	}
+	_, errOut, code := runCLI(t, blind(), false, "audit", "--fail-on", "high")
+	if code != exitNotFound || !strings.Contains(errOut, "portinspect: --fail-on high: this audit could not see every owner (the owners of 1 listener are hidden)") ||
+		!strings.Contains(errOut, "run as root, or pass --allow-partial") {
+		t.Errorf("blind gate: exit %d, stderr %q", code, errOut)
+	}
+	if _, errOut, code := runCLI(t, blind(), false, "audit", "--fail-on", "high", "--allow-partial"); code != 0 || strings.Contains(errOut, "--fail-on") {
+		t.Errorf("--allow-partial: exit %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = runCLI(t, platformtest.Risky(), false, "audit", "--fail-on", "high")
+	if code != exitNotFound || !strings.Contains(errOut, "portinspect: --fail-on high: 3 findings at or above high\n") {
+		t.Errorf("failing gate: exit %d, stderr %q", code, errOut)
+	}
+	out, errOut, code := runCLI(t, platformtest.Risky(), false, "audit", "--fail-on", "high", "-q")
+	if code != exitNotFound || out != "" || errOut != "" {
+		t.Errorf("-q: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if out, _, code := runCLI(t, platformtest.Risky(), false, "audit", "-q"); code != 0 || out != "" {
+		t.Errorf("-q without --fail-on: exit %d, stdout %q", code, out)
+	}
+	for _, args := range [][]string{{"--fail-on", ""}, {"--fail-on="}, {"--allow-partial"}} {
+		_, errOut, code := runCLI(t, platformtest.Risky(), false, append([]string{"audit"}, args...)...)
+		if code != exitUsage || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%q: exit %d, stderr %q", args, code, errOut)
+		}
 	}
 }
 
@@ -119,8 +179,8 @@ func TestAuditMarkdownEscapes(t *testing.T) {
 		"# portinspect audit of ws1\n",
 		"| severity | findings |\n|---|---|\n| critical | 0 |\n| high | 3 |\n",
 		"### high: exposed-risky-service, 2049/udp\n",
-		"**On linux:**",
-		"\n```\nsudo ss -ltnup 'sport = :2049'\n",
+		"\nWhat to do on Linux:\n\n1. See whether",
+		"\n   ```\n   sudo ss -ltnup 'sport = :2049'\n",
 		"| 47002 | tcp |",
 		`evil\|\*\` + "`" + `\\x1b\[2J`,
 	} {

@@ -79,7 +79,7 @@ func (o *checkOptions) parse(f *Factory) error {
 	if o.wait < 0 {
 		return &inspect.UsageError{Msg: fmt.Sprintf("invalid --wait %s: want a duration of 0 or more", o.wait)}
 	}
-	resolve := inspect.ResolverFrom(f.KnownPorts())
+	names := f.names()
 	for _, group := range []struct {
 		kind inspect.AssertionKind
 		args []string
@@ -90,7 +90,7 @@ func (o *checkOptions) parse(f *Factory) error {
 		{inspect.AssertOnlyLoopback, o.onlyLoopback},
 	} {
 		for _, arg := range group.args {
-			a, err := inspect.ParseAssertion(group.kind, arg, resolve)
+			a, err := inspect.ParseAssertion(group.kind, arg, names)
 			if err != nil {
 				return err
 			}
@@ -103,7 +103,7 @@ func (o *checkOptions) parse(f *Factory) error {
 			return &inspect.UsageError{Msg: fmt.Sprintf("invalid --policy: %v", err)}
 		}
 		defer file.Close()
-		if o.policy, err = inspect.ParsePolicy(o.policyFile, file, resolve); err != nil {
+		if o.policy, err = inspect.ParsePolicy(o.policyFile, file, names); err != nil {
 			return err
 		}
 		o.assertions = append(o.assertions, inspect.PolicyAssertions(o.policy)...)
@@ -127,10 +127,12 @@ func checkRun(f *Factory, opts *checkOptions) error {
 			return err
 		}
 		results = inspect.Evaluate(rep, opts.assertions, opts.policy)
-		if allHold(results) || !time.Now().Add(checkPollInterval).Before(deadline) {
+		left := time.Until(deadline)
+		if allHold(results) || left <= 0 {
 			break
 		}
-		time.Sleep(checkPollInterval)
+		// The last look is at the deadline, not a poll before it.
+		time.Sleep(min(checkPollInterval, left))
 	}
 	if !opts.quiet {
 		warn(f.IO, rep.Warnings, opts.out.format)

@@ -183,8 +183,8 @@ func TestUnprivilegedOwnersHidden(t *testing.T) {
 	if code != 0 || errOut != "portinspect: warning: "+warning+"\n" {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
-	if !strings.HasSuffix(out, "\tLISTEN\tloopback\t-\t(hidden)\t\n") || strings.Count(out, "\n") != 1 {
-		t.Errorf("table:\n%s", out)
+	if !strings.Contains(out, "  LISTEN  loopback  -    (hidden)\n") || !strings.Contains(out, "  1 socket has a hidden owner (see the warning)\n") {
+		t.Errorf("answer:\n%s", out)
 	}
 
 	// /proc mounted with hidepid=2 hides root's processes from nobody
@@ -347,8 +347,16 @@ func TestAuditRulesLive(t *testing.T) {
 	if _, _, code := portinspect(t, inNS, "audit", "--fail-on", "high", "-o", "json"); code != 1 {
 		t.Errorf("--fail-on high: exit %d, want 1", code)
 	}
-	if _, _, code := portinspect(t, inNS, "audit", "--fail-on", "critical"); code != 0 {
-		t.Errorf("--fail-on critical: exit %d, want 0", code)
+	if _, errOut, code := portinspect(t, inNS, "audit", "--fail-on", "critical", "--allow-partial"); code != 0 {
+		t.Errorf("--fail-on critical: exit %d, want 0; stderr %q", code, errOut)
+	}
+	// Where even root is refused a process (a sandbox's init), the
+	// listener nobody visibly holds may be that process's: the gate
+	// cannot vouch for it and says so.
+	_, errOut, code = portinspect(t, inNS, "audit", "--fail-on", "critical")
+	if blind := strings.Contains(errOut, "refused access"); blind != (code == 1) ||
+		blind && !strings.Contains(errOut, "--fail-on critical: this audit could not see every owner") {
+		t.Errorf("--fail-on critical without --allow-partial: exit %d, stderr %q", code, errOut)
 	}
 
 	// Without privilege the audit says its coverage is partial.

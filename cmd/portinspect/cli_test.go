@@ -28,57 +28,131 @@ func runCLI(t *testing.T, fake *platformtest.Fake, tty bool, args ...string) (st
 	return out.String(), errOut.String(), code
 }
 
-func TestPortTableOnTerminal(t *testing.T) {
+// TestPortAnswer checks `portinspect 3372`: the port's sockets, this
+// machine's clients of it, their processes and a short known-port block,
+// the same on a terminal and piped.
+func TestPortAnswer(t *testing.T) {
 	out, errOut, code := runCLI(t, platformtest.Workstation(), true, "3372")
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	lines := strings.Split(out, "\n")
 	wantRows := []string{
-		"PROTO  LOCAL           REMOTE           STATE        EXPOSURE  PID   PROCESS  USER",
-		"tcp    127.0.0.1:3372  0.0.0.0:*        LISTEN       loopback  4242  tipd     alice",
-		"tcp    [::]:3372       [::]:*           LISTEN       all       4242  tipd     alice",
-		"udp    0.0.0.0:3372    0.0.0.0:*        UNCONN       all       4242  tipd     alice",
-		"tcp    127.0.0.1:3372  127.0.0.1:50000  ESTABLISHED  loopback  4242  tipd     alice",
+		"PROTO  LOCAL            REMOTE           STATE        EXPOSURE  PID   PROCESS          USER",
+		"tcp    127.0.0.1:3372   0.0.0.0:*        LISTEN       loopback  4242  tipd             alice",
+		"tcp    [::]:3372        [::]:*           LISTEN       all       4242  tipd             alice",
+		"udp    0.0.0.0:3372     0.0.0.0:*        UNCONN       all       4242  tipd             alice",
+		"tcp    127.0.0.1:3372   127.0.0.1:50000  ESTABLISHED  loopback  4242  tipd             alice",
+		"",
+		"Clients on this host",
+		"tcp    127.0.0.1:50000  127.0.0.1:3372   ESTABLISHED  loopback  777   systemd-resolve  systemd-resolve",
+		"tcp    127.0.0.1:50001  127.0.0.1:3372   TIME_WAIT    loopback  -",
 	}
 	for i, want := range wantRows {
-		if strings.TrimRight(lines[i], " ") != want {
-			t.Errorf("line %d:\n got %q\nwant %q", i, lines[i], want)
+		if i >= len(lines) || strings.TrimRight(lines[i], " ") != want {
+			t.Errorf("line %d:\n got %q\nwant %q", i, lines[min(i, len(lines)-1)], want)
 		}
 	}
 	for _, want := range []string{
 		"Processes\n  4242  tipd  (user alice)\n      exe:      /usr/local/bin/tipd\n      command:  /usr/local/bin/tipd --tip\n",
+		"  777  systemd-resolve  (user systemd-resolve)\n",
 		"Port 3372 (tcp, udp)\n  Registered (IANA): tip2 (tcp, udp): TIP 2\n",
-		"MSDTC TIP listener — risk medium beyond loopback, low on loopback only\n",
-		"    Commonly seen:\n      windows: msdtc.exe (service MSDTC) — off by default.",
-		"    References:\n      - ",
+		"  MSDTC TIP listener — risk medium beyond loopback, low on loopback only\n    IANA registers 3372/tcp",
+		"  What to do on " + platformName(hostPlatform()),
+		"  Full entry: portinspect lookup 3372\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+	// The whole entry is for --full and lookup.
+	for _, not := range []string{"Commonly seen:", "References:", "What to do on Windows"} {
+		if hostPlatform() != "windows" && strings.Contains(out, not) {
+			t.Errorf("the answer has %q:\n%s", not, out)
+		}
+	}
+	if n := strings.Count(out, "\n"); n > 40 {
+		t.Errorf("the answer is %d lines, more than a screen", n)
+	}
+
+	// Piped, the answer is the same.
+	piped, errOut, code := runCLI(t, platformtest.Workstation(), false, "3372")
+	if code != 0 || errOut != "" || piped != out {
+		t.Errorf("piped: exit %d, stderr %q, differs from the terminal's:\n%s", code, errOut, piped)
+	}
+
+	// --full (and -v) print the whole entry, advice grouped per platform.
+	full, _, _ := runCLI(t, platformtest.Workstation(), false, "3372", "--full")
+	verbose, _, _ := runCLI(t, platformtest.Workstation(), false, "3372", "-v")
+	if full != verbose {
+		t.Error("-v differs from --full")
+	}
+	for _, want := range []string{
+		"    Commonly seen:\n      windows: msdtc.exe (service MSDTC) — off by default.",
+		"    What to do on Windows:\n      1. See whether anything listens on 3372",
+		"      2. Look at MSDTC's network settings.",
+		"           netstat -ano | findstr :3372\n",
+		"    References:\n      - ",
+	} {
+		if !strings.Contains(full, want) {
+			t.Errorf("--full lacks %q:\n%s", want, full)
+		}
+	}
+	if strings.Contains(full, "On any") || strings.Count(full, "What to do on Windows:") != 1 {
+		t.Errorf("--full groups advice badly:\n%s", full)
+	}
 	// This platform's advice comes first.
-	here := strings.Index(out, "    On "+hostPlatform()+":\n")
-	windows := strings.Index(out, "    On windows:\n")
-	if here < 0 || windows < 0 || here > windows && hostPlatform() != "windows" {
+	here := strings.Index(full, "What to do on "+platformName(hostPlatform())+":")
+	windows := strings.Index(full, "What to do on Windows:")
+	if here < 0 || here > windows && hostPlatform() != "windows" {
 		t.Errorf("advice order: %s at %d, windows at %d", hostPlatform(), here, windows)
 	}
 }
 
-func TestPortPipedIsTabSeparated(t *testing.T) {
-	out, errOut, code := runCLI(t, platformtest.Workstation(), false, "22,3372/tcp", "-l")
-	if code != 0 || errOut != "" {
-		t.Fatalf("exit %d, stderr %q", code, errOut)
+func TestPortNothingThereIsAnAnswer(t *testing.T) {
+	for _, tty := range []bool{true, false} {
+		out, errOut, code := runCLI(t, platformtest.Workstation(), tty, "3389")
+		if code != exitNotFound || errOut != "" || !strings.HasPrefix(out, "Nothing is listening on or connected to 3389.\n\nPort 3389 (tcp, udp)\n") ||
+			!strings.Contains(out, "Remote Desktop (RDP)") || !strings.HasSuffix(out, "Full entry: portinspect lookup 3389\n") {
+			t.Errorf("tty %v: exit %d, stdout %q, stderr %q", tty, code, out, errOut)
+		}
 	}
-	want := "tcp\t0.0.0.0:22\t0.0.0.0:*\tLISTEN\tall\t100\tsshd\troot\n" +
-		"tcp\t127.0.0.1:3372\t0.0.0.0:*\tLISTEN\tloopback\t4242\ttipd\talice\n" +
-		"tcp\t[::]:3372\t[::]:*\tLISTEN\tall\t4242\ttipd\talice\n"
-	if out != want {
-		t.Errorf("got:\n%s\nwant only the rows:\n%s", out, want)
+}
+
+// TestLongCommandLineIsCut checks that a command line of megabytes is
+// three lines in the answer and whole in -o wide, CSV and JSON.
+func TestLongCommandLineIsCut(t *testing.T) {
+	fake := platformtest.Workstation()
+	p := fake.Processes[4242]
+	classpath := strings.Repeat("/opt/app/lib/dependency-1.2.3.jar:", 45000) // 1.5 MB
+	p.Cmdline = []string{"java", "-cp", classpath, "Main"}
+	fake.Processes[4242] = p
+	out, _, _ := runCLI(t, fake, false, "3372")
+	if len(out) > 10000 {
+		t.Fatalf("the answer is %d bytes", len(out))
 	}
-	out, errOut, code = runCLI(t, platformtest.Workstation(), false, "3389")
-	if code != exitNotFound || out != "" || errOut != "Nothing is listening on or connected to 3389.\n" {
-		t.Errorf("nothing there, piped: exit %d, stdout %q, stderr %q", code, out, errOut)
+	i := strings.Index(out, "      command:  java -cp /opt/app/lib/")
+	if i < 0 {
+		t.Fatalf("no command line:\n%s", out)
+	}
+	lines := strings.Split(out[i:], "\n")
+	total := len("java -cp " + classpath + " Main")
+	shown := 0
+	for _, l := range lines[:3] {
+		shown += len(strings.TrimLeft(strings.TrimPrefix(l, "      command:  "), " "))
+		if displayWidth(l) > 100 {
+			t.Errorf("line wider than 100 columns: %q", l)
+		}
+	}
+	want := fmt.Sprintf("                … (%d more bytes; -o json shows all)", total-shown)
+	if lines[3] != want {
+		t.Errorf("after 3 lines: %q, want %q", lines[3], want)
+	}
+	for _, format := range []string{"wide", "csv", "json"} {
+		out, _, _ := runCLI(t, fake, false, "3372", "-o", format)
+		if !strings.Contains(out, classpath) {
+			t.Errorf("-o %s cuts the command line", format)
+		}
 	}
 }
 
@@ -153,8 +227,15 @@ func TestJSONContract(t *testing.T) {
 	}
 	check(doc["host"].(map[string]any), "host.", []field{{"hostname", "string"}, {"os", "string"}, {"privileged", "bool"}})
 	sockets := doc["sockets"].([]any)
-	if len(sockets) != 4 {
-		t.Fatalf("%d sockets, want 4", len(sockets))
+	if len(sockets) != 6 {
+		t.Fatalf("%d sockets, want 4 on the port and 2 clients", len(sockets))
+	}
+	for i, s := range sockets {
+		s := s.(map[string]any)
+		check(s, fmt.Sprintf("sockets[%d].", i), []field{{"recv_q", "number"}, {"send_q", "number"}})
+		if role, ok := s["role"]; i < 4 && ok || i >= 4 && role != "client" {
+			t.Errorf("socket %d: role %v", i, role)
+		}
 	}
 	s0 := sockets[0].(map[string]any)
 	check(s0, "sockets[0].", []field{
@@ -264,14 +345,14 @@ func TestCSVHasOneRowPerHolder(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	want := "protocol,family,local_address,local_port,remote_address,remote_port,port_service,state,exposure,owner_status,pid,process,user,uid,exe,cmdline,service,started\n" +
-		"tcp,ipv4,127.0.0.1,3372,0.0.0.0,0,msdtc,LISTEN,loopback,known,100,sshd,root,0,/usr/sbin/sshd,sshd: /usr/sbin/sshd -D,ssh.service,\n" +
-		"tcp,ipv4,127.0.0.1,3372,0.0.0.0,0,msdtc,LISTEN,loopback,known,4242,tipd,alice,1000,/usr/local/bin/tipd,/usr/local/bin/tipd --tip,,\n"
+	want := "protocol,family,local_address,local_port,remote_address,remote_port,port_service,state,exposure,owner_status,pid,process,user,uid,exe,cmdline,service,started,recv_q,send_q,dual_stack,role\n" +
+		"tcp,ipv4,127.0.0.1,3372,0.0.0.0,0,msdtc,LISTEN,loopback,known,100,sshd,root,0,/usr/sbin/sshd,sshd: /usr/sbin/sshd -D,ssh.service,,0,0,,\n" +
+		"tcp,ipv4,127.0.0.1,3372,0.0.0.0,0,msdtc,LISTEN,loopback,known,4242,tipd,alice,1000,/usr/local/bin/tipd,/usr/local/bin/tipd --tip,,,0,0,,\n"
 	if out != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out, want)
 	}
 	// The table keeps one row per socket and lists both holders.
-	out, _, _ = runCLI(t, fake, false, "3372/tcp", "-l", "-4")
+	out, _, _ = runCLI(t, fake, false, "list", "3372/tcp", "-l", "-4")
 	if !strings.Contains(out, "\t100,4242\tsshd,tipd\troot,alice") {
 		t.Errorf("table:\n%s", out)
 	}
@@ -281,19 +362,29 @@ func TestListOptions(t *testing.T) {
 	var got *listOptions
 	f := &Factory{IO: &IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, KnownPorts: knownports.Default}
 	cmd := newCmdList(f, func(o *listOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"-t", "-4", "--state", "listen,time-wait", "--pid", "5,6", "--port", "ssh", "--process", "nginx", "--user", "www-data", "-o", "wide"})
+	// Repeated flags add up, and arguments are ports: `list 80` is --port 80.
+	cmd.SetArgs([]string{"-t", "-4", "--state", "listen,time-wait", "--pid", "5,6", "--pid", "7", "--port", "ssh", "--port", "443",
+		"--process", "nginx", "--process", "sshd", "--user", "www-data", "--user", "0", "--address", "localhost", "-o", "wide", "80"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
 	q := got.query
-	if !q.TCP || q.UDP || !q.IPv4 || q.IPv6 || !slices.Equal(q.PIDs, []int{5, 6}) || q.Process != "nginx" || q.User != "www-data" {
+	if !q.TCP || q.UDP || !q.IPv4 || q.IPv6 || !slices.Equal(q.PIDs, []int{5, 6, 7}) ||
+		!slices.Equal(q.Processes, []string{"nginx", "sshd"}) || !slices.Equal(q.Users, []string{"www-data", "0"}) {
 		t.Errorf("query %+v", q)
 	}
 	if !q.States.Has(platform.Listen) || !q.States.Has(platform.TimeWait) || q.States.Has(platform.Established) {
 		t.Errorf("states %b", q.States)
 	}
-	if len(q.Ports) != 2 || q.Ports[0].Low != 22 || q.Ports[0].High != 22 {
-		t.Errorf("ports %+v, want ssh's 22/tcp and 22/udp", q.Ports)
+	var ports []uint16
+	for _, r := range q.Ports {
+		ports = append(ports, r.Low)
+	}
+	if !slices.Equal(ports, []uint16{22, 443, 80}) || !q.Ports[0].TCP || !q.Ports[0].UDP {
+		t.Errorf("ports %+v, want ssh's 22/tcp and 22/udp, 443 and 80", q.Ports)
+	}
+	if len(q.Addresses) != 2 || !q.Addresses[0].IsLoopback() || !q.Addresses[1].IsLoopback() {
+		t.Errorf("addresses %v, want localhost's two", q.Addresses)
 	}
 	if got.out.format != formatWide || q.Detail != platform.DetailFull {
 		t.Errorf("format %v detail %v", got.out.format, q.Detail)
@@ -342,13 +433,17 @@ func TestManyHoldersOnTerminal(t *testing.T) {
 	for pid := 101; pid <= 104; pid++ {
 		fake.Processes[pid] = platform.Process{PID: pid, Name: "sshd", User: "sshd", UID: 100}
 	}
-	out, _, _ := runCLI(t, fake, true, "22")
+	out, _, _ := runCLI(t, fake, true, "list", "22")
 	if !strings.Contains(out, "  100,101,102,+2  sshd     root,sshd") {
 		t.Errorf("terminal:\n%s", out)
 	}
-	out, _, _ = runCLI(t, fake, false, "22")
+	out, _, _ = runCLI(t, fake, false, "list", "22")
 	if !strings.Contains(out, "\t100,101,102,103,104\tsshd\troot,sshd") {
 		t.Errorf("piped:\n%s", out)
+	}
+	// An answer is for people, piped or not.
+	if out, _, _ = runCLI(t, fake, false, "22"); !strings.Contains(out, "  100,101,102,+2  sshd     root,sshd") {
+		t.Errorf("answer:\n%s", out)
 	}
 }
 

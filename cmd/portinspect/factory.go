@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"io"
+	"net/netip"
 	"os"
 
 	"golang.org/x/term"
@@ -31,6 +32,18 @@ type Factory struct {
 	Inspector func() (platform.Inspector, error)
 	// KnownPorts returns the known-ports database.
 	KnownPorts func() *knownports.DB
+	// Hosts returns the hosts file's names: the only names an address may
+	// be given by, since nothing is ever looked up in DNS.
+	Hosts func() map[string][]netip.Addr
+}
+
+// names resolves the service and host names that PORTSPECs hold.
+func (f *Factory) names() inspect.Names {
+	n := inspect.Names{Services: inspect.ResolverFrom(f.KnownPorts()), HostsFile: platform.HostsFile()}
+	if f.Hosts != nil {
+		n.Hosts = f.Hosts()
+	}
+	return n
 }
 
 // socketSourceEnv forces a socket source ("netlink" or "proc" on Linux),
@@ -56,5 +69,6 @@ func SystemFactory() *Factory {
 			return src, err
 		},
 		KnownPorts: knownports.Default,
+		Hosts:      func() map[string][]netip.Addr { return platform.LoadHosts(platform.HostsFile()) },
 	}
 }

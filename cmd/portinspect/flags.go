@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -73,14 +74,20 @@ func (o *outputFlags) parse() error {
 }
 
 // filterFlags are the socket filters shared by list, port and audit.
+// Flags that name things repeat and take comma lists: --port 22 --port
+// 80 is --port 22,80.
 type filterFlags struct {
 	tcp, udp, ipv4, ipv6 bool
 	listening            bool
 	states               []string
-	pids                 []int
-	process              string
-	user                 string
+	pids                 []string
+	processes            []string
+	users                []string
+	addresses            []string
 	noProcesses          bool
+	// ssHabits are ss's -a, -n and -p, which change nothing here: every
+	// state is shown, names are never resolved, owners are shown.
+	ssHabits [3]bool
 }
 
 func (fl *filterFlags) add(cmd *cobra.Command) {
@@ -89,6 +96,10 @@ func (fl *filterFlags) add(cmd *cobra.Command) {
 	fs.BoolVarP(&fl.listening, "listening", "l", false, "TCP listeners and bound, unconnected UDP sockets only")
 	fs.StringSliceVar(&fl.states, "state", nil, "sockets in these states only (LISTEN, ESTABLISHED, TIME_WAIT, UNCONN, connected, …)")
 	fs.BoolVar(&fl.noProcesses, "no-processes", false, "skip the owner lookup (fastest)")
+	for i, f := range []struct{ name, short string }{{"all", "a"}, {"numeric", "n"}, {"processes", "p"}} {
+		fs.BoolVarP(&fl.ssHabits[i], f.name, f.short, false, "as ss -"+f.short+": accepted, changes nothing")
+		fs.MarkHidden(f.name)
+	}
 }
 
 // addScope adds the filters that make sense for audit too, which always
@@ -99,25 +110,36 @@ func (fl *filterFlags) addScope(cmd *cobra.Command) {
 	fs.BoolVarP(&fl.udp, "udp", "u", false, "UDP sockets only")
 	fs.BoolVarP(&fl.ipv4, "ipv4", "4", false, "IPv4 sockets only")
 	fs.BoolVarP(&fl.ipv6, "ipv6", "6", false, "IPv6 sockets only")
-	fs.IntSliceVar(&fl.pids, "pid", nil, "sockets held by these process IDs only")
-	fs.StringVar(&fl.process, "process", "", "sockets held by processes of this name or executable only")
-	fs.StringVar(&fl.user, "user", "", "sockets held by this user name or UID only")
+	fs.StringArrayVar(&fl.pids, "pid", nil, "sockets held by these process IDs only (repeat or comma-separate)")
+	fs.StringArrayVar(&fl.processes, "process", nil, "sockets held by processes of this name or executable only (repeats)")
+	fs.StringArrayVar(&fl.users, "user", nil, "sockets held by this user name or UID only (repeats)")
+	fs.StringArrayVar(&fl.addresses, "address", nil, "sockets at this local address only: 127.0.0.1, ::1, localhost (repeats); a wildcard listener counts for every address it takes")
 }
 
 // query turns the flags into a query.
-func (fl *filterFlags) query() (inspect.Query, error) {
+func (fl *filterFlags) query(names inspect.Names) (inspect.Query, error) {
 	q := inspect.Query{
 		TCP: fl.tcp, UDP: fl.udp, IPv4: fl.ipv4, IPv6: fl.ipv6,
 		Listening:   fl.listening,
-		PIDs:        fl.pids,
-		Process:     fl.process,
-		User:        fl.user,
+		Processes:   fl.processes,
+		Users:       fl.users,
 		NoProcesses: fl.noProcesses,
 	}
-	for _, pid := range fl.pids {
-		if pid <= 0 {
-			return q, &inspect.UsageError{Msg: fmt.Sprintf("invalid --pid %d: want a process ID above 0", pid)}
+	for _, arg := range fl.pids {
+		for item := range strings.SplitSeq(arg, ",") {
+			pid, err := strconv.Atoi(strings.TrimSpace(item))
+			if err != nil || pid <= 0 {
+				return q, &inspect.UsageError{Msg: fmt.Sprintf("invalid --pid %q: want a process ID above 0", item)}
+			}
+			q.PIDs = append(q.PIDs, pid)
 		}
+	}
+	for _, arg := range fl.addresses {
+		addrs, err := inspect.ParseAddress(arg, names)
+		if err != nil {
+			return q, err
+		}
+		q.Addresses = append(q.Addresses, addrs...)
 	}
 	if len(fl.states) > 0 {
 		states, err := inspect.ParseStates(strings.Join(fl.states, ","))
@@ -127,4 +149,18 @@ func (fl *filterFlags) query() (inspect.Query, error) {
 		q.States = states
 	}
 	return q, nil
+}
+
+// parsePortSpecs parses PORTSPECs given as arguments or repeated --port
+// flags into one set.
+func parsePortSpecs(specs []string, names inspect.Names) (inspect.PortSet, error) {
+	var set inspect.PortSet
+	for _, spec := range specs {
+		ports, err := inspect.ParsePortSpec(spec, names)
+		if err != nil {
+			return nil, err
+		}
+		set = append(set, ports...)
+	}
+	return set, nil
 }

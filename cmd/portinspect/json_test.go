@@ -30,6 +30,10 @@ type jsonSocket struct {
 	Processes     []*jsonProcess `json:"processes"`
 	Inode         *uint64        `json:"inode,omitempty"`
 	UID           *int64         `json:"uid,omitempty"`
+	RecvQ         *int64         `json:"recv_q"`
+	SendQ         *int64         `json:"send_q"`
+	DualStack     *bool          `json:"dual_stack,omitempty"`
+	Role          string         `json:"role,omitempty"`
 }
 
 // jsonProcesses converts each process once, as the reference model.
@@ -55,6 +59,19 @@ func (procs jsonProcesses) socket(s *inspect.Socket) *jsonSocket {
 	if s.UID >= 0 {
 		js.UID = &s.UID
 	}
+	if s.RecvQ >= 0 {
+		js.RecvQ = &s.RecvQ
+	}
+	if s.SendQ >= 0 {
+		js.SendQ = &s.SendQ
+	}
+	if s.DualStack != platform.DualStackUnknown {
+		dual := s.DualStack == platform.DualStackYes
+		js.DualStack = &dual
+	}
+	if s.Role == inspect.RoleClient {
+		js.Role = "client"
+	}
 	for _, p := range s.Processes {
 		jp := procs[p]
 		if jp == nil {
@@ -78,10 +95,17 @@ func TestStreamedJSONMatchesEncoder(t *testing.T) {
 	p.Service = "tipd.service"
 	fake.Processes[4242] = p
 	fake.SocketList = append(fake.SocketList, platformtest.Sock(platform.UDP, "[fe80::1%eth\"0]:546", "[fe80::2%eth\"0]:547", platform.Established, 4))
+	// Queues unknown, as on Windows; a dual-stack listener; clients.
+	fake.SocketList[0].RecvQ, fake.SocketList[0].SendQ = -1, -1
+	fake.SocketList[3].DualStack = platform.DualStackYes
+	ports, _ := inspect.ParsePortSpec("22,546,3372,8080,9000", inspect.Names{})
 	rep, err := inspect.Run(context.Background(), fake, knownports.Default(),
-		inspect.Query{KnownPorts: inspect.KnownPortsListening, Detail: platform.DetailFull})
+		inspect.Query{Ports: ports, Clients: true, KnownPorts: inspect.KnownPortsListening, Detail: platform.DetailFull})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := len(rep.Sockets); n != 10 || rep.Sockets[n-1].Role != inspect.RoleClient {
+		t.Fatalf("%d sockets, the last %+v; want 10, the last a client", n, rep.Sockets[n-1])
 	}
 	for _, doc := range []*jsonReport{newJSONReport(rep), failedReport(errors.New("no <source> & no luck"))} {
 		socks := rep.Sockets

@@ -15,6 +15,7 @@ import (
 
 	"github.com/portinspect/portinspect/inspect"
 	"github.com/portinspect/portinspect/knownports"
+	"github.com/portinspect/portinspect/platform"
 )
 
 // jsonSchema names the JSON contract of DESIGN.md. Fields may be added;
@@ -276,7 +277,30 @@ func (jw *jsonWriter) appendSocket(b []byte, s *inspect.Socket) ([]byte, error) 
 		b = append(b, `,`+in+`"uid": `...)
 		b = strconv.AppendInt(b, s.UID, 10)
 	}
+	b = appendJSONQueue(b, in, "recv_q", s.RecvQ)
+	b = appendJSONQueue(b, in, "send_q", s.SendQ)
+	if s.DualStack != platform.DualStackUnknown {
+		b = append(b, `,`+in+`"dual_stack": `...)
+		b = strconv.AppendBool(b, s.DualStack == platform.DualStackYes)
+	}
+	if s.Role == inspect.RoleClient {
+		b = appendJSONField(b, ","+in, "role", s.Role.String())
+	}
 	return append(b, "\n    }"...), nil
+}
+
+// appendJSONQueue appends a queue length, null where the system does not
+// report it.
+func appendJSONQueue(b []byte, in, name string, q int64) []byte {
+	b = append(b, `,`...)
+	b = append(b, in...)
+	b = append(b, '"')
+	b = append(b, name...)
+	b = append(b, `": `...)
+	if q < 0 {
+		return append(b, "null"...)
+	}
+	return strconv.AppendInt(b, q, 10)
 }
 
 // appendEntry appends one element of "known_ports", at the indent of one:

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/portinspect/portinspect/inspect"
@@ -10,7 +12,8 @@ import (
 type listOptions struct {
 	filters filterFlags
 	out     outputFlags
-	port    string
+	// ports are the PORTSPECs of --port and of the arguments.
+	ports []string
 
 	query inspect.Query
 }
@@ -19,14 +22,13 @@ func (o *listOptions) parse(f *Factory) error {
 	if err := o.out.parse(); err != nil {
 		return err
 	}
-	q, err := o.filters.query()
+	names := f.names()
+	q, err := o.filters.query(names)
 	if err != nil {
 		return err
 	}
-	if o.port != "" {
-		if q.Ports, err = inspect.ParsePortSpec(o.port, inspect.ResolverFrom(f.KnownPorts())); err != nil {
-			return err
-		}
+	if q.Ports, err = parsePortSpecs(o.ports, names); err != nil {
+		return err
 	}
 	if o.out.format == formatJSON {
 		q.KnownPorts = inspect.KnownPortsListening
@@ -41,16 +43,23 @@ func (o *listOptions) parse(f *Factory) error {
 func newCmdList(f *Factory, runF func(*listOptions) error) *cobra.Command {
 	opts := &listOptions{}
 	cmd := &cobra.Command{
-		Use:     "list",
+		Use:     "list [PORTSPEC...]",
 		Aliases: []string{"ls"},
 		Short:   "List every TCP and UDP socket with its owners",
 		Long: `List every TCP and UDP socket, IPv4 and IPv6, with the processes that hold it,
-like ss -tuap. Filters narrow the list; --no-processes skips the owner lookup.`,
+like ss -tuap. Filters narrow the list; --no-processes skips the owner lookup.
+PORTSPEC arguments are the same as --port. ss's habits work: -tulpn, -a, -n
+and -p are accepted (names are never resolved, owners and every state are
+shown anyway).
+
+` + exposureHelp,
 		Example: `  portinspect list -l
+  portinspect list 22 --address 127.0.0.1
   portinspect ls -t --state established --process sshd
-  portinspect list --port 3000-3100 -o json`,
-		Args: cobra.NoArgs,
+  portinspect list --port 3000-3100 --port 8080 -o json`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.ports = append(opts.ports, args...)
 			if err := opts.parse(f); err != nil {
 				return err
 			}
@@ -62,7 +71,7 @@ like ss -tuap. Filters narrow the list; --no-processes skips the owner lookup.`,
 	}
 	opts.filters.add(cmd)
 	opts.out.add(cmd)
-	cmd.Flags().StringVar(&opts.port, "port", "", "sockets on these local ports only (a PORTSPEC)")
+	cmd.Flags().StringArrayVar(&opts.ports, "port", nil, "sockets on these local ports only (a PORTSPEC; repeats)")
 	return cmd
 }
 
@@ -71,5 +80,20 @@ func listRun(f *Factory, opts *listOptions) error {
 	if err != nil {
 		return err
 	}
+	if len(rep.Sockets) == 0 && (opts.out.format == formatTable || opts.out.format == formatWide) {
+		// A bare header says nothing; piped, rows for awk stay empty.
+		out := f.IO.ErrOut
+		if f.IO.OutTTY {
+			out = f.IO.Out
+		}
+		fmt.Fprintln(out, "No socket matches.")
+		return nil
+	}
 	return renderSockets(f.IO, rep, opts.out.format, columns{owners: !opts.query.NoProcesses, service: true})
 }
+
+// exposureHelp explains the EXPOSURE column in the help of the commands
+// that show it.
+const exposureHelp = `EXPOSURE is who can reach a socket by its local address: loopback (127.0.0.0/8,
+::1: this machine only), all (0.0.0.0 or ::: every interface; *:80 is an IPv6
+socket that takes IPv4 too) or address (one specific non-loopback address).`

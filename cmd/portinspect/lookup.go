@@ -33,13 +33,15 @@ func newCmdLookup(f *Factory, runF func(*lookupOptions) error) *cobra.Command {
 is registered for) and curated notes (what is commonly seen there, how risky
 it is, what to do about it, with sources).
 
-A single argument that is a PORTSPEC (3372, 3372/udp, 5000-5010, 22,80,443)
-or a service name (msdtc, ssh) looks those ports up; anything else is a
-search over names, descriptions and notes, best match first.
+Arguments that are all PORTSPECs (3372, 3372/udp, 5000-5010, 22,80,443) or
+service names (msdtc, ssh) look those ports up (lookup 22 80, lookup ssh
+http); anything else is a search over names, descriptions and notes, best
+match first.
 Exit status: 0 found, 1 nothing found, 2 bad input.`,
 		Example: `  portinspect lookup 3372
   portinspect lookup 5000-5010
   portinspect lookup msdtc
+  portinspect lookup ssh http
   portinspect lookup remote desktop`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -64,7 +66,7 @@ Exit status: 0 found, 1 nothing found, 2 bad input.`,
 
 func lookupRun(f *Factory, opts *lookupOptions) error {
 	db := f.KnownPorts()
-	entries, single, err := lookupEntries(db, opts.Args)
+	entries, single, err := lookupEntries(db, f.names(), opts.Args)
 	if err != nil {
 		return err
 	}
@@ -79,25 +81,29 @@ func lookupRun(f *Factory, opts *lookupOptions) error {
 }
 
 // lookupEntries answers a lookup. single says the question named ports
-// rather than words to search for.
-func lookupEntries(db *knownports.DB, args []string) (entries []knownports.Entry, single bool, err error) {
-	if len(args) == 1 {
-		set, err := inspect.ParseLookupSpec(args[0], inspect.ResolverFrom(db))
-		if err == nil && !looksNumeric(args[0]) {
+// rather than words to search for: every argument is a port, a range or a
+// service name ("lookup 22 80", "lookup ssh http"); otherwise the
+// arguments are words to search for, names ranking first.
+func lookupEntries(db *knownports.DB, names inspect.Names, args []string) (entries []knownports.Entry, single bool, err error) {
+	var set inspect.PortSet
+	for _, arg := range args {
+		ports, err := inspect.ParseLookupSpec(arg, names)
+		if err != nil {
+			if looksNumeric(arg) {
+				return nil, false, err // "70000", "10-5", "80/xyz": a bad port, not words
+			}
+			return db.Search(strings.Join(args, " ")), false, nil
+		}
+		if !looksNumeric(arg) {
 			// A name stands for its service: x11's 64 ports, or the
 			// ephemeral range's 32,768, are one answer, at the first port.
-			for i := range set {
-				set[i].High = set[i].Low
+			for i := range ports {
+				ports[i].High = ports[i].Low
 			}
 		}
-		if err == nil {
-			return entriesFor(db, set), true, nil
-		}
-		if looksNumeric(args[0]) {
-			return nil, false, err // "70000", "10-5", "80/xyz": a bad port, not words
-		}
+		set = append(set, ports...)
 	}
-	return db.Search(strings.Join(args, " ")), false, nil
+	return entriesFor(db, set), true, nil
 }
 
 // looksNumeric reports whether a lookup argument is meant as port numbers:
@@ -146,8 +152,8 @@ func entriesFor(db *knownports.DB, set inspect.PortSet) []knownports.Entry {
 	return entries
 }
 
-// renderLookup prints a lookup's answer: on a terminal one port's whole
-// description, or a table of many; piped, the table's rows; or JSON or CSV.
+// renderLookup prints a lookup's answer: one port's whole description, or a
+// table of many (its bare rows when piped), or JSON or CSV.
 func renderLookup(ios *IOStreams, db *knownports.DB, entries []knownports.Entry, single bool, query string, format outputFormat) error {
 	switch format {
 	case formatJSON:
@@ -161,13 +167,15 @@ func renderLookup(ios *IOStreams, db *knownports.DB, entries []knownports.Entry,
 			msg = fmt.Sprintf("No registration or note for %s.", query)
 		}
 		out := ios.ErrOut
-		if ios.OutTTY {
+		if ios.OutTTY || single {
 			out = ios.Out
 		}
 		fmt.Fprintln(out, msg)
 		return nil
 	}
-	if ios.OutTTY && (len(entries) == 1 || format == formatWide && len(entries) <= maxLookupRows) {
+	// One entry is an answer, the same piped as on a terminal; many are a
+	// table, whose rows are for awk when piped.
+	if len(entries) == 1 || format == formatWide && len(entries) <= maxLookupRows {
 		w := bufio.NewWriter(ios.Out)
 		for i, e := range entries {
 			if i > 0 {

@@ -16,6 +16,8 @@ type portOptions struct {
 	Specs   []string
 	filters filterFlags
 	out     outputFlags
+	// full prints each port's whole known-ports entry, not its summary.
+	full bool
 
 	query inspect.Query
 }
@@ -23,6 +25,7 @@ type portOptions struct {
 func addPortFlags(cmd *cobra.Command, opts *portOptions) {
 	opts.filters.add(cmd)
 	opts.out.add(cmd)
+	cmd.Flags().BoolVarP(&opts.full, "full", "v", false, "the whole known-ports entry of each port, as portinspect lookup prints it")
 }
 
 // parse checks the flags and PORTSPECs and builds the query.
@@ -30,18 +33,15 @@ func (o *portOptions) parse(f *Factory) error {
 	if err := o.out.parse(); err != nil {
 		return err
 	}
-	q, err := o.filters.query()
+	names := f.names()
+	q, err := o.filters.query(names)
 	if err != nil {
 		return err
 	}
-	resolve := inspect.ResolverFrom(f.KnownPorts())
-	for _, spec := range o.Specs {
-		set, err := inspect.ParsePortSpec(spec, resolve)
-		if err != nil {
-			return err
-		}
-		q.Ports = append(q.Ports, set...)
+	if q.Ports, err = parsePortSpecs(o.Specs, names); err != nil {
+		return err
 	}
+	q.Clients = true
 	q.KnownPorts = inspect.KnownPortsAsked
 	// Even the table describes each process in full under the sockets.
 	q.Detail = platform.DetailFull
@@ -54,13 +54,26 @@ func newCmdPort(f *Factory, runF func(*portOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "port PORTSPEC...",
 		Short: "Show the sockets on local ports, their owners and what the ports are",
-		Long: `Show every TCP and UDP socket whose local port matches, listeners first, with
-the processes that hold it, how exposed it is, and what the port is known for.
+		Long: `Show every TCP and UDP socket whose local port matches, listeners first, then
+this machine's clients of the port, with the processes that hold them, how
+exposed they are, and what the port is known for. The answer fits a screen
+and is the same piped as on a terminal; --full prints the port's whole entry.
+
+PORTSPEC is a port (3372), a range (3000-3100), either with /tcp or /udp, a
+comma list (22,80,443/tcp), a service name (ssh, msdtc), or an address as ss,
+logs and browsers print it (:3372, 127.0.0.1:3372, [::1]:3372,
+localhost:3372), which also selects by local address: a listener on 0.0.0.0
+or :: counts for every address it takes. Host names come from the hosts file,
+never from DNS.
+
+` + exposureHelp + `
+
 Exit status: 0 something is on the port, 1 nothing is, 2 bad input, 3 the
 machine's sockets could not be read.`,
 		Example: `  portinspect port 3372
+  portinspect port 127.0.0.1:8080
   portinspect port 22,80,443/tcp -o json
-  portinspect port msdtc`,
+  portinspect port msdtc --full`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return &inspect.UsageError{Msg: "port needs a PORTSPEC: a port 1-65535, a range, or a service name"}
@@ -143,5 +156,5 @@ func warn(ios *IOStreams, warnings []string, format outputFormat) {
 // describeSpecs names what a port query asked for, for the sentence that
 // says nothing is there.
 func describeSpecs(specs []string) string {
-	return strings.Join(specs, ", ")
+	return escapeText(strings.Join(specs, ", "))
 }

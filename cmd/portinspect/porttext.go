@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/portinspect/portinspect/inspect"
 	"github.com/portinspect/portinspect/knownports"
@@ -17,33 +18,60 @@ import (
 // show every holder.
 const maxProcessDetails = 20
 
-// renderPort prints the answer of `portinspect port`: the sockets, then
-// for people on a terminal the details of their processes and what the
-// ports are. Piped, a table is its rows and nothing else, for awk and cut;
-// the sentence saying nothing is there goes to stderr.
+// maxCommandLines is how many lines of a command line the answer shows: a
+// Java classpath runs to tens of kilobytes.
+const maxCommandLines = 3
+
+// maxSummaryLines is how much of a note's summary, and of its first step,
+// the answer shows; `lookup` and --full show it all.
+const maxSummaryLines = 3
+
+// renderPort prints the answer of `portinspect port`. As a table it is the
+// same piped as on a terminal, one screen for one port: the port's
+// sockets, this machine's clients of it, their processes, and a short
+// known-port block per port that ends with where the full entry is. JSON
+// and CSV are whole.
 func renderPort(ios *IOStreams, rep *inspect.Report, opts *portOptions) error {
 	format := opts.out.format
+	switch format {
+	case formatJSON, formatCSV:
+		return renderSockets(ios, rep, format, columns{})
+	}
+	w := bufio.NewWriterSize(ios.Out, 64<<10)
+	var own, clients []inspect.Socket
+	for _, s := range rep.Sockets {
+		if s.Role == inspect.RoleClient {
+			clients = append(clients, s)
+		} else {
+			own = append(own, s)
+		}
+	}
 	cols := columns{owners: !opts.query.NoProcesses}
-	if format == formatJSON || format == formatCSV || !ios.OutTTY {
-		if len(rep.Sockets) == 0 && format != formatJSON {
-			fmt.Fprintln(ios.ErrOut, nothingThere(opts))
-		}
-		return renderSockets(ios, rep, format, cols)
-	}
-	if len(rep.Sockets) > 0 {
-		if err := renderSockets(ios, rep, format, cols); err != nil {
-			return err
-		}
-	}
-	w := bufio.NewWriter(ios.Out)
-	if len(rep.Sockets) == 0 {
+	wide := format == formatWide
+	header, ownRows := socketRows(own, cols, wide, true)
+	_, clientRows := socketRows(clients, cols, wide, true)
+	sections := []tableSection{{rows: ownRows}}
+	if len(own) == 0 {
 		fmt.Fprintln(w, nothingThere(opts))
-	} else {
-		writeProcessDetails(w, rep.Sockets)
+		sections = nil
+	}
+	if len(clients) > 0 {
+		if len(own) == 0 {
+			fmt.Fprintln(w)
+		}
+		sections = append(sections, tableSection{caption: "Clients on this host", rows: clientRows})
+	}
+	if len(sections) > 0 {
+		writeSections(w, header, sections)
+		writeProcessDetails(w, rep.Sockets, textWidth(ios), wide)
 	}
 	for _, e := range rep.KnownPorts {
 		fmt.Fprintln(w)
-		writeKnownPort(w, e, textWidth(ios))
+		if opts.full {
+			writeKnownPort(w, e, textWidth(ios))
+		} else {
+			writeKnownPortBrief(w, e, textWidth(ios))
+		}
 	}
 	return w.Flush()
 }
@@ -56,8 +84,10 @@ func nothingThere(opts *portOptions) string {
 	return fmt.Sprintf("Nothing is listening on or connected to %s.", describeSpecs(opts.Specs))
 }
 
-// writeProcessDetails describes each process holding a socket once.
-func writeProcessDetails(w io.Writer, socks []inspect.Socket) {
+// writeProcessDetails describes each process holding a socket once. A
+// command line is cut to a few lines unless wide, whose table has it
+// whole.
+func writeProcessDetails(w io.Writer, socks []inspect.Socket, width int, wide bool) {
 	var procs []*inspect.Process
 	hidden := 0
 	for i := range socks {
@@ -75,6 +105,7 @@ func writeProcessDetails(w io.Writer, socks []inspect.Socket) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Processes")
+	const detail = "      command:  "
 	for i, p := range procs {
 		if i == maxProcessDetails {
 			fmt.Fprintf(w, "  … and %d more (-o wide or -o json lists them all)\n", len(procs)-i)
@@ -99,23 +130,56 @@ func writeProcessDetails(w io.Writer, socks []inspect.Socket) {
 			fmt.Fprintf(w, "      exe:      %s\n", escapeText(p.Exe))
 		}
 		if len(p.Cmdline) > 0 {
-			fmt.Fprintf(w, "      command:  %s\n", escapeText(strings.Join(p.Cmdline, " ")))
+			cmd := strings.Join(p.Cmdline, " ")
+			if wide {
+				fmt.Fprintf(w, "%s%s\n", detail, escapeText(cmd))
+			} else {
+				writeCut(w, detail, cmd, width, maxCommandLines)
+			}
 		}
 		if p.Hidden {
 			fmt.Fprintln(w, "      (some details are hidden: run with more privilege to see them)")
 		}
 	}
-	if hidden > 0 {
-		if hidden == 1 {
-			fmt.Fprintln(w, "  1 socket has a hidden owner (see the warning)")
-		} else {
-			fmt.Fprintf(w, "  %d sockets have hidden owners (see the warning)\n", hidden)
-		}
+	switch {
+	case hidden == 1:
+		fmt.Fprintln(w, "  1 socket has a hidden owner (see the warning)")
+	case hidden > 1:
+		fmt.Fprintf(w, "  %d sockets have hidden owners (see the warning)\n", hidden)
 	}
 }
 
+// writeCut writes untrusted text escaped, broken into lines of width
+// columns (the first after prefix, the rest indented as deep), and at most
+// maxLines of them, then how much more there was. It reads only what it
+// shows: a command line may be megabytes long.
+func writeCut(w io.Writer, prefix, text string, width, maxLines int) {
+	indent := strings.Repeat(" ", utf8.RuneCountInString(prefix))
+	avail := max(width-len(indent), 20)
+	line, lines := prefix, 0
+	cols := 0
+	for i := 0; i < len(text); {
+		_, size := utf8.DecodeRuneInString(text[i:])
+		shown := escapeText(text[i : i+size])
+		n := displayWidth(shown)
+		if cols+n > avail {
+			lines++
+			if lines == maxLines {
+				fmt.Fprintf(w, "%s\n%s… (%d more bytes; -o json shows all)\n", line, indent, len(text)-i)
+				return
+			}
+			fmt.Fprintln(w, line)
+			line, cols = indent, 0
+		}
+		line += shown
+		cols += n
+		i += size
+	}
+	fmt.Fprintln(w, line)
+}
+
 // textWidth is the width prose is wrapped to: the terminal's, up to 100
-// columns, which read better than wider lines.
+// columns, which read better than wider lines; piped, 100.
 func textWidth(ios *IOStreams) int {
 	if ios.Width <= 0 || ios.Width > 100 {
 		return 100
@@ -131,12 +195,72 @@ func hostPlatform() string {
 	return runtime.GOOS
 }
 
-// writeKnownPort describes what the database knows of one port: what it
-// is registered for at IANA, and what the notes say is commonly seen there,
-// how risky it is, what to do (this platform's advice first) and the
-// sources.
-func writeKnownPort(w io.Writer, e knownports.Entry, width int) {
-	here := hostPlatform()
+// platformName spells a notes platform as people write it.
+func platformName(p string) string {
+	switch p {
+	case "linux":
+		return "Linux"
+	case "windows":
+		return "Windows"
+	case "macos":
+		return "macOS"
+	case "freebsd":
+		return "FreeBSD"
+	}
+	return p
+}
+
+// writeKnownPortBrief is the known-port block of an answer: what IANA
+// registers the port for, the note that matches with its risk, its summary
+// and this platform's first step cut short, any other notes by title, and
+// where to read the whole entry.
+func writeKnownPortBrief(w io.Writer, e knownports.Entry, width int) {
+	writeRegistrations(w, e)
+	notes := briefNotes(e.Notes, hostPlatform())
+	if len(notes) == 0 {
+		return
+	}
+	n := notes[0]
+	writeNoteTitle(w, n)
+	writeWrappedCut(w, "    ", n.Summary, width, maxSummaryLines)
+	if groups := inspect.GroupAdvice(n.Advice, hostPlatform()); len(groups) > 0 {
+		g := groups[0]
+		step := fmt.Sprintf("  What to do on %s (step 1 of %d):", platformName(g.Platform), len(g.Steps))
+		if len(g.Steps) == 1 {
+			step = fmt.Sprintf("  What to do on %s:", platformName(g.Platform))
+		}
+		fmt.Fprintln(w, step)
+		writeWrappedCut(w, "    ", g.Steps[0].Text, width, maxSummaryLines)
+		for _, c := range g.Steps[0].Commands {
+			fmt.Fprintf(w, "      %s\n", c)
+		}
+	}
+	for _, other := range notes[1:] {
+		fmt.Fprintf(w, "  Also known here: %s — risk %s beyond loopback, %s on loopback only\n", other.Title, other.Risk, other.RiskLoopback)
+	}
+	fmt.Fprintf(w, "  Full entry: portinspect lookup %d\n", e.Port)
+}
+
+// briefNotes orders an entry's notes for the answer: notes about a service
+// before notes about a class of ports (the ephemeral range), and among
+// them those for this platform first.
+func briefNotes(notes []*knownports.Note, here string) []*knownports.Note {
+	rank := func(n *knownports.Note) int {
+		r := 0
+		if n.Wide() {
+			r += 2
+		}
+		if !slices.Contains(n.Platforms, here) && !slices.Contains(n.Platforms, "any") {
+			r++
+		}
+		return r
+	}
+	sorted := slices.Clone(notes)
+	slices.SortStableFunc(sorted, func(a, b *knownports.Note) int { return rank(a) - rank(b) })
+	return sorted
+}
+
+func writeRegistrations(w io.Writer, e knownports.Entry) {
 	fmt.Fprintf(w, "Port %d%s\n", e.Port, inParens(e.Protocols))
 	regs := registrationsByService(e.IANA)
 	if len(regs) == 0 {
@@ -145,8 +269,20 @@ func writeKnownPort(w io.Writer, e knownports.Entry, width int) {
 	for _, r := range regs {
 		fmt.Fprintf(w, "  Registered (IANA): %s\n", r)
 	}
+}
+
+func writeNoteTitle(w io.Writer, n *knownports.Note) {
+	fmt.Fprintf(w, "  %s — risk %s beyond loopback, %s on loopback only\n", n.Title, n.Risk, n.RiskLoopback)
+}
+
+// writeKnownPort describes what the database knows of one port: what it
+// is registered for at IANA, and what the notes say is commonly seen there,
+// how risky it is, what to do (numbered steps per platform, this
+// platform's first) and the sources.
+func writeKnownPort(w io.Writer, e knownports.Entry, width int) {
+	writeRegistrations(w, e)
 	for _, n := range e.Notes {
-		fmt.Fprintf(w, "  %s — risk %s beyond loopback, %s on loopback only\n", n.Title, n.Risk, n.RiskLoopback)
+		writeNoteTitle(w, n)
 		writeWrapped(w, "    ", n.Summary, width)
 		if len(n.CommonlySeen) > 0 {
 			fmt.Fprintln(w, "    Commonly seen:")
@@ -154,16 +290,29 @@ func writeKnownPort(w io.Writer, e knownports.Entry, width int) {
 				writeWrapped(w, "      ", describeSeen(s), width)
 			}
 		}
-		for _, a := range inspect.AdvicePlatformFirst(n.Advice, here) {
-			fmt.Fprintf(w, "    On %s:\n", a.Platform)
-			writeWrapped(w, "      ", a.Text, width)
-			for _, c := range a.Commands {
-				fmt.Fprintf(w, "        %s\n", c)
-			}
-		}
+		writeAdviceGroups(w, "    ", inspect.GroupAdvice(n.Advice, hostPlatform()), width)
 		fmt.Fprintln(w, "    References:")
 		for _, r := range n.References {
 			writeWrapped(w, "      - ", r, width)
+		}
+	}
+}
+
+// writeAdviceGroups writes advice as "What to do on Linux:" and numbered
+// steps with their commands under each.
+func writeAdviceGroups(w io.Writer, indent string, groups []inspect.AdviceGroup, width int) {
+	for _, g := range groups {
+		fmt.Fprintf(w, "%sWhat to do on %s:\n", indent, platformName(g.Platform))
+		writeSteps(w, indent+"  ", g.Steps, width)
+	}
+}
+
+// writeSteps writes advice as numbered steps, each with its commands.
+func writeSteps(w io.Writer, indent string, steps []knownports.Advice, width int) {
+	for i, step := range steps {
+		writeWrapped(w, fmt.Sprintf("%s%d. ", indent, i+1), step.Text, width)
+		for _, c := range step.Commands {
+			fmt.Fprintf(w, "%s     %s\n", indent, c)
 		}
 	}
 }
@@ -222,14 +371,16 @@ func describeSeen(s knownports.Seen) string {
 	return line
 }
 
-// writeWrapped writes text word-wrapped to width, every line indented.
-func writeWrapped(w io.Writer, indent, text string, width int) {
+// wrapLines breaks text into words wrapped to width, the first line after
+// indent and the rest indented as deep.
+func wrapLines(indent, text string, width int) []string {
+	var lines []string
 	line := indent
-	cont := strings.Repeat(" ", len([]rune(indent)))
+	cont := strings.Repeat(" ", utf8.RuneCountInString(indent))
 	empty := true
 	for word := range strings.FieldsSeq(text) {
-		if !empty && len([]rune(line))+1+len([]rune(word)) > width {
-			fmt.Fprintln(w, line)
+		if !empty && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) > width {
+			lines = append(lines, line)
 			line, empty = cont, true
 		}
 		if !empty {
@@ -239,6 +390,48 @@ func writeWrapped(w io.Writer, indent, text string, width int) {
 		empty = false
 	}
 	if !empty {
-		fmt.Fprintln(w, line)
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// writeWrapped writes text word-wrapped to width, every line indented.
+func writeWrapped(w io.Writer, indent, text string, width int) {
+	writeLines(w, wrapLines(indent, text, width))
+}
+
+// writeWrappedCut writes text as writeWrapped does, but in at most
+// maxLines lines: whole sentences while they fit, else words, then "…".
+func writeWrappedCut(w io.Writer, indent, text string, width, maxLines int) {
+	lines := wrapLines(indent, text, width)
+	if len(lines) > maxLines {
+		lines = wrapLines(indent, cutText(text, indent, width, maxLines), width)
+	}
+	writeLines(w, lines)
+}
+
+// cutText shortens text to what fits maxLines wrapped lines with " …"
+// after it: up to the end of a sentence if one ends there, else a word.
+func cutText(text, indent string, width, maxLines int) string {
+	words := strings.Fields(text)
+	fits := func(n int) bool {
+		return len(wrapLines(indent, strings.Join(words[:n], " ")+" …", width)) <= maxLines
+	}
+	n := 0
+	for n < len(words) && fits(n+1) {
+		n++
+	}
+	for i := n; i > 0; i-- {
+		if strings.HasSuffix(words[i-1], ".") {
+			n = i
+			break
+		}
+	}
+	return strings.Join(words[:n], " ") + " …"
+}
+
+func writeLines(w io.Writer, lines []string) {
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
 	}
 }

@@ -38,6 +38,26 @@ func renderSockets(ios *IOStreams, rep *inspect.Report, format outputFormat, col
 	return writeTable(ios, header, rows)
 }
 
+// localCell prints a socket's local address as ss does: "*:80" for an
+// IPv6 wildcard that takes IPv4 too, so that it is told from an IPv6-only
+// "[::]:80".
+func localCell(s *inspect.Socket) string {
+	if s.DualStack == platform.DualStackYes && s.Local.Addr().IsUnspecified() {
+		return "*:" + strconv.Itoa(int(s.Local.Port()))
+	}
+	// Zones are interface names, which root may fill with anything.
+	return escapeText(s.Local.String())
+}
+
+// queueCell is a RECV-Q or SEND-Q cell: "-" where the system does not
+// report it.
+func queueCell(q int64) string {
+	if q < 0 {
+		return "-"
+	}
+	return strconv.FormatInt(q, 10)
+}
+
 // socketRows lays sockets out one row each; a socket held by several
 // processes lists them comma-separated in one cell. On a terminal a
 // prefork server's dozens of workers are cut to the first few and a count.
@@ -46,7 +66,11 @@ func socketRows(socks []inspect.Socket, cols columns, wide, tty bool) (header []
 	if cols.service {
 		header = append(header, "SERVICE")
 	}
-	header = append(header, "STATE", "EXPOSURE")
+	header = append(header, "STATE")
+	if wide {
+		header = append(header, "RECV-Q", "SEND-Q")
+	}
+	header = append(header, "EXPOSURE")
 	owners := cols.owners
 	if owners {
 		header = append(header, "PID", "PROCESS", "USER")
@@ -58,12 +82,15 @@ func socketRows(socks []inspect.Socket, cols columns, wide, tty bool) (header []
 	for i := range socks {
 		s := &socks[i]
 		row := make([]string, 0, len(header))
-		// Zones are interface names, which root may fill with anything.
-		row = append(row, s.Protocol.String(), escapeText(s.Local.String()), escapeText(formatRemote(s.Remote)))
+		row = append(row, s.Protocol.String(), localCell(s), escapeText(formatRemote(s.Remote)))
 		if cols.service {
 			row = append(row, s.Service)
 		}
-		row = append(row, s.State.String(), s.Exposure.String())
+		row = append(row, s.State.String())
+		if wide {
+			row = append(row, queueCell(s.RecvQ), queueCell(s.SendQ))
+		}
+		row = append(row, s.Exposure.String())
 		if owners {
 			row = append(row, ownerCells(s, wide, tty)...)
 		}
@@ -158,29 +185,56 @@ func writeTable(ios *IOStreams, header []string, rows [][]string) error {
 		}
 		return w.Flush()
 	}
-	widths := make([]int, len(header))
-	for _, row := range append([][]string{header}, rows...) {
-		for i, cell := range row {
-			widths[i] = max(widths[i], displayWidth(cell))
-		}
-	}
-	for _, row := range append([][]string{header}, rows...) {
-		// Empty cells at the end would only pad the line with spaces.
-		last := len(row) - 1
-		for last > 0 && row[last] == "" {
-			last--
-		}
-		pad := 0
-		for i, cell := range row[:last+1] {
-			if i > 0 {
-				writeSpaces(w, pad+2)
-			}
-			w.WriteString(cell)
-			pad = widths[i] - displayWidth(cell)
-		}
-		w.WriteByte('\n')
-	}
+	writeSections(w, header, []tableSection{{rows: rows}})
 	return w.Flush()
+}
+
+// tableSection is rows of a table under a caption line ("" for none).
+type tableSection struct {
+	caption string
+	rows    [][]string
+}
+
+// writeSections writes an aligned table whose rows come in sections, the
+// columns aligned across all of them.
+func writeSections(w *bufio.Writer, header []string, sections []tableSection) {
+	widths := make([]int, len(header))
+	for i, cell := range header {
+		widths[i] = displayWidth(cell)
+	}
+	for _, sec := range sections {
+		for _, row := range sec.rows {
+			for i, cell := range row {
+				widths[i] = max(widths[i], displayWidth(cell))
+			}
+		}
+	}
+	writeAlignedRow(w, header, widths)
+	for _, sec := range sections {
+		if sec.caption != "" {
+			w.WriteString("\n" + sec.caption + "\n")
+		}
+		for _, row := range sec.rows {
+			writeAlignedRow(w, row, widths)
+		}
+	}
+}
+
+func writeAlignedRow(w *bufio.Writer, row []string, widths []int) {
+	// Empty cells at the end would only pad the line with spaces.
+	last := len(row) - 1
+	for last > 0 && row[last] == "" {
+		last--
+	}
+	pad := 0
+	for i, cell := range row[:last+1] {
+		if i > 0 {
+			writeSpaces(w, pad+2)
+		}
+		w.WriteString(cell)
+		pad = widths[i] - displayWidth(cell)
+	}
+	w.WriteByte('\n')
 }
 
 const spaces = "                                                                "
@@ -209,6 +263,7 @@ func displayWidth(s string) int {
 var csvHeader = []string{
 	"protocol", "family", "local_address", "local_port", "remote_address", "remote_port", "port_service",
 	"state", "exposure", "owner_status", "pid", "process", "user", "uid", "exe", "cmdline", "service", "started",
+	"recv_q", "send_q", "dual_stack", "role",
 }
 
 func writeSocketCSV(out io.Writer, socks []inspect.Socket) error {
@@ -225,8 +280,10 @@ func writeSocketCSV(out io.Writer, socks []inspect.Socket) error {
 			escapeText(s.Local.Addr().String()), strconv.Itoa(int(s.Local.Port())),
 			escapeText(s.Remote.Addr().String()), strconv.Itoa(int(s.Remote.Port())), s.Service,
 			s.State.String(), s.Exposure.String(), s.Owners.String())
+		tail := [4]string{csvQueue(s.RecvQ), csvQueue(s.SendQ), csvDualStack(s.DualStack), csvRole(s.Role)}
 		if len(s.Processes) == 0 {
 			row = append(row, "", "", "", "", "", "", "", "")
+			row = append(row, tail[:]...)
 			if err := w.Write(row); err != nil {
 				return err
 			}
@@ -237,6 +294,7 @@ func writeSocketCSV(out io.Writer, socks []inspect.Socket) error {
 			row = append(row[:base],
 				strconv.Itoa(p.PID), escapeText(p.Name), escapeText(p.User), formatUID(p.UID),
 				escapeText(p.Exe), escapeText(strings.Join(p.Cmdline, " ")), escapeText(p.Service), formatTime(p.Started))
+			row = append(row, tail[:]...)
 			if err := w.Write(row); err != nil {
 				return err
 			}
@@ -247,6 +305,32 @@ func writeSocketCSV(out io.Writer, socks []inspect.Socket) error {
 		return err
 	}
 	return bw.Flush()
+}
+
+// csvQueue, csvDualStack and csvRole leave a cell empty where JSON has
+// null or leaves the field out.
+func csvQueue(q int64) string {
+	if q < 0 {
+		return ""
+	}
+	return strconv.FormatInt(q, 10)
+}
+
+func csvDualStack(d platform.DualStack) string {
+	switch d {
+	case platform.DualStackYes:
+		return "true"
+	case platform.DualStackNo:
+		return "false"
+	}
+	return ""
+}
+
+func csvRole(r inspect.Role) string {
+	if r == inspect.RoleClient {
+		return r.String()
+	}
+	return ""
 }
 
 func formatUID(uid int64) string {

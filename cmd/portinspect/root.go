@@ -68,9 +68,14 @@ exposed they are, and what their ports are known for.
 
   portinspect 3372          what is on port 3372 (same as: portinspect port 3372)
   portinspect list -l       every listening socket
+  portinspect audit         every listener: how exposed, how risky, what to do
 
 PORTSPEC is a port (3372), a range (3000-3100), either with /tcp or /udp, a
-comma list (22,80,443/tcp), or a service name (ssh, msdtc).`,
+comma list (22,80,443/tcp), a service name (ssh, msdtc), or an address with a
+port as ss, logs and browsers print it (:3372, 127.0.0.1:3372, [::1]:3372,
+localhost:3372).
+
+` + exposureHelp,
 		Args:          cobra.ArbitraryArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -99,11 +104,10 @@ comma list (22,80,443/tcp), or a service name (ssh, msdtc).`,
 		// Without this, "completion tcsh" prints help and exits 0.
 		completion.Args = cobra.ArbitraryArgs
 		completion.RunE = func(_ *cobra.Command, args []string) error {
-			shell := ""
-			if len(args) > 0 {
-				shell = args[0]
+			if len(args) == 0 {
+				return &inspect.UsageError{Msg: "completion needs a shell: bash, zsh, fish or powershell (portinspect completion bash)"}
 			}
-			return &inspect.UsageError{Msg: fmt.Sprintf("invalid shell %q: want bash, zsh, fish or powershell", shell)}
+			return &inspect.UsageError{Msg: fmt.Sprintf("invalid shell %q: want bash, zsh, fish or powershell", args[0])}
 		}
 	}
 	return root
