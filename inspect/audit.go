@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/portinspect/portinspect/knownports"
@@ -212,12 +213,13 @@ func groupFindings(g *listenerGroup, host platform.Host, db *knownports.DB, here
 				continue
 			}
 			named = true
+			procs := holders(exposed)
 			out = append(out, Finding{
 				Rule: RuleExposedRiskyService, Severity: n.Risk,
 				Message: fmt.Sprintf("%s is reachable beyond loopback on %s", n.Title, addresses(exposed)),
 				Port:    g.port, Protocol: g.proto,
-				Sockets: exposed, Processes: holders(exposed),
-				Advice: AdvicePlatformFirst(n.Advice, here),
+				Sockets: exposed, Processes: procs,
+				Advice: FillPID(AdvicePlatformFirst(n.Advice, here), procs),
 			})
 		}
 		if !named && db.ServiceName(g.port, g.proto.String()) == "" {
@@ -293,7 +295,7 @@ func inTempDir(exe string) bool {
 func addresses(socks []*Socket) string {
 	var out []string
 	for _, s := range socks {
-		if a := s.Local.String(); !slices.Contains(out, a) {
+		if a := s.LocalName(); !slices.Contains(out, a) {
 			out = append(out, a)
 		}
 	}
@@ -372,6 +374,28 @@ func GroupAdvice(advice []knownports.Advice, here string) []AdviceGroup {
 		groups = groups[1:]
 	}
 	return groups
+}
+
+// FillPID writes the PID into advice's commands ("tasklist /svc /FI \"PID
+// eq <PID>\"") when one process is the one to look at, so that they can
+// be pasted as they are. The notes are shared and stay untouched.
+func FillPID(advice []knownports.Advice, procs []*Process) []knownports.Advice {
+	if len(procs) != 1 {
+		return advice
+	}
+	pid := strconv.Itoa(procs[0].PID)
+	filled := slices.Clone(advice)
+	for i := range filled {
+		if !slices.ContainsFunc(filled[i].Commands, func(c string) bool { return strings.Contains(c, "<PID>") }) {
+			continue
+		}
+		cmds := make([]string, len(filled[i].Commands))
+		for j, c := range filled[i].Commands {
+			cmds[j] = strings.ReplaceAll(c, "<PID>", pid)
+		}
+		filled[i].Commands = cmds
+	}
+	return filled
 }
 
 // AdvicePlatformFirst orders advice for platform first, then for any

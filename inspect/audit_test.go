@@ -51,6 +51,16 @@ func TestAuditRules(t *testing.T) {
 			if len(f.Sockets) != 1 || f.Sockets[0].Local.Port() != 3372 {
 				t.Errorf("the established socket on 3372 is not a listener: %+v", f.Sockets)
 			}
+			// One process holds it: its PID is in the commands, and the
+			// shared note keeps its placeholder.
+			var cmds []string
+			for _, a := range f.Advice {
+				cmds = append(cmds, a.Commands...)
+			}
+			note := knownports.Default().Port(3372).Notes[0]
+			if !slices.Contains(cmds, `tasklist /svc /FI "PID eq 10"`) || !strings.Contains(fmt.Sprint(note.Advice), "<PID>") {
+				t.Errorf("commands %q", cmds)
+			}
 		case RuleOwnerlessListener:
 			if f.Port == 2049 && !strings.Contains(f.Message, "kernel NFS server") {
 				t.Errorf("nfsd finding %q", f.Message)

@@ -322,7 +322,7 @@ func heldByOthers(socks []*Socket, owner string) string {
 func describeExposures(socks []*Socket) string {
 	var parts []string
 	for _, s := range socks {
-		parts = append(parts, fmt.Sprintf("%s/%s (%s)", s.Local, s.Protocol, s.Exposure))
+		parts = append(parts, fmt.Sprintf("%s/%s (%s)", s.LocalName(), s.Protocol, s.Exposure))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -331,7 +331,7 @@ func describeExposures(socks []*Socket) string {
 func listenerAddresses(socks []*Socket) string {
 	var parts []string
 	for _, s := range socks {
-		parts = append(parts, fmt.Sprintf("%s/%s", s.Local, s.Protocol))
+		parts = append(parts, fmt.Sprintf("%s/%s", s.LocalName(), s.Protocol))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -446,7 +446,7 @@ func (r PortRange) describe() string {
 func describeListeners(socks []*Socket) string {
 	var parts []string
 	for _, s := range socks {
-		parts = append(parts, fmt.Sprintf("%s/%s by %s", s.Local, s.Protocol, describeHolders([]*Socket{s})))
+		parts = append(parts, fmt.Sprintf("%s/%s by %s", s.LocalName(), s.Protocol, describeHolders([]*Socket{s})))
 	}
 	return strings.Join(parts, "; ")
 }

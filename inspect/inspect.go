@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/portinspect/portinspect/knownports"
@@ -94,6 +95,16 @@ type Socket struct {
 // a bound, unconnected UDP socket.
 func (s *Socket) Listening() bool {
 	return s.State == platform.Listen || s.State == platform.Unconnected
+}
+
+// LocalName is the local address as ss prints it: "*:80" for an IPv6
+// wildcard that takes IPv4 too, so that it is told from an IPv6-only
+// "[::]:80".
+func (s *Socket) LocalName() string {
+	if s.DualStack == platform.DualStackYes && s.Local.Addr().IsUnspecified() {
+		return "*:" + strconv.Itoa(int(s.Local.Port()))
+	}
+	return s.Local.String()
 }
 
 // At reports whether s is at local address a: bound to it, or, for a

@@ -306,7 +306,11 @@ func listenerRows(a *inspect.Audit) [][]string {
 		var addrs, exposures, pids, names, users, units []string
 		hidden := false
 		for _, s := range socks {
-			addrs = appendNew(addrs, escapeText(s.Local.Addr().String()))
+			addr := s.Local.Addr().String()
+			if s.LocalName()[0] == '*' {
+				addr = "*"
+			}
+			addrs = appendNew(addrs, escapeText(addr))
 			exposures = appendNew(exposures, s.Exposure.String())
 			hidden = hidden || s.Owners == platform.OwnersHidden
 			for _, p := range s.Processes {

@@ -169,8 +169,11 @@ func checkLine(r inspect.Result) string {
 	if r.Exposure != inspect.AnyExposure {
 		what += "@" + r.Exposure.String()
 	}
-	if r.Owner != "" {
+	switch {
+	case r.Kind == inspect.AssertOwner:
 		what += " " + r.Owner
+	case r.Owner != "":
+		what += " owner " + r.Owner
 	}
 	if r.Source != "" && r.Source[0] != '-' {
 		what += " (" + r.Source + ")"

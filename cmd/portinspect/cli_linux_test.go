@@ -30,6 +30,7 @@ type jsonDoc struct {
 		State        string
 		Exposure     string
 		OwnerStatus  string `json:"owner_status"`
+		Role         string
 		Processes    []struct {
 			PID  int
 			Name string

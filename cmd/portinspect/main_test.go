@@ -27,8 +27,10 @@ func TestMain(m *testing.M) {
 }
 
 // listenHelper holds the sockets named by its arguments
-// ("tcp4:127.0.0.1:0", "udp6:[::1]:3372", Go's network names), prints
-// "ready PID PORT..." and waits until its standard input closes. With
+// ("tcp4:127.0.0.1:0", "udp6:[::1]:3372", Go's network names, or
+// "dial:127.0.0.1:3372" for a TCP connection from it), prints "ready PID
+// PORT..." (a connection's local port) and waits until its standard input
+// closes. With
 // -comm NAME it first renames itself, the way a hostile process can; with
 // -orphan, it hands each TCP listener to a message it never reads and
 // closes its own descriptors, so that no process holds the listener.
@@ -65,6 +67,12 @@ func listenHelper() {
 			if orphan {
 				orphanListener(l.(*net.TCPListener))
 			}
+		case network == "dial":
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				helperFail(err)
+			}
+			local = c.LocalAddr()
 		case strings.HasPrefix(network, "udp"):
 			c, err := net.ListenPacket(network, addr)
 			if err != nil {
@@ -72,7 +80,7 @@ func listenHelper() {
 			}
 			local = c.LocalAddr()
 		default:
-			helperFail(fmt.Errorf("want tcp4:ADDR, udp6:ADDR…, got %q", a))
+			helperFail(fmt.Errorf("want tcp4:ADDR, udp6:ADDR, dial:ADDR…, got %q", a))
 		}
 		_, port, _ := net.SplitHostPort(local.String())
 		ports = append(ports, port)

@@ -70,10 +70,25 @@ func renderPort(ios *IOStreams, rep *inspect.Report, opts *portOptions) error {
 		if opts.full {
 			writeKnownPort(w, e, textWidth(ios))
 		} else {
-			writeKnownPortBrief(w, e, textWidth(ios))
+			writeKnownPortBrief(w, e, listenersOn(own, e.Port), textWidth(ios))
 		}
 	}
 	return w.Flush()
+}
+
+// listenersOn returns the processes that hold the listeners on port.
+func listenersOn(socks []inspect.Socket, port uint16) []*inspect.Process {
+	var procs []*inspect.Process
+	for i := range socks {
+		if s := &socks[i]; s.Listening() && s.Local.Port() == port {
+			for _, p := range s.Processes {
+				if !slices.Contains(procs, p) {
+					procs = append(procs, p)
+				}
+			}
+		}
+	}
+	return procs
 }
 
 // nothingThere is the sentence for a port query that found nothing.
@@ -212,9 +227,10 @@ func platformName(p string) string {
 
 // writeKnownPortBrief is the known-port block of an answer: what IANA
 // registers the port for, the note that matches with its risk, its summary
-// and this platform's first step cut short, any other notes by title, and
-// where to read the whole entry.
-func writeKnownPortBrief(w io.Writer, e knownports.Entry, width int) {
+// and this platform's first step cut short (with the PID filled in when
+// one process holds the port), any other notes by title, and where to read
+// the whole entry.
+func writeKnownPortBrief(w io.Writer, e knownports.Entry, holders []*inspect.Process, width int) {
 	writeRegistrations(w, e)
 	notes := briefNotes(e.Notes, hostPlatform())
 	if len(notes) == 0 {
@@ -223,7 +239,7 @@ func writeKnownPortBrief(w io.Writer, e knownports.Entry, width int) {
 	n := notes[0]
 	writeNoteTitle(w, n)
 	writeWrappedCut(w, "    ", n.Summary, width, maxSummaryLines)
-	if groups := inspect.GroupAdvice(n.Advice, hostPlatform()); len(groups) > 0 {
+	if groups := inspect.GroupAdvice(inspect.FillPID(n.Advice, holders), hostPlatform()); len(groups) > 0 {
 		g := groups[0]
 		step := fmt.Sprintf("  What to do on %s (step 1 of %d):", platformName(g.Platform), len(g.Steps))
 		if len(g.Steps) == 1 {

@@ -38,17 +38,6 @@ func renderSockets(ios *IOStreams, rep *inspect.Report, format outputFormat, col
 	return writeTable(ios, header, rows)
 }
 
-// localCell prints a socket's local address as ss does: "*:80" for an
-// IPv6 wildcard that takes IPv4 too, so that it is told from an IPv6-only
-// "[::]:80".
-func localCell(s *inspect.Socket) string {
-	if s.DualStack == platform.DualStackYes && s.Local.Addr().IsUnspecified() {
-		return "*:" + strconv.Itoa(int(s.Local.Port()))
-	}
-	// Zones are interface names, which root may fill with anything.
-	return escapeText(s.Local.String())
-}
-
 // queueCell is a RECV-Q or SEND-Q cell: "-" where the system does not
 // report it.
 func queueCell(q int64) string {
@@ -82,7 +71,8 @@ func socketRows(socks []inspect.Socket, cols columns, wide, tty bool) (header []
 	for i := range socks {
 		s := &socks[i]
 		row := make([]string, 0, len(header))
-		row = append(row, s.Protocol.String(), localCell(s), escapeText(formatRemote(s.Remote)))
+		// Zones are interface names, which root may fill with anything.
+		row = append(row, s.Protocol.String(), escapeText(s.LocalName()), escapeText(formatRemote(s.Remote)))
 		if cols.service {
 			row = append(row, s.Service)
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -84,8 +85,18 @@ func TestWindowsBuildUnderWine(t *testing.T) {
 		t.Errorf("portinspect.exe list -l: exit %d:\n%s", code, out)
 	}
 	out, _, code = runCommand(t, append(wine, "lookup", "3372"))
-	if code != 0 || !strings.Contains(out, "tip2 (TIP 2)") || !strings.Contains(out, "MSDTC TIP listener") {
+	if code != 0 || !strings.Contains(out, "tip2 (tcp, udp): TIP 2") || !strings.Contains(out, "MSDTC TIP listener") {
 		t.Errorf("portinspect.exe lookup 3372: exit %d:\n%s", code, out)
+	}
+	// The answer on Windows: Windows's first step, queues unknown.
+	out, _, code = runCommand(t, append(wine, "3372"))
+	if code != 0 || !strings.Contains(out, "  What to do on Windows (step 1 of ") || !strings.Contains(out, "netstat -ano | findstr :3372") ||
+		!strings.Contains(out, "Full entry: portinspect lookup 3372") {
+		t.Errorf("portinspect.exe 3372: exit %d:\n%s", code, out)
+	}
+	out, _, _ = runCommand(t, append(wine, "3372", "-l", "-o", "wide"))
+	if !regexp.MustCompile(`(?m)^tcp +127\.0\.0\.1:3372 +0\.0\.0\.0:\* +LISTEN +- +- +loopback`).MatchString(out) {
+		t.Errorf("portinspect.exe 3372 -o wide: queues should be unknown:\n%s", out)
 	}
 }
 

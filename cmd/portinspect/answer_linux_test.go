@@ -1,0 +1,227 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from what the tests see")
+
+// TestAnswerGolden pins `portinspect 3372` for one listener with its note,
+// in a fresh network namespace: the answer a newcomer sees first. It must
+// fit a screen and be the same piped (this test) as on a terminal.
+func TestAnswerGolden(t *testing.T) {
+	requireRoot(t, "ip")
+	inNS := newNetns(t)
+	pid, _ := startListener(t, inNS, "tcp4:0.0.0.0:3372")
+
+	out, errOut, code := portinspect(t, inNS, "3372")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if n := strings.Count(out, "\n"); n > 40 {
+		t.Errorf("the answer is %d lines, more than one screen:\n%s", n, out)
+	}
+	got := normalizeAnswer(out, pid)
+	golden := filepath.Join("testdata", "answer-3372.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("answer differs from %s (go test -run TestAnswerGolden -update rewrites it):\n%s", golden, got)
+	}
+}
+
+// normalizeAnswer replaces what changes from run to run: the helper's
+// PID, start time, executable and command line.
+func normalizeAnswer(out string, pid int) string {
+	out = regexp.MustCompile(`\b`+strconv.Itoa(pid)+`\b`).ReplaceAllString(out, "PID")
+	out = regexp.MustCompile(`started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \w+`).ReplaceAllString(out, "started TIME")
+	out = regexp.MustCompile(`(?m)^(      exe: +).*$`).ReplaceAllString(out, "${1}EXE")
+	out = regexp.MustCompile(`(?m)^(      command: +).*\n(^ {16}.*\n)*`).ReplaceAllString(out, "${1}COMMAND\n")
+	out = regexp.MustCompile(`(?m)^(PROTO.*PROCESS +USER|tcp .*)$`).ReplaceAllStringFunc(out, func(s string) string {
+		return strings.Join(strings.Fields(s), " ")
+	})
+	return out
+}
+
+// TestDualStackListeners shows the difference ss shows between a [::]
+// listener that takes IPv4 too and one that is IPv6 only, in the table, in
+// JSON and in what an IPv4 address selects.
+func TestDualStackListeners(t *testing.T) {
+	requireRoot(t, "ip")
+	inNS := newNetns(t)
+	// Go's "tcp" on [::] is dual-stack; "tcp6" sets IPV6_V6ONLY.
+	startListener(t, inNS, "tcp:[::]:8080", "tcp6:[::]:8081", "udp:[::]:8082")
+
+	out, _, code := portinspect(t, inNS, "list", "-l")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"tcp\t*:8080\t[::]:*\thttp-alt\tLISTEN\tall\t", "tcp\t[::]:8081\t[::]:*\t", "udp\t*:8082\t[::]:*\t"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list -l lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, _ = portinspect(t, inNS, "8080,8081,8082", "-o", "json")
+	for _, want := range []string{
+		`"local_address": "::",\s+"local_port": 8080,(?s:.)*?"dual_stack": true`,
+		`"local_address": "::",\s+"local_port": 8081,(?s:.)*?"dual_stack": false`,
+		`"protocol": "udp",\s+"family": "ipv6",\s+"local_address": "::",\s+"local_port": 8082,(?s:.)*?"dual_stack": true`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("JSON lacks %s:\n%s", want, out)
+		}
+	}
+	// 127.0.0.1 reaches the dual-stack listener, not the IPv6-only one.
+	if out, _, code := portinspect(t, inNS, "127.0.0.1:8080"); code != 0 || !strings.Contains(out, "*:8080") {
+		t.Errorf("127.0.0.1:8080: exit %d\n%s", code, out)
+	}
+	if out, _, code := portinspect(t, inNS, "127.0.0.1:8081"); code != 1 || !strings.HasPrefix(out, "Nothing is listening on or connected to 127.0.0.1:8081.") {
+		t.Errorf("127.0.0.1:8081: exit %d\n%s", code, out)
+	}
+	if _, _, code := portinspect(t, inNS, "check", "--listening", "[::1]:8081", "--closed", "127.0.0.1:8081", "--listening", "0.0.0.0:8080"); code != 0 {
+		t.Errorf("check with addresses: exit %d", code)
+	}
+}
+
+// TestClientsOfThePort checks that the answer lists this machine's
+// clients of a port with their own processes, after the port's sockets.
+func TestClientsOfThePort(t *testing.T) {
+	requireRoot(t, "ip")
+	inNS := newNetns(t)
+	server, _ := startListener(t, inNS, "tcp4:127.0.0.1:3372")
+	client, ports := startListener(t, inNS, "dial:127.0.0.1:3372")
+
+	out, _, code := portinspect(t, inNS, "3372")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	clientRow := regexp.MustCompile(fmt.Sprintf(`(?m)^Clients on this host\ntcp +127\.0\.0\.1:%d +127\.0\.0\.1:3372 +ESTABLISHED +loopback +%d +pi-listen`, ports[0], client))
+	if !clientRow.MatchString(out) || !strings.Contains(out, fmt.Sprintf("  %d  pi-listen", server)) || !strings.Contains(out, fmt.Sprintf("  %d  pi-listen", client)) {
+		t.Errorf("answer:\n%s", out)
+	}
+	// The server never accepted: the connection waits in the listener's
+	// accept queue, which -o wide shows.
+	out, _, _ = portinspect(t, inNS, "3372", "-l", "-o", "wide")
+	if !regexp.MustCompile(`(?m)^tcp +127\.0\.0\.1:3372 +0\.0\.0\.0:\* +LISTEN +1 +\d+ +loopback`).MatchString(out) {
+		t.Errorf("accept queue:\n%s", out)
+	}
+	// Listeners only: no clients.
+	if out, _, _ := portinspect(t, inNS, "3372", "-l"); strings.Contains(out, "Clients") {
+		t.Errorf("-l lists clients:\n%s", out)
+	}
+	doc := decode(t, mustOut(t, inNS, "3372", "-o", "json"))
+	if n := len(doc.Sockets); n != 3 || doc.Sockets[2].LocalPort != ports[0] || doc.Sockets[2].Role != "client" || doc.Sockets[0].Role != "" {
+		t.Errorf("JSON sockets %+v", doc.Sockets)
+	}
+}
+
+// mustOut runs portinspect in a namespace and returns its output whatever
+// the exit code.
+func mustOut(t *testing.T, prefix []string, args ...string) string {
+	t.Helper()
+	out, _, _ := portinspect(t, prefix, args...)
+	return out
+}
+
+// TestChecksTellTheTruth runs check and audit against an SSH-like
+// listener in a fresh namespace, as root and as nobody.
+func TestChecksTellTheTruth(t *testing.T) {
+	requireRoot(t, "ip", "setpriv")
+	inNS := newNetns(t)
+	pid, _ := startListener(t, inNS, "tcp4:0.0.0.0:22")
+	startListener(t, inNS, "dial:127.0.0.1:22")
+
+	check := func(prefix []string, args ...string) (string, int) {
+		t.Helper()
+		out, _, code := portinspect(t, prefix, append([]string{"check"}, args...)...)
+		return out, code
+	}
+	// A service name listens when any of its protocols does: ssh is
+	// 22/tcp and 22/udp at IANA.
+	if out, code := check(inNS, "--listening", "ssh", "--closed", "ssh/udp"); code != 0 {
+		t.Errorf("ssh on TCP only: exit %d\n%s", code, out)
+	}
+	if out, code := check(inNS, "--closed", "ssh"); code != 1 || !strings.Contains(out, "FAIL ssh closed: listening on 0.0.0.0:22/tcp") {
+		t.Errorf("--closed ssh: exit %d\n%s", code, out)
+	}
+	// Failures say what is there instead.
+	out, code := check(inNS, "--listening", "22/tcp@loopback")
+	if want := "FAIL 22/tcp listening@loopback: listens on 0.0.0.0:22/tcp (all), not on loopback only\n"; code != 1 || out != want {
+		t.Errorf("got exit %d %q, want %q", code, out, want)
+	}
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(policy, []byte("require:\n  - port: ssh\n    owner: nginx\n    reason: the web server\n"), 0o644)
+	out, code = check(inNS, "--policy", policy)
+	if want := fmt.Sprintf("held by pi-listen (pid %d) on 0.0.0.0:22/tcp, not nginx", pid); code != 1 || !strings.Contains(out, want) {
+		t.Errorf("policy owner: exit %d %q, want %q", code, out, want)
+	}
+
+	// A connection's server end is named by its port's service, even
+	// when the listener is filtered out.
+	out, _, _ = portinspect(t, inNS, "list", "--state", "established")
+	if !regexp.MustCompile(`(?m)^tcp\t127\.0\.0\.1:22\t127\.0\.0\.1:\d+\tssh\tESTABLISHED\t`).MatchString(out) {
+		t.Errorf("list --state established:\n%s", out)
+	}
+
+	// As nobody, owners are hidden: assertions about them fail and say
+	// why, and an audit gate does not pass blind.
+	nobody := append(append([]string{}, inNS...), "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", publicCopy(t))
+	run := func(args ...string) (string, string, int) {
+		t.Helper()
+		return runCommand(t, append(append([]string{}, nobody...), args...))
+	}
+	out, _, code = run("check", "--owner", "22=sshd")
+	if want := "FAIL 22 owner sshd: owner hidden on 0.0.0.0:22/tcp: run as root (or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH) to see it\n"; code != 1 || out != want {
+		t.Errorf("as nobody: exit %d %q, want %q", code, out, want)
+	}
+	// nobody must be able to read the policy.
+	public, err := os.MkdirTemp("", "pi-policy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(public) })
+	os.Chmod(public, 0o755)
+	deny := filepath.Join(public, "deny.yaml")
+	os.WriteFile(deny, []byte("deny:\n  - port: 22\n    owner: python3\n    reason: no Python servers\n"), 0o644)
+	out, _, code = run("check", "--policy", deny)
+	if code != 1 || !strings.Contains(out, "FAIL 22 closed owner python3 ("+deny+":2 deny): owner hidden on 0.0.0.0:22/tcp: run as root") {
+		t.Errorf("deny with an owner, as nobody: exit %d %q", code, out)
+	}
+	_, errOut, code := run("audit", "--fail-on", "critical")
+	if code != 1 || !strings.Contains(errOut, "portinspect: --fail-on critical: this audit could not see every owner (the owners of 1 listener are hidden)") {
+		t.Errorf("blind audit gate: exit %d, stderr %q", code, errOut)
+	}
+	if _, errOut, code = run("audit", "--fail-on", "critical", "--allow-partial", "-q"); code != 0 || errOut != "" {
+		t.Errorf("--allow-partial: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestCheckWaitsTheWholeTime checks that --wait 1s looks again until a
+// full second has passed, not until the last poll before it.
+func TestCheckWaitsTheWholeTime(t *testing.T) {
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	out, _, code := portinspect(t, nil, "check", "--listening", fmt.Sprintf("%d/udp", port), "--wait", "1s")
+	if elapsed := time.Since(start); code != 1 || elapsed < time.Second {
+		t.Errorf("exit %d after %v, want 1 after at least 1s: %s", code, elapsed, out)
+	}
+}
