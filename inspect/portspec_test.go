@@ -219,7 +219,8 @@ func TestParseStates(t *testing.T) {
 }
 
 func FuzzParsePortSpec(f *testing.F) {
-	for _, s := range []string{"3372", "22,80,443/tcp", "3000-3100/udp", "msdtc", "10-5", "-1", "80/xyz", " 1 , 2 ", "x11,22/tcp"} {
+	for _, s := range []string{"3372", "22,80,443/tcp", "3000-3100/udp", "msdtc", "10-5", "-1", "80/xyz", " 1 , 2 ", "x11,22/tcp",
+		"tcp/3372", "127.0.0.1:3372", "[::1]:3372/udp", "localhost:ssh", ":80", "*:80", "[fe80::1%eth0]:546", "::1:3372", "3372:tcp"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, spec string) {
@@ -237,6 +238,11 @@ func FuzzParsePortSpec(f *testing.F) {
 		for _, r := range set {
 			if r.Low == 0 || r.High < r.Low || !r.TCP && !r.UDP {
 				t.Fatalf("%q: bad range %+v", spec, r)
+			}
+			for _, a := range r.Addrs {
+				if !a.IsValid() || a.Is4In6() {
+					t.Fatalf("%q: bad address %v", spec, a)
+				}
 			}
 		}
 	})
