@@ -71,11 +71,7 @@ func TestDualStackListeners(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"tcp\t*:8080\t[::]:*\thttp-alt\tLISTEN\tall\t", "tcp\t[::]:8081\t[::]:*\t", "udp\t*:8082\t[::]:*\t"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("list -l lacks %q:\n%s", want, out)
-		}
-	}
+	assertContains(t, "list -l", out, "tcp\t*:8080\t[::]:*\thttp-alt\tLISTEN\tall\t", "tcp\t[::]:8081\t[::]:*\t", "udp\t*:8082\t[::]:*\t")
 	out, _, _ = portinspect(t, inNS, "8080,8081,8082", "-o", "json")
 	for _, want := range []string{
 		`"local_address": "::",\s+"local_port": 8080,(?s:.)*?"dual_stack": true`,

@@ -53,18 +53,14 @@ func TestPortAnswer(t *testing.T) {
 			t.Errorf("line %d:\n got %q\nwant %q", i, lines[min(i, len(lines)-1)], want)
 		}
 	}
-	for _, want := range []string{
+	assertContains(t, "output", out,
 		"Processes\n  4242  tipd  (user alice)\n      exe:      /usr/local/bin/tipd\n      command:  /usr/local/bin/tipd --tip\n",
 		"  777  systemd-resolve  (user systemd-resolve)\n",
 		"Port 3372 (tcp, udp)\n  Registered (IANA): tip2 (tcp, udp): TIP 2\n",
 		"  MSDTC TIP listener — risk medium beyond loopback, low on loopback only\n    IANA registers 3372/tcp",
-		"  What to do on " + platformName(hostPlatform()),
+		"  What to do on "+platformName(hostPlatform()),
 		"  Full entry: portinspect lookup 3372\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	// The whole entry is for --full and lookup.
 	for _, not := range []string{"Commonly seen:", "References:", "What to do on Windows"} {
 		if hostPlatform() != "windows" && strings.Contains(out, not) {
@@ -87,17 +83,13 @@ func TestPortAnswer(t *testing.T) {
 	if full != verbose {
 		t.Error("-v differs from --full")
 	}
-	for _, want := range []string{
+	assertContains(t, "--full", full,
 		"    Commonly seen:\n      windows: msdtc.exe (service MSDTC) — off by default.",
 		"    What to do on Windows:\n      1. See whether anything listens on 3372",
 		"      2. Look at MSDTC's network settings.",
 		"           netstat -ano | findstr :3372\n",
 		"    References:\n      - ",
-	} {
-		if !strings.Contains(full, want) {
-			t.Errorf("--full lacks %q:\n%s", want, full)
-		}
-	}
+	)
 	if strings.Contains(full, "On any") || strings.Count(full, "What to do on Windows:") != 1 {
 		t.Errorf("--full groups advice badly:\n%s", full)
 	}

@@ -282,3 +282,14 @@ func cmdExpand(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 }
+
+// assertContains reports each of wants that out, the output named what,
+// lacks.
+func assertContains(t *testing.T, what, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, out)
+		}
+	}
+}
