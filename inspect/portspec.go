@@ -3,6 +3,7 @@ package inspect
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -210,7 +211,7 @@ func (p specParser) help() string {
 // ParsePortSpec parses a PORTSPEC: "3372", "3372/tcp" (or "tcp/3372"),
 // "3000-3100/udp", "msdtc", an address with a port as ss, logs and
 // browsers print it ("127.0.0.1:3372", "[::1]:3372", "localhost:3372",
-// ":3372"), or a comma list of these. A protocol applies to the bare port
+// ":3372", "http://localhost:3000/"), or a comma list of these. A protocol applies to the bare port
 // numbers before it as well, so "22,80,443/tcp" is all TCP, as one would
 // read it; a service name keeps its own protocols. Errors are *UsageError,
 // one line that names the bad part and, where it can guess, the form meant.
@@ -255,6 +256,11 @@ func (p specParser) parse(spec string) (PortSet, error) {
 // item parses one item of a comma list and returns its protocol ("tcp",
 // "udp" or "") and whether it was a service name.
 func (p specParser) item(item string) (ranges []PortRange, proto string, named bool, err error) {
+	if strings.Contains(item, "://") {
+		if item, err = urlItem(item); err != nil {
+			return nil, "", false, err
+		}
+	}
 	body, proto, err := splitProtocol(item)
 	if err != nil {
 		return nil, "", false, err
@@ -307,6 +313,28 @@ func (p specParser) item(item string) (ranges []PortRange, proto string, named b
 		return nil, "", false, usagef("invalid port spec %q: not a port number or a known service name: %s%s", item, p.help(), didYouMean(item))
 	}
 	return ranges, proto, true, nil
+}
+
+// urlItem turns a URL pasted from a browser or a log
+// ("http://localhost:3000/app") into the item it names
+// ("localhost:3000/tcp"): its host and its port, or the scheme's.
+func urlItem(item string) (string, error) {
+	u, err := url.Parse(item)
+	if err != nil || u.Host == "" {
+		return "", usagef("invalid URL %q: want scheme://host:port, as in http://localhost:3000/", item)
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443", "ws": "80", "wss": "443", "ftp": "21"}[strings.ToLower(u.Scheme)]
+	}
+	if port == "" {
+		return "", usagef("invalid URL %q: no port, and %s has no usual one", item, u.Scheme)
+	}
+	host := u.Hostname()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return host + ":" + port + "/tcp", nil
 }
 
 // splitProtocol splits "3372/tcp" or "tcp/3372" into the rest and the

@@ -79,6 +79,10 @@ func TestParsePortSpec(t *testing.T) {
 		{"localhost:3372", PortSet{at(r(3372, 3372, true, true), "127.0.0.1", "::1")}},
 		{"LocalHost:ssh", PortSet{at(named("ssh", r(22, 22, true, true)), "127.0.0.1", "::1")}},
 		{"ws1:8000-8100,22", PortSet{at(r(8000, 8100, true, true), "127.0.1.1"), r(22, 22, true, true)}},
+		// URLs pasted from a browser.
+		{"http://localhost:3000/app?x=1", PortSet{at(r(3000, 3000, true, false), "127.0.0.1", "::1")}},
+		{"https://[::1]/", PortSet{at(r(443, 443, true, false), "::1")}},
+		{"HTTP://127.0.0.1", PortSet{at(r(80, 80, true, false), "127.0.0.1")}},
 	}
 	for _, tt := range tests {
 		got, err := ParsePortSpec(tt.spec, fakeNames)
@@ -124,6 +128,8 @@ func TestParsePortSpecErrors(t *testing.T) {
 		{"127.0.0.1:", `no port`},
 		{"nosuchhost:80", `invalid address "nosuchhost" in "nosuchhost:80": not an IP address, and not a name in /etc/hosts (names are never looked up in DNS)`},
 		{"1.2.3:80", `"1.2.3"`},
+		{"gopher://localhost/", `invalid URL "gopher://localhost/": no port, and gopher has no usual one`},
+		{"http://", `invalid URL "http://"`},
 	}
 	for _, tt := range tests {
 		_, err := ParsePortSpec(tt.spec, fakeNames)

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -42,6 +43,51 @@ func TestAnswerGolden(t *testing.T) {
 	}
 	if got != string(want) {
 		t.Errorf("answer differs from %s (go test -run TestAnswerGolden -update rewrites it):\n%s", golden, got)
+	}
+}
+
+// TestAnswerOnATerminal checks that the answer on a terminal (a pty from
+// script(1)) is the answer piped.
+func TestAnswerOnATerminal(t *testing.T) {
+	requireRoot(t, "ip", "script")
+	inNS := newNetns(t)
+	startListener(t, inNS, "tcp4:0.0.0.0:3372", "udp4:127.0.0.1:3372")
+	bin, err := exec.LookPath("portinspect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	piped, _, _ := portinspect(t, inNS, "3372")
+	tty, errOut, code := runCommand(t, append(inNS, "script", "-qec", bin+" 3372", "/dev/null"))
+	tty = strings.ReplaceAll(tty, "\r\n", "\n")
+	if code != 0 || tty != piped {
+		t.Errorf("exit %d, stderr %q; on a terminal:\n%s\npiped:\n%s", code, errOut, tty, piped)
+	}
+}
+
+// TestLongCommandLineLive runs a process whose command line is 1.5 MB, as
+// a Java classpath can be, and asks what its port is.
+func TestLongCommandLineLive(t *testing.T) {
+	args := []string{"tcp4:127.0.0.1:0"}
+	pad := strings.Repeat("/opt/app/lib/dependency-1.2.3.jar:", 3000) // 102 KB: under MAX_ARG_STRLEN
+	for range 15 {
+		args = append(args, "pad:"+pad)
+	}
+	pid, ports := startListener(t, nil, args...)
+	port := strconv.Itoa(ports[0])
+	out, _, code := portinspect(t, nil, port)
+	if code != 0 || len(out) > 8000 {
+		t.Fatalf("exit %d, %d bytes of answer", code, len(out))
+	}
+	if !regexp.MustCompile(`(?m)^ {16}… \(\d{7} more bytes; -o json shows all\)$`).MatchString(out) {
+		t.Errorf("the command line is not cut to three lines:\n%s", out)
+	}
+	doc := decode(t, mustOut(t, nil, port, "-o", "json"))
+	if len(doc.Sockets) == 0 || len(doc.Sockets[0].Processes) != 1 || doc.Sockets[0].Processes[0].PID != pid ||
+		len(strings.Join(doc.Sockets[0].Processes[0].Cmdline, " ")) < 15*len(pad) {
+		t.Errorf("JSON does not keep the whole command line")
+	}
+	if wide := mustOut(t, nil, port, "-o", "wide"); !strings.Contains(wide, strings.Repeat(pad+" pad:", 2)) {
+		t.Errorf("-o wide cuts the command line")
 	}
 }
 

@@ -32,8 +32,9 @@ type jsonDoc struct {
 		OwnerStatus  string `json:"owner_status"`
 		Role         string
 		Processes    []struct {
-			PID  int
-			Name string
+			PID     int
+			Name    string
+			Cmdline []string
 		}
 	}
 	KnownPorts []struct {
