@@ -3,6 +3,7 @@ package inspect
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
@@ -72,13 +73,26 @@ func suspiciousExecutableAdvice(here string, p *Process) []knownports.Advice {
 	cmds := inspectProcessCommands(here, p.PID)
 	switch here {
 	case "windows":
-		cmds = append(cmds, fmt.Sprintf("Get-AuthenticodeSignature '%s'", p.Exe))
+		cmds = append(cmds, "Get-AuthenticodeSignature "+powershellQuote(p.Exe))
 	case "macos":
-		cmds = append(cmds, fmt.Sprintf("codesign -dv '%s'", p.Exe))
+		cmds = append(cmds, "codesign -dv "+shellQuote(p.Exe))
 	case "linux":
-		cmds = append(cmds, fmt.Sprintf("sudo cp /proc/%d/exe /root/pid-%d.exe", p.PID, p.PID), fmt.Sprintf("ls -la '%s'", filepath.Dir(p.Exe)))
+		cmds = append(cmds, fmt.Sprintf("sudo cp /proc/%d/exe /root/pid-%d.exe", p.PID, p.PID), "ls -la "+shellQuote(filepath.Dir(p.Exe)))
 	}
 	return []knownports.Advice{{Platform: here, Text: text, Commands: cmds}}
+}
+
+// shellQuote quotes a path for a POSIX shell, so that a command someone
+// pastes runs on the path whatever it holds: the path is untrusted, and
+// a quote in it must not end the argument.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// powershellQuote quotes a path for PowerShell, where a single-quoted
+// string escapes a quote by doubling it.
+func powershellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
 func ownerlessAdvice(here string, port uint16, proto platform.Protocol) []knownports.Advice {

@@ -76,12 +76,7 @@ func (a *Audit) CountAtLeast(s Severity) int {
 // every listener's owner: a finding about an owner (a program run from
 // /tmp, say) cannot be raised about an owner that is hidden.
 func (a *Audit) Blind() string {
-	hidden := 0
-	for i := range a.Sockets {
-		if a.Sockets[i].Owners == platform.OwnersHidden {
-			hidden++
-		}
-	}
+	hidden := hiddenOwners(a.Sockets)
 	switch {
 	case hidden > 0:
 		return fmt.Sprintf("the owners of %s are hidden", platform.Plural(hidden, "listener"))
@@ -178,12 +173,7 @@ func auditFindings(rep *Report, db *knownports.DB, here string) []Finding {
 		findings = append(findings, groupFindings(g, rep.Host, db, here)...)
 	}
 	if !rep.Host.Privileged {
-		hidden := 0
-		for _, s := range rep.Sockets {
-			if s.Owners == platform.OwnersHidden {
-				hidden++
-			}
-		}
+		hidden := hiddenOwners(rep.Sockets)
 		msg := "this audit ran without privilege: processes of other users could not be read"
 		if hidden > 0 {
 			msg = fmt.Sprintf("this audit ran without privilege: the owners of %s are hidden", platform.Plural(hidden, "listener"))
@@ -198,6 +188,17 @@ func auditFindings(rep *Report, db *knownports.DB, here string) []Finding {
 		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Port, b.Port), cmp.Compare(a.Protocol, b.Protocol))
 	})
 	return findings
+}
+
+// hiddenOwners counts the sockets whose owners are hidden.
+func hiddenOwners(socks []Socket) int {
+	n := 0
+	for i := range socks {
+		if socks[i].Owners == platform.OwnersHidden {
+			n++
+		}
+	}
+	return n
 }
 
 // groupFindings applies the rules to the listeners on one port.
@@ -398,19 +399,12 @@ func FillPID(advice []knownports.Advice, procs []*Process) []knownports.Advice {
 	return filled
 }
 
-// AdvicePlatformFirst orders advice for platform first, then for any
-// platform, then the rest as written.
+// AdvicePlatformFirst lists advice in the order GroupAdvice gives it:
+// platform's steps, then those for any platform, then the others'.
 func AdvicePlatformFirst(advice []knownports.Advice, platform string) []knownports.Advice {
-	rank := func(a knownports.Advice) int {
-		switch a.Platform {
-		case platform:
-			return 0
-		case "any":
-			return 1
-		}
-		return 2
+	var out []knownports.Advice
+	for _, g := range GroupAdvice(advice, platform) {
+		out = append(out, g.Steps...)
 	}
-	sorted := slices.Clone(advice)
-	slices.SortStableFunc(sorted, func(a, b knownports.Advice) int { return rank(a) - rank(b) })
-	return sorted
+	return out
 }

@@ -55,6 +55,9 @@ type Assertion struct {
 	// from ("--closed", "policy.yaml:12").
 	Reason string
 	Source string
+	// Policy is, for AssertDefaultDeny, the policy whose rules name the
+	// listeners it allows.
+	Policy *Policy
 }
 
 // ParseAssertion parses the argument of a check flag: "22/tcp" or
@@ -103,7 +106,7 @@ func PolicyAssertions(p *Policy) []Assertion {
 		as = append(as, rule(AssertClosed, r, "deny"))
 	}
 	if p.Default == DefaultDeny {
-		as = append(as, Assertion{Kind: AssertDefaultDeny, Source: p.Name + " default"})
+		as = append(as, Assertion{Kind: AssertDefaultDeny, Source: p.Name + " default", Policy: p})
 	}
 	return as
 }
@@ -118,12 +121,11 @@ type Result struct {
 	Sockets []*Socket
 }
 
-// Evaluate checks assertions against a report of listening sockets; p,
-// when not nil, is the policy whose rules a default-deny assertion
-// measures listeners against. An assertion about owners that the report
-// could not see fails, saying so: a check must never pass blind.
-func Evaluate(rep *Report, as []Assertion, p *Policy) []Result {
-	e := evaluator{policy: p, hint: rep.Host.PrivilegeHint}
+// Evaluate checks assertions against a report of listening sockets. An
+// assertion about owners that the report could not see fails, saying so:
+// a check must never pass blind.
+func Evaluate(rep *Report, as []Assertion) []Result {
+	e := evaluator{host: rep.Host}
 	for i := range rep.Sockets {
 		if rep.Sockets[i].Listening() {
 			e.listeners = append(e.listeners, &rep.Sockets[i])
@@ -138,9 +140,9 @@ func Evaluate(rep *Report, as []Assertion, p *Policy) []Result {
 
 type evaluator struct {
 	listeners []*Socket
-	policy    *Policy
-	// hint names the privilege that shows hidden owners.
-	hint string
+	// host says whether more privilege would show hidden owners, and
+	// which.
+	host platform.Host
 }
 
 // selects reports whether a assertion's ports, exposure and (but for
@@ -170,13 +172,15 @@ func ownerUnseen(s *Socket) bool {
 // unseen says why the owners of socks cannot be judged.
 func (e *evaluator) unseen(socks []*Socket) string {
 	what := "owner hidden on " + listenerAddresses(socks)
-	if !slices.ContainsFunc(socks, func(s *Socket) bool { return s.Owners == platform.OwnersHidden }) {
+	switch {
+	case !slices.ContainsFunc(socks, func(s *Socket) bool { return s.Owners == platform.OwnersHidden }):
 		return "owner not reported by the system on " + listenerAddresses(socks)
-	}
-	if e.hint == "" {
+	case e.host.Privileged:
+		return what + ": a process refused even this privileged run"
+	case e.host.PrivilegeHint == "":
 		return what
 	}
-	return what + ": run as " + e.hint + " to see it"
+	return what + ": run as " + e.host.PrivilegeHint + " to see it"
 }
 
 // listenersWhere returns the listeners keep selects.
@@ -256,7 +260,7 @@ func (e *evaluator) evaluate(a Assertion) Result {
 	case AssertDefaultDeny:
 		var unnamed, hidden []*Socket
 		for _, s := range e.listeners {
-			switch e.policy.names(s) {
+			switch a.Policy.names(s) {
 			case ruleNone:
 				unnamed = append(unnamed, s)
 			case ruleIfOwnerSeen:
@@ -320,20 +324,22 @@ func heldByOthers(socks []*Socket, owner string) string {
 // describeExposures names where listeners are and how exposed:
 // "0.0.0.0:22/tcp (all), [::]:22/tcp (all)".
 func describeExposures(socks []*Socket) string {
-	var parts []string
-	for _, s := range socks {
-		parts = append(parts, fmt.Sprintf("%s/%s (%s)", s.LocalName(), s.Protocol, s.Exposure))
-	}
-	return strings.Join(parts, ", ")
+	return joinListeners(socks, ", ", func(s *Socket) string { return " (" + s.Exposure.String() + ")" })
 }
 
 // listenerAddresses lists listeners as "0.0.0.0:22/tcp, [::]:22/tcp".
 func listenerAddresses(socks []*Socket) string {
-	var parts []string
-	for _, s := range socks {
-		parts = append(parts, fmt.Sprintf("%s/%s", s.LocalName(), s.Protocol))
+	return joinListeners(socks, ", ", func(*Socket) string { return "" })
+}
+
+// joinListeners names each listener as "0.0.0.0:22/tcp" and what more
+// says of it, joined by sep.
+func joinListeners(socks []*Socket, sep string, more func(*Socket) string) string {
+	parts := make([]string, len(socks))
+	for i, s := range socks {
+		parts[i] = s.LocalName() + "/" + s.Protocol.String() + more(s)
 	}
-	return strings.Join(parts, ", ")
+	return strings.Join(parts, sep)
 }
 
 // policyMatch says whether a policy's rules name a listener.
@@ -444,9 +450,5 @@ func (r PortRange) describe() string {
 // describeListeners says where and by whom: "0.0.0.0:3372/tcp by tipd
 // (pid 412); [::1]:53/udp by a hidden owner".
 func describeListeners(socks []*Socket) string {
-	var parts []string
-	for _, s := range socks {
-		parts = append(parts, fmt.Sprintf("%s/%s by %s", s.LocalName(), s.Protocol, describeHolders([]*Socket{s})))
-	}
-	return strings.Join(parts, "; ")
+	return joinListeners(socks, "; ", func(s *Socket) string { return " by " + describeHolders([]*Socket{s}) })
 }

@@ -58,7 +58,7 @@ func TestEvaluateAssertions(t *testing.T) {
 		{AssertOnlyLoopback, "23", true, "nothing listens"},
 	}
 	for _, tt := range tests {
-		r := Evaluate(rep, []Assertion{mustAssert(t, tt.kind, tt.arg)}, nil)[0]
+		r := Evaluate(rep, []Assertion{mustAssert(t, tt.kind, tt.arg)})[0]
 		if r.OK != tt.ok || !strings.Contains(r.Found, tt.found) {
 			t.Errorf("%s %s: ok %v, found %q; want %v and %q", tt.kind, tt.arg, r.OK, r.Found, tt.ok, tt.found)
 		}
@@ -91,7 +91,7 @@ func TestEvaluateNeverBlind(t *testing.T) {
 		{AssertListening, "[::1]:3372/tcp", true, "[::]:3372/tcp"},
 	}
 	for _, tt := range tests {
-		r := Evaluate(rep, []Assertion{mustAssert(t, tt.kind, tt.arg)}, nil)[0]
+		r := Evaluate(rep, []Assertion{mustAssert(t, tt.kind, tt.arg)})[0]
 		if r.OK != tt.ok || !strings.Contains(r.Found, tt.found) {
 			t.Errorf("%s %s: ok %v, found %q; want %v and %q", tt.kind, tt.arg, r.OK, r.Found, tt.ok, tt.found)
 		}
@@ -112,7 +112,7 @@ func TestEvaluateNeverBlind(t *testing.T) {
 		Allow:   []PolicyRule{rule("8080", "nginx"), rule("22,9000", ""), rule("3372", "")},
 		Deny:    []PolicyRule{rule("8080", "python3")},
 	}
-	results := Evaluate(rep, PolicyAssertions(p), p)
+	results := Evaluate(rep, PolicyAssertions(p))
 	want := []struct {
 		ok    bool
 		found string
@@ -125,6 +125,13 @@ func TestEvaluateNeverBlind(t *testing.T) {
 		if r := results[i]; r.OK != w.ok || r.Found != w.found {
 			t.Errorf("%s %s: ok %v, found %q; want %v and %q", r.Kind, r.Source, r.OK, r.Found, w.ok, w.found)
 		}
+	}
+
+	// Root refused by a process: more privilege would not help.
+	rep.Host.Privileged = true
+	r := Evaluate(rep, []Assertion{mustAssert(t, AssertOwner, "8080=nginx")})[0]
+	if want := "owner hidden on 192.0.2.10:8080/tcp: a process refused even this privileged run"; r.OK || r.Found != want {
+		t.Errorf("privileged: ok %v, found %q, want %q", r.OK, r.Found, want)
 	}
 }
 
@@ -164,7 +171,7 @@ func TestEvaluatePolicy(t *testing.T) {
 		Allow:   []PolicyRule{rule("9000", OnLoopback, ""), rule("8080", AnyExposure, "")},
 		Deny:    []PolicyRule{rule("3372", BeyondLoopback, "")},
 	}
-	results := Evaluate(rep, PolicyAssertions(p), p)
+	results := Evaluate(rep, PolicyAssertions(p))
 	var lines []string
 	for _, r := range results {
 		lines = append(lines, r.Kind.String()+" "+r.Source+" ok="+map[bool]string{true: "yes", false: "no"}[r.OK])

@@ -109,8 +109,10 @@ func (s *Socket) LocalName() string {
 
 // At reports whether s is at local address a: bound to it, or, for a
 // listener bound to a wildcard, taking its connections. 0.0.0.0 takes
-// every IPv4 address; :: every IPv6 one and IPv4 ones too unless it is
-// IPv6-only. Asked for 0.0.0.0 itself, a dual-stack :: holds it as well.
+// every IPv4 address; :: every IPv6 one, and IPv4 ones too when the
+// system says it is dual-stack (where it does not say, as on Windows,
+// whose default is IPv6-only, a check must not pass on a guess). Asked for
+// 0.0.0.0 itself, a dual-stack :: holds it as well.
 func (s *Socket) At(a netip.Addr) bool {
 	l, a := s.Local.Addr().Unmap(), a.Unmap()
 	if l == a || a.Zone() == "" && l.WithZone("") == a {
@@ -119,13 +121,10 @@ func (s *Socket) At(a netip.Addr) bool {
 	if !s.Listening() || !l.IsUnspecified() {
 		return false
 	}
-	switch {
-	case a.IsUnspecified():
-		return a.Is4() && l.Is6() && s.DualStack == platform.DualStackYes
-	case l.Is4():
+	if l.Is4() {
 		return a.Is4()
 	}
-	return a.Is6() || s.DualStack != platform.DualStackNo
+	return a.Is6() && !a.IsUnspecified() || a.Is4() && s.DualStack == platform.DualStackYes
 }
 
 // Report is the answer to a query.

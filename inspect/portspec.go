@@ -39,11 +39,6 @@ type PortRange struct {
 // PortSet is what a PORTSPEC selects. The nil set selects every port.
 type PortSet []PortRange
 
-// Has reports whether the set selects port for protocol p at some address.
-func (ps PortSet) Has(port uint16, p platform.Protocol) bool {
-	return ps == nil || slices.ContainsFunc(ps, func(r PortRange) bool { return r.Has(port, p) })
-}
-
 // Selects reports whether the set selects s by its local port, protocol
 // and address.
 func (ps PortSet) Selects(s *Socket) bool {
@@ -257,9 +252,7 @@ func (p specParser) parse(spec string) (PortSet, error) {
 // "udp" or "") and whether it was a service name.
 func (p specParser) item(item string) (ranges []PortRange, proto string, named bool, err error) {
 	if strings.Contains(item, "://") {
-		if item, err = urlItem(item); err != nil {
-			return nil, "", false, err
-		}
+		return p.url(item)
 	}
 	body, proto, err := splitProtocol(item)
 	if err != nil {
@@ -315,26 +308,31 @@ func (p specParser) item(item string) (ranges []PortRange, proto string, named b
 	return ranges, proto, true, nil
 }
 
-// urlItem turns a URL pasted from a browser or a log
-// ("http://localhost:3000/app") into the item it names
-// ("localhost:3000/tcp"): its host and its port, or the scheme's.
-func urlItem(item string) (string, error) {
+// url parses a URL pasted from a browser or a log
+// ("http://localhost:3000/app") as the item it names: its host and its
+// port (or the scheme's), over TCP. Its protocol is its own: it does not
+// apply to bare ports before it, as a /tcp the user wrote would.
+func (p specParser) url(item string) (ranges []PortRange, proto string, named bool, err error) {
 	u, err := url.Parse(item)
 	if err != nil || u.Host == "" {
-		return "", usagef("invalid URL %q: want scheme://host:port, as in http://localhost:3000/", item)
+		return nil, "", false, usagef("invalid URL %q: want scheme://host:port, as in http://localhost:3000/", item)
 	}
 	port := u.Port()
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443", "ws": "80", "wss": "443", "ftp": "21"}[strings.ToLower(u.Scheme)]
 	}
 	if port == "" {
-		return "", usagef("invalid URL %q: no port, and %s has no usual one", item, u.Scheme)
+		return nil, "", false, usagef("invalid URL %q: no port, and %s has no usual one", item, u.Scheme)
 	}
 	host := u.Hostname()
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}
-	return host + ":" + port + "/tcp", nil
+	ranges, _, _, err = p.item(host + ":" + port + "/tcp")
+	if err != nil {
+		return nil, "", false, usagef("invalid URL %q: %v", item, err)
+	}
+	return ranges, "", true, nil
 }
 
 // splitProtocol splits "3372/tcp" or "tcp/3372" into the rest and the
@@ -367,7 +365,7 @@ func isProtocol(s string) bool {
 func splitHost(body, item string) (host, port string, err error) {
 	if strings.HasPrefix(body, "[") {
 		end := strings.IndexByte(body, ']')
-		if end < 0 || !strings.HasPrefix(body[end+1:], ":") {
+		if end <= 1 || !strings.HasPrefix(body[end+1:], ":") {
 			return "", "", usagef("invalid address in %q: want [IPv6 address]:PORT, as in [::1]:3372", item)
 		}
 		return body[1:end], body[end+2:], nil
@@ -402,7 +400,7 @@ func didYouMean(item string) string {
 			}
 		}
 	}
-	if ports, p, ok := strings.Cut(lower, "/"); ok && guess == "" && isPortSyntax(ports) {
+	if ports, p, ok := strings.Cut(lower, "/"); ok && guess == "" && ports != "" && isPortSyntax(ports) {
 		for _, proto := range []string{"tcp", "udp"} {
 			if editDistance(p, proto) == 1 || len(p) == 3 && sameLetters(p, proto) {
 				guess = ports + "/" + proto

@@ -83,6 +83,8 @@ func TestParsePortSpec(t *testing.T) {
 		{"http://localhost:3000/app?x=1", PortSet{at(r(3000, 3000, true, false), "127.0.0.1", "::1")}},
 		{"https://[::1]/", PortSet{at(r(443, 443, true, false), "::1")}},
 		{"HTTP://127.0.0.1", PortSet{at(r(80, 80, true, false), "127.0.0.1")}},
+		// A URL's TCP is its own: 53 stays both protocols.
+		{"53,http://localhost:8080", PortSet{r(53, 53, true, true), at(r(8080, 8080, true, false), "127.0.0.1", "::1")}},
 	}
 	for _, tt := range tests {
 		got, err := ParsePortSpec(tt.spec, fakeNames)
@@ -130,6 +132,9 @@ func TestParsePortSpecErrors(t *testing.T) {
 		{"1.2.3:80", `"1.2.3"`},
 		{"gopher://localhost/", `invalid URL "gopher://localhost/": no port, and gopher has no usual one`},
 		{"http://", `invalid URL "http://"`},
+		{"ftp://nosuchhost/", `invalid URL "ftp://nosuchhost/": invalid address "nosuchhost"`},
+		{"[]:22", "[IPv6 address]:PORT"},
+		{"/tpc", `"/tpc"`},
 	}
 	for _, tt := range tests {
 		_, err := ParsePortSpec(tt.spec, fakeNames)

@@ -56,11 +56,30 @@ func TestAnswerOnATerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	onTerminal := func(cols int) string {
+		t.Helper()
+		shell := fmt.Sprintf("stty cols %d rows 50; exec %s 3372", cols, bin)
+		out, errOut, code := runCommand(t, append(inNS, "script", "-qec", shell, "/dev/null"))
+		if code != 0 {
+			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+		return strings.ReplaceAll(out, "\r\n", "\n")
+	}
 	piped, _, _ := portinspect(t, inNS, "3372")
-	tty, errOut, code := runCommand(t, append(inNS, "script", "-qec", bin+" 3372", "/dev/null"))
-	tty = strings.ReplaceAll(tty, "\r\n", "\n")
-	if code != 0 || tty != piped {
-		t.Errorf("exit %d, stderr %q; on a terminal:\n%s\npiped:\n%s", code, errOut, tty, piped)
+	if tty := onTerminal(100); tty != piped {
+		t.Errorf("on a terminal:\n%s\npiped:\n%s", tty, piped)
+	}
+	// A narrower terminal wraps the prose to its width; nothing else
+	// changes.
+	narrow := onTerminal(72)
+	for _, line := range strings.Split(narrow, "\n") {
+		if strings.HasPrefix(line, "    ") && !strings.HasPrefix(line, "      ") && displayWidth(line) > 72 {
+			t.Errorf("wider than the terminal: %q", line)
+		}
+	}
+	table := func(out string) string { return strings.SplitN(out, "\n\n", 2)[0] }
+	if table(narrow) != table(piped) || !strings.HasSuffix(narrow, "  Full entry: portinspect lookup 3372\n") {
+		t.Errorf("on a narrow terminal:\n%s\npiped:\n%s", narrow, piped)
 	}
 }
 

@@ -133,8 +133,12 @@ func auditRun(f *Factory, opts *auditOptions) error {
 	if worst, ok := a.Worst(); ok && worst >= *opts.failAt {
 		why = fmt.Sprintf("%s at or above %s", platform.Plural(a.CountAtLeast(*opts.failAt), "finding"), opts.failAt)
 	} else if blind := a.Blind(); blind != "" && !opts.allowPartial {
-		why = fmt.Sprintf("this audit could not see every owner (%s), so it cannot vouch that none is at or above %s: run as %s, or pass --allow-partial",
-			blind, opts.failAt, a.Host.PrivilegeHint)
+		remedy := "run as " + a.Host.PrivilegeHint + ", or pass --allow-partial"
+		if a.Host.Privileged {
+			remedy = "a process refused even this privileged run; pass --allow-partial to accept what it saw"
+		}
+		why = fmt.Sprintf("this audit could not see every owner (%s), so it cannot vouch that none is at or above %s: %s",
+			blind, opts.failAt, remedy)
 	}
 	if why == "" {
 		return nil
@@ -252,7 +256,12 @@ func wrapLastColumn(header []string, rows [][]string, width int) [][]string {
 	var out [][]string
 	for _, r := range rows {
 		last := len(r) - 1
-		for i, line := range wrapLines("", r[last], avail) {
+		lines := wrapLines("", r[last], avail)
+		if len(lines) == 0 {
+			out = append(out, r)
+			continue
+		}
+		for i, line := range lines {
 			row := make([]string, len(r))
 			if i == 0 {
 				copy(row, r[:last])
@@ -359,7 +368,11 @@ func writeAuditMarkdown(w io.Writer, a *inspect.Audit, now time.Time) {
 			for i, step := range g.Steps {
 				fmt.Fprintf(w, "%d. %s\n", i+1, mdText(step.Text))
 				if len(step.Commands) > 0 {
-					fmt.Fprintf(w, "\n   ```\n   %s\n   ```\n", strings.Join(step.Commands, "\n   "))
+					fmt.Fprint(w, "\n   ```\n")
+					for _, c := range step.Commands {
+						fmt.Fprintf(w, "   %s\n", escapeText(c))
+					}
+					fmt.Fprint(w, "   ```\n")
 				}
 			}
 		}

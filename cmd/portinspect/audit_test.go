@@ -51,6 +51,21 @@ func TestAuditTable(t *testing.T) {
 	}
 }
 
+// TestAuditAdviceQuotesPaths checks that a command built on an untrusted
+// executable path can be pasted safely and cannot reach the terminal raw.
+func TestAuditAdviceQuotesPaths(t *testing.T) {
+	m := platformtest.Risky()
+	p := m.Processes[40]
+	p.Exe = "/tmp/pq'\x1b[7mx/x"
+	m.Processes[40] = p
+	for _, format := range []string{"table", "markdown"} {
+		out, _, _ := runCLI(t, m, true, "audit", "-o", format)
+		if strings.ContainsRune(out, '\x1b') || !strings.Contains(out, `ls -la '/tmp/pq'\''\x1b[7mx'`) {
+			t.Errorf("-o %s:\n%s", format, out)
+		}
+	}
+}
+
 func TestAuditSummaryPlurals(t *testing.T) {
 	m := &platformtest.Fake{
 		SocketList: []platform.Socket{platformtest.Sock(platform.TCP, "0.0.0.0:3372", "0.0.0.0:0", platform.Listen, 1)},

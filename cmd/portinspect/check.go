@@ -18,13 +18,12 @@ const checkPollInterval = 250 * time.Millisecond
 
 type checkOptions struct {
 	listening, closed, owner, onlyLoopback []string
-	policyFile                             string
+	policyFiles                            []string
 	wait                                   time.Duration
 	quiet                                  bool
 	out                                    outputFlags
 
 	assertions []inspect.Assertion
-	policy     *inspect.Policy
 }
 
 func newCmdCheck(f *Factory, runF func(*checkOptions) error) *cobra.Command {
@@ -43,6 +42,7 @@ ssh), and @loopback, @all, @address or @beyond-loopback pins the exposure.
                                    (a process name or executable path)
   --only-loopback SPEC             whatever listens is on loopback only
   --policy FILE                    a policy file's require, allow, deny and default
+                                   (repeats: every file's rules must hold)
 
 --wait looks again until everything holds or the time runs out, for a
 script that has just started a service.`,
@@ -65,7 +65,7 @@ script that has just started a service.`,
 	fs.StringArrayVar(&opts.closed, "closed", nil, "SPEC[@EXPOSURE]: nothing may listen")
 	fs.StringArrayVar(&opts.owner, "owner", nil, "SPEC=PROCESS: what listens must be held by PROCESS")
 	fs.StringArrayVar(&opts.onlyLoopback, "only-loopback", nil, "SPEC: what listens must be on loopback only")
-	fs.StringVar(&opts.policyFile, "policy", "", "a policy file (YAML) of required, allowed and denied listeners")
+	fs.StringArrayVar(&opts.policyFiles, "policy", nil, "a policy file (YAML) of required, allowed and denied listeners (repeats)")
 	fs.DurationVar(&opts.wait, "wait", 0, "look again until everything holds or this time runs out (30s, 2m)")
 	fs.BoolVarP(&opts.quiet, "quiet", "q", false, "print nothing: the exit status says it all")
 	opts.out.add(cmd, formatTable, formatJSON)
@@ -97,21 +97,27 @@ func (o *checkOptions) parse(f *Factory) error {
 			o.assertions = append(o.assertions, a)
 		}
 	}
-	if o.policyFile != "" {
-		file, err := os.Open(o.policyFile)
+	for _, path := range o.policyFiles {
+		policy, err := readPolicy(path, names)
 		if err != nil {
-			return &inspect.UsageError{Msg: fmt.Sprintf("invalid --policy: %v", err)}
-		}
-		defer file.Close()
-		if o.policy, err = inspect.ParsePolicy(o.policyFile, file, names); err != nil {
 			return err
 		}
-		o.assertions = append(o.assertions, inspect.PolicyAssertions(o.policy)...)
+		o.assertions = append(o.assertions, inspect.PolicyAssertions(policy)...)
 	}
 	if len(o.assertions) == 0 {
 		return &inspect.UsageError{Msg: "check needs something to check: --listening, --closed, --owner, --only-loopback or --policy"}
 	}
 	return nil
+}
+
+// readPolicy reads and parses a policy file.
+func readPolicy(path string, names inspect.Names) (*inspect.Policy, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, &inspect.UsageError{Msg: fmt.Sprintf("invalid --policy: %v", err)}
+	}
+	defer file.Close()
+	return inspect.ParsePolicy(path, file, names)
 }
 
 func checkRun(f *Factory, opts *checkOptions) error {
@@ -126,7 +132,7 @@ func checkRun(f *Factory, opts *checkOptions) error {
 		if err != nil {
 			return err
 		}
-		results = inspect.Evaluate(rep, opts.assertions, opts.policy)
+		results = inspect.Evaluate(rep, opts.assertions)
 		left := time.Until(deadline)
 		if allHold(results) || left <= 0 {
 			break

@@ -101,6 +101,22 @@ func TestPortAnswer(t *testing.T) {
 	}
 }
 
+// TestPortOnlyClients: a server gone, its clients in TIME_WAIT: nothing is
+// on the port (exit 1), and the clients are listed under the sentence.
+func TestPortOnlyClients(t *testing.T) {
+	fake := platformtest.Workstation()
+	fake.SocketList = append(fake.SocketList, platformtest.Sock(platform.TCP, "127.0.0.1:50003", "127.0.0.1:18090", platform.TimeWait, 0))
+	for _, format := range []string{"table", "json"} {
+		out, _, code := runCLI(t, fake, false, "18090", "-o", format)
+		if code != exitNotFound {
+			t.Errorf("-o %s: exit %d, want 1:\n%s", format, code, out)
+		}
+		if format == "table" && !strings.HasPrefix(out, "Nothing is listening on or connected to 18090.\n\nClients on this host\nPROTO ") {
+			t.Errorf("answer:\n%s", out)
+		}
+	}
+}
+
 func TestPortNothingThereIsAnAnswer(t *testing.T) {
 	for _, tty := range []bool{true, false} {
 		out, errOut, code := runCLI(t, platformtest.Workstation(), tty, "3389")

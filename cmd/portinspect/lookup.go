@@ -106,16 +106,17 @@ func lookupEntries(db *knownports.DB, names inspect.Names, args []string) (entri
 	return entriesFor(db, set), true, nil
 }
 
-// looksNumeric reports whether a lookup argument is meant as port numbers:
-// every comma item is digits and dashes before any /protocol.
+// looksNumeric reports whether a lookup argument is meant as port numbers,
+// however mistyped ("3372:tcp", "22,", "tcp3372"): once the protocol
+// names are taken out, it is digits and separators. A bad one is then a
+// usage error with its suggestion, not words to search for.
 func looksNumeric(arg string) bool {
-	for item := range strings.SplitSeq(arg, ",") {
-		ports, _, _ := strings.Cut(strings.TrimSpace(item), "/")
-		if ports == "" || strings.Trim(ports, "0123456789+-") != "" {
-			return false
-		}
+	digits := func(s string) bool {
+		return strings.ContainsAny(s, "0123456789") && strings.Trim(s, "0123456789+-,:. ") == ""
 	}
-	return true
+	rest := strings.NewReplacer("tcp", "", "udp", "").Replace(strings.ToLower(arg))
+	before, after, _ := strings.Cut(rest, "/")
+	return digits(before) || digits(after) && before == ""
 }
 
 // entriesFor returns what the database knows of the ports set names, in

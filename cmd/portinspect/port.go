@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -103,7 +104,9 @@ func portRun(f *Factory, opts *portOptions) error {
 	if err := renderPort(f.IO, rep, opts); err != nil {
 		return err
 	}
-	if len(rep.Sockets) == 0 {
+	// Clients alone (TIME_WAIT after the server went) are nothing on the
+	// port.
+	if !slices.ContainsFunc(rep.Sockets, func(s inspect.Socket) bool { return s.Role != inspect.RoleClient }) {
 		return &errSilentExit{code: exitNotFound}
 	}
 	return nil

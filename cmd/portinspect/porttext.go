@@ -50,19 +50,22 @@ func renderPort(ios *IOStreams, rep *inspect.Report, opts *portOptions) error {
 	wide := format == formatWide
 	header, ownRows := socketRows(own, cols, wide, true)
 	_, clientRows := socketRows(clients, cols, wide, true)
-	sections := []tableSection{{rows: ownRows}}
-	if len(own) == 0 {
-		fmt.Fprintln(w, nothingThere(opts))
-		sections = nil
-	}
-	if len(clients) > 0 {
-		if len(own) == 0 {
-			fmt.Fprintln(w)
+	const clientsCaption = "Clients on this host"
+	switch {
+	case len(own) > 0:
+		sections := []tableSection{{rows: ownRows}}
+		if len(clients) > 0 {
+			sections = append(sections, tableSection{caption: clientsCaption, rows: clientRows})
 		}
-		sections = append(sections, tableSection{caption: "Clients on this host", rows: clientRows})
-	}
-	if len(sections) > 0 {
 		writeSections(w, header, sections)
+	case len(clients) > 0:
+		// Clients left behind (TIME_WAIT) by a server that is gone.
+		fmt.Fprintf(w, "%s\n\n%s\n", nothingThere(opts), clientsCaption)
+		writeSections(w, header, []tableSection{{rows: clientRows}})
+	default:
+		fmt.Fprintln(w, nothingThere(opts))
+	}
+	if len(rep.Sockets) > 0 {
 		writeProcessDetails(w, rep.Sockets, textWidth(ios), wide)
 	}
 	for _, e := range rep.KnownPorts {
@@ -239,7 +242,9 @@ func writeKnownPortBrief(w io.Writer, e knownports.Entry, holders []*inspect.Pro
 	n := notes[0]
 	writeNoteTitle(w, n)
 	writeWrappedCut(w, "    ", n.Summary, width, maxSummaryLines)
-	if groups := inspect.GroupAdvice(inspect.FillPID(n.Advice, holders), hostPlatform()); len(groups) > 0 {
+	// Only this platform's step: another's would not help here, and the
+	// full entry has them all.
+	if groups := inspect.GroupAdvice(inspect.FillPID(n.Advice, holders), hostPlatform()); len(groups) > 0 && groups[0].Platform == hostPlatform() {
 		g := groups[0]
 		step := fmt.Sprintf("  What to do on %s (step 1 of %d):", platformName(g.Platform), len(g.Steps))
 		if len(g.Steps) == 1 {
@@ -248,7 +253,7 @@ func writeKnownPortBrief(w io.Writer, e knownports.Entry, holders []*inspect.Pro
 		fmt.Fprintln(w, step)
 		writeWrappedCut(w, "    ", g.Steps[0].Text, width, maxSummaryLines)
 		for _, c := range g.Steps[0].Commands {
-			fmt.Fprintf(w, "      %s\n", c)
+			fmt.Fprintf(w, "      %s\n", escapeText(c))
 		}
 	}
 	for _, other := range notes[1:] {
@@ -328,7 +333,8 @@ func writeSteps(w io.Writer, indent string, steps []knownports.Advice, width int
 	for i, step := range steps {
 		writeWrapped(w, fmt.Sprintf("%s%d. ", indent, i+1), step.Text, width)
 		for _, c := range step.Commands {
-			fmt.Fprintf(w, "%s     %s\n", indent, c)
+			// Commands may hold an executable's path: untrusted.
+			fmt.Fprintf(w, "%s     %s\n", indent, escapeText(c))
 		}
 	}
 }
@@ -392,10 +398,10 @@ func describeSeen(s knownports.Seen) string {
 func wrapLines(indent, text string, width int) []string {
 	var lines []string
 	line := indent
-	cont := strings.Repeat(" ", utf8.RuneCountInString(indent))
+	cont := strings.Repeat(" ", displayWidth(indent))
 	empty := true
 	for word := range strings.FieldsSeq(text) {
-		if !empty && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) > width {
+		if !empty && displayWidth(line)+1+displayWidth(word) > width {
 			lines = append(lines, line)
 			line, empty = cont, true
 		}

@@ -38,11 +38,11 @@ func renderSockets(ios *IOStreams, rep *inspect.Report, format outputFormat, col
 	return writeTable(ios, header, rows)
 }
 
-// queueCell is a RECV-Q or SEND-Q cell: "-" where the system does not
-// report it.
-func queueCell(q int64) string {
+// formatQueue prints a RECV-Q or SEND-Q, or unknown where the system does
+// not report it.
+func formatQueue(q int64, unknown string) string {
 	if q < 0 {
-		return "-"
+		return unknown
 	}
 	return strconv.FormatInt(q, 10)
 }
@@ -78,7 +78,7 @@ func socketRows(socks []inspect.Socket, cols columns, wide, tty bool) (header []
 		}
 		row = append(row, s.State.String())
 		if wide {
-			row = append(row, queueCell(s.RecvQ), queueCell(s.SendQ))
+			row = append(row, formatQueue(s.RecvQ, "-"), formatQueue(s.SendQ, "-"))
 		}
 		row = append(row, s.Exposure.String())
 		if owners {
@@ -270,7 +270,7 @@ func writeSocketCSV(out io.Writer, socks []inspect.Socket) error {
 			escapeText(s.Local.Addr().String()), strconv.Itoa(int(s.Local.Port())),
 			escapeText(s.Remote.Addr().String()), strconv.Itoa(int(s.Remote.Port())), s.Service,
 			s.State.String(), s.Exposure.String(), s.Owners.String())
-		tail := [4]string{csvQueue(s.RecvQ), csvQueue(s.SendQ), csvDualStack(s.DualStack), csvRole(s.Role)}
+		tail := [4]string{formatQueue(s.RecvQ, ""), formatQueue(s.SendQ, ""), csvDualStack(s.DualStack), csvRole(s.Role)}
 		if len(s.Processes) == 0 {
 			row = append(row, "", "", "", "", "", "", "", "")
 			row = append(row, tail[:]...)
@@ -297,15 +297,8 @@ func writeSocketCSV(out io.Writer, socks []inspect.Socket) error {
 	return bw.Flush()
 }
 
-// csvQueue, csvDualStack and csvRole leave a cell empty where JSON has
-// null or leaves the field out.
-func csvQueue(q int64) string {
-	if q < 0 {
-		return ""
-	}
-	return strconv.FormatInt(q, 10)
-}
-
+// csvDualStack and csvRole leave a cell empty where JSON leaves the field
+// out.
 func csvDualStack(d platform.DualStack) string {
 	switch d {
 	case platform.DualStackYes:

@@ -44,7 +44,9 @@ func Main(args []string, f *Factory) int {
 	if errors.As(err, &silent) {
 		return silent.code
 	}
-	fmt.Fprintf(f.IO.ErrOut, "portinspect: %s\n", oneLine(err.Error()))
+	// Errors quote what the user typed, which a paste can fill with
+	// escape sequences.
+	fmt.Fprintf(f.IO.ErrOut, "portinspect: %s\n", escapeText(oneLine(err.Error())))
 	var ie *inspectError
 	if errors.As(err, &ie) {
 		return exitInspect
