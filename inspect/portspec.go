@@ -132,9 +132,10 @@ func ResolverFrom(db *knownports.DB) ServiceResolver {
 type Names struct {
 	// Services resolves service names.
 	Services ServiceResolver
-	// Hosts maps lower-case host names to addresses, as the hosts file
-	// lists them; names are never looked up in DNS.
-	Hosts map[string][]netip.Addr
+	// Hosts returns the hosts file's lower-case names and their
+	// addresses, read when a name is first asked for; names are never
+	// looked up in DNS.
+	Hosts func() map[string][]netip.Addr
 	// HostsFile names the file Hosts came from, for the error that a name
 	// is not in it.
 	HostsFile string
@@ -144,8 +145,10 @@ type Names struct {
 // loopback addresses even where the hosts file does not say so (RFC 6761).
 func (n Names) host(name string) []netip.Addr {
 	name = strings.ToLower(name)
-	if addrs := n.Hosts[name]; len(addrs) > 0 {
-		return addrs
+	if n.Hosts != nil {
+		if addrs := n.Hosts()[name]; len(addrs) > 0 {
+			return addrs
+		}
 	}
 	if name == "localhost" {
 		return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}

@@ -25,8 +25,10 @@ func fakeResolver(name string) []platform.PortRange {
 
 // fakeNames knows fakeResolver's services and one host name.
 var fakeNames = Names{
-	Services:  fakeResolver,
-	Hosts:     map[string][]netip.Addr{"ws1": {netip.MustParseAddr("127.0.1.1")}},
+	Services: fakeResolver,
+	Hosts: func() map[string][]netip.Addr {
+		return map[string][]netip.Addr{"ws1": {netip.MustParseAddr("127.0.1.1")}}
+	},
 	HostsFile: "/etc/hosts",
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"sync"
 
 	"golang.org/x/term"
 
@@ -39,11 +40,7 @@ type Factory struct {
 
 // names resolves the service and host names that PORTSPECs hold.
 func (f *Factory) names() inspect.Names {
-	n := inspect.Names{Services: inspect.ResolverFrom(f.KnownPorts()), HostsFile: platform.HostsFile()}
-	if f.Hosts != nil {
-		n.Hosts = f.Hosts()
-	}
-	return n
+	return inspect.Names{Services: inspect.ResolverFrom(f.KnownPorts()), Hosts: f.Hosts, HostsFile: platform.HostsFile()}
 }
 
 // socketSourceEnv forces a socket source ("netlink" or "proc" on Linux),
@@ -69,6 +66,6 @@ func SystemFactory() *Factory {
 			return src, err
 		},
 		KnownPorts: knownports.Default,
-		Hosts:      func() map[string][]netip.Addr { return platform.LoadHosts(platform.HostsFile()) },
+		Hosts:      sync.OnceValue(func() map[string][]netip.Addr { return platform.LoadHosts(platform.HostsFile()) }),
 	}
 }
