@@ -103,6 +103,11 @@ func TestPortAnswer(t *testing.T) {
 
 // TestPortOnlyClients: a server gone, its clients in TIME_WAIT: nothing is
 // on the port (exit 1), and the clients are listed under the sentence.
+func TestRegistrationWithoutDescription(t *testing.T) {
+	out, _, _ := runCLI(t, platformtest.Workstation(), false, "5000")
+	assertContains(t, "answer", out, "  Registered (IANA): commplex-main (tcp, udp)\n")
+}
+
 func TestPortOnlyClients(t *testing.T) {
 	fake := platformtest.Workstation()
 	fake.SocketList = append(fake.SocketList, platformtest.Sock(platform.TCP, "127.0.0.1:50003", "127.0.0.1:18090", platform.TimeWait, 0))

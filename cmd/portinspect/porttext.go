@@ -358,7 +358,11 @@ func registrationsByService(regs []knownports.Registration) []string {
 			lines = append(lines, k.description+inParens(protos[k]))
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("%s%s: %s", k.service, inParens(protos[k]), k.description))
+		line := k.service + inParens(protos[k])
+		if k.description != "" {
+			line += ": " + k.description
+		}
+		lines = append(lines, line)
 	}
 	return lines
 }
