@@ -4,7 +4,7 @@ go 1.26.7
 
 require (
 	github.com/ebitengine/purego v0.11.3
-	github.com/mattn/go-runewidth v0.0.19
+	github.com/mattn/go-runewidth v0.0.31
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.72.1
 	github.com/prometheus/prometheus v0.316.0

@@ -45,3 +45,21 @@ func BenchmarkRenderTableTTY(b *testing.B)   { benchmarkRender(b, formatTable, t
 func BenchmarkRenderTablePiped(b *testing.B) { benchmarkRender(b, formatTable, false) }
 func BenchmarkRenderJSON(b *testing.B)       { benchmarkRender(b, formatJSON, false) }
 func BenchmarkRenderCSV(b *testing.B)        { benchmarkRender(b, formatCSV, false) }
+
+// BenchmarkRenderTableWideNames is the terminal table when process names
+// are not ASCII, so every cell's width is measured by go-runewidth.
+func BenchmarkRenderTableWideNames(b *testing.B) {
+	rep := bigReport(24000)
+	for i := range rep.Sockets {
+		for _, p := range rep.Sockets[i].Processes {
+			p.Name = "ワーカー-" + p.Name
+		}
+	}
+	ios := &IOStreams{Out: io.Discard, ErrOut: io.Discard, OutTTY: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := renderSockets(ios, rep, formatTable, columns{owners: true, service: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
