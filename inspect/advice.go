@@ -2,7 +2,6 @@ package inspect
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/portinspect/portinspect/knownports"
@@ -77,7 +76,7 @@ func suspiciousExecutableAdvice(here string, p *Process) []knownports.Advice {
 	case "macos":
 		cmds = append(cmds, "codesign -dv "+shellQuote(p.Exe))
 	case "linux":
-		cmds = append(cmds, fmt.Sprintf("sudo cp /proc/%d/exe /root/pid-%d.exe", p.PID, p.PID), "ls -la "+shellQuote(filepath.Dir(p.Exe)))
+		cmds = append(cmds, fmt.Sprintf("sudo cp /proc/%d/exe /root/pid-%d.exe", p.PID, p.PID), "ls -la "+shellQuote(dirOf(p.Exe)))
 	}
 	return []knownports.Advice{{Platform: here, Text: text, Commands: cmds}}
 }

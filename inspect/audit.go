@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,17 +94,10 @@ func (a *Audit) Worst() (Severity, bool) {
 	return a.Findings[0].Severity, true
 }
 
-// AuditOptions are the parts of a query an audit takes: which listeners,
-// and the platform whose advice comes first.
-type AuditOptions struct {
-	Query    Query
-	Platform string
-}
-
-// RunAudit lists every listener (TCP LISTEN, bound UDP) with its owners and
-// known-port entry, and applies the audit rules.
-func RunAudit(ctx context.Context, src Source, db *knownports.DB, opts AuditOptions) (*Audit, error) {
-	q := opts.Query
+// RunAudit lists every listener (TCP LISTEN, bound UDP) that q selects,
+// with its owners and known-port entry, and applies the audit rules. The
+// advice of the machine's own system (its Host.OS) comes first.
+func RunAudit(ctx context.Context, src Source, db *knownports.DB, q Query) (*Audit, error) {
 	q.Listening = true
 	q.NoProcesses = false
 	q.Detail = platform.DetailFull
@@ -114,7 +106,7 @@ func RunAudit(ctx context.Context, src Source, db *knownports.DB, opts AuditOpti
 	if err != nil {
 		return nil, err
 	}
-	a := &Audit{Report: rep, Findings: auditFindings(rep, db, opts.Platform)}
+	a := &Audit{Report: rep, Findings: auditFindings(rep, db, rep.Host.OS)}
 	return a, nil
 }
 
@@ -240,9 +232,9 @@ func groupFindings(g *listenerGroup, host platform.Host, db *knownports.DB, here
 		case p.ExeDeleted:
 			why = "its executable was deleted after it started"
 		case p.ExeDirWritable:
-			why = fmt.Sprintf("its executable is in %s, which every user can write to", filepath.Dir(p.Exe))
+			why = fmt.Sprintf("its executable is in %s, which every user can write to", dirOf(p.Exe))
 		case inTempDir(p.Exe):
-			why = fmt.Sprintf("its executable is in the temporary directory %s", filepath.Dir(p.Exe))
+			why = fmt.Sprintf("its executable is in the temporary directory %s", dirOf(p.Exe))
 		}
 		if why == "" {
 			continue
@@ -282,6 +274,15 @@ func groupFindings(g *listenerGroup, host platform.Host, db *knownports.DB, here
 		out = append(out, f)
 	}
 	return out
+}
+
+// dirOf is the directory of a path written with / or \, whichever
+// system it comes from.
+func dirOf(path string) string {
+	if i := strings.LastIndexAny(path, `/\`); i > 0 {
+		return path[:i]
+	}
+	return path
 }
 
 // tempDirs are where nothing should be run from, world-writable or not.

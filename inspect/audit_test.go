@@ -13,7 +13,7 @@ import (
 )
 
 func TestAuditRules(t *testing.T) {
-	a, err := RunAudit(context.Background(), platformtest.Risky(), knownports.Default(), AuditOptions{Platform: "linux"})
+	a, err := RunAudit(context.Background(), platformtest.Risky(), knownports.Default(), Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestAuditUnprivileged(t *testing.T) {
 	m := platformtest.Risky()
 	m.Machine.Privileged = false
 	m.Unreadable = map[uint64]bool{6: true}
-	a, err := RunAudit(context.Background(), m, knownports.Default(), AuditOptions{Platform: "linux"})
+	a, err := RunAudit(context.Background(), m, knownports.Default(), Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestAuditDualStackIsAll(t *testing.T) {
 		Processes:  map[int]platform.Process{4: {PID: 4, Name: "smbd"}},
 		Machine:    platform.Host{OS: "linux", Privileged: true},
 	}
-	a, err := RunAudit(context.Background(), m, knownports.Default(), AuditOptions{Platform: "linux"})
+	a, err := RunAudit(context.Background(), m, knownports.Default(), Query{})
 	if err != nil {
 		t.Fatal(err)
 	}

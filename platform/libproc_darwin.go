@@ -16,12 +16,11 @@ const libSystemPath = "/usr/lib/libSystem.B.dylib"
 
 // Flavors and sizes of libproc calls (bsd/sys/proc_info.h).
 const (
-	procAllPIDs          = 1    // PROC_ALL_PIDS
-	procPIDListFDs       = 1    // PROC_PIDLISTFDS
-	procPIDFDSocketInfo  = 3    // PROC_PIDFDSOCKETINFO
-	procPIDPathInfoMax   = 4096 // PROC_PIDPATHINFO_MAXSIZE (4*MAXPATHLEN)
-	sizeofDarwinPasswd   = 72   // struct passwd (pwd.h), 64-bit
-	darwinPasswdUIDField = 16   // pw_uid, after pw_name and pw_passwd
+	procAllPIDs          = 1  // PROC_ALL_PIDS
+	procPIDListFDs       = 1  // PROC_PIDLISTFDS
+	procPIDFDSocketInfo  = 3  // PROC_PIDFDSOCKETINFO
+	sizeofDarwinPasswd   = 72 // struct passwd (pwd.h), 64-bit
+	darwinPasswdUIDField = 16 // pw_uid, after pw_name and pw_passwd
 )
 
 // libSystem calls libproc and the user database through purego, without
@@ -30,8 +29,8 @@ const (
 // converted to uintptr in the call itself (unsafe.Pointer rule 4, which
 // SyscallN's go:uintptrescapes honours).
 type libSystem struct {
-	listPIDs, pidInfo, pidFDInfo, pidPath uintptr
-	getpwuidR, getpwnamR                  uintptr
+	listPIDs, pidInfo, pidFDInfo uintptr
+	getpwuidR, getpwnamR         uintptr
 }
 
 func loadLibSystem() (*libSystem, error) {
@@ -47,7 +46,6 @@ func loadLibSystem() (*libSystem, error) {
 		{"proc_listpids", &l.listPIDs},
 		{"proc_pidinfo", &l.pidInfo},
 		{"proc_pidfdinfo", &l.pidFDInfo},
-		{"proc_pidpath", &l.pidPath},
 		{"getpwuid_r", &l.getpwuidR},
 		{"getpwnam_r", &l.getpwnamR},
 	} {
@@ -113,17 +111,6 @@ func (l *libSystem) socketInfo(pid, fd int32, buf []byte) ([]byte, error) {
 		return buf[:min(n, len(buf))], nil
 	}
 	return nil, errnoOf(e)
-}
-
-// path returns pid's executable (proc_pidpath), which any user may read.
-func (l *libSystem) path(pid int32) (string, error) {
-	buf := make([]byte, procPIDPathInfoMax)
-	r, _, e := purego.SyscallN(l.pidPath, uintptr(pid), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
-	n := int(int32(r))
-	if n <= 0 {
-		return "", errnoOf(e)
-	}
-	return string(buf[:min(n, len(buf))]), nil
 }
 
 // userName returns the name of uid from the system's user database

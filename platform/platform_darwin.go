@@ -144,7 +144,7 @@ func (d *darwinInspector) lastUsers(socks []Socket, rows []pcbRow, why error) {
 }
 
 func (d *darwinInspector) Process(pid int, detail ProcessDetail) (Process, error) {
-	return readDarwinProcess(d.lib, d.users, pid, detail)
+	return readDarwinProcess(d.users, pid, detail)
 }
 
 func (d *darwinInspector) LookupUser(name string) (int64, bool) {

@@ -3,10 +3,12 @@ package platform
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -173,6 +175,10 @@ func TestWindowsProcessSelf(t *testing.T) {
 	if age := time.Since(p.Started); age < 0 || age > time.Hour {
 		t.Errorf("started %v", p.Started)
 	}
+	// The command line, from the process's PEB through gopsutil.
+	if !slices.Equal(p.Cmdline, os.Args) {
+		t.Errorf("command line %q, want %q", p.Cmdline, os.Args)
+	}
 	if p.UID >= -2 {
 		t.Errorf("UID %d, want a SID's stand-in below -2", p.UID)
 	}
@@ -187,6 +193,56 @@ func TestWindowsProcessSelf(t *testing.T) {
 			t.Errorf("LookupUser(%q) = %d, %v; want %d", name, uid, ok, p.UID)
 		}
 	}
+}
+
+// TestWindowsProcessChild reads another process: this test binary run
+// again with arguments that need quoting on a Windows command line.
+func TestWindowsProcessChild(t *testing.T) {
+	w := newTestInspector(t)
+	self, err := w.Process(os.Getpid(), DetailFull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestWindowsHelperChild$", "an argument with spaces", `a "quoted" one`, `C:\path with\trailing\`, "")
+	cmd.Env = append(os.Environ(), "PORTINSPECT_HELPER=child")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); cmd.Wait() }()
+	p, err := w.Process(cmd.Process.Pid, DetailFull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", p)
+	if !strings.EqualFold(p.Exe, exe) || !strings.EqualFold(p.Name, filepath.Base(exe)) {
+		t.Errorf("exe %q, name %q; want %q", p.Exe, p.Name, exe)
+	}
+	if !slices.Equal(p.Cmdline, cmd.Args) {
+		t.Errorf("command line %q, want %q", p.Cmdline, cmd.Args)
+	}
+	if p.User != self.User || p.UID != self.UID || p.Hidden {
+		t.Errorf("user %q (%d), hidden %v; want %q (%d)", p.User, p.UID, p.Hidden, self.User, self.UID)
+	}
+	if p.Started.Before(self.Started) || time.Since(p.Started) > time.Minute {
+		t.Errorf("started %v, this test %v", p.Started, self.Started)
+	}
+}
+
+// TestWindowsHelperChild is the child TestWindowsProcessChild reads: it
+// waits until its standard input closes.
+func TestWindowsHelperChild(t *testing.T) {
+	if os.Getenv("PORTINSPECT_HELPER") != "child" {
+		t.Skip("a helper for TestWindowsProcessChild")
+	}
+	io.Copy(io.Discard, os.Stdin)
 }
 
 func TestWindowsProcessSpecialPIDs(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"time"
 
+	"github.com/shirou/gopsutil/v4/process"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,7 +20,15 @@ import (
 // unless it is root (proc_pidinfo's CHECK_SAME_USER, bsd/kern/proc_info.c),
 // it describes every process to everyone. It fails only when the process
 // is gone; unreadable details are left empty and mark the process Hidden.
-func readDarwinProcess(lib func() (*libSystem, error), users *darwinUsers, pid int, detail ProcessDetail) (Process, error) {
+//
+// The executable path (proc_pidpath) and the start time come from
+// gopsutil. The rest stays here, where gopsutil does less: user names
+// from Directory Services (gopsutil asks os/user, which without cgo reads
+// only /etc/passwd, where a Mac's people are not), and the command line
+// with the launchd label from one read of kern.procargs2 by a fuzzed
+// parser (gopsutil reads it for argv alone, and slices its first four
+// bytes unchecked).
+func readDarwinProcess(users *darwinUsers, pid int, detail ProcessDetail) (Process, error) {
 	proc := Process{PID: pid, UID: -1}
 	kp, err := unix.SysctlKinfoProc("kern.proc.pid", pid)
 	if err != nil {
@@ -41,17 +49,14 @@ func readDarwinProcess(lib func() (*libSystem, error), users *darwinUsers, pid i
 	proc.Name = string(comm)
 	proc.UID = int64(kp.Eproc.Ucred.Uid)
 	proc.User = users.name(kp.Eproc.Ucred.Uid)
-	if st := kp.Proc.P_starttime; st.Sec > 0 {
-		proc.Started = time.Unix(st.Sec, int64(st.Usec)*int64(time.Microsecond)).UTC()
-	}
+	gp := &process.Process{Pid: int32(pid)}
+	proc.Started = startTime(gp)
 	if detail < DetailFull {
 		return proc, nil
 	}
-	if l, err := lib(); err == nil {
-		// proc_pidpath answers for every process.
-		if exe, err := l.path(int32(pid)); err == nil {
-			proc.Exe = exe
-		}
+	// proc_pidpath answers for every process.
+	if exe, err := gp.Exe(); err == nil {
+		proc.Exe = exe
 	}
 	// kern.procargs2 answers for the caller's own processes, and all of
 	// them for root: EINVAL otherwise (sysctl_procargsx).

@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 	"unsafe"
 
+	"github.com/shirou/gopsutil/v4/process"
 	"golang.org/x/sys/windows"
 )
 
@@ -45,19 +45,24 @@ func (w *windowsInspector) process(pid int, detail ProcessDetail) (Process, erro
 		if sid, err := windows.CreateWellKnownSid(windows.WinLocalSystemSid); err == nil {
 			proc.User, proc.UID = w.accounts.name(sid), sidID(sid)
 		}
-		if h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, systemPID); err == nil {
-			proc.Started = processStarted(h)
-			windows.CloseHandle(h)
-		}
+		proc.Started = startTime(&process.Process{Pid: systemPID})
 		return proc, nil
 	}
 
-	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, uint32(pid))
+	// The executable path, start time and command line come from
+	// gopsutil, which opens the process for each with
+	// PROCESS_QUERY_LIMITED_INFORMATION (and PROCESS_VM_READ for the
+	// command line, from the PEB, or ProcessCommandLineInformation where
+	// that is refused). The name of a process that cannot be opened, the
+	// account (by SID, cached: LookupAccountSid may ask a domain
+	// controller) and the services are this adapter's own.
+	gp := &process.Process{Pid: int32(pid)}
+	exe, err := gp.Exe()
 	switch {
-	case err == windows.ERROR_INVALID_PARAMETER:
+	case errors.Is(err, windows.ERROR_INVALID_PARAMETER):
 		// OpenProcess's answer for a PID no process has.
 		return proc, fmt.Errorf("process %d: %w", pid, fs.ErrNotExist)
-	case err == windows.ERROR_ACCESS_DENIED:
+	case errors.Is(err, windows.ERROR_ACCESS_DENIED):
 		name, ok := run.processNames()[uint32(pid)]
 		if !ok {
 			return proc, fmt.Errorf("process %d: %w", pid, fs.ErrNotExist)
@@ -69,21 +74,20 @@ func (w *windowsInspector) process(pid int, detail ProcessDetail) (Process, erro
 			proc.Service = run.service(uint32(pid))
 		}
 		return proc, nil
-	case err != nil:
-		return proc, fmt.Errorf("process %d: OpenProcess: %w", pid, err)
-	}
-	defer windows.CloseHandle(h)
-
-	if exe, err := imageName(h); err == nil {
+	case err == nil && exe != "":
 		proc.Exe = exe
 		proc.Name = filepath.Base(exe)
-	} else {
+	default:
 		// Minimal processes (Registry, Memory Compression) have no
 		// image file; the snapshot still names them.
 		proc.Name = run.processNames()[uint32(pid)]
 	}
-	proc.Started = processStarted(h)
-	if sid, err := processUser(h); err == nil {
+	proc.Started = startTime(gp)
+	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, uint32(pid))
+	if err == nil {
+		defer windows.CloseHandle(h)
+	}
+	if sid, err := processUser(h, err); err == nil {
 		proc.User = w.accounts.name(sid)
 		proc.UID = sidID(sid)
 	} else {
@@ -93,42 +97,20 @@ func (w *windowsInspector) process(pid int, detail ProcessDetail) (Process, erro
 	}
 	if detail >= DetailFull {
 		proc.Service = run.service(uint32(pid))
-		// Cmdline stays empty: Windows documents no way to read another
-		// process's command line short of reading its memory (its PEB),
-		// which needs PROCESS_VM_READ.
+		if argv, err := gp.CmdlineSlice(); err == nil && len(argv) > 0 {
+			proc.Cmdline = argv
+		}
 	}
 	return proc, nil
 }
 
-// imageName returns the Win32 path of a process's executable.
-func imageName(h windows.Handle) (string, error) {
-	// Most paths fit in MAX_PATH; long ones get one more try at the
-	// longest path Windows allows.
-	for _, size := range []int{windows.MAX_PATH + 1, windows.MAX_LONG_PATH} {
-		buf := make([]uint16, size)
-		n := uint32(len(buf))
-		err := windows.QueryFullProcessImageName(h, 0, &buf[0], &n)
-		if err == nil {
-			return windows.UTF16ToString(buf[:n]), nil
-		}
-		if err != windows.ERROR_INSUFFICIENT_BUFFER {
-			return "", fmt.Errorf("QueryFullProcessImageName: %w", err)
-		}
-	}
-	return "", fmt.Errorf("QueryFullProcessImageName: %w", windows.ERROR_INSUFFICIENT_BUFFER)
-}
 
-// processStarted returns when a process started, or the zero time.
-func processStarted(h windows.Handle) time.Time {
-	var created, exited, kernel, user windows.Filetime
-	if err := windows.GetProcessTimes(h, &created, &exited, &kernel, &user); err != nil || created.Nanoseconds() <= 0 {
-		return time.Time{}
+// processUser returns the SID of the account a process runs as, from
+// a handle OpenProcess returned with openErr.
+func processUser(h windows.Handle, openErr error) (*windows.SID, error) {
+	if openErr != nil {
+		return nil, fmt.Errorf("OpenProcess: %w", openErr)
 	}
-	return time.Unix(0, created.Nanoseconds()).UTC()
-}
-
-// processUser returns the SID of the account a process runs as.
-func processUser(h windows.Handle) (*windows.SID, error) {
 	var tok windows.Token
 	if err := windows.OpenProcessToken(h, windows.TOKEN_QUERY, &tok); err != nil {
 		return nil, fmt.Errorf("OpenProcessToken: %w", err)

@@ -112,8 +112,7 @@ func (o *auditOptions) parse(f *Factory, failOnSet bool) error {
 func auditRun(f *Factory, opts *auditOptions) error {
 	var a *inspect.Audit
 	err := withMachine(f, opts.out.format, func(src inspect.Source) (err error) {
-		a, err = inspect.RunAudit(context.Background(), src, f.KnownPorts(),
-			inspect.AuditOptions{Query: opts.query, Platform: hostPlatform()})
+		a, err = inspect.RunAudit(context.Background(), src, f.KnownPorts(), opts.query)
 		return err
 	})
 	if err != nil {
@@ -231,7 +230,7 @@ func writeAuditText(w io.Writer, ios *IOStreams, a *inspect.Audit) {
 		writeAligned(w, []string{"SEVERITY", "RULE", "PORT", "FINDING"}, wrapLastColumn([]string{"SEVERITY", "RULE", "PORT", "FINDING"}, rows, width))
 	}
 	for _, f := range a.Findings {
-		for _, g := range adviceHere(f.Advice) {
+		for _, g := range adviceHere(f.Advice, a.Host.OS) {
 			fmt.Fprintf(w, "\nWhat to do about %s (%s, %s) on %s:\n", findingPort(f), f.Rule, f.Severity, platformName(g.Platform))
 			writeSteps(w, "  ", g.Steps, width)
 		}
@@ -273,12 +272,12 @@ func wrapLastColumn(header []string, rows [][]string, width int) [][]string {
 	return out
 }
 
-// adviceHere keeps the steps for the platform the audit ran on (and for
-// any platform): the auditor is at this machine; -o json has the rest.
-// Advice written only for other platforms is kept rather than lost.
-func adviceHere(advice []knownports.Advice) []inspect.AdviceGroup {
-	groups := inspect.GroupAdvice(advice, hostPlatform())
-	if len(groups) > 0 && groups[0].Platform == hostPlatform() {
+// adviceHere keeps the steps for the platform the audit ran on, here (and
+// for any platform): the auditor is at this machine; -o json has the
+// rest. Advice written only for other platforms is kept rather than lost.
+func adviceHere(advice []knownports.Advice, here string) []inspect.AdviceGroup {
+	groups := inspect.GroupAdvice(advice, here)
+	if len(groups) > 0 && groups[0].Platform == here {
 		return groups[:1]
 	}
 	return groups
@@ -363,7 +362,7 @@ func writeAuditMarkdown(w io.Writer, a *inspect.Audit, now time.Time) {
 	}
 	for _, f := range a.Findings {
 		fmt.Fprintf(w, "\n### %s: %s, %s\n\n%s\n", f.Severity, f.Rule, findingPort(f), mdText(f.Message))
-		for _, g := range adviceHere(f.Advice) {
+		for _, g := range adviceHere(f.Advice, a.Host.OS) {
 			fmt.Fprintf(w, "\nWhat to do on %s:\n\n", platformName(g.Platform))
 			for i, step := range g.Steps {
 				fmt.Fprintf(w, "%d. %s\n", i+1, mdText(step.Text))

@@ -182,7 +182,7 @@ func renderLookup(ios *IOStreams, db *knownports.DB, entries []knownports.Entry,
 			if i > 0 {
 				fmt.Fprintln(w)
 			}
-			writeKnownPort(w, e, textWidth(ios))
+			writeKnownPort(w, e, hostPlatform(), textWidth(ios))
 		}
 		return w.Flush()
 	}

@@ -20,6 +20,14 @@ import (
 // TestMain lets the test binary be portinspect itself, and pi-listen, a
 // helper that holds sockets, when scripts and tests run them.
 func TestMain(m *testing.M) {
+	if underWine() {
+		// testscript.Main removes its command directory on the way out,
+		// and Wine 8 cannot remove anything: Go's os.RemoveAll asks
+		// NtSetInformationFile for FileDispositionInformationEx, which
+		// Wine answers "invalid function". The run would end in exit 1
+		// whatever its tests did; TestScripts says it skips.
+		os.Exit(m.Run())
+	}
 	testscript.Main(m, map[string]func(){
 		"portinspect": func() { os.Exit(Main(os.Args[1:], SystemFactory())) },
 		"pi-listen":   listenHelper,
@@ -150,6 +158,9 @@ func listenHelperPath(t *testing.T) string {
 // TestScripts runs testdata/script/*.txtar against the real machine, with
 // sockets this test process holds: their owner is this test's PID.
 func TestScripts(t *testing.T) {
+	if underWine() {
+		t.Skip("Wine cannot remove directories, which testscript's commands need (see TestMain); the scripts run on Linux")
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,

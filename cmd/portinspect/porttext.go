@@ -71,9 +71,9 @@ func renderPort(ios *IOStreams, rep *inspect.Report, opts *portOptions) error {
 	for _, e := range rep.KnownPorts {
 		fmt.Fprintln(w)
 		if opts.full {
-			writeKnownPort(w, e, textWidth(ios))
+			writeKnownPort(w, e, rep.Host.OS, textWidth(ios))
 		} else {
-			writeKnownPortBrief(w, e, listenersOn(own, e.Port), textWidth(ios))
+			writeKnownPortBrief(w, e, listenersOn(own, e.Port), rep.Host.OS, textWidth(ios))
 		}
 	}
 	return w.Flush()
@@ -205,7 +205,9 @@ func textWidth(ios *IOStreams) int {
 	return ios.Width
 }
 
-// hostPlatform is the notes' name for the running system.
+// hostPlatform is the notes' name for the running system, for what is
+// printed without a machine's report (lookup); a report's Host.OS says it
+// for the machine inspected.
 func hostPlatform() string {
 	if runtime.GOOS == "darwin" {
 		return "macos"
@@ -233,9 +235,9 @@ func platformName(p string) string {
 // and this platform's first step cut short (with the PID filled in when
 // one process holds the port), any other notes by title, and where to read
 // the whole entry.
-func writeKnownPortBrief(w io.Writer, e knownports.Entry, holders []*inspect.Process, width int) {
+func writeKnownPortBrief(w io.Writer, e knownports.Entry, holders []*inspect.Process, here string, width int) {
 	writeRegistrations(w, e)
-	notes := briefNotes(e.Notes, hostPlatform())
+	notes := briefNotes(e.Notes, here)
 	if len(notes) == 0 {
 		return
 	}
@@ -244,7 +246,7 @@ func writeKnownPortBrief(w io.Writer, e knownports.Entry, holders []*inspect.Pro
 	writeWrappedCut(w, "    ", n.Summary, width, maxSummaryLines)
 	// Only this platform's step: another's would not help here, and the
 	// full entry has them all.
-	if groups := inspect.GroupAdvice(inspect.FillPID(n.Advice, holders), hostPlatform()); len(groups) > 0 && groups[0].Platform == hostPlatform() {
+	if groups := inspect.GroupAdvice(inspect.FillPID(n.Advice, holders), here); len(groups) > 0 && groups[0].Platform == here {
 		g := groups[0]
 		step := fmt.Sprintf("  What to do on %s (step 1 of %d):", platformName(g.Platform), len(g.Steps))
 		if len(g.Steps) == 1 {
@@ -300,7 +302,7 @@ func writeNoteTitle(w io.Writer, n *knownports.Note) {
 // is registered for at IANA, and what the notes say is commonly seen there,
 // how risky it is, what to do (numbered steps per platform, this
 // platform's first) and the sources.
-func writeKnownPort(w io.Writer, e knownports.Entry, width int) {
+func writeKnownPort(w io.Writer, e knownports.Entry, here string, width int) {
 	writeRegistrations(w, e)
 	for _, n := range e.Notes {
 		writeNoteTitle(w, n)
@@ -311,7 +313,7 @@ func writeKnownPort(w io.Writer, e knownports.Entry, width int) {
 				writeWrapped(w, "      ", describeSeen(s), width)
 			}
 		}
-		writeAdviceGroups(w, "    ", inspect.GroupAdvice(n.Advice, hostPlatform()), width)
+		writeAdviceGroups(w, "    ", inspect.GroupAdvice(n.Advice, here), width)
 		fmt.Fprintln(w, "    References:")
 		for _, r := range n.References {
 			writeWrapped(w, "      - ", r, width)
