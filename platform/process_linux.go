@@ -3,9 +3,11 @@ package platform
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +26,38 @@ type procReader struct {
 
 	bootTime func() (time.Time, error)
 	users    func() *userTable
+	// bufs holds buffers for reading /proc files: procfs gives them no
+	// size, so os.ReadFile grows a new buffer for each file of each
+	// process (35 MB for the loaded host's 2,000 processes).
+	bufs sync.Pool
+}
+
+// maxPooledBuf bounds the buffers kept for reuse: a process with a
+// megabyte of command line should not pin a megabyte.
+const maxPooledBuf = 64 << 10
+
+// readFile reads a /proc file into buf, which it grows as needed and
+// returns.
+func readFile(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return buf[:0], err
+	}
+	defer f.Close()
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, cap(buf))
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF || n == 0 && err == nil {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 func newProcReader(root string) *procReader {
@@ -44,8 +78,20 @@ func newProcReader(root string) *procReader {
 func (p *procReader) process(pid int, detail ProcessDetail) (Process, error) {
 	dir := filepath.Join(p.root, strconv.Itoa(pid))
 	proc := Process{PID: pid, UID: -1}
+	bp, _ := p.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+		*bp = make([]byte, 0, 4096)
+	}
+	defer func() {
+		if cap(*bp) <= maxPooledBuf {
+			p.bufs.Put(bp)
+		}
+	}()
 
-	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	// Each file is parsed before the next is read into the same buffer.
+	stat, err := readFile(filepath.Join(dir, "stat"), *bp)
+	*bp = stat
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
 			return proc, fmt.Errorf("process %d: %w", pid, fs.ErrNotExist)
@@ -61,7 +107,9 @@ func (p *procReader) process(pid int, detail ProcessDetail) (Process, error) {
 		proc.Started = boot.Add(time.Duration(st.startTicks) * time.Second / userHZ).UTC()
 	}
 
-	if status, err := os.ReadFile(filepath.Join(dir, "status")); err == nil {
+	status, err := readFile(filepath.Join(dir, "status"), *bp)
+	*bp = status
+	if err == nil {
 		if uid, ok := parseStatusUID(status); ok {
 			proc.UID = int64(uid)
 			proc.User = p.userName(uid)
@@ -70,7 +118,9 @@ func (p *procReader) process(pid int, detail ProcessDetail) (Process, error) {
 	if detail < DetailFull {
 		return proc, nil
 	}
-	if cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
+	cmdline, err := readFile(filepath.Join(dir, "cmdline"), *bp)
+	*bp = cmdline
+	if err == nil {
 		proc.Cmdline = splitCmdline(cmdline)
 	}
 	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
@@ -84,7 +134,9 @@ func (p *procReader) process(pid int, detail ProcessDetail) (Process, error) {
 	} else if errors.Is(err, fs.ErrPermission) {
 		proc.Hidden = true
 	}
-	if cgroup, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
+	cgroup, err := readFile(filepath.Join(dir, "cgroup"), *bp)
+	*bp = cgroup
+	if err == nil {
 		proc.Service = systemdUnit(cgroup)
 	}
 	return proc, nil

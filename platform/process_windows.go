@@ -104,7 +104,6 @@ func (w *windowsInspector) process(pid int, detail ProcessDetail) (Process, erro
 	return proc, nil
 }
 
-
 // processUser returns the SID of the account a process runs as, from
 // a handle OpenProcess returned with openErr.
 func processUser(h windows.Handle, openErr error) (*windows.SID, error) {

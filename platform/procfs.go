@@ -25,18 +25,29 @@ func parseProcStat(b []byte) (procStat, error) {
 		return procStat{}, fmt.Errorf("%w: /proc stat without a command name", ErrParse)
 	}
 	st := procStat{comm: string(b[open+1 : closing])}
-	// Fields after the name start at field 3 (state); starttime is field 22.
-	fields := bytes.Fields(b[closing+1:])
+	// Fields after the name start at field 3 (state); starttime is field
+	// 22. Walked, not split: this runs for thousands of processes.
 	const startTimeIndex = 22 - 3
-	if len(fields) <= startTimeIndex {
-		return st, fmt.Errorf("%w: /proc stat has %d fields after the name", ErrParse, len(fields))
+	rest := b[closing+1:]
+	for i := 0; ; i++ {
+		rest = bytes.TrimLeft(rest, " \n")
+		if len(rest) == 0 {
+			return st, fmt.Errorf("%w: /proc stat has %d fields after the name", ErrParse, i)
+		}
+		end := bytes.IndexAny(rest, " \n")
+		if end < 0 {
+			end = len(rest)
+		}
+		if i == startTimeIndex {
+			ticks, err := strconv.ParseUint(string(rest[:end]), 10, 64)
+			if err != nil {
+				return st, fmt.Errorf("%w: /proc stat start time %q", ErrParse, rest[:end])
+			}
+			st.startTicks = ticks
+			return st, nil
+		}
+		rest = rest[end:]
 	}
-	ticks, err := strconv.ParseUint(string(fields[startTimeIndex]), 10, 64)
-	if err != nil {
-		return st, fmt.Errorf("%w: /proc stat start time %q", ErrParse, fields[startTimeIndex])
-	}
-	st.startTicks = ticks
-	return st, nil
 }
 
 // parseStatusUID returns the effective UID from /proc/PID/status, the user
@@ -46,7 +57,11 @@ func parseStatusUID(b []byte) (uint32, bool) {
 	if i < 0 {
 		return 0, false
 	}
-	fields := bytes.Fields(b[i+len("\nUid:"):])
+	line := b[i+len("\nUid:"):]
+	if end := bytes.IndexByte(line, '\n'); end >= 0 {
+		line = line[:end]
+	}
+	fields := bytes.Fields(line)
 	if len(fields) < 2 {
 		return 0, false
 	}

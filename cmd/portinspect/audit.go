@@ -165,7 +165,9 @@ func renderAudit(ios *IOStreams, a *inspect.Audit, format outputFormat, now time
 			}
 			break
 		}
-		writeAuditText(w, ios, a)
+		if err := writeAuditText(w, ios, a); err != nil {
+			return err
+		}
 	}
 	return w.Flush()
 }
@@ -218,7 +220,7 @@ func describeHost(h platform.Host) string {
 
 // writeAuditText is the report for a terminal: summary, findings with
 // what to do about each, then the listeners.
-func writeAuditText(w io.Writer, ios *IOStreams, a *inspect.Audit) {
+func writeAuditText(w io.Writer, ios *IOStreams, a *inspect.Audit) error {
 	width := textWidth(ios)
 	fmt.Fprintf(w, "Audit of %s: %s\n", describeHost(a.Host), auditSummary(a))
 	if len(a.Findings) > 0 {
@@ -227,7 +229,9 @@ func writeAuditText(w io.Writer, ios *IOStreams, a *inspect.Audit) {
 		for i, f := range a.Findings {
 			rows[i] = []string{f.Severity.String(), f.Rule, findingPort(f), escapeText(f.Message)}
 		}
-		writeAligned(w, []string{"SEVERITY", "RULE", "PORT", "FINDING"}, wrapLastColumn([]string{"SEVERITY", "RULE", "PORT", "FINDING"}, rows, width))
+		if err := writeProseTable(w, []string{"SEVERITY", "RULE", "PORT", "FINDING"}, rows, width, 3); err != nil {
+			return err
+		}
 	}
 	for _, f := range a.Findings {
 		for _, g := range adviceHere(f.Advice, a.Host.OS) {
@@ -238,38 +242,7 @@ func writeAuditText(w io.Writer, ios *IOStreams, a *inspect.Audit) {
 	fmt.Fprintln(w, "\nListeners")
 	header := []string{"PORT", "PROTO", "SERVICE", "EXPOSURE", "ADDRESSES", "PID", "PROCESS", "USER", "UNIT"}
 	writeAligned(w, header, listenerRows(a))
-}
-
-// wrapLastColumn wraps the last cell of each row so that aligned rows fit
-// width, continuing on lines of their own under it.
-func wrapLastColumn(header []string, rows [][]string, width int) [][]string {
-	used := 0
-	for i := range len(header) - 1 {
-		col := displayWidth(header[i])
-		for _, r := range rows {
-			col = max(col, displayWidth(r[i]))
-		}
-		used += col + 2
-	}
-	avail := max(width-used, 30)
-	var out [][]string
-	for _, r := range rows {
-		last := len(r) - 1
-		lines := wrapLines("", r[last], avail)
-		if len(lines) == 0 {
-			out = append(out, r)
-			continue
-		}
-		for i, line := range lines {
-			row := make([]string, len(r))
-			if i == 0 {
-				copy(row, r[:last])
-			}
-			row[last] = line
-			out = append(out, row)
-		}
-	}
-	return out
+	return nil
 }
 
 // adviceHere keeps the steps for the platform the audit ran on, here (and

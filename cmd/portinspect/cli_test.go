@@ -579,3 +579,21 @@ func TestUnknownSocketSource(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
 	}
 }
+
+// TestLookupTableFitsTheTerminal: a search's table wraps its prose columns
+// to a narrow terminal, and its piped rows stay whole.
+func TestLookupTableFitsTheTerminal(t *testing.T) {
+	var out, errOut bytes.Buffer
+	f := &Factory{IO: &IOStreams{Out: &out, ErrOut: &errOut, OutTTY: true, Width: 70}, KnownPorts: knownports.Default}
+	if code := Main([]string{"lookup", "remote", "desktop"}, f); code != 0 {
+		t.Fatalf("exit %d, %s", code, errOut.String())
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if displayWidth(line) > 70 {
+			t.Errorf("wider than 70 columns: %q", line)
+		}
+	}
+	assertContains(t, "table", out.String(), "PORT  PROTO    REGISTERED (IANA)", "3389  tcp,udp  ms-wbt-server")
+	piped, _, _ := runCLI(t, platformtest.Workstation(), false, "lookup", "remote", "desktop")
+	assertContains(t, "piped", piped, "3283\ttcp,udp\tApple Remote Desktop (Net Assistant) (Net Assistant)\t-\t-\n")
+}

@@ -197,15 +197,16 @@ func renderLookup(ios *IOStreams, db *knownports.DB, entries []knownports.Entry,
 			strconv.Itoa(int(e.Port)), strings.Join(entryProtocols(e), ","), registeredCell(e), seenCell(e), riskCell(e),
 		})
 	}
-	if err := writeTable(ios, header, rows); err != nil {
+	if !ios.OutTTY {
+		return writeTable(ios, header, rows)
+	}
+	if err := writeProseTable(ios.Out, header, rows, textWidth(ios), 2, 3); err != nil {
 		return err
 	}
-	if ios.OutTTY {
-		if more := len(entries) - len(shown); more > 0 {
-			fmt.Fprintf(ios.Out, "… and %d more (-o json lists them all)\n", more)
-		}
-		fmt.Fprintln(ios.Out, "portinspect lookup PORT describes one port in full.")
+	if more := len(entries) - len(shown); more > 0 {
+		fmt.Fprintf(ios.Out, "… and %d more (-o json lists them all)\n", more)
 	}
+	fmt.Fprintln(ios.Out, "portinspect lookup PORT describes one port in full.")
 	return nil
 }
 

@@ -63,3 +63,17 @@ func BenchmarkRenderTableWideNames(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRenderTableTablewriter lays the same 24,000 rows out with
+// tablewriter, as writeProseTable configures it: the reason the socket
+// tables keep writeTable.
+func BenchmarkRenderTableTablewriter(b *testing.B) {
+	rep := bigReport(24000)
+	header, rows := socketRows(rep.Sockets, columns{owners: true, service: true}, false, true)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := writeProseTable(io.Discard, header, rows, 1000); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
