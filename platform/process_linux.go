@@ -16,10 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// userHZ is the unit of /proc/PID/stat times. The kernel fixes it at 100
-// for userspace on every architecture Go supports (USER_HZ).
-const userHZ = 100
-
 // procReader reads process details from a procfs tree.
 type procReader struct {
 	root string
@@ -104,7 +100,7 @@ func (p *procReader) process(pid int, detail ProcessDetail) (Process, error) {
 	}
 	proc.Name = st.comm
 	if boot, err := p.bootTime(); err == nil {
-		proc.Started = boot.Add(time.Duration(st.startTicks) * time.Second / userHZ).UTC()
+		proc.Started = boot.Add(ticksToDuration(st.startTicks)).UTC()
 	}
 
 	status, err := readFile(filepath.Join(dir, "status"), *bp)

@@ -32,9 +32,12 @@ func (w *windowsInspector) process(pid int, detail ProcessDetail) (Process, erro
 	proc := Process{PID: pid, UID: -1}
 	run := w.run
 	switch {
-	case pid <= 0 || pid > math.MaxUint32:
+	case pid <= 0 || int64(pid) > math.MaxInt32:
 		// PID 0 is the System Idle Process, which holds no socket: a
-		// socket "owned" by it has no owner Windows will name.
+		// socket "owned" by it has no owner Windows will name. PIDs are
+		// DWORDs, but gopsutil takes an int32, and Windows hands out
+		// small ones (multiples of 4): int64 keeps this test right on
+		// windows/386, where int is 32 bits.
 		return proc, fmt.Errorf("process %d: %w", pid, fs.ErrNotExist)
 	case pid == systemPID:
 		proc.Name = "System"

@@ -50,6 +50,17 @@ func parseProcStat(b []byte) (procStat, error) {
 	}
 }
 
+// userHZ is the unit of /proc/PID/stat times. The kernel fixes it at 100
+// for userspace on every architecture Go supports (USER_HZ).
+const userHZ = 100
+
+// ticksToDuration turns clock ticks since boot into a duration. Whole
+// seconds first: ticks times time.Second overflows an int64 after 2.9
+// years of uptime.
+func ticksToDuration(ticks uint64) time.Duration {
+	return time.Duration(ticks/userHZ)*time.Second + time.Duration(ticks%userHZ)*time.Second/userHZ
+}
+
 // parseStatusUID returns the effective UID from /proc/PID/status, the user
 // ps shows.
 func parseStatusUID(b []byte) (uint32, bool) {

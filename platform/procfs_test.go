@@ -35,6 +35,22 @@ func TestParseProcStat(t *testing.T) {
 	}
 }
 
+// TestTicksToDuration: a process started after 3.2 years of uptime
+// (10^10 ticks) starts 3.2 years after boot, not in 1708.
+func TestTicksToDuration(t *testing.T) {
+	for ticks, want := range map[uint64]time.Duration{
+		0:              0,
+		150:            1500 * time.Millisecond,
+		10_000_000_000: 100_000_000 * time.Second,
+		// 285 years, near the most a time.Duration holds.
+		900_000_000_055: 9_000_000_000*time.Second + 550*time.Millisecond,
+	} {
+		if got := ticksToDuration(ticks); got != want {
+			t.Errorf("%d ticks: %v, want %v", ticks, got, want)
+		}
+	}
+}
+
 func TestParseStatusUID(t *testing.T) {
 	status := "Name:\tsshd\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t0\t1000\t0\t0\nGid:\t0\t0\t0\t0\n"
 	if uid, ok := parseStatusUID([]byte(status)); !ok || uid != 1000 {
