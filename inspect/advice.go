@@ -65,9 +65,13 @@ func unknownListenerAdvice(here string, port uint16, proto platform.Protocol, pr
 func suspiciousExecutableAdvice(here string, p *Process) []knownports.Advice {
 	text := "A program that was installed properly does not run from a temporary or world-writable directory: " +
 		"find out who started it and how, keep a copy of the executable for analysis, then stop it."
-	if p.ExeDeleted {
-		text = "If a package upgrade replaced the executable, restart the service so that it runs the new one. " +
-			"Otherwise the program removed its own file, as malware does: keep a copy before stopping it."
+	switch {
+	case p.ExeDeleted && p.ExeReplaced:
+		text = "A file is at the executable's path again, as after a package upgrade: restart the service so that " +
+			"it runs the new one. If no upgrade ran, compare the running executable with the file before restarting."
+	case p.ExeDeleted:
+		text = "Nothing is at the executable's path any more: unless a package was removed and its service not " +
+			"stopped, the program removed its own file, as malware does. Keep a copy before stopping it."
 	}
 	cmds := inspectProcessCommands(here, p.PID)
 	switch here {

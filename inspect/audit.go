@@ -227,21 +227,24 @@ func groupFindings(g *listenerGroup, host platform.Host, db *knownports.DB, here
 	}
 
 	for _, p := range holders(g.sockets) {
-		why := ""
+		why, severity := "", knownports.RiskHigh
 		switch {
-		case p.ExeDeleted:
-			why = "its executable was deleted after it started"
+		case p.ExeDeleted && !p.ExeReplaced:
+			why = "its executable was deleted after it started, and nothing is at its path"
 		case p.ExeDirWritable:
 			why = fmt.Sprintf("its executable is in %s, which every user can write to", dirOf(p.Exe))
 		case inTempDir(p.Exe):
 			why = fmt.Sprintf("its executable is in the temporary directory %s", dirOf(p.Exe))
+		case p.ExeDeleted:
+			// A package upgrade renames the new binary over the old one.
+			why, severity = "its executable was replaced after it started: an upgrade waiting for a restart", knownports.RiskLow
 		}
 		if why == "" {
 			continue
 		}
 		socks := heldBy(g.sockets, p)
 		out = append(out, Finding{
-			Rule: RuleSuspiciousExecutable, Severity: knownports.RiskHigh,
+			Rule: RuleSuspiciousExecutable, Severity: severity,
 			Message: fmt.Sprintf("%s (pid %d) listens on %s: %s (%s)", p.Name, p.PID, addresses(socks), why, p.Exe),
 			Port:    g.port, Protocol: g.proto, Sockets: socks, Processes: []*Process{p},
 			Advice: suspiciousExecutableAdvice(here, p),
@@ -289,7 +292,6 @@ func dirOf(path string) string {
 var tempDirs = []string{"/tmp", "/var/tmp", "/dev/shm"}
 
 func inTempDir(exe string) bool {
-	exe = strings.TrimSuffix(exe, " (deleted)")
 	return slices.ContainsFunc(tempDirs, func(d string) bool { return strings.HasPrefix(exe, d+"/") })
 }
 

@@ -80,6 +80,39 @@ func TestAuditRules(t *testing.T) {
 	}
 }
 
+// TestAuditUpgradedDaemon tells a daemon whose executable an upgrade
+// replaced (low: restart it) from one whose executable is gone (high), and
+// still finds it by its path.
+func TestAuditUpgradedDaemon(t *testing.T) {
+	m := &platformtest.Fake{
+		SocketList: []platform.Socket{
+			platformtest.Sock(platform.TCP, "127.0.0.1:8001", "0.0.0.0:0", platform.Listen, 1),
+			platformtest.Sock(platform.TCP, "127.0.0.1:8002", "0.0.0.0:0", platform.Listen, 2),
+		},
+		Holders: map[uint64][]int{1: {10}, 2: {20}},
+		Processes: map[int]platform.Process{
+			10: {PID: 10, Name: "upgraded", Exe: "/usr/sbin/upgraded", ExeDeleted: true, ExeReplaced: true},
+			20: {PID: 20, Name: "vanished", Exe: "/usr/sbin/vanished", ExeDeleted: true},
+		},
+		Machine: platform.Host{OS: "linux", Privileged: true},
+	}
+	a, err := RunAudit(context.Background(), m, knownports.Default(), Query{Processes: []string{"/usr/sbin/upgraded", "vanished"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range a.Findings {
+		got = append(got, fmt.Sprintf("%s %s %d %s", f.Severity, f.Rule, f.Port, f.Advice[0].Text[:12]))
+	}
+	want := []string{
+		"high suspicious-executable 8002 Nothing is a",
+		"low suspicious-executable 8001 A file is at",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings %q, want %q", got, want)
+	}
+}
+
 func findingWhere(f Finding) string {
 	if f.Port == 0 {
 		return "-"

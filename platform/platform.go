@@ -281,8 +281,11 @@ type Process struct {
 	// Hidden is set when some details were unreadable for lack of privilege.
 	Hidden bool
 	// ExeDeleted says the executable file was deleted or replaced after
-	// the process started it.
+	// the process started it; Exe is still the path it had.
 	ExeDeleted bool
+	// ExeReplaced says a file is at the deleted executable's path again:
+	// the package upgrade of a daemon not yet restarted, most often.
+	ExeReplaced bool
 	// ExeDirWritable says the executable's directory is writable by every
 	// user, as /tmp and /dev/shm are: anyone could have put it there.
 	ExeDirWritable bool

@@ -536,11 +536,27 @@ func TestLiveExecutableFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.ExeDeleted || !p.ExeDirWritable {
-		t.Errorf("exe %q: deleted %v, dir world-writable %v; want both", p.Exe, p.ExeDeleted, p.ExeDirWritable)
+	if !p.ExeDeleted || p.ExeReplaced || !p.ExeDirWritable || p.Exe != exe {
+		t.Errorf("exe %q: deleted %v, replaced %v, dir world-writable %v; want %q deleted, not replaced, world-writable",
+			p.Exe, p.ExeDeleted, p.ExeReplaced, p.ExeDirWritable, exe)
 	}
 	me, _ := in.Process(os.Getpid(), DetailFull)
 	if me.ExeDeleted {
 		t.Errorf("this test's own executable %q reads as deleted", me.Exe)
+	}
+
+	// An upgrade: a new file renamed over the running one's path.
+	if err := os.WriteFile(exe+".new", b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(exe+".new", exe); err != nil {
+		t.Fatal(err)
+	}
+	p, err = in.Process(child.Process.Pid, DetailFull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.ExeDeleted || !p.ExeReplaced || p.Exe != exe {
+		t.Errorf("after an upgrade: exe %q, deleted %v, replaced %v; want %q, both", p.Exe, p.ExeDeleted, p.ExeReplaced, exe)
 	}
 }

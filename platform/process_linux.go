@@ -120,11 +120,18 @@ func (p *procReader) process(pid int, detail ProcessDetail) (Process, error) {
 		proc.Cmdline = splitCmdline(cmdline)
 	}
 	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
-		proc.Exe = exe
+		// The kernel marks an executable unlinked since exec with
+		// " (deleted)": the path is kept without it, so that --process
+		// and check --owner still match the daemon an upgrade replaced.
 		path, deleted := strings.CutSuffix(exe, " (deleted)")
-		proc.ExeDeleted = deleted
+		proc.Exe, proc.ExeDeleted = path, deleted
 		// Through the process's own root, which a container changes.
-		if st, err := os.Stat(filepath.Join(dir, "root", filepath.Dir(path))); err == nil {
+		root := filepath.Join(dir, "root")
+		if deleted {
+			_, err := os.Stat(filepath.Join(root, path))
+			proc.ExeReplaced = err == nil
+		}
+		if st, err := os.Stat(filepath.Join(root, filepath.Dir(path))); err == nil {
 			proc.ExeDirWritable = st.Mode().Perm()&0o002 != 0
 		}
 	} else if errors.Is(err, fs.ErrPermission) {

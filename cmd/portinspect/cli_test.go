@@ -269,7 +269,7 @@ func TestJSONContract(t *testing.T) {
 	p0 := s0["processes"].([]any)[0].(map[string]any)
 	check(p0, "processes[0].", []field{
 		{"pid", "number"}, {"name", "string"}, {"exe", "string"}, {"cmdline", "array"}, {"user", "string"},
-		{"uid", "number"}, {"started", "null"}, {"service", "null"},
+		{"uid", "number"}, {"started", "null"}, {"service", "null"}, {"exe_deleted", "bool"}, {"exe_replaced", "bool"},
 	})
 	kp := doc["known_ports"].([]any)
 	if len(kp) != 1 {

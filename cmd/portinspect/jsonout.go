@@ -77,6 +77,10 @@ type jsonProcess struct {
 	UID     *int64     `json:"uid"`
 	Started *time.Time `json:"started"`
 	Service *string    `json:"service"`
+	// ExeDeleted and ExeReplaced say the executable was unlinked after
+	// the process started it, and whether a file is at its path again.
+	ExeDeleted  bool `json:"exe_deleted"`
+	ExeReplaced bool `json:"exe_replaced"`
 }
 
 // newJSONReport turns a report, but for its sockets, into the JSON
@@ -99,7 +103,7 @@ func newJSONReport(rep *inspect.Report) *jsonReport {
 }
 
 func newJSONProcess(p *inspect.Process) *jsonProcess {
-	jp := &jsonProcess{PID: p.PID, Name: p.Name, Exe: p.Exe, Cmdline: p.Cmdline, User: p.User}
+	jp := &jsonProcess{PID: p.PID, Name: p.Name, Exe: p.Exe, Cmdline: p.Cmdline, User: p.User, ExeDeleted: p.ExeDeleted, ExeReplaced: p.ExeReplaced}
 	if jp.Cmdline == nil {
 		jp.Cmdline = []string{}
 	}

@@ -158,7 +158,7 @@ func Risky() *Fake {
 			20: {PID: 20, Name: "redis-server", Exe: "/usr/bin/redis-server"},
 			30: {PID: 30, Name: "mystery", Exe: "/opt/mystery/bin/mystery"},
 			40: {PID: 40, Name: "x", Exe: "/tmp/.x/x", ExeDirWritable: false},
-			50: {PID: 50, Name: "gone", Exe: "/usr/local/bin/gone (deleted)", ExeDeleted: true},
+			50: {PID: 50, Name: "gone", Exe: "/usr/local/bin/gone", ExeDeleted: true},
 		},
 		Machine: platform.Host{Hostname: "ws1", OS: "linux", Privileged: true, PrivilegeHint: "root"},
 	}
