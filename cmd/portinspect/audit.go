@@ -43,7 +43,8 @@ known-ports database's advice. Rules:
                          (severity from the note: 3372 on all interfaces is medium)
   unknown-listener       beyond loopback, with no note and no IANA name (info)
   suspicious-executable  a listener whose executable was deleted, or lives in a
-                         world-writable or temporary directory (high)
+                         world-writable or temporary directory (high; low when
+                         an upgrade replaced it and a restart is pending)
   ownerless-listener     no process holds it, while privileged (medium; kernel
                          services such as nfsd are info and named)
   partial-coverage       run without privilege: some owners are hidden (info)
