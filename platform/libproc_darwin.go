@@ -16,11 +16,13 @@ const libSystemPath = "/usr/lib/libSystem.B.dylib"
 
 // Flavors and sizes of libproc calls (bsd/sys/proc_info.h).
 const (
-	procAllPIDs          = 1  // PROC_ALL_PIDS
-	procPIDListFDs       = 1  // PROC_PIDLISTFDS
-	procPIDFDSocketInfo  = 3  // PROC_PIDFDSOCKETINFO
-	sizeofDarwinPasswd   = 72 // struct passwd (pwd.h), 64-bit
-	darwinPasswdUIDField = 16 // pw_uid, after pw_name and pw_passwd
+	procAllPIDs               = 1  // PROC_ALL_PIDS
+	procPIDListFDs            = 1  // PROC_PIDLISTFDS
+	procPIDListFileports      = 14 // PROC_PIDLISTFILEPORTS
+	procPIDFDSocketInfo       = 3  // PROC_PIDFDSOCKETINFO
+	procPIDFileportSocketInfo = 3  // PROC_PIDFILEPORTSOCKETINFO
+	sizeofDarwinPasswd        = 72 // struct passwd (pwd.h), 64-bit
+	darwinPasswdUIDField      = 16 // pw_uid, after pw_name and pw_passwd
 )
 
 // libSystem calls libproc and the user database through purego, without
@@ -29,8 +31,8 @@ const (
 // converted to uintptr in the call itself (unsafe.Pointer rule 4, which
 // SyscallN's go:uintptrescapes honours).
 type libSystem struct {
-	listPIDs, pidInfo, pidFDInfo uintptr
-	getpwuidR, getpwnamR         uintptr
+	listPIDs, pidInfo, pidFDInfo, pidFileportInfo uintptr
+	getpwuidR, getpwnamR                          uintptr
 }
 
 func loadLibSystem() (*libSystem, error) {
@@ -46,6 +48,7 @@ func loadLibSystem() (*libSystem, error) {
 		{"proc_listpids", &l.listPIDs},
 		{"proc_pidinfo", &l.pidInfo},
 		{"proc_pidfdinfo", &l.pidFDInfo},
+		{"proc_pidfileportinfo", &l.pidFileportInfo},
 		{"getpwuid_r", &l.getpwuidR},
 		{"getpwnam_r", &l.getpwnamR},
 	} {
@@ -83,14 +86,34 @@ func (l *libSystem) pids() ([]int32, error) {
 // fdList reads pid's descriptors (proc_pidinfo(PROC_PIDLISTFDS)) as an
 // array of struct proc_fdinfo into buf, growing it until the list fits.
 func (l *libSystem) fdList(pid int32, buf []byte) ([]byte, error) {
+	return l.pidList(pid, procPIDListFDs, buf)
+}
+
+// fileportList reads pid's fileports (proc_pidinfo(PROC_PIDLISTFILEPORTS))
+// as an array of struct proc_fileportinfo: descriptors a process has
+// turned into Mach ports (fileport_makeport) and may hold no descriptor
+// for, as launchd and XPC services do with the sockets they pass on. lsof
+// lists them too.
+func (l *libSystem) fileportList(pid int32, buf []byte) ([]byte, error) {
+	return l.pidList(pid, procPIDListFileports, buf)
+}
+
+func (l *libSystem) pidList(pid int32, flavor uintptr, buf []byte) ([]byte, error) {
 	for {
-		r, _, e := purego.SyscallN(l.pidInfo, uintptr(pid), procPIDListFDs, 0,
+		r, _, e := purego.SyscallN(l.pidInfo, uintptr(pid), flavor, 0,
 			uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
 		n := int(int32(r))
 		switch {
-		case n <= 0:
-			// A process without descriptors returns 0 too, with no errno of
-			// its own: a stale one at worst counts it as unreadable.
+		case n == 0:
+			// Both a failure and an empty list, whose errno may be one
+			// an earlier call left: asked again without a buffer, a
+			// process that can be read answers with a size.
+			r, _, e = purego.SyscallN(l.pidInfo, uintptr(pid), flavor, 0, 0, 0)
+			if int32(r) > 0 {
+				return buf[:0], nil
+			}
+			return buf[:0], errnoOf(e)
+		case n < 0:
 			return buf[:0], errnoOf(e)
 		case n < len(buf):
 			return buf[:n], nil
@@ -105,7 +128,17 @@ func (l *libSystem) fdList(pid int32, buf []byte) ([]byte, error) {
 // as a struct socket_fdinfo into buf, which holds at least
 // sizeofSocketFDInfo bytes.
 func (l *libSystem) socketInfo(pid, fd int32, buf []byte) ([]byte, error) {
-	r, _, e := purego.SyscallN(l.pidFDInfo, uintptr(pid), uintptr(fd), procPIDFDSocketInfo,
+	return l.info(l.pidFDInfo, pid, uint32(fd), procPIDFDSocketInfo, buf)
+}
+
+// fileportSocketInfo reads what fileport of pid is
+// (proc_pidfileportinfo(PROC_PIDFILEPORTSOCKETINFO)), as socketInfo does.
+func (l *libSystem) fileportSocketInfo(pid int32, fileport uint32, buf []byte) ([]byte, error) {
+	return l.info(l.pidFileportInfo, pid, fileport, procPIDFileportSocketInfo, buf)
+}
+
+func (l *libSystem) info(fn uintptr, pid int32, id uint32, flavor uintptr, buf []byte) ([]byte, error) {
+	r, _, e := purego.SyscallN(fn, uintptr(pid), uintptr(id), flavor,
 		uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
 	if n := int(int32(r)); n > 0 {
 		return buf[:min(n, len(buf))], nil

@@ -115,7 +115,7 @@ func (d *darwinInspector) Owners(ctx context.Context, socks []Socket) (OwnerRepo
 	var held []heldSocket
 	denied := 0
 	if err == nil {
-		held, denied, err = walkSocketFDs(ctx, lib, &d.zones)
+		held, denied, err = walkSocketFDs(ctx, lib)
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return OwnerReport{}, ctxErr
@@ -124,7 +124,7 @@ func (d *darwinInspector) Owners(ctx context.Context, socks []Socket) (OwnerRepo
 		d.lastUsers(socks, rows, err)
 		return OwnerReport{}, nil
 	}
-	owners, _ := matchHolders(rows, held)
+	owners := matchHolders(rows, held)
 	privileged, euid := os.Geteuid() == 0, int64(os.Geteuid())
 	for i := range socks {
 		socks[i].PIDs = owners[i]

@@ -113,6 +113,12 @@ func TestDarwinProcess(t *testing.T) {
 	if got, _ := filepath.EvalSymlinks(p.Exe); got != exe {
 		t.Errorf("exe %q, want %q", p.Exe, exe)
 	}
+	// The executable's name, not p_comm's 16 bytes: the test binary's
+	// name is longer ("platform.test" is not, but its path's base is the
+	// name either way).
+	if p.Name != filepath.Base(p.Exe) {
+		t.Errorf("name %q, want %q", p.Name, filepath.Base(p.Exe))
+	}
 	if len(p.Cmdline) == 0 || p.Cmdline[0] != os.Args[0] {
 		t.Errorf("cmdline %q, want to start with %q", p.Cmdline, os.Args[0])
 	}

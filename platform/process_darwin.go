@@ -46,20 +46,23 @@ func readDarwinProcess(users *darwinUsers, pid int, detail ProcessDetail) (Proce
 	if i := bytes.IndexByte(comm, 0); i >= 0 {
 		comm = comm[:i]
 	}
-	proc.Name = string(comm)
 	proc.UID = int64(kp.Eproc.Ucred.Uid)
 	proc.User = users.name(kp.Eproc.Ucred.Uid)
 	gp := &process.Process{Pid: int32(pid)}
 	proc.Started = startTime(gp)
+	// p_comm is cut to MAXCOMLEN, 16 bytes ("Google Chrome He"): the
+	// executable's name, which proc_pidpath gives every user, is whole.
+	proc.Name = string(comm)
+	if exe, err := gp.Exe(); err == nil && exe != "" {
+		proc.Exe, proc.Name = exe, filepath.Base(exe)
+	}
 	if detail < DetailFull {
 		return proc, nil
 	}
-	// proc_pidpath answers for every process.
-	if exe, err := gp.Exe(); err == nil {
-		proc.Exe = exe
-	}
 	// kern.procargs2 answers for the caller's own processes, and all of
-	// them for root: EINVAL otherwise (sysctl_procargsx).
+	// them for root; EINVAL otherwise (sysctl_procargsx), and for exiting
+	// processes and kernel_task, even to root: only another user's
+	// process, unprivileged, is hidden.
 	if b, err := unix.SysctlRaw("kern.procargs2", pid); err == nil {
 		if pa, err := parseProcArgs(b); err == nil {
 			proc.Cmdline, proc.Service = pa.argv, pa.service
@@ -67,7 +70,7 @@ func readDarwinProcess(users *darwinUsers, pid int, detail ProcessDetail) (Proce
 				proc.Exe = pa.exe
 			}
 		}
-	} else if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) {
+	} else if (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM)) && os.Geteuid() != 0 && proc.UID != int64(os.Geteuid()) {
 		proc.Hidden = true
 	}
 	if proc.Exe != "" {

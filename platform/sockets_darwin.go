@@ -83,7 +83,7 @@ func (d *darwinInspector) lsofSockets(ctx context.Context, f Filter) ([]Socket, 
 // descriptors could not be read for lack of privilege. Processes that exit
 // meanwhile are skipped. When no process at all may be read, not even this
 // one (a sandbox), libproc is no use and that is an error.
-func walkSocketFDs(ctx context.Context, lib *libSystem, zones *ifaceNames) ([]heldSocket, int, error) {
+func walkSocketFDs(ctx context.Context, lib *libSystem) ([]heldSocket, int, error) {
 	pids, err := lib.pids()
 	if err != nil {
 		return nil, 0, err
@@ -99,7 +99,7 @@ func walkSocketFDs(ctx context.Context, lib *libSystem, zones *ifaceNames) ([]he
 			// Room for a socket_fdinfo grown by a later kernel: a buffer
 			// shorter than its own is refused (ENOMEM).
 			infoBuf := make([]byte, 2*sizeofSocketFDInfo)
-			var fds []int32
+			var fds []uint32
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(pids) || ctx.Err() != nil {
@@ -120,18 +120,26 @@ func walkSocketFDs(ctx context.Context, lib *libSystem, zones *ifaceNames) ([]he
 					continue
 				}
 				read.Add(1)
-				fds = socketFDs(fds[:0], list)
-				for _, fd := range fds {
-					b, err := lib.socketInfo(pid, fd, infoBuf)
+				hold := func(b []byte, err error) {
 					if err != nil {
-						continue // closed meanwhile
+						return // closed meanwhile
 					}
-					s, ok, err := parseSocketFDInfo(b)
-					if err != nil || !ok {
-						continue
+					if handle, ok, err := parseSocketFDInfo(b); err == nil && ok {
+						found[w] = append(found[w], heldSocket{pid: int(pid), handle: handle})
 					}
-					s.key.local, s.key.remote = zones.nameZone(s.key.local), zones.nameZone(s.key.remote)
-					found[w] = append(found[w], heldSocket{pid: int(pid), fdSocket: s})
+				}
+				fds = socketEntries(fds[:0], list)
+				for _, fd := range fds {
+					hold(lib.socketInfo(pid, int32(fd), infoBuf))
+				}
+				// Sockets held as fileports, without a descriptor.
+				if list, err = lib.fileportList(pid, fdBuf); err == nil {
+					if cap(list) > cap(fdBuf) {
+						fdBuf = list[:cap(list)]
+					}
+					for _, port := range socketEntries(fds[:0], list) {
+						hold(lib.fileportSocketInfo(pid, port, infoBuf))
+					}
 				}
 			}
 		})

@@ -119,8 +119,9 @@ type pcbRow struct {
 	// (TIME_WAIT) and the kernel left the socket record zero.
 	noSocket bool
 	// userland marks a flow of a user-space network stack (Skywalk), which
-	// the kernel lists with a socket record naming a protocol but no
-	// socket handle and no user: no descriptor anywhere holds it.
+	// the kernel lists with a socket record naming a protocol and its
+	// owning process (lastPID) but no socket handle and no user: no
+	// descriptor anywhere holds it.
 	userland bool
 }
 
@@ -171,6 +172,11 @@ func parsePCBList(b []byte, p Protocol, fn func(*pcbRow)) error {
 		return nil
 	}
 	for off := roundup64(hlen); ; {
+		if off >= len(b) && seen == 0 && xle.Uint32(b[4:]) == 0 {
+			// No sockets: the kernel writes the opening header alone
+			// (get_pcblist_n: if xig_count == 0, goto done).
+			return nil
+		}
 		if off > len(b)-8 {
 			return fmt.Errorf("%w: pcblist_n ends without its closing header", ErrParse)
 		}
@@ -239,8 +245,10 @@ func decodePCB(row *pcbRow, p Protocol, inp, so, tcp []byte) bool {
 	case xle.Uint32(so[xsoProtocol:]) != 0:
 		// The kernel leaves a socketless pcb's record zero but for its
 		// length and kind (sotoxsocket_n); a user-space stack's flow
-		// names its protocol and nothing else.
+		// names its protocol and the process that owns it
+		// (nstat_userland_to_xsocket_n sets so_last_pid).
 		row.userland = true
+		row.lastPID = int(int32(xle.Uint32(so[xsoLastPID:])))
 	default:
 		row.noSocket = true
 	}
@@ -319,7 +327,9 @@ func kameAddr(a [16]byte) netip.Addr {
 // Descriptor types and socket kinds of libproc (bsd/sys/proc_info.h).
 const (
 	proxFDTypeSocket = 2 // PROX_FDTYPE_SOCKET
-	sizeofProcFDInfo = 8 // struct proc_fdinfo: proc_fd i32, proc_fdtype u32
+	// struct proc_fdinfo (proc_fd i32, proc_fdtype u32) and struct
+	// proc_fileportinfo (proc_fileport u32, proc_fdtype u32).
+	sizeofProcFDInfo = 8
 
 	sockinfoIn  = 1 // SOCKINFO_IN
 	sockinfoTCP = 2 // SOCKINFO_TCP
@@ -333,136 +343,84 @@ const (
 // bytes), then struct socket_info: a 136-byte vinfo_stat, soi_so u64 @160,
 // soi_pcb u64 @168, soi_type @176, soi_protocol @180, soi_family @184, eight
 // shorts, soi_oobmark @204, two 24-byte sockbuf_info, soi_kind @256, rfu_1,
-// and the soi_proto union @264, whose struct in_sockinfo has insi_fport and
-// insi_lport (ints holding the ports in network order) @0 and @4, insi_vflag
-// @24 and the foreign and local address @32 and @48. 792 bytes in all.
+// and the soi_proto union @264. 792 bytes in all.
 const (
 	sizeofSocketFDInfo = 792
 	sfiHandle          = 160
 	sfiProtocol        = 180
 	sfiFamily          = 184
 	sfiKind            = 256
-	sfiIn              = 264
-	insiFport          = sfiIn + 0
-	insiLport          = sfiIn + 4
-	insiVflag          = sfiIn + 24
-	insiFaddr          = sfiIn + 32
-	insiLaddr          = sfiIn + 48
-	minSocketFDInfo    = insiLaddr + sizeofInp46
+	minSocketFDInfo    = sfiKind + 4
 )
 
-// fdSocket is an IP socket a descriptor refers to, as libproc describes it.
-type fdSocket struct {
-	// handle is the socket's opaque handle (soi_so).
-	handle uint64
-	key    endpointKey
-}
-
-// endpointKey is what names a socket in both the pcb table and libproc
-// when their handles cannot be compared.
-type endpointKey struct {
-	proto         Protocol
-	local, remote netip.AddrPort
-}
-
-// parseSocketFDInfo decodes a struct socket_fdinfo. It reports false for
-// a socket that is not a TCP or UDP socket over IPv4 or IPv6.
-func parseSocketFDInfo(b []byte) (fdSocket, bool, error) {
+// parseSocketFDInfo decodes a struct socket_fdinfo into the socket's
+// opaque handle (soi_so), which names it in the pcb tables too. It
+// reports false for a socket that is not a TCP or UDP socket over IPv4 or
+// IPv6.
+func parseSocketFDInfo(b []byte) (handle uint64, ok bool, err error) {
 	if len(b) < minSocketFDInfo {
-		return fdSocket{}, false, fmt.Errorf("%w: socket_fdinfo of %d bytes, want %d", ErrParse, len(b), sizeofSocketFDInfo)
+		return 0, false, fmt.Errorf("%w: socket_fdinfo of %d bytes, want %d", ErrParse, len(b), sizeofSocketFDInfo)
 	}
 	if fam := xle.Uint32(b[sfiFamily:]); fam != darwinAFInet && fam != darwinAFInet6 {
-		return fdSocket{}, false, nil
+		return 0, false, nil
 	}
 	if kind := xle.Uint32(b[sfiKind:]); kind != sockinfoIn && kind != sockinfoTCP {
-		return fdSocket{}, false, nil
+		return 0, false, nil
 	}
-	var p Protocol
-	switch xle.Uint32(b[sfiProtocol:]) {
-	case ipprotoTCP:
-		p = TCP
-	case ipprotoUDP:
-		p = UDP
-	default:
-		return fdSocket{}, false, nil
+	if p := xle.Uint32(b[sfiProtocol:]); p != ipprotoTCP && p != ipprotoUDP {
+		return 0, false, nil
 	}
-	// The ports are u_shorts in network order widened to ints: their two
-	// bytes come first in a little-endian int.
-	_, local, remote, ok := inpEndpoints(b[insiVflag],
-		b[insiLaddr:insiLaddr+sizeofInp46], b[insiFaddr:insiFaddr+sizeofInp46],
-		binary.BigEndian.Uint16(b[insiLport:]), binary.BigEndian.Uint16(b[insiFport:]))
-	if !ok {
-		return fdSocket{}, false, nil
-	}
-	return fdSocket{handle: xle.Uint64(b[sfiHandle:]), key: endpointKey{p, local, remote}}, true, nil
+	return xle.Uint64(b[sfiHandle:]), true, nil
 }
 
-// socketFDs appends to dst the descriptors of an array of struct
-// proc_fdinfo (proc_pidinfo PROC_PIDLISTFDS) that are sockets.
-func socketFDs(dst []int32, b []byte) []int32 {
+// socketEntries appends to dst the descriptors of an array of struct
+// proc_fdinfo (proc_pidinfo PROC_PIDLISTFDS), or the fileports of an
+// array of struct proc_fileportinfo (PROC_PIDLISTFILEPORTS), that are
+// sockets: both are a 32-bit number then a 32-bit type.
+func socketEntries(dst []uint32, b []byte) []uint32 {
 	for ; len(b) >= sizeofProcFDInfo; b = b[sizeofProcFDInfo:] {
 		if xle.Uint32(b[4:]) == proxFDTypeSocket {
-			dst = append(dst, int32(xle.Uint32(b)))
+			dst = append(dst, xle.Uint32(b))
 		}
 	}
 	return dst
 }
 
-// heldSocket is a socket some process holds a descriptor to.
+// heldSocket is a socket, by its handle, some process holds a descriptor
+// to.
 type heldSocket struct {
-	pid int
-	fdSocket
+	pid    int
+	handle uint64
 }
 
 // matchHolders returns, for every row, the sorted PIDs of the processes in
-// held that hold it. A socket is the same in both lists when its handle is:
-// xso_so and soi_so are the kernel's one opaque name for it, so listeners
+// held that hold it: a socket is the same in both lists when its handle
+// is. xso_so and soi_so are the kernel's one opaque name for a socket (both
+// VM_KERNEL_ADDRHASH of it in every XNU release since 2017), so listeners
 // sharing a port (SO_REUSEPORT) and sockets on the same addresses are told
-// apart. Kernels have derived the two with different macros
-// (VM_KERNEL_ADDRPERM in one file and VM_KERNEL_ADDRHASH in the other, in
-// some releases), so when no handle at all is in both lists, matching falls
-// back to protocol and addresses, which are exact for connections but give
-// every holder of a shared local port to each socket on it. byHandle says
-// which was used.
-func matchHolders(rows []pcbRow, held []heldSocket) (owners [][]int, byHandle bool) {
+// apart. A user-space stack's flow, which no descriptor holds, is its
+// owner's.
+func matchHolders(rows []pcbRow, held []heldSocket) [][]int {
 	handles := make(map[uint64]int, len(rows))
 	for i := range rows {
 		if rows[i].handle != 0 {
 			handles[rows[i].handle] = i
 		}
 	}
+	owners := make([][]int, len(rows))
 	for _, h := range held {
-		if _, ok := handles[h.handle]; ok && h.handle != 0 {
-			byHandle = true
-			break
-		}
-	}
-	owners = make([][]int, len(rows))
-	if byHandle {
-		for _, h := range held {
-			if i, ok := handles[h.handle]; ok && h.handle != 0 {
-				owners[i] = append(owners[i], h.pid)
-			}
-		}
-	} else {
-		keys := make(map[endpointKey][]int, len(rows))
-		for i := range rows {
-			if !rows[i].noSocket && !rows[i].userland {
-				k := endpointKey{rows[i].Protocol, rows[i].Local, rows[i].Remote}
-				keys[k] = append(keys[k], i)
-			}
-		}
-		for _, h := range held {
-			for _, i := range keys[h.key] {
-				owners[i] = append(owners[i], h.pid)
-			}
+		if i, ok := handles[h.handle]; ok && h.handle != 0 {
+			owners[i] = append(owners[i], h.pid)
 		}
 	}
 	for i, ps := range owners {
+		if len(ps) == 0 && rows[i].userland && rows[i].lastPID > 0 {
+			ps = []int{rows[i].lastPID}
+		}
 		slices.Sort(ps)
 		owners[i] = slices.Compact(ps)
 	}
-	return owners, byHandle
+	return owners
 }
 
 // ownerStatus says what is known of the holders of row, which pids hold,
@@ -494,6 +452,13 @@ func lastUser(row *pcbRow) ([]int, OwnerStatus) {
 		return []int{row.lastPID}, OwnersKnown
 	}
 	return nil, OwnersUnknown
+}
+
+// endpointKey names a socket by its protocol and addresses, to pair the
+// sockets of a listing with the rows they were made from.
+type endpointKey struct {
+	proto         Protocol
+	local, remote netip.AddrPort
 }
 
 // pairRows returns for each of socks the index of the row in rows (the
@@ -537,6 +502,11 @@ type procArgs struct {
 // argc NUL-terminated arguments, then the environment and the kernel's own
 // "apple" strings. Of the environment only XPC_SERVICE_NAME is kept; an
 // argument list cut short by the buffer's end is returned as far as it goes.
+//
+// The path and its padding fill a multiple of the pointer size, 8 bytes
+// (exec_extract_strings pads ip_strspace to new_ptr_size): argv[0] starts
+// there, even when it is empty, where skipping every NUL, as ps does,
+// would eat it and shift the arguments.
 func parseProcArgs(b []byte) (procArgs, error) {
 	var pa procArgs
 	if len(b) < 4 {
@@ -550,7 +520,7 @@ func parseProcArgs(b []byte) (procArgs, error) {
 		return s
 	}
 	pa.exe = string(next())
-	for len(rest) > 0 && rest[0] == 0 {
+	for pad := (8 - (len(pa.exe)+1)%8) % 8; pad > 0 && len(rest) > 0 && rest[0] == 0; pad-- {
 		rest = rest[1:]
 	}
 	for ; argc > 0 && len(rest) > 0; argc-- {
@@ -558,7 +528,11 @@ func parseProcArgs(b []byte) (procArgs, error) {
 	}
 	const xpc = "XPC_SERVICE_NAME="
 	for len(rest) > 0 {
-		if v, ok := bytes.CutPrefix(next(), []byte(xpc)); ok && len(v) > 0 && string(v) != "0" {
+		v, ok := bytes.CutPrefix(next(), []byte(xpc))
+		// launchd sets it for a service; a terminal app's shell and what
+		// it starts inherit the app's "application.com.apple.Terminal…",
+		// which names no service; "0" is launchd's none.
+		if ok && len(v) > 0 && string(v) != "0" && !bytes.HasPrefix(v, []byte("application.")) {
 			pa.service = string(v)
 			break
 		}

@@ -257,9 +257,16 @@ func TestParsePCBListUDP(t *testing.T) {
 	})
 }
 
+// With no sockets the kernel writes the opening header alone
+// (get_pcblist_n: if xig_count == 0, goto done).
 func TestParsePCBListEmpty(t *testing.T) {
-	if rows := parsePCBs(t, pcbTable(TCP), TCP); len(rows) != 0 {
+	if rows := parsePCBs(t, appendRecord(nil, xinpgen(0)), UDP); len(rows) != 0 {
 		t.Errorf("an empty table has %d sockets", len(rows))
+	}
+	// A header saying there are sockets, and nothing after it, is cut
+	// short.
+	if err := parsePCBList(appendRecord(nil, xinpgen(2)), UDP, func(*pcbRow) {}); !errors.Is(err, ErrParse) {
+		t.Errorf("a header of 2 sockets alone: err = %v, want ErrParse", err)
 	}
 }
 
@@ -351,46 +358,34 @@ func TestParsePCBListErrors(t *testing.T) {
 	}
 }
 
-// socketFDInfo builds a struct socket_fdinfo for an IP socket.
-func socketFDInfo(family, kind, proto uint32, handle uint64, vflag uint8, local, remote netip.AddrPort) []byte {
+// socketFDInfo builds a struct socket_fdinfo.
+func socketFDInfo(family, kind, proto uint32, handle uint64) []byte {
 	b := make([]byte, sizeofSocketFDInfo)
 	xle.PutUint64(b[sfiHandle:], handle)
 	xle.PutUint32(b[sfiProtocol:], proto)
 	xle.PutUint32(b[sfiFamily:], family)
 	xle.PutUint32(b[sfiKind:], kind)
-	// insi_fport and insi_lport are ints holding a network-order u_short.
-	xle.PutUint32(b[insiFport:], uint32(binary.LittleEndian.Uint16(binary.BigEndian.AppendUint16(nil, remote.Port()))))
-	xle.PutUint32(b[insiLport:], uint32(binary.LittleEndian.Uint16(binary.BigEndian.AppendUint16(nil, local.Port()))))
-	b[insiVflag] = vflag
-	la, ra := addr16(local.Addr()), addr16(remote.Addr())
-	copy(b[insiLaddr:], la[:])
-	copy(b[insiFaddr:], ra[:])
 	return b
 }
 
 func TestParseSocketFDInfo(t *testing.T) {
-	ap := netip.MustParseAddrPort
 	tests := []struct {
 		name   string
 		info   []byte
-		want   fdSocket
+		want   uint64
 		wantOK bool
 	}{
-		{"tcp4 listener", socketFDInfo(darwinAFInet, sockinfoTCP, ipprotoTCP, 0xabc, inpIPv4, ap("127.0.0.1:3372"), ap("0.0.0.0:0")),
-			fdSocket{0xabc, endpointKey{TCP, ap("127.0.0.1:3372"), ap("0.0.0.0:0")}}, true},
-		{"udp6 connected", socketFDInfo(darwinAFInet6, sockinfoIn, ipprotoUDP, 0xdef, inpIPv6, ap("[2001:db8::2]:6000"), ap("[2001:db8::1]:53")),
-			fdSocket{0xdef, endpointKey{UDP, ap("[2001:db8::2]:6000"), ap("[2001:db8::1]:53")}}, true},
-		{"tcp6 socket talking IPv4", socketFDInfo(darwinAFInet6, sockinfoTCP, ipprotoTCP, 1, inpIPv4|inpV4MappedV6, ap("10.0.0.2:50001"), ap("93.184.216.34:443")),
-			fdSocket{1, endpointKey{TCP, ap("10.0.0.2:50001"), ap("93.184.216.34:443")}}, true},
-		{"unix socket", socketFDInfo(1, 3, 0, 1, 0, ap("0.0.0.0:0"), ap("0.0.0.0:0")), fdSocket{}, false},
-		{"socket without a pcb", socketFDInfo(darwinAFInet, 0, ipprotoTCP, 1, inpIPv4, ap("0.0.0.0:0"), ap("0.0.0.0:0")), fdSocket{}, false},
-		{"raw IP socket", socketFDInfo(darwinAFInet, sockinfoIn, 1, 1, inpIPv4, ap("0.0.0.0:0"), ap("0.0.0.0:0")), fdSocket{}, false},
+		{"tcp4", socketFDInfo(darwinAFInet, sockinfoTCP, ipprotoTCP, 0xabc), 0xabc, true},
+		{"udp6", socketFDInfo(darwinAFInet6, sockinfoIn, ipprotoUDP, 0xdef), 0xdef, true},
+		{"unix socket", socketFDInfo(1, 3, 0, 1), 0, false},
+		{"socket without a pcb", socketFDInfo(darwinAFInet, 0, ipprotoTCP, 1), 0, false},
+		{"raw IP socket", socketFDInfo(darwinAFInet, sockinfoIn, 1, 1), 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, ok, err := parseSocketFDInfo(tt.info)
 			if err != nil || ok != tt.wantOK || got != tt.want {
-				t.Errorf("got %+v %v %v, want %+v %v", got, ok, err, tt.want, tt.wantOK)
+				t.Errorf("got %#x %v %v, want %#x %v", got, ok, err, tt.want, tt.wantOK)
 			}
 		})
 	}
@@ -406,44 +401,28 @@ func TestSocketFDs(t *testing.T) {
 		list = xle.AppendUint32(list, e[1])
 	}
 	list = append(list, 1, 2, 3) // a partial entry is ignored
-	if got := socketFDs(nil, list); !slices.Equal(got, []int32{3, 7}) {
-		t.Errorf("socketFDs = %v, want [3 7]", got)
+	if got := socketEntries(nil, list); !slices.Equal(got, []uint32{3, 7}) {
+		t.Errorf("socketEntries = %v, want [3 7]", got)
 	}
 }
 
 func TestMatchHolders(t *testing.T) {
-	ap := netip.MustParseAddrPort
-	mdns := endpointKey{UDP, ap("0.0.0.0:5353"), ap("0.0.0.0:0")}
-	conn := endpointKey{TCP, ap("127.0.0.1:50000"), ap("127.0.0.1:3372")}
-	row := func(k endpointKey, handle uint64) pcbRow {
-		return pcbRow{Socket: Socket{Protocol: k.proto, Local: k.local, Remote: k.remote}, handle: handle}
-	}
-	rows := []pcbRow{row(mdns, 1), row(mdns, 2), row(conn, 3),
-		{Socket: Socket{Protocol: TCP, Local: conn.local, Remote: conn.remote}, noSocket: true}}
-
+	rows := []pcbRow{{handle: 1}, {handle: 2}, {handle: 3}, {noSocket: true},
+		// A user-space stack's flow: no handle, its owner in so_last_pid.
+		{userland: true, lastPID: 77}, {userland: true, lastPID: 0}}
 	held := []heldSocket{
-		{pid: 300, fdSocket: fdSocket{1, mdns}},
-		{pid: 900, fdSocket: fdSocket{2, mdns}},
-		{pid: 901, fdSocket: fdSocket{2, mdns}}, // shared after a fork
-		{pid: 900, fdSocket: fdSocket{2, mdns}}, // a second descriptor
-		{pid: 42, fdSocket: fdSocket{3, conn}},
-		{pid: 43, fdSocket: fdSocket{0x99, conn}}, // a socket opened since the list was read
+		{pid: 300, handle: 1},
+		{pid: 900, handle: 2},
+		{pid: 901, handle: 2}, // shared after a fork
+		{pid: 900, handle: 2}, // a second descriptor
+		{pid: 42, handle: 3},
+		{pid: 43, handle: 0x99}, // a socket opened since the list was read
+		{pid: 44, handle: 0},
 	}
-	owners, byHandle := matchHolders(rows, held)
-	want := [][]int{{300}, {900, 901}, {42}, nil}
-	if !byHandle || !slices.EqualFunc(owners, want, slices.Equal) {
-		t.Errorf("by handle: got %v (byHandle %v), want %v", owners, byHandle, want)
-	}
-
-	// Handles that cannot be compared: addresses decide, and a shared
-	// port's holders go to every socket on it; a socketless pcb gets none.
-	for i := range held {
-		held[i].handle += 0x1000
-	}
-	owners, byHandle = matchHolders(rows, held)
-	want = [][]int{{300, 900, 901}, {300, 900, 901}, {42, 43}, nil}
-	if byHandle || !slices.EqualFunc(owners, want, slices.Equal) {
-		t.Errorf("by addresses: got %v (byHandle %v), want %v", owners, byHandle, want)
+	owners := matchHolders(rows, held)
+	want := [][]int{{300}, {900, 901}, {42}, nil, {77}, nil}
+	if !slices.EqualFunc(owners, want, slices.Equal) {
+		t.Errorf("got %v, want %v", owners, want)
 	}
 }
 
@@ -514,12 +493,17 @@ func TestPairRows(t *testing.T) {
 }
 
 // procargs2 builds a kern.procargs2 buffer.
+// procargs2 builds a kern.procargs2 buffer: argc, the executable path
+// padded with NULs to a multiple of 8 bytes, as exec_extract_strings pads
+// it for a 64-bit process, then the other strings.
 func procargs2(argc int, strs ...string) []byte {
 	b := xle.AppendUint32(nil, uint32(argc))
 	for i, s := range strs {
 		b = append(append(b, s...), 0)
 		if i == 0 {
-			b = append(b, 0, 0, 0) // padding after the executable path
+			for (len(b)-4)%8 != 0 {
+				b = append(b, 0)
+			}
 		}
 	}
 	return b
@@ -543,6 +527,14 @@ func TestParseProcArgs(t *testing.T) {
 		{"the service name is not an argument", procargs2(2, "/bin/sh", "sh", "XPC_SERVICE_NAME=fake"),
 			procArgs{"/bin/sh", []string{"sh", "XPC_SERVICE_NAME=fake"}, ""}},
 		{"no arguments", xle.AppendUint32(nil, 0), procArgs{}},
+		// An empty argv[0] is not padding: the arguments stay in place.
+		{"empty argv[0]", procargs2(2, "/usr/bin/env", "", "x", "HOME=/"),
+			procArgs{"/usr/bin/env", []string{"", "x"}, ""}},
+		{"empty argv[0] after a path of 7", procargs2(2, "/bin/ab", "", "y"),
+			procArgs{"/bin/ab", []string{"", "y"}, ""}},
+		// A terminal app's label, inherited by the shell: no service.
+		{"application label", procargs2(1, "/bin/zsh", "-zsh", "XPC_SERVICE_NAME=application.com.apple.Terminal.1234"),
+			procArgs{"/bin/zsh", []string{"-zsh"}, ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -673,16 +665,12 @@ func FuzzParsePCBList(f *testing.F) {
 }
 
 func FuzzParseSocketFDInfo(f *testing.F) {
-	ap := netip.MustParseAddrPort
-	f.Add(socketFDInfo(darwinAFInet, sockinfoTCP, ipprotoTCP, 0xabc, inpIPv4, ap("127.0.0.1:3372"), ap("0.0.0.0:0")))
-	f.Add(socketFDInfo(darwinAFInet6, sockinfoIn, ipprotoUDP, 0xdef, inpIPv6, ap("[fe80:4::1]:546"), ap("[::]:0")))
+	f.Add(socketFDInfo(darwinAFInet, sockinfoTCP, ipprotoTCP, 0xabc))
+	f.Add(socketFDInfo(darwinAFInet6, sockinfoIn, ipprotoUDP, 0xdef))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s, ok, err := parseSocketFDInfo(b)
-		if err != nil || !ok {
-			return
-		}
-		if s.key.local.Addr().Is4() != s.key.remote.Addr().Is4() {
-			t.Fatalf("socket %+v", s)
+		handle, ok, err := parseSocketFDInfo(b)
+		if err != nil && (ok || handle != 0) || len(b) < minSocketFDInfo && err == nil {
+			t.Fatalf("%#x %v %v for %d bytes", handle, ok, err, len(b))
 		}
 	})
 }
