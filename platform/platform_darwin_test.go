@@ -113,9 +113,8 @@ func TestDarwinProcess(t *testing.T) {
 	if got, _ := filepath.EvalSymlinks(p.Exe); got != exe {
 		t.Errorf("exe %q, want %q", p.Exe, exe)
 	}
-	// The executable's name, not p_comm's 16 bytes: the test binary's
-	// name is longer ("platform.test" is not, but its path's base is the
-	// name either way).
+	// The name is the executable's base name, which p_comm would cut to
+	// 16 bytes.
 	if p.Name != filepath.Base(p.Exe) {
 		t.Errorf("name %q, want %q", p.Name, filepath.Base(p.Exe))
 	}
