@@ -222,7 +222,12 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 		rep.Warnings = append(rep.Warnings, hiddenWarnings(rep.Sockets, ownerRep, rep.Host)...)
 	}
 	sortSockets(rep.Sockets)
-	rep.Warnings = append(rep.Warnings, src.Warnings()...)
+	// A second listing (listeningPorts) may have said the same again.
+	for _, w := range src.Warnings() {
+		if !slices.Contains(rep.Warnings, w) {
+			rep.Warnings = append(rep.Warnings, w)
+		}
+	}
 	if db != nil {
 		nameServices(db, rep.Sockets, listening)
 		rep.KnownPorts = knownPortsFor(db, q, rep.Sockets)

@@ -151,6 +151,11 @@ func parseMIBTable(b []byte, t *mibTable, fn func(s *Socket, pid uint32, row []b
 		if t.state >= 0 {
 			s.State = stateFromMIB(binary.LittleEndian.Uint32(row[t.state:]))
 		}
+		if s.State == Listen {
+			// A listener's remote fields mean nothing (MIB_TCPROW_OWNER_PID):
+			// Windows may leave anything there.
+			s.Remote = netip.AddrPortFrom(unspecified(t.family), 0)
+		}
 		fn(&s, binary.LittleEndian.Uint32(row[t.pid:]), row)
 	}
 	return nil

@@ -188,6 +188,13 @@ func TestParseMIBTable(t *testing.T) {
 			{Protocol: TCP, Family: IPv4, Local: ap("127.0.0.1:3372"), Remote: v4any, State: Listen, UID: -1, RecvQ: -1, SendQ: -1},
 			{Protocol: TCP, Family: IPv4, Local: ap("10.0.0.5:49711"), Remote: ap("20.42.65.92:443"), State: Established, UID: -1, RecvQ: -1, SendQ: -1},
 		}, []uint32{4242, 77}},
+		// A listener's remote fields mean nothing: whatever is there,
+		// it reads as unspecified.
+		{"tcp4 listener, junk remote", 0, []mibRow{
+			{state: 2, local: ap("0.0.0.0:445"), remote: ap("10.9.8.7:4242"), pid: 4},
+		}, []Socket{
+			{Protocol: TCP, Family: IPv4, Local: ap("0.0.0.0:445"), Remote: v4any, State: Listen, UID: -1, RecvQ: -1, SendQ: -1},
+		}, []uint32{4}},
 		{"tcp4 time wait, no owner", 0, []mibRow{
 			{state: 11, local: ap("127.0.0.1:3372"), remote: ap("127.0.0.1:50000"), pid: 0},
 		}, []Socket{

@@ -35,8 +35,14 @@ const (
 )
 
 // maxTableCalls bounds the calls for one table: one to learn its size, one
-// to fill it, and a few more should it grow between calls on a busy host.
+// to fill it, and a few more should it grow between calls on a busy host,
+// or fail for a moment.
 const maxTableCalls = 5
+
+// statusUnsuccessful is what GetExtendedTcpTable returns, now and then,
+// under load (STATUS_UNSUCCESSFUL, 0xC0000001): calling again is enough,
+// as psutil does (psutil issue 1294).
+const statusUnsuccessful = 0xC0000001
 
 // mibSource is one table to ask for: its layout, the function and
 // arguments that return it.
@@ -98,6 +104,8 @@ func (m mibSource) call(class uint32) ([]byte, error) {
 				return nil, fmt.Errorf("%s: no table returned", what)
 			}
 			return unsafe.Slice((*byte)(p), len(buf)*8), nil
+		case statusUnsuccessful:
+			continue
 		case windows.ERROR_INSUFFICIENT_BUFFER:
 			have := uint64(len(buf)) * 8
 			if uint64(size) <= have {
@@ -112,7 +120,7 @@ func (m mibSource) call(class uint32) ([]byte, error) {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 	}
-	return nil, fmt.Errorf("%s: the table kept growing over %d calls: %w", what, maxTableCalls, windows.ERROR_INSUFFICIENT_BUFFER)
+	return nil, fmt.Errorf("%s: the table kept growing, or failing, over %d calls", what, maxTableCalls)
 }
 
 // ownerModuleSources are the owner-module tables, each with the function
@@ -208,6 +216,8 @@ func ownerModule(proc *windows.LazyProc, row []byte, bufp *[]uint64) (string, er
 			}
 			runtime.KeepAlive(buf)
 			return name, nil
+		case statusUnsuccessful:
+			continue
 		case windows.ERROR_INSUFFICIENT_BUFFER:
 			if uint64(size) <= uint64(len(buf))*8 {
 				return "", fmt.Errorf("%s: %w", proc.Name, err)

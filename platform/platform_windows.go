@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -20,7 +21,11 @@ const windowsPrivilegeHint = "Administrator (from an elevated prompt)"
 type windowsInspector struct {
 	accounts accountNames
 	elevated func() bool
-	wine     func() bool
+	// debugPrivilege enables SeDebugPrivilege, once, for an elevated run:
+	// protected processes (lsass, wininit, services.exe, which hold the
+	// RPC listeners on 49664-49669) open to it, as they do to psutil.
+	debugPrivilege func() error
+	wine           func() bool
 	// run is what the last Owners call set up for the Process calls
 	// after it.
 	run      *windowsRun
@@ -34,7 +39,8 @@ func newOS(opts Options) (Inspector, error) {
 		return nil, fmt.Errorf("%w %q (Windows has one: iphlpapi)", ErrUnknownSource, opts.SocketSource)
 	}
 	return &windowsInspector{
-		elevated: sync.OnceValue(func() bool { return windows.GetCurrentProcessToken().IsElevated() }),
+		elevated:       sync.OnceValue(func() bool { return windows.GetCurrentProcessToken().IsElevated() }),
+		debugPrivilege: sync.OnceValue(enableDebugPrivilege),
 		wine: sync.OnceValue(func() bool {
 			return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
 		}),
@@ -46,9 +52,10 @@ func newOS(opts Options) (Inspector, error) {
 // they list it: the PID is kept in PIDs, and Owners only says what it
 // means.
 func (w *windowsInspector) Sockets(ctx context.Context, f Filter) ([]Socket, error) {
-	w.warnings = nil
 	var socks []Socket
 	var owners []uint32
+	var failed []error
+	read := 0
 	for _, src := range ownerPIDSources {
 		if !f.wants(src.layout.proto, src.layout.family) {
 			continue
@@ -60,19 +67,32 @@ func (w *windowsInspector) Sockets(ctx context.Context, f Filter) ([]Socket, err
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		// One table that fails leaves the others worth showing.
 		b, err := src.call(class)
-		if err != nil {
-			return nil, err
-		}
-		err = parseMIBTable(b, src.layout, func(s *Socket, pid uint32, _ []byte) {
-			if f.Match(s) {
-				socks = append(socks, *s)
-				owners = append(owners, pid)
+		if err == nil {
+			n := len(socks)
+			err = parseMIBTable(b, src.layout, func(s *Socket, pid uint32, _ []byte) {
+				if f.Match(s) {
+					socks = append(socks, *s)
+					owners = append(owners, pid)
+				}
+			})
+			if err != nil {
+				socks, owners = socks[:n], owners[:n]
+				err = fmt.Errorf("%s %s: %w", src.proc.Name, src.layout.name, err)
 			}
-		})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", src.proc.Name, err)
 		}
+		if err != nil {
+			failed = append(failed, err)
+			continue
+		}
+		read++
+	}
+	if read == 0 && len(failed) > 0 {
+		return nil, errors.Join(failed...)
+	}
+	for _, err := range failed {
+		w.warnings = append(w.warnings, fmt.Sprintf("sockets missing: %v", err))
 	}
 	// One array holds every socket's owner.
 	pids := make([]int, len(socks))
@@ -95,10 +115,16 @@ func (w *windowsInspector) Owners(ctx context.Context, socks []Socket) (OwnerRep
 	}
 	run := newWindowsRun()
 	run.socks = socks
-	unknown := 0
+	unknown, gone := 0, 0
 	for i := range socks {
 		s := &socks[i]
 		switch {
+		case len(s.PIDs) > 0 && !run.exists(uint32(s.PIDs[0])):
+			// The PID is the socket's creator's (dwOwningPid), which may
+			// have exited and left the socket to a child that inherited
+			// it: the holder is unknown, not none.
+			s.PIDs, s.Owners = nil, OwnersUnknown
+			gone++
 		case len(s.PIDs) > 0:
 			s.Owners = OwnersKnown
 		case s.State == TimeWait:
@@ -116,11 +142,35 @@ func (w *windowsInspector) Owners(ctx context.Context, socks []Socket) (OwnerRep
 		}
 		w.warnings = append(w.warnings, msg)
 	}
+	if gone > 0 {
+		w.warnings = append(w.warnings, fmt.Sprintf("the process that created %s has exited: "+
+			"a process that inherited it may hold it now, which Windows does not say", Plural(gone, "socket")))
+	}
 	return OwnerReport{}, nil
 }
 
 func (w *windowsInspector) Process(pid int, detail ProcessDetail) (Process, error) {
+	if w.elevated() {
+		w.debugPrivilege() // without it, the protected processes stay hidden
+	}
 	return w.process(pid, detail)
+}
+
+// enableDebugPrivilege enables SeDebugPrivilege in this process's token,
+// which an elevated administrator's holds, disabled.
+func enableDebugPrivilege() error {
+	var tok windows.Token
+	if err := windows.OpenProcessToken(windows.CurrentProcess(), windows.TOKEN_ADJUST_PRIVILEGES|windows.TOKEN_QUERY, &tok); err != nil {
+		return err
+	}
+	defer tok.Close()
+	var luid windows.LUID
+	if err := windows.LookupPrivilegeValue(nil, windows.StringToUTF16Ptr("SeDebugPrivilege"), &luid); err != nil {
+		return err
+	}
+	privs := windows.Tokenprivileges{PrivilegeCount: 1}
+	privs.Privileges[0] = windows.LUIDAndAttributes{Luid: luid, Attributes: windows.SE_PRIVILEGE_ENABLED}
+	return windows.AdjustTokenPrivileges(tok, false, &privs, 0, nil, nil)
 }
 
 // LookupUser resolves an account for --user. Windows accounts have SIDs,
@@ -177,6 +227,13 @@ func newWindowsRun() *windowsRun {
 	return r
 }
 
+// exists reports whether a process has pid, by the snapshot of every
+// process.
+func (r *windowsRun) exists(pid uint32) bool {
+	_, ok := r.processNames()[pid]
+	return ok || pid == systemPID
+}
+
 // service names the services a process runs, for Process.Service.
 func (r *windowsRun) service(pid uint32) string {
 	return r.services()[pid]
@@ -193,6 +250,11 @@ func (r *windowsRun) loadServices() map[uint32]string {
 		r.mu.Unlock()
 		return nil
 	}
+	return r.servicesOf(hosted)
+}
+
+// servicesOf maps PIDs to their services from one enumeration, hosted.
+func (r *windowsRun) servicesOf(hosted map[uint32][]string) map[uint32]string {
 	want := make(map[sockKey]bool)
 	for i := range r.socks {
 		s := &r.socks[i]

@@ -284,6 +284,9 @@ func TestWindowsServices(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := newTestInspector(t)
+	// The same enumeration for what Process says and what it is checked
+	// against: a real host starts services on demand between two.
+	w.run.services = func() map[uint32]string { return w.run.servicesOf(byPID) }
 	n := 0
 	for pid, names := range byPID {
 		n += len(names)
@@ -297,6 +300,38 @@ func TestWindowsServices(t *testing.T) {
 		}
 	}
 	t.Logf("%d running services in %d processes", n, len(byPID))
+}
+
+// TestWindowsOwnerGone: the PID a table gives is the socket's creator's;
+// when no process has it any more, the holder is unknown (a child may
+// have inherited the socket), never none.
+func TestWindowsOwnerGone(t *testing.T) {
+	w := newTestInspector(t)
+	socks := []Socket{
+		{Protocol: TCP, State: Listen, PIDs: []int{0x7ffffff0}},
+		{Protocol: TCP, State: Listen, PIDs: []int{os.Getpid()}},
+	}
+	if _, err := w.Owners(context.Background(), socks); err != nil {
+		t.Fatal(err)
+	}
+	if socks[0].Owners != OwnersUnknown || socks[0].PIDs != nil || socks[1].Owners != OwnersKnown {
+		t.Errorf("owners %v %v, %v", socks[0].Owners, socks[0].PIDs, socks[1].Owners)
+	}
+	if !slices.ContainsFunc(w.Warnings(), func(s string) bool { return strings.Contains(s, "the process that created 1 socket has exited") }) {
+		t.Errorf("warnings %q", w.Warnings())
+	}
+}
+
+// TestWindowsDebugPrivilege: an elevated run enables SeDebugPrivilege for
+// the process reads, as psutil does.
+func TestWindowsDebugPrivilege(t *testing.T) {
+	w := newTestInspector(t)
+	if !w.elevated() {
+		t.Skip("needs an elevated prompt")
+	}
+	if err := enableDebugPrivilege(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestWindowsHost(t *testing.T) {

@@ -66,7 +66,7 @@ func renderPort(ios *IOStreams, rep *inspect.Report, opts *portOptions) error {
 		fmt.Fprintln(w, nothingThere(opts))
 	}
 	if len(rep.Sockets) > 0 {
-		writeProcessDetails(w, rep.Sockets, textWidth(ios), wide)
+		writeProcessDetails(w, rep.Sockets, rep.Host.Privileged, textWidth(ios), wide)
 	}
 	for _, e := range rep.KnownPorts {
 		fmt.Fprintln(w)
@@ -105,7 +105,7 @@ func nothingThere(opts *portOptions) string {
 // writeProcessDetails describes each process holding a socket once. A
 // command line is cut to a few lines unless wide, whose table has it
 // whole.
-func writeProcessDetails(w io.Writer, socks []inspect.Socket, width int, wide bool) {
+func writeProcessDetails(w io.Writer, socks []inspect.Socket, privileged bool, width int, wide bool) {
 	var procs []*inspect.Process
 	hidden := 0
 	for i := range socks {
@@ -155,7 +155,10 @@ func writeProcessDetails(w io.Writer, socks []inspect.Socket, width int, wide bo
 				writeCut(w, detail, cmd, width, maxCommandLines)
 			}
 		}
-		if p.Hidden {
+		switch {
+		case p.Hidden && privileged:
+			fmt.Fprintln(w, "      (some details could not be read, even with privilege)")
+		case p.Hidden:
 			fmt.Fprintln(w, "      (some details are hidden: run with more privilege to see them)")
 		}
 	}
