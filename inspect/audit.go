@@ -162,7 +162,7 @@ var kernelServices = map[[2]int]string{
 func auditFindings(rep *Report, db *knownports.DB, here string) []Finding {
 	var findings []Finding
 	for _, g := range groupListeners(rep.Sockets) {
-		findings = append(findings, groupFindings(g, rep.Host, db, here)...)
+		findings = append(findings, groupFindings(g, rep, db, here)...)
 	}
 	if !rep.Host.Privileged {
 		hidden := hiddenOwners(rep.Sockets)
@@ -194,7 +194,7 @@ func hiddenOwners(socks []Socket) int {
 }
 
 // groupFindings applies the rules to the listeners on one port.
-func groupFindings(g *listenerGroup, host platform.Host, db *knownports.DB, here string) []Finding {
+func groupFindings(g *listenerGroup, rep *Report, db *knownports.DB, here string) []Finding {
 	var out []Finding
 	entry := db.Port(g.port).Only(g.proto.String())
 	exposed := g.beyondLoopback()
@@ -256,11 +256,13 @@ func groupFindings(g *listenerGroup, host platform.Host, db *knownports.DB, here
 	// the few processes even root could not read.
 	var ownerless []*Socket
 	for _, s := range g.sockets {
-		if len(s.Processes) == 0 && s.Owners != platform.OwnersNotLooked {
+		// From a child PID namespace, a hidden owner is a process
+		// outside it, not a missing one.
+		if len(s.Processes) == 0 && s.Owners != platform.OwnersNotLooked && !(rep.ChildPIDNamespace && s.Owners == platform.OwnersHidden) {
 			ownerless = append(ownerless, s)
 		}
 	}
-	if len(ownerless) > 0 && host.Privileged {
+	if len(ownerless) > 0 && rep.Host.Privileged {
 		f := Finding{
 			Rule: RuleOwnerlessListener, Severity: knownports.RiskMedium,
 			Message: fmt.Sprintf("no process visibly holds the listener on %s: a kernel service, a socket passed on and closed, or a process even root cannot read", addresses(ownerless)),

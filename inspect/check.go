@@ -125,7 +125,7 @@ type Result struct {
 // assertion about owners that the report could not see fails, saying so:
 // a check must never pass blind.
 func Evaluate(rep *Report, as []Assertion) []Result {
-	e := evaluator{host: rep.Host}
+	e := evaluator{host: rep.Host, childPIDNamespace: rep.ChildPIDNamespace}
 	for i := range rep.Sockets {
 		if rep.Sockets[i].Listening() {
 			e.listeners = append(e.listeners, &rep.Sockets[i])
@@ -143,6 +143,8 @@ type evaluator struct {
 	// host says whether more privilege would show hidden owners, and
 	// which.
 	host platform.Host
+	// childPIDNamespace: hidden owners are processes outside it.
+	childPIDNamespace bool
 }
 
 // selects reports whether a assertion's ports, exposure and (but for
@@ -175,6 +177,8 @@ func (e *evaluator) unseen(socks []*Socket) string {
 	switch {
 	case !slices.ContainsFunc(socks, func(s *Socket) bool { return s.Owners == platform.OwnersHidden }):
 		return "owner not reported by the system on " + listenerAddresses(socks)
+	case e.childPIDNamespace:
+		return what + ": its holder is outside this PID namespace; run in the host's"
 	case e.host.Privileged:
 		return what + ": a process refused even this privileged run"
 	case e.host.PrivilegeHint == "":

@@ -134,6 +134,10 @@ type Report struct {
 	KnownPorts []knownports.Entry
 	// Warnings say what the answer may lack and how to get it.
 	Warnings []string
+	// ChildPIDNamespace says the owners were looked up from a PID
+	// namespace below the first, which cannot see every process: a
+	// hidden owner there is not a socket no process holds.
+	ChildPIDNamespace bool
 }
 
 // Source is where sockets and processes come from: platform.Inspector, or
@@ -220,6 +224,7 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 	}
 	if owners && ownersErr == nil {
 		rep.Warnings = append(rep.Warnings, hiddenWarnings(rep.Sockets, ownerRep, rep.Host)...)
+		rep.ChildPIDNamespace = ownerRep.ChildPIDNamespace
 	}
 	sortSockets(rep.Sockets)
 	// A second listing (listeningPorts) may have said the same again.
@@ -337,6 +342,11 @@ func hiddenWarnings(socks []Socket, or platform.OwnerReport, host platform.Host)
 		case platform.OwnersKnown:
 			known++
 		}
+	}
+	if or.ChildPIDNamespace && hidden > 0 {
+		return []string{fmt.Sprintf("owners of %s are hidden: portinspect runs in a child PID namespace (a container's) "+
+			"and cannot see the processes outside it; run it in the host's (docker run --pid=host, or nsenter --target 1 --pid)",
+			platform.Plural(hidden, "socket"))}
 	}
 	if hidden == 0 && (or.Denied == 0 || known == 0 || host.Privileged) {
 		// The few processes root cannot read (a sandbox's init, say) are

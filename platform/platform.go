@@ -264,6 +264,11 @@ func (f *Filter) Match(s *Socket) bool {
 type OwnerReport struct {
 	// Denied counts processes whose descriptors could not be read.
 	Denied int
+	// ChildPIDNamespace says the lookup ran in a PID namespace below the
+	// first (a container's) and so could not see the processes outside
+	// it, which may hold sockets of its network namespace
+	// (docker run --net=host without --pid=host, hostNetwork pods).
+	ChildPIDNamespace bool
 }
 
 // Process describes one process. Fields that could not be read are zero,

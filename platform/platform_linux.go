@@ -95,6 +95,7 @@ func (l *linuxInspector) Owners(ctx context.Context, socks []Socket) (OwnerRepor
 		return OwnerReport{}, err
 	}
 	privileged, euid := l.privileged(), int64(os.Geteuid())
+	childNS := l.childPIDNamespace()
 	for i := range socks {
 		s := &socks[i]
 		s.PIDs = owners[s.Inode]
@@ -103,13 +104,27 @@ func (l *linuxInspector) Owners(ctx context.Context, socks []Socket) (OwnerRepor
 			s.Owners = OwnersKnown
 		case s.Inode == 0:
 			s.Owners = OwnersNone
-		case denied > 0, !privileged && s.UID != euid:
+		case denied > 0, childNS, !privileged && s.UID != euid:
 			s.Owners = OwnersHidden
 		default:
 			s.Owners = OwnersNone
 		}
 	}
-	return OwnerReport{Denied: denied}, nil
+	return OwnerReport{Denied: denied, ChildPIDNamespace: childNS}, nil
+}
+
+// initialPIDNamespace is the inode of the first PID namespace, the same on
+// every boot (PROC_PID_INIT_INO, include/linux/proc_ns.h).
+const initialPIDNamespace = 0xEFFFFFFC
+
+// childPIDNamespace reports whether this process runs in a PID namespace
+// below the first, whose /proc shows none of the processes outside it.
+func (l *linuxInspector) childPIDNamespace() bool {
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(l.procRoot, "self", "ns", "pid"), &st); err != nil {
+		return false
+	}
+	return st.Ino != initialPIDNamespace
 }
 
 func (l *linuxInspector) Process(pid int, detail ProcessDetail) (Process, error) {

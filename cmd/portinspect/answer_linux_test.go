@@ -286,3 +286,37 @@ func TestCheckWaitsTheWholeTime(t *testing.T) {
 		t.Errorf("exit %d after %v, want 1 after at least 1s: %s", code, elapsed, out)
 	}
 }
+
+// TestChildPIDNamespace runs portinspect in a PID namespace of its own
+// (as a container that shares the host's network does) against a listener
+// this test holds outside it: the owner is hidden, not "none", and a
+// warning says why.
+func TestChildPIDNamespace(t *testing.T) {
+	requireRoot(t, "unshare")
+	_, ports := startListener(t, nil, "tcp4:127.0.0.1:0")
+	port := strconv.Itoa(ports[0])
+	bin, err := exec.LookPath("portinspect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCommand(t, []string{"unshare", "--pid", "--fork", "--mount-proc", bin, port, "-o", "json"})
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	doc := decode(t, out)
+	if len(doc.Sockets) != 1 || doc.Sockets[0].OwnerStatus != "hidden" {
+		t.Errorf("sockets %+v, want the listener with its owner hidden", doc.Sockets)
+	}
+	if len(doc.Warnings) != 1 || !strings.Contains(doc.Warnings[0], "child PID namespace") {
+		t.Errorf("warnings %q", doc.Warnings)
+	}
+	// audit does not call it ownerless, and check says where its owner is.
+	out, _, _ = runCommand(t, []string{"unshare", "--pid", "--fork", "--mount-proc", bin, "audit", "--port", port, "-o", "json"})
+	if strings.Contains(out, "ownerless-listener") {
+		t.Errorf("audit in a child PID namespace:\n%s", out)
+	}
+	out, _, code = runCommand(t, []string{"unshare", "--pid", "--fork", "--mount-proc", bin, "check", "--owner", port + "=sshd"})
+	if code != 1 || !strings.Contains(out, "its holder is outside this PID namespace") {
+		t.Errorf("check in a child PID namespace: exit %d, %q", code, out)
+	}
+}
