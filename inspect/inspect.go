@@ -165,6 +165,9 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 			return nil, fmt.Errorf("reading sockets: %w", err)
 		}
 	}
+	if q.onlyIPv4() {
+		raw = slices.DeleteFunc(raw, func(s platform.Socket) bool { return s.Family == platform.IPv6 && !takesIPv4(&s) })
+	}
 	var roles []Role
 	if q.selectsAddresses() {
 		raw, roles = q.selectByAddress(raw)

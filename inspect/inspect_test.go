@@ -169,9 +169,34 @@ func TestRunPassesKernelFilter(t *testing.T) {
 	if _, err := Run(context.Background(), src, nil, Query{Ports: ports, IPv4: true, Listening: true}); err != nil {
 		t.Fatal(err)
 	}
+	// -4 dumps IPv6 listeners too, for the dual-stack ones.
 	f := src.LastFilter
-	if f.TCP || !f.UDP || !f.IPv4 || f.IPv6 || f.States != ListeningStates || len(f.Ports) != 1 || f.Ports[0] != (platform.PortRange{Low: 3372, High: 3372, UDP: true}) {
+	if f.TCP || !f.UDP || !f.IPv4 || !f.IPv6 || f.States != ListeningStates || len(f.Ports) != 1 || f.Ports[0] != (platform.PortRange{Low: 3372, High: 3372, UDP: true}) {
 		t.Errorf("filter %+v", f)
+	}
+}
+
+// TestRunIPv4TakesDualStack: -4 lists a :: listener that takes IPv4, and
+// no other IPv6 socket.
+func TestRunIPv4TakesDualStack(t *testing.T) {
+	src := platformtest.Workstation()
+	dual := platformtest.Sock(platform.TCP, "[::]:1003", "[::]:0", platform.Listen, 40)
+	dual.DualStack = platform.DualStackYes
+	v6only := platformtest.Sock(platform.TCP, "[::]:1004", "[::]:0", platform.Listen, 41)
+	v6only.DualStack = platform.DualStackNo
+	src.SocketList = append(src.SocketList, dual, v6only)
+	rep, err := Run(context.Background(), src, nil, Query{IPv4: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range rep.Sockets {
+		if s.Family == platform.IPv6 {
+			got = append(got, s.Local.String())
+		}
+	}
+	if !slices.Equal(got, []string{"[::]:1003"}) {
+		t.Errorf("IPv6 sockets under -4: %v, want only the dual-stack listener", got)
 	}
 }
 

@@ -108,6 +108,11 @@ func (q *Query) filter() platform.Filter {
 	if q.Listening {
 		f.States &= ListeningStates
 	}
+	if q.onlyIPv4() && f.States&ListeningStates != 0 {
+		// A dual-stack :: listener takes IPv4 too: -4 must see it
+		// (takesIPv4 keeps it, and drops the rest of the IPv6 dump).
+		f.IPv6 = true
+	}
 	if q.Ports != nil {
 		f.Ports = q.Ports.merged()
 		f.PeerPorts = q.Clients
@@ -116,6 +121,16 @@ func (q *Query) filter() platform.Filter {
 		f.UDP = f.UDP && slices.ContainsFunc(q.Ports, func(r PortRange) bool { return r.UDP })
 	}
 	return f
+}
+
+// onlyIPv4 reports whether the query asks for IPv4 alone (-4).
+func (q *Query) onlyIPv4() bool { return q.IPv4 && !q.IPv6 }
+
+// takesIPv4 reports whether s, an IPv6 socket, takes IPv4 connections: a
+// listener on :: that is dual-stack.
+func takesIPv4(s *platform.Socket) bool {
+	return (s.State == platform.Listen || s.State == platform.Unconnected) &&
+		s.Local.Addr().IsUnspecified() && s.DualStack == platform.DualStackYes
 }
 
 // Filtered reports whether the query narrows sockets beyond their ports.

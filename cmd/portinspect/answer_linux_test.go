@@ -137,6 +137,12 @@ func TestDualStackListeners(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	assertContains(t, "list -l", out, "tcp\t*:8080\t[::]:*\thttp-alt\tLISTEN\tall\t", "tcp\t[::]:8081\t[::]:*\t", "udp\t*:8082\t[::]:*\t")
+	// -4 keeps the listeners that take IPv4: the dual-stack ones.
+	out, _, _ = portinspect(t, inNS, "list", "-l", "-4")
+	assertContains(t, "list -l -4", out, "tcp\t*:8080\t", "udp\t*:8082\t")
+	if strings.Contains(out, ":8081") {
+		t.Errorf("list -l -4 lists the IPv6-only listener:\n%s", out)
+	}
 	out, _, _ = portinspect(t, inNS, "8080,8081,8082", "-o", "json")
 	for _, want := range []string{
 		`"local_address": "::",\s+"local_port": 8080,(?s:.)*?"dual_stack": true`,
