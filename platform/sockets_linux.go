@@ -165,12 +165,18 @@ func protoNumber(p Protocol) uint8 {
 // procNetSockets reads the sockets that pass f from /proc/net, for systems
 // that refuse NETLINK_SOCK_DIAG.
 func procNetSockets(procRoot string, f Filter) ([]Socket, error) {
+	// /proc/net is the main thread's network namespace; thread-self's is
+	// this thread's, the one a netlink dump from it would see.
+	root := filepath.Join(procRoot, "thread-self")
+	if _, err := os.Stat(filepath.Join(root, "net")); err != nil {
+		root = procRoot
+	}
 	var socks []Socket
 	for _, t := range dumpTargets {
 		if !t.wanted(&f) {
 			continue
 		}
-		file, err := os.Open(filepath.Join(procRoot, t.proc))
+		file, err := os.Open(filepath.Join(root, t.proc))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // the protocol or IPv6 is not built in
 		}
