@@ -82,33 +82,87 @@ func (w *ownerWalk) worker(ctx context.Context, pids []int, next *atomic.Int64) 
 		if err != nil {
 			if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
 				r.denied++
+				continue
 			}
-			continue // ENOENT, ESRCH: the process has exited
+			// ENOENT, ESRCH: the process has exited, or only its main
+			// thread has.
+			w.scanThreads(pid, dirents, link, &r)
+			continue
 		}
-		if w.scanFDs(dirfd, pid, dirents, link, &r) {
+		denied, entries := w.scanFDs(dirfd, pid, dirents, link, &r)
+		unix.Close(dirfd)
+		if denied {
 			r.denied++
 		}
+		if entries == 0 && !denied {
+			w.scanThreads(pid, dirents, link, &r)
+		}
+	}
+}
+
+// scanThreads reads the descriptors of a process whose main thread has
+// exited while others run on: /proc/PID/fd is then empty, and the table
+// they share shows under /proc/PID/task/TID/fd. A single-threaded process
+// with no descriptors (a kernel thread) costs one fstatat: its task
+// directory has three links, "." and ".." and its one thread.
+func (w *ownerWalk) scanThreads(pid int, dirents, link []byte, r *walkResult) {
+	task := strconv.Itoa(pid) + "/task"
+	var st unix.Stat_t
+	if err := unix.Fstatat(w.procFD, task, &st, 0); err != nil || st.Nlink <= 3 {
+		return
+	}
+	taskFD, err := unix.Openat(w.procFD, task, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(taskFD)
+	var tids []int
+	buf := make([]byte, 4<<10)
+	for {
+		n, err := unix.Getdents(taskFD, buf)
+		if err != nil || n <= 0 {
+			break
+		}
+		for name := range direntNames(buf[:n]) {
+			if tid, err := strconv.Atoi(unix.ByteSliceToString(buf[name:n])); err == nil && tid != pid {
+				tids = append(tids, tid)
+			}
+		}
+	}
+	for _, tid := range tids {
+		dirfd, err := unix.Openat(taskFD, strconv.Itoa(tid)+"/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		denied, entries := w.scanFDs(dirfd, pid, dirents, link, r)
 		unix.Close(dirfd)
+		if denied {
+			r.denied++
+		}
+		if denied || entries > 0 {
+			return // the threads share one table
+		}
 	}
 }
 
 // scanFDs reads one process's fd directory and reports whether it was
-// denied access to the links.
-func (w *ownerWalk) scanFDs(dirfd, pid int, dirents, link []byte, r *walkResult) (denied bool) {
+// denied access to the links, and how many descriptors it has.
+func (w *ownerWalk) scanFDs(dirfd, pid int, dirents, link []byte, r *walkResult) (denied bool, entries int) {
 	const prefix = "socket:["
 	for {
 		n, err := unix.Getdents(dirfd, dirents)
 		if err != nil || n <= 0 {
-			return false
+			return false, entries
 		}
 		for name := range direntNames(dirents[:n]) {
 			if dirents[name] == '.' {
 				continue
 			}
+			entries++
 			size, errno := readlinkat(dirfd, &dirents[name], link)
 			if errno != 0 {
 				if errno == unix.EACCES || errno == unix.EPERM {
-					return true
+					return true, entries
 				}
 				continue // the descriptor was closed meanwhile
 			}

@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -558,5 +559,66 @@ func TestLiveExecutableFlags(t *testing.T) {
 	}
 	if !p.ExeDeleted || !p.ExeReplaced || p.Exe != exe {
 		t.Errorf("after an upgrade: exe %q, deleted %v, replaced %v; want %q, both", p.Exe, p.ExeDeleted, p.ExeReplaced, exe)
+	}
+}
+
+// TestLiveMainThreadExited: a process whose main thread has exited while
+// another thread runs on keeps its descriptors, which show only under
+// /proc/PID/task/TID/fd.
+func TestLiveMainThreadExited(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("needs python3")
+	}
+	const script = `
+import ctypes, socket, sys, threading
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+print(s.getsockname()[1], flush=True)
+def hold():
+    sys.stdin.read()
+    import os
+    os._exit(0)
+threading.Thread(target=hold).start()
+ctypes.CDLL(None).pthread_exit(None)
+`
+	cmd := exec.Command(python, "-c", script)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	defer func() { stdin.Close(); cmd.Wait() }()
+	var port int
+	if _, err := fmt.Fscan(stdout, &port); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the main thread to become a zombie.
+	for try := 0; ; try++ {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+		if _, state, _ := strings.Cut(string(b), ") "); strings.HasPrefix(state, "Z") {
+			break
+		}
+		if try == 100 {
+			t.Skip("the main thread did not exit")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	in, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := MatchAll()
+	f.Ports = []PortRange{{Low: uint16(port), High: uint16(port), TCP: true}}
+	socks, err := in.Sockets(context.Background(), f)
+	if err != nil || len(socks) != 1 {
+		t.Fatalf("sockets %+v, %v", socks, err)
+	}
+	if _, err := in.Owners(context.Background(), socks); err != nil {
+		t.Fatal(err)
+	}
+	if socks[0].Owners != OwnersKnown || !slices.Equal(socks[0].PIDs, []int{cmd.Process.Pid}) {
+		t.Errorf("owners %v %v, want %d", socks[0].Owners, socks[0].PIDs, cmd.Process.Pid)
 	}
 }
