@@ -31,6 +31,9 @@ const (
 	ExposureAll
 	// ExposureAddress: bound to one specific non-loopback address.
 	ExposureAddress
+	// ExposureInterface: bound to 0.0.0.0 or :: but also to one network
+	// interface (SO_BINDTODEVICE), reachable through it alone.
+	ExposureInterface
 )
 
 func (e Exposure) String() string {
@@ -41,6 +44,8 @@ func (e Exposure) String() string {
 		return "all"
 	case ExposureAddress:
 		return "address"
+	case ExposureInterface:
+		return "interface"
 	}
 	return "unknown"
 }
@@ -55,6 +60,23 @@ func ExposureOf(a netip.Addr) Exposure {
 		return ExposureAll
 	}
 	return ExposureAddress
+}
+
+// exposureOf classifies a socket by its local address and the interface
+// it is bound to, if any: a wildcard bound to one interface is reached
+// through it alone, and bound to a loopback interface from this machine
+// alone.
+func exposureOf(s *platform.Socket) Exposure {
+	e := ExposureOf(s.Local.Addr())
+	switch {
+	case s.Device == "" || e == ExposureLoopback:
+		return e
+	case s.DeviceLoopback:
+		return ExposureLoopback
+	case e == ExposureAll:
+		return ExposureInterface
+	}
+	return e
 }
 
 // Process is a process holding sockets.
@@ -99,12 +121,23 @@ func (s *Socket) Listening() bool {
 
 // LocalName is the local address as ss prints it: "*:80" for an IPv6
 // wildcard that takes IPv4 too, so that it is told from an IPv6-only
-// "[::]:80".
+// "[::]:80", and "0.0.0.0%virbr0:53" for a wildcard bound to an
+// interface.
 func (s *Socket) LocalName() string {
-	if s.DualStack == platform.DualStackYes && s.Local.Addr().IsUnspecified() {
-		return "*:" + strconv.Itoa(int(s.Local.Port()))
+	port := strconv.Itoa(int(s.Local.Port()))
+	a := s.Local.Addr()
+	host := a.String()
+	switch {
+	case s.DualStack == platform.DualStackYes && a.IsUnspecified():
+		host = "*"
+	case a.Is6():
+		host = "[" + host + "]"
 	}
-	return s.Local.String()
+	// A wildcard bound to one interface: "0.0.0.0%virbr0:53", as ss.
+	if a.IsUnspecified() && s.Device != "" {
+		host += "%" + s.Device
+	}
+	return host + ":" + port
 }
 
 // At reports whether s is at local address a: bound to it, or, for a
@@ -207,7 +240,7 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 
 	rep.Sockets = make([]Socket, 0, len(raw))
 	for i, s := range raw {
-		sock := Socket{Socket: s, Exposure: ExposureOf(s.Local.Addr())}
+		sock := Socket{Socket: s, Exposure: exposureOf(&s)}
 		if roles != nil {
 			sock.Role = roles[i]
 		}

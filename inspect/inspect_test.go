@@ -278,6 +278,37 @@ func TestExposureOf(t *testing.T) {
 	}
 }
 
+// TestExposureOfDevice: a wildcard bound to one interface is reached
+// through it alone; bound to a loopback interface, from here alone.
+func TestExposureOfDevice(t *testing.T) {
+	sock := func(local, device string, loopback bool) platform.Socket {
+		s := platformtest.Sock(platform.UDP, local, "0.0.0.0:0", platform.Unconnected, 1)
+		s.Device, s.DeviceLoopback = device, loopback
+		return s
+	}
+	tests := []struct {
+		s    platform.Socket
+		want Exposure
+		name string
+	}{
+		{sock("0.0.0.0:67", "virbr0", false), ExposureInterface, "0.0.0.0%virbr0:67"},
+		{sock("[::]:547", "eth1", false), ExposureInterface, "[::]%eth1:547"},
+		{sock("0.0.0.0:53", "lo", true), ExposureLoopback, "0.0.0.0%lo:53"},
+		{sock("192.0.2.1:53", "eth0", false), ExposureAddress, "192.0.2.1:53"},
+		{sock("127.0.0.1:53", "eth0", false), ExposureLoopback, "127.0.0.1:53"},
+		{sock("0.0.0.0:53", "", false), ExposureAll, "0.0.0.0:53"},
+	}
+	for _, tt := range tests {
+		s := Socket{Socket: tt.s}
+		if got := exposureOf(&tt.s); got != tt.want || s.LocalName() != tt.name {
+			t.Errorf("%v on %q: %v %q, want %v %q", tt.s.Local, tt.s.Device, got, s.LocalName(), tt.want, tt.name)
+		}
+	}
+	if !BeyondLoopback.Matches(ExposureInterface) || OnAll.Matches(ExposureInterface) || !OnInterface.Matches(ExposureInterface) {
+		t.Error("exposure selectors and interface")
+	}
+}
+
 func TestHiddenWarnings(t *testing.T) {
 	hint := platform.Host{PrivilegeHint: "root"}
 	root := platform.Host{Privileged: true, PrivilegeHint: "root"}

@@ -14,10 +14,14 @@ const (
 	OnAll
 	// OnAddress selects sockets bound to one non-loopback address.
 	OnAddress
-	// BeyondLoopback selects sockets reachable from other machines: OnAll
-	// and OnAddress.
+	// BeyondLoopback selects sockets reachable from other machines:
+	// OnAll, OnAddress and OnInterface.
 	BeyondLoopback
+	// OnInterface selects wildcard sockets bound to one interface.
+	OnInterface
 )
+
+const exposureSelectorList = "loopback, all, address, interface, beyond-loopback or any"
 
 var exposureSelectorNames = [...]string{
 	AnyExposure:    "any",
@@ -25,6 +29,7 @@ var exposureSelectorNames = [...]string{
 	OnAll:          "all",
 	OnAddress:      "address",
 	BeyondLoopback: "beyond-loopback",
+	OnInterface:    "interface",
 }
 
 func (e ExposureSelector) String() string {
@@ -42,7 +47,7 @@ func ParseExposureSelector(s string) (ExposureSelector, error) {
 			return ExposureSelector(i), nil
 		}
 	}
-	return 0, usagef("invalid exposure %q: want loopback, all, address, beyond-loopback or any", s)
+	return 0, usagef("invalid exposure %q: want %s", s, exposureSelectorList)
 }
 
 // phrase says what the selector demands, after "not": "on loopback only".
@@ -54,6 +59,8 @@ func (e ExposureSelector) phrase() string {
 		return "on all interfaces"
 	case OnAddress:
 		return "on one specific address"
+	case OnInterface:
+		return "on one interface"
 	case BeyondLoopback:
 		return "beyond loopback"
 	}
@@ -69,8 +76,10 @@ func (e ExposureSelector) Matches(x Exposure) bool {
 		return x == ExposureAll
 	case OnAddress:
 		return x == ExposureAddress
+	case OnInterface:
+		return x == ExposureInterface
 	case BeyondLoopback:
-		return x == ExposureAll || x == ExposureAddress
+		return x != ExposureLoopback
 	}
 	return true
 }

@@ -20,7 +20,7 @@ import (
 //	default: deny          # allow (the default) or deny: listeners no rule names
 //	require:               # must listen
 //	  - port: 443/tcp      # a PORTSPEC: 443, 443/tcp, 8000-8100, 22,80, ssh
-//	    exposure: all      # loopback, all, address, beyond-loopback or any (the default)
+//	    exposure: all      # loopback, all, address, interface, beyond-loopback or any (the default)
 //	    owner: nginx       # a process name or executable path
 //	    reason: the site   # shown when the rule fails
 //	allow:                 # may listen (matters with default: deny)
@@ -332,7 +332,7 @@ func ruleFieldWant(key string) string {
 	case "port":
 		return strings.TrimPrefix(specParser{lowest: 1}.help(), "want ")
 	case "exposure":
-		return "loopback, all, address, beyond-loopback or any"
+		return exposureSelectorList
 	case "owner":
 		return "a process name or executable path"
 	case "reason":

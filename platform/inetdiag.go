@@ -197,7 +197,8 @@ func portBytecode(ranges []PortRange, p Protocol, peer bool) []byte {
 // inetDiagSocket is the part of one inet_diag_msg that portinspect uses.
 type inetDiagSocket struct {
 	Socket
-	// IfIndex scopes link-local addresses; the caller names the interface.
+	// IfIndex is the device the socket is bound to, which scopes a
+	// link-local address; the caller names the interface.
 	IfIndex uint32
 }
 

@@ -188,6 +188,12 @@ type Socket struct {
 	// DualStack says whether an IPv6 socket bound to :: also takes IPv4
 	// (IPV6_V6ONLY off), where the system reports it.
 	DualStack DualStack
+	// Device is the network interface the socket is bound to
+	// (SO_BINDTODEVICE: libvirt's dnsmasq on virbr0, a daemon in a
+	// management VRF), "" for none or where the system does not say;
+	// DeviceLoopback says it is a loopback interface.
+	Device         string
+	DeviceLoopback bool
 
 	Owners OwnerStatus
 	PIDs   []int

@@ -7,11 +7,35 @@ import (
 	"sync"
 )
 
-// ifaceNames caches interface names by index for address zones. It is
-// safe for concurrent use.
+// ifaceNames caches interfaces by index, for address zones and the
+// devices sockets are bound to. It is safe for concurrent use.
 type ifaceNames struct {
-	mu    sync.Mutex
-	names map[uint32]string
+	mu     sync.Mutex
+	ifaces map[uint32]iface
+}
+
+type iface struct {
+	name     string
+	loopback bool
+}
+
+// lookup returns the interface with index: its name (the number, when it
+// is gone) and whether it is a loopback interface.
+func (m *ifaceNames) lookup(index uint32) iface {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ifaces == nil {
+		m.ifaces = make(map[uint32]iface)
+	}
+	ifc, ok := m.ifaces[index]
+	if !ok {
+		ifc.name = strconv.FormatUint(uint64(index), 10)
+		if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
+			ifc = iface{name: ifi.Name, loopback: ifi.Flags&net.FlagLoopback != 0}
+		}
+		m.ifaces[index] = ifc
+	}
+	return ifc
 }
 
 // scope adds the interface to a link-local address, which means nothing
@@ -21,20 +45,7 @@ func (m *ifaceNames) scope(ap netip.AddrPort, index uint32) netip.AddrPort {
 	if !a.Is6() || !(a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast()) {
 		return ap
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.names == nil {
-		m.names = make(map[uint32]string)
-	}
-	name, ok := m.names[index]
-	if !ok {
-		name = strconv.FormatUint(uint64(index), 10)
-		if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
-			name = ifi.Name
-		}
-		m.names[index] = name
-	}
-	return netip.AddrPortFrom(a.WithZone(name), ap.Port())
+	return netip.AddrPortFrom(a.WithZone(m.lookup(index).name), ap.Port())
 }
 
 // nameZone replaces a zone that is an interface index, as the macOS parser

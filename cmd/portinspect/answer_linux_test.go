@@ -326,3 +326,40 @@ func TestChildPIDNamespace(t *testing.T) {
 		t.Errorf("check in a child PID namespace: exit %d, %q", code, out)
 	}
 }
+
+// TestBoundToInterface: a wildcard listener bound to one interface
+// (SO_BINDTODEVICE) is reached through it alone: exposure "interface",
+// shown as ss shows it; bound to lo, loopback.
+func TestBoundToInterface(t *testing.T) {
+	requireRoot(t, "ip")
+	inNS := newNetns(t)
+	// A veth pair inside the namespace: no kernel module to load.
+	if _, errOut, code := runCommand(t, append(append([]string{}, inNS...), "ip", "link", "add", "pi0", "type", "veth", "peer", "name", "pi1")); code != 0 {
+		t.Skipf("no veth pair: %s", errOut)
+	}
+	startListener(t, inNS, "-device", "pi0", "tcp4:0.0.0.0:5301", "udp4:0.0.0.0:5302")
+	startListener(t, inNS, "-device", "lo", "tcp4:0.0.0.0:5303")
+
+	out, _, _ := portinspect(t, inNS, "list", "-l")
+	for _, want := range []string{
+		`(?m)^tcp\t0\.0\.0\.0%pi0:5301\t.*\tLISTEN\tinterface\t`,
+		`(?m)^udp\t0\.0\.0\.0%pi0:5302\t.*\tUNCONN\tinterface\t`,
+		`(?m)^tcp\t0\.0\.0\.0%lo:5303\t.*\tLISTEN\tloopback\t`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("list -l lacks %s:\n%s", want, out)
+		}
+	}
+	doc := decode(t, mustOut(t, inNS, "5301", "-o", "json"))
+	if len(doc.Sockets) != 1 || doc.Sockets[0].Exposure != "interface" || doc.Sockets[0].Device != "pi0" {
+		t.Errorf("JSON %+v", doc.Sockets)
+	}
+	out, _, _ = portinspect(t, inNS, "audit", "-o", "markdown")
+	if !regexp.MustCompile(`(?m)^\| 5301 \| tcp \| .* \| interface \| 0\.0\.0\.0%pi0 \|`).MatchString(out) {
+		t.Errorf("audit lacks 5301 on pi0:\n%s", out)
+	}
+	// check selects it as beyond loopback and as interface, not as all.
+	if out, _, code := portinspect(t, inNS, "check", "--listening", "5301@interface", "--closed", "5301@all", "--only-loopback", "5303"); code != 0 {
+		t.Errorf("check: exit %d\n%s", code, out)
+	}
+}

@@ -289,8 +289,11 @@ func listenerRows(a *inspect.Audit) [][]string {
 		hidden := false
 		for _, s := range socks {
 			addr := s.Local.Addr().String()
-			if s.LocalName()[0] == '*' {
+			switch {
+			case s.LocalName()[0] == '*':
 				addr = "*"
+			case s.Device != "" && s.Local.Addr().IsUnspecified():
+				addr += "%" + s.Device
 			}
 			addrs = appendNew(addrs, escapeText(addr))
 			exposures = appendNew(exposures, s.Exposure.String())

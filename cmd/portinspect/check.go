@@ -34,7 +34,8 @@ func newCmdCheck(f *Factory, runF func(*checkOptions) error) *cobra.Command {
 		Long: `Check assertions about this machine's listeners and exit 0 when every one
 holds, 1 when one fails, 2 on bad input, 3 when the machine's sockets could
 not be read. Each flag may repeat; SPEC is a PORTSPEC (22, 22/tcp, 8000-8100,
-ssh), and @loopback, @all, @address or @beyond-loopback pins the exposure.
+ssh), and @loopback, @all, @address, @interface or @beyond-loopback (any
+but loopback) pins the exposure.
 
   --listening SPEC[@EXPOSURE]      something listens (a v4 or a v6 bind counts)
   --closed SPEC[@EXPOSURE]         nothing listens

@@ -31,6 +31,7 @@ type jsonDoc struct {
 		Exposure     string
 		OwnerStatus  string `json:"owner_status"`
 		Role         string
+		Device       string
 		Processes    []struct {
 			PID     int
 			Name    string

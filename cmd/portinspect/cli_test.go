@@ -362,9 +362,9 @@ func TestCSVHasOneRowPerHolder(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	want := "protocol,family,local_address,local_port,remote_address,remote_port,port_service,state,exposure,owner_status,pid,process,user,uid,exe,cmdline,service,started,recv_q,send_q,dual_stack,role\n" +
-		"tcp,ipv4,127.0.0.1,3372,0.0.0.0,0,msdtc,LISTEN,loopback,known,100,sshd,root,0,/usr/sbin/sshd,sshd: /usr/sbin/sshd -D,ssh.service,,0,0,,\n" +
-		"tcp,ipv4,127.0.0.1,3372,0.0.0.0,0,msdtc,LISTEN,loopback,known,4242,tipd,alice,1000,/usr/local/bin/tipd,/usr/local/bin/tipd --tip,,,0,0,,\n"
+	want := "protocol,family,local_address,local_port,remote_address,remote_port,port_service,state,exposure,owner_status,pid,process,user,uid,exe,cmdline,service,started,recv_q,send_q,dual_stack,role,device\n" +
+		"tcp,ipv4,127.0.0.1,3372,0.0.0.0,0,msdtc,LISTEN,loopback,known,100,sshd,root,0,/usr/sbin/sshd,sshd: /usr/sbin/sshd -D,ssh.service,,0,0,,,\n" +
+		"tcp,ipv4,127.0.0.1,3372,0.0.0.0,0,msdtc,LISTEN,loopback,known,4242,tipd,alice,1000,/usr/local/bin/tipd,/usr/local/bin/tipd --tip,,,0,0,,,\n"
 	if out != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out, want)
 	}

@@ -33,6 +33,7 @@ type jsonSocket struct {
 	RecvQ         *int64         `json:"recv_q"`
 	SendQ         *int64         `json:"send_q"`
 	DualStack     *bool          `json:"dual_stack,omitempty"`
+	Device        string         `json:"device,omitempty"`
 	Role          string         `json:"role,omitempty"`
 }
 
@@ -69,6 +70,7 @@ func (procs jsonProcesses) socket(s *inspect.Socket) *jsonSocket {
 		dual := s.DualStack == platform.DualStackYes
 		js.DualStack = &dual
 	}
+	js.Device = s.Device
 	if s.Role == inspect.RoleClient {
 		js.Role = "client"
 	}
@@ -98,6 +100,7 @@ func TestStreamedJSONMatchesEncoder(t *testing.T) {
 	// Queues unknown, as on Windows; a dual-stack listener; clients.
 	fake.SocketList[0].RecvQ, fake.SocketList[0].SendQ = -1, -1
 	fake.SocketList[3].DualStack = platform.DualStackYes
+	fake.SocketList[4].Device = "virbr0"
 	ports, _ := inspect.ParsePortSpec("22,546,3372,8080,9000", inspect.Names{})
 	rep, err := inspect.Run(context.Background(), fake, knownports.Default(),
 		inspect.Query{Ports: ports, Clients: true, KnownPorts: inspect.KnownPortsListening, Detail: platform.DetailFull})

@@ -287,6 +287,9 @@ func (jw *jsonWriter) appendSocket(b []byte, s *inspect.Socket) ([]byte, error) 
 		b = append(b, `,`+in+`"dual_stack": `...)
 		b = strconv.AppendBool(b, s.DualStack == platform.DualStackYes)
 	}
+	if s.Device != "" {
+		b = appendJSONField(b, ","+in, "device", s.Device)
+	}
 	if s.Role == inspect.RoleClient {
 		b = appendJSONField(b, ","+in, "role", s.Role.String())
 	}

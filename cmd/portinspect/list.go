@@ -96,4 +96,6 @@ func listRun(f *Factory, opts *listOptions) error {
 // that show it.
 const exposureHelp = `EXPOSURE is who can reach a socket by its local address: loopback (127.0.0.0/8,
 ::1: this machine only), all (0.0.0.0 or ::: every interface; *:80 is an IPv6
-socket that takes IPv4 too) or address (one specific non-loopback address).`
+socket that takes IPv4 too), address (one specific non-loopback address) or
+interface (a wildcard bound to one network interface, shown 0.0.0.0%virbr0:53:
+reached through that interface alone; bound to lo it is loopback).`

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -41,15 +42,20 @@ func TestMain(m *testing.M) {
 // connection's local port) and waits until its standard input closes. With
 // -comm NAME it first renames itself, the way a hostile process can; with
 // -orphan, it hands each TCP listener to a message it never reads and
-// closes its own descriptors, so that no process holds the listener.
+// closes its own descriptors, so that no process holds the listener; with
+// -device NAME, its sockets are bound to that interface (Linux).
 func listenHelper() {
 	args := os.Args[1:]
 	orphan := false
+	var lc net.ListenConfig
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		switch {
 		case args[0] == "-orphan":
 			orphan = true
 			args = args[1:]
+		case args[0] == "-device" && len(args) >= 2:
+			lc.Control = bindToDevice(args[1])
+			args = args[2:]
 		case args[0] == "-comm" && len(args) >= 2:
 			// Writing /proc/self/comm renames the whole process as ps and
 			// /proc/PID/stat show it.
@@ -70,7 +76,7 @@ func listenHelper() {
 		var local net.Addr
 		switch {
 		case strings.HasPrefix(network, "tcp"):
-			l, err := net.Listen(network, addr)
+			l, err := lc.Listen(context.Background(), network, addr)
 			if err != nil {
 				helperFail(err)
 			}
@@ -85,7 +91,7 @@ func listenHelper() {
 			}
 			local = c.LocalAddr()
 		case strings.HasPrefix(network, "udp"):
-			c, err := net.ListenPacket(network, addr)
+			c, err := lc.ListenPacket(context.Background(), network, addr)
 			if err != nil {
 				helperFail(err)
 			}

@@ -3,6 +3,8 @@ package main
 import (
 	"net"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // orphanListener sends l's socket over a socket pair in a message nobody
@@ -22,4 +24,19 @@ func orphanListener(l *net.TCPListener) {
 	}
 	f.Close()
 	l.Close() // in the kernel, the message still holds the socket
+}
+
+// bindToDevice binds the sockets a ListenConfig opens to one network
+// interface (SO_BINDTODEVICE).
+func bindToDevice(device string) func(network, address string, c syscall.RawConn) error {
+	return func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, device)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}
 }

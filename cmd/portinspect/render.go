@@ -253,7 +253,7 @@ func displayWidth(s string) int {
 var csvHeader = []string{
 	"protocol", "family", "local_address", "local_port", "remote_address", "remote_port", "port_service",
 	"state", "exposure", "owner_status", "pid", "process", "user", "uid", "exe", "cmdline", "service", "started",
-	"recv_q", "send_q", "dual_stack", "role",
+	"recv_q", "send_q", "dual_stack", "role", "device",
 }
 
 func writeSocketCSV(out io.Writer, socks []inspect.Socket) error {
@@ -270,7 +270,7 @@ func writeSocketCSV(out io.Writer, socks []inspect.Socket) error {
 			escapeText(s.Local.Addr().String()), strconv.Itoa(int(s.Local.Port())),
 			escapeText(s.Remote.Addr().String()), strconv.Itoa(int(s.Remote.Port())), s.Service,
 			s.State.String(), s.Exposure.String(), s.Owners.String())
-		tail := [4]string{formatQueue(s.RecvQ, ""), formatQueue(s.SendQ, ""), csvDualStack(s.DualStack), csvRole(s.Role)}
+		tail := [5]string{formatQueue(s.RecvQ, ""), formatQueue(s.SendQ, ""), csvDualStack(s.DualStack), csvRole(s.Role), escapeText(s.Device)}
 		if len(s.Processes) == 0 {
 			row = append(row, "", "", "", "", "", "", "", "")
 			row = append(row, tail[:]...)
