@@ -95,7 +95,10 @@ func kernelStateMask(p Protocol, states States) uint32 {
 // would cost the kernel time for nothing we show.
 type inetDiagRequest struct {
 	family, protocol uint8
-	states           uint32
+	// ext asks for optional attributes (idiag_ext: bit n-1 for attribute
+	// n).
+	ext    uint8
+	states uint32
 	// bytecode, if any, is sent as the INET_DIAG_REQ_BYTECODE attribute.
 	bytecode []byte
 }
@@ -111,6 +114,7 @@ func (r *inetDiagRequest) Serialize() []byte {
 	b := make([]byte, sizeofInetDiagReqV2, r.Len())
 	b[0] = r.family
 	b[1] = r.protocol
+	b[2] = r.ext
 	binary.NativeEndian.PutUint32(b[4:8], r.states)
 	if r.bytecode != nil {
 		b = binary.NativeEndian.AppendUint16(b, uint16(4+len(r.bytecode)))
@@ -202,6 +206,10 @@ type inetDiagSocket struct {
 	IfIndex uint32
 }
 
+// inetDiagExtTOS asks for INET_DIAG_TOS, a u8 attribute, on every socket
+// (inet_diag_msg_attrs_fill).
+const inetDiagExtTOS = 1 << (5 - 1)
+
 // inetDiagSkV6Only is the attribute (INET_DIAG_SKV6ONLY, a u8) that the
 // kernel adds to every IPv6 socket in LISTEN or CLOSE, the state of a bound
 // UDP socket, without being asked (inet_diag_msg_attrs_fill): ss prints
@@ -237,6 +245,8 @@ func parseInetDiagMsg(b []byte, p Protocol) (inetDiagSocket, error) {
 	d.Local = netip.AddrPortFrom(src, sport)
 	d.Remote = netip.AddrPortFrom(dst, dport)
 	d.IfIndex = ne.Uint32(b[40:44])
+	// idiag_cookie is two u32 halves, low first (sock_diag_save_cookie).
+	d.Cookie = uint64(ne.Uint32(b[44:48])) | uint64(ne.Uint32(b[48:52]))<<32
 	d.RecvQ = int64(ne.Uint32(b[56:60]))
 	d.SendQ = int64(ne.Uint32(b[60:64]))
 	d.UID = int64(ne.Uint32(b[64:68]))

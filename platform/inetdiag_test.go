@@ -313,3 +313,16 @@ func TestPortBytecode(t *testing.T) {
 		t.Error("an over-long port list with peers is compiled")
 	}
 }
+
+func TestParseInetDiagCookie(t *testing.T) {
+	msg := inetDiagMsg(afInet, kernelListen, netip.MustParseAddrPort("127.0.0.1:22"), netip.MustParseAddrPort("0.0.0.0:0"), 0, 0, 1)
+	binary.NativeEndian.PutUint32(msg[44:], 0x89abcdef)
+	binary.NativeEndian.PutUint32(msg[48:], 0x01234567)
+	d, err := parseInetDiagMsg(msg, TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Cookie != 0x0123456789abcdef {
+		t.Errorf("cookie %#x, want 0x0123456789abcdef", d.Cookie)
+	}
+}

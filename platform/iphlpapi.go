@@ -48,44 +48,46 @@ type mibTable struct {
 	local, localScope, localPort    int
 	remote, remoteScope, remotePort int
 	pid                             int
+	// created is liCreateTimestamp's, in owner-module rows.
+	created int
 }
 
 var (
 	// MIB_TCPTABLE_OWNER_PID of MIB_TCPROW_OWNER_PID: dwState,
 	// dwLocalAddr, dwLocalPort, dwRemoteAddr, dwRemotePort, dwOwningPid.
 	mibTCP4OwnerPID = mibTable{name: "MIB_TCPTABLE_OWNER_PID", proto: TCP, family: IPv4, first: 4, rowSize: 24,
-		state: 0, local: 4, localScope: -1, localPort: 8, remote: 12, remoteScope: -1, remotePort: 16, pid: 20}
+		state: 0, local: 4, localScope: -1, localPort: 8, remote: 12, remoteScope: -1, remotePort: 16, pid: 20, created: -1}
 	// MIB_TCP6TABLE_OWNER_PID of MIB_TCP6ROW_OWNER_PID: ucLocalAddr[16],
 	// dwLocalScopeId, dwLocalPort, ucRemoteAddr[16], dwRemoteScopeId,
 	// dwRemotePort, dwState, dwOwningPid.
 	mibTCP6OwnerPID = mibTable{name: "MIB_TCP6TABLE_OWNER_PID", proto: TCP, family: IPv6, first: 4, rowSize: 56,
-		state: 48, local: 0, localScope: 16, localPort: 20, remote: 24, remoteScope: 40, remotePort: 44, pid: 52}
+		state: 48, local: 0, localScope: 16, localPort: 20, remote: 24, remoteScope: 40, remotePort: 44, pid: 52, created: -1}
 	// MIB_UDPTABLE_OWNER_PID of MIB_UDPROW_OWNER_PID: dwLocalAddr,
 	// dwLocalPort, dwOwningPid.
 	mibUDP4OwnerPID = mibTable{name: "MIB_UDPTABLE_OWNER_PID", proto: UDP, family: IPv4, first: 4, rowSize: 12,
-		state: -1, local: 0, localScope: -1, localPort: 4, remote: -1, remoteScope: -1, remotePort: -1, pid: 8}
+		state: -1, local: 0, localScope: -1, localPort: 4, remote: -1, remoteScope: -1, remotePort: -1, pid: 8, created: -1}
 	// MIB_UDP6TABLE_OWNER_PID of MIB_UDP6ROW_OWNER_PID: ucLocalAddr[16],
 	// dwLocalScopeId, dwLocalPort, dwOwningPid.
 	mibUDP6OwnerPID = mibTable{name: "MIB_UDP6TABLE_OWNER_PID", proto: UDP, family: IPv6, first: 4, rowSize: 28,
-		state: -1, local: 0, localScope: 16, localPort: 20, remote: -1, remoteScope: -1, remotePort: -1, pid: 24}
+		state: -1, local: 0, localScope: 16, localPort: 20, remote: -1, remoteScope: -1, remotePort: -1, pid: 24, created: -1}
 
 	// The owner-module rows begin as the owner-PID rows do, then hold
-	// liCreateTimestamp and OwningModuleInfo[16] (the UDP ones a dwFlags
-	// between them), which the adapter hands back to
-	// GetOwnerModuleFrom*Entry rather than reading.
-	mibTCP4OwnerModule = ownerModuleLayout(mibTCP4OwnerPID, "MIB_TCPTABLE_OWNER_MODULE", 160)
-	mibTCP6OwnerModule = ownerModuleLayout(mibTCP6OwnerPID, "MIB_TCP6TABLE_OWNER_MODULE", 192)
-	mibUDP4OwnerModule = ownerModuleLayout(mibUDP4OwnerPID, "MIB_UDPTABLE_OWNER_MODULE", 160)
-	mibUDP6OwnerModule = ownerModuleLayout(mibUDP6OwnerPID, "MIB_UDP6TABLE_OWNER_MODULE", 176)
+	// liCreateTimestamp, aligned to 8 bytes, and OwningModuleInfo[16]
+	// (the UDP ones a dwFlags between them), which the adapter hands back
+	// to GetOwnerModuleFrom*Entry rather than reading.
+	mibTCP4OwnerModule = ownerModuleLayout(mibTCP4OwnerPID, "MIB_TCPTABLE_OWNER_MODULE", 160, 24)
+	mibTCP6OwnerModule = ownerModuleLayout(mibTCP6OwnerPID, "MIB_TCP6TABLE_OWNER_MODULE", 192, 56)
+	mibUDP4OwnerModule = ownerModuleLayout(mibUDP4OwnerPID, "MIB_UDPTABLE_OWNER_MODULE", 160, 16)
+	mibUDP6OwnerModule = ownerModuleLayout(mibUDP6OwnerPID, "MIB_UDP6TABLE_OWNER_MODULE", 176, 32)
 )
 
 // ownerModuleLayout is the owner-module table whose rows begin as those of
-// ownerPID: only the name, the row size and where the rows start (after
+// ownerPID: only the name, the row size, where the rows start (after
 // dwNumEntries and the padding that aligns the rows' 64-bit timestamp)
-// differ.
-func ownerModuleLayout(ownerPID mibTable, name string, rowSize int) mibTable {
+// and the timestamp differ.
+func ownerModuleLayout(ownerPID mibTable, name string, rowSize, created int) mibTable {
 	t := ownerPID
-	t.name, t.first, t.rowSize = name, 8, rowSize
+	t.name, t.first, t.rowSize, t.created = name, 8, rowSize, created
 	return t
 }
 
@@ -155,6 +157,9 @@ func parseMIBTable(b []byte, t *mibTable, fn func(s *Socket, pid uint32, row []b
 			// A listener's remote fields mean nothing (MIB_TCPROW_OWNER_PID):
 			// Windows may leave anything there.
 			s.Remote = netip.AddrPortFrom(unspecified(t.family), 0)
+		}
+		if t.created >= 0 {
+			s.created = int64(binary.LittleEndian.Uint64(row[t.created:]))
 		}
 		fn(&s, binary.LittleEndian.Uint32(row[t.pid:]), row)
 	}

@@ -24,8 +24,10 @@ type mibRow struct {
 	// portJunk goes into the upper 16 bits of the port DWORDs, which
 	// Microsoft says "may contain uninitialized data".
 	portJunk uint16
-	// module goes into OwningModuleInfo[0] of owner-module rows.
-	module uint64
+	// module goes into OwningModuleInfo[0] of owner-module rows, created
+	// into their liCreateTimestamp.
+	module  uint64
+	created int64
 }
 
 // appendPort writes a port DWORD as C code on a little-endian machine
@@ -93,7 +95,7 @@ func pad8(b []byte) []byte {
 // with dwFlags between them for UDP rows.
 func appendModuleTail(b []byte, r mibRow, udp bool) []byte {
 	b = pad8(b)
-	b = le.AppendUint64(b, 133_000_000_000_000_000) // a FILETIME in 2022
+	b = le.AppendUint64(b, uint64(r.created))
 	if udp {
 		b = pad8(le.AppendUint32(b, 1)) // SpecificPortBind
 	}
@@ -232,26 +234,26 @@ func TestParseMIBTable(t *testing.T) {
 			{Protocol: UDP, Family: IPv6, Local: ap("[::]:5353"), Remote: v6any, State: Unconnected, UID: -1, RecvQ: -1, SendQ: -1},
 		}, []uint32{1300, 2000}},
 		{"tcp4 owner module", 4, []mibRow{
-			{state: 2, local: ap("0.0.0.0:135"), remote: v4any, pid: 1000, module: 42},
+			{state: 2, local: ap("0.0.0.0:135"), remote: v4any, pid: 1000, module: 42, created: 133_900_000_000_000_001},
 			{state: 2, local: ap("0.0.0.0:3372"), remote: v4any, pid: 4242},
 		}, []Socket{
-			{Protocol: TCP, Family: IPv4, Local: ap("0.0.0.0:135"), Remote: v4any, State: Listen, UID: -1, RecvQ: -1, SendQ: -1},
+			{Protocol: TCP, Family: IPv4, Local: ap("0.0.0.0:135"), Remote: v4any, State: Listen, UID: -1, RecvQ: -1, SendQ: -1, created: 133_900_000_000_000_001},
 			{Protocol: TCP, Family: IPv4, Local: ap("0.0.0.0:3372"), Remote: v4any, State: Listen, UID: -1, RecvQ: -1, SendQ: -1},
 		}, []uint32{1000, 4242}},
 		{"tcp6 owner module", 5, []mibRow{
-			{state: 8, local: ap("[::1]:3372"), remote: ap("[::1]:50002"), pid: 4242},
+			{state: 8, local: ap("[::1]:3372"), remote: ap("[::1]:50002"), pid: 4242, created: 133_900_000_000_000_002},
 		}, []Socket{
-			{Protocol: TCP, Family: IPv6, Local: ap("[::1]:3372"), Remote: ap("[::1]:50002"), State: CloseWait, UID: -1, RecvQ: -1, SendQ: -1},
+			{Protocol: TCP, Family: IPv6, Local: ap("[::1]:3372"), Remote: ap("[::1]:50002"), State: CloseWait, UID: -1, RecvQ: -1, SendQ: -1, created: 133_900_000_000_000_002},
 		}, []uint32{4242}},
 		{"udp4 owner module", 6, []mibRow{
-			{local: ap("0.0.0.0:5355"), pid: 1400, module: 7},
+			{local: ap("0.0.0.0:5355"), pid: 1400, module: 7, created: 133_900_000_000_000_003},
 		}, []Socket{
-			{Protocol: UDP, Family: IPv4, Local: ap("0.0.0.0:5355"), Remote: v4any, State: Unconnected, UID: -1, RecvQ: -1, SendQ: -1},
+			{Protocol: UDP, Family: IPv4, Local: ap("0.0.0.0:5355"), Remote: v4any, State: Unconnected, UID: -1, RecvQ: -1, SendQ: -1, created: 133_900_000_000_000_003},
 		}, []uint32{1400}},
 		{"udp6 owner module", 7, []mibRow{
-			{local: ap("[fe80::1]:1900"), localScope: 3, pid: 1500},
+			{local: ap("[fe80::1]:1900"), localScope: 3, pid: 1500, created: 133_900_000_000_000_004},
 		}, []Socket{
-			{Protocol: UDP, Family: IPv6, Local: ap("[fe80::1%3]:1900"), Remote: v6any, State: Unconnected, UID: -1, RecvQ: -1, SendQ: -1},
+			{Protocol: UDP, Family: IPv6, Local: ap("[fe80::1%3]:1900"), Remote: v6any, State: Unconnected, UID: -1, RecvQ: -1, SendQ: -1, created: 133_900_000_000_000_004},
 		}, []uint32{1500}},
 	}
 	for _, tt := range tests {

@@ -25,13 +25,11 @@ var (
 // TCP_TABLE_CLASS, UDP_TABLE_CLASS and TCPIP_OWNER_MODULE_INFO_CLASS
 // values (iprtrmib.h).
 const (
-	tcpTableOwnerPIDListener    = 3
-	tcpTableOwnerPIDConnections = 4
-	tcpTableOwnerPIDAll         = 5
-	tcpTableOwnerModuleAll      = 8
-	udpTableOwnerPID            = 1
-	udpTableOwnerModule         = 2
-	tcpipOwnerModuleInfoBasic   = 0
+	tcpTableOwnerModuleListener    = 6
+	tcpTableOwnerModuleConnections = 7
+	tcpTableOwnerModuleAll         = 8
+	udpTableOwnerModule            = 2
+	tcpipOwnerModuleInfoBasic      = 0
 )
 
 // maxTableCalls bounds the calls for one table: one to learn its size, one
@@ -45,36 +43,43 @@ const maxTableCalls = 5
 const statusUnsuccessful = 0xC0000001
 
 // mibSource is one table to ask for: its layout, the function and
-// arguments that return it.
+// arguments that return it, and the function that names the module
+// behind one of its rows.
+//
+// The tables are the owner-module ones, not the smaller owner-PID ones
+// psutil reads: only their rows hold the socket's creation time, which
+// tells the process that created a socket from a younger one that took
+// its PID after it exited.
 type mibSource struct {
 	layout *mibTable
 	proc   *windows.LazyProc
 	af     uint32
+	owner  *windows.LazyProc
 }
 
-var ownerPIDSources = []mibSource{
-	{&mibTCP4OwnerPID, procGetExtendedTCPTable, windows.AF_INET},
-	{&mibTCP6OwnerPID, procGetExtendedTCPTable, windows.AF_INET6},
-	{&mibUDP4OwnerPID, procGetExtendedUDPTable, windows.AF_INET},
-	{&mibUDP6OwnerPID, procGetExtendedUDPTable, windows.AF_INET6},
+var mibSources = []mibSource{
+	{&mibTCP4OwnerModule, procGetExtendedTCPTable, windows.AF_INET, procGetOwnerModuleFromTCPEntry},
+	{&mibTCP6OwnerModule, procGetExtendedTCPTable, windows.AF_INET6, procGetOwnerModuleFromTCP6Entry},
+	{&mibUDP4OwnerModule, procGetExtendedUDPTable, windows.AF_INET, procGetOwnerModuleFromUDPEntry},
+	{&mibUDP6OwnerModule, procGetExtendedUDPTable, windows.AF_INET6, procGetOwnerModuleFromUDP6Entry},
 }
 
-// ownerPIDClass picks the owner-PID table class that holds the states a
-// filter keeps, so that `portinspect list -l` does not copy every
-// connection out of the kernel. ok is false when no state is wanted.
-func (m mibSource) ownerPIDClass(states States) (class uint32, ok bool) {
+// class picks the table class that holds the states a filter keeps, so
+// that `portinspect list -l` does not copy every connection out of the
+// kernel. ok is false when no state is wanted.
+func (m mibSource) class(states States) (class uint32, ok bool) {
 	if m.layout.proto == UDP {
-		return udpTableOwnerPID, states.Has(Unconnected)
+		return udpTableOwnerModule, states.Has(Unconnected)
 	}
 	listen := states.Has(Listen)
 	others := states&^(1<<Listen|1<<Unconnected|1<<StateUnknown) != 0
 	switch {
 	case listen && others:
-		return tcpTableOwnerPIDAll, true
+		return tcpTableOwnerModuleAll, true
 	case listen:
-		return tcpTableOwnerPIDListener, true
+		return tcpTableOwnerModuleListener, true
 	case others:
-		return tcpTableOwnerPIDConnections, true
+		return tcpTableOwnerModuleConnections, true
 	}
 	return 0, false
 }
@@ -123,19 +128,6 @@ func (m mibSource) call(class uint32) ([]byte, error) {
 	return nil, fmt.Errorf("%s: the table kept growing, or failing, over %d calls", what, maxTableCalls)
 }
 
-// ownerModuleSources are the owner-module tables, each with the function
-// that names the module behind one of its rows.
-var ownerModuleSources = []struct {
-	mibSource
-	class uint32
-	owner *windows.LazyProc
-}{
-	{mibSource{&mibTCP4OwnerModule, procGetExtendedTCPTable, windows.AF_INET}, tcpTableOwnerModuleAll, procGetOwnerModuleFromTCPEntry},
-	{mibSource{&mibTCP6OwnerModule, procGetExtendedTCPTable, windows.AF_INET6}, tcpTableOwnerModuleAll, procGetOwnerModuleFromTCP6Entry},
-	{mibSource{&mibUDP4OwnerModule, procGetExtendedUDPTable, windows.AF_INET}, udpTableOwnerModule, procGetOwnerModuleFromUDPEntry},
-	{mibSource{&mibUDP6OwnerModule, procGetExtendedUDPTable, windows.AF_INET6}, udpTableOwnerModule, procGetOwnerModuleFromUDP6Entry},
-}
-
 // sockKey identifies a socket across the owner-PID and owner-module
 // tables.
 type sockKey struct {
@@ -163,11 +155,12 @@ func socketModules(want map[sockKey]bool) map[sockKey]string {
 	}
 	names := make(map[sockKey]string)
 	buf := make([]uint64, 128) // room for the structure and two paths
-	for _, src := range ownerModuleSources {
+	for _, src := range mibSources {
 		if !protos[src.layout.proto-TCP][boolIndex(src.layout.family == IPv6)] || src.owner.Find() != nil {
 			continue
 		}
-		b, err := src.call(src.class)
+		class, _ := src.class(AllStates)
+		b, err := src.call(class)
 		if err != nil {
 			continue
 		}

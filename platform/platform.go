@@ -176,6 +176,10 @@ type Socket struct {
 	// Inode is the socket's inode on Linux, 0 elsewhere or when the socket
 	// has none (TIME_WAIT, half-open connections).
 	Inode uint64
+	// Cookie is the kernel's identifier of the socket (Linux sock_diag),
+	// unique while it lives, 0 where there is none: a socket seen by two
+	// dumps has the same cookie in both.
+	Cookie uint64
 	// UID is the socket's owner as the kernel records it (Linux), or -1.
 	UID int64
 	// RecvQ and SendQ are what ss calls Recv-Q and Send-Q, or -1 where the
@@ -197,6 +201,11 @@ type Socket struct {
 
 	Owners OwnerStatus
 	PIDs   []int
+
+	// created is when the socket was created, a FILETIME, where the
+	// system says (Windows's owner-module tables): its creator's PID is
+	// another process's once that is younger than the socket.
+	created int64
 }
 
 // DualStack says whether an IPv6 wildcard socket takes IPv4 too.

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -163,7 +164,7 @@ func TestLiveFilterInKernel(t *testing.T) {
 	req := &inetDiagRequest{family: afInet, protocol: ipprotoTCP, states: kernelStateMask(TCP, AllStates),
 		bytecode: portBytecode([]PortRange{{Low: tcp, High: tcp, TCP: true}}, TCP, false)}
 	var sent []netip.AddrPort
-	if err := dumpInetDiag(req, func(d *inetDiagSocket) { sent = append(sent, d.Local) }); err != nil {
+	if err := dumpInetDiag(req, func(d *inetDiagSocket, _ int) { sent = append(sent, d.Local) }); err != nil {
 		t.Fatalf("the kernel refused the filter: %v", err)
 	}
 	if len(sent) != 2 || sent[0].Port() != tcp || sent[1].Port() != tcp {
@@ -620,5 +621,79 @@ ctypes.CDLL(None).pthread_exit(None)
 	}
 	if socks[0].Owners != OwnersKnown || !slices.Equal(socks[0].PIDs, []int{cmd.Process.Pid}) {
 		t.Errorf("owners %v %v, want %d", socks[0].Owners, socks[0].PIDs, cmd.Process.Pid)
+	}
+}
+
+// TestLiveDumpSkipRecovered closes a socket while a dump is read, as a busy
+// host's churn does. The kernel resumes the dump at a position in the hash
+// bucket that the closed socket no longer fills, so the dump skips a
+// socket that stayed open all along; the listing must still hold it.
+func TestLiveDumpSkipRecovered(t *testing.T) {
+	// UDP's dump walks a table hashed by port alone: sockets on one port
+	// at different loopback addresses share a bucket, and a filter for the
+	// port keeps every reply inside it.
+	const n = 1000
+	var port uint16
+	var socks []*net.UDPConn
+	t.Cleanup(func() {
+		for _, c := range socks {
+			c.Close()
+		}
+	})
+	for i := range n {
+		a := netip.AddrFrom4([4]byte{127, 0, byte(1 + i/250), byte(1 + i%250)})
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, port)))
+		if err != nil {
+			t.Skipf("%d loopback sockets: %v", n, err)
+		}
+		port = addrPort(c.LocalAddr()).Port()
+		socks = append(socks, c)
+	}
+	// The newest socket heads the bucket: the dump's first reply holds it.
+	closed := addrPort(socks[n-1].LocalAddr())
+	var once sync.Once
+	testHookDumping = func(d dumpTarget) {
+		if d.proto == UDP && d.family == IPv4 {
+			once.Do(func() { socks[n-1].Close() })
+		}
+	}
+	t.Cleanup(func() { testHookDumping = nil })
+
+	f := MatchAll()
+	f.TCP, f.IPv6 = false, false
+	f.Ports = []PortRange{{Low: port, High: port, UDP: true}}
+	var names ifaceNames
+	got, _, err := netlinkSockets(context.Background(), f, &names)
+	if err != nil {
+		t.Skipf("netlink sock_diag refused here: %v", err)
+	}
+	seen := make(map[netip.AddrPort]bool, len(got))
+	for _, s := range got {
+		seen[s.Local] = true
+	}
+	var missing []netip.AddrPort
+	for _, c := range socks[:n-1] {
+		if a := addrPort(c.LocalAddr()); !seen[a] {
+			missing = append(missing, a)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("open throughout, missing: %v (closed during the dump: %v)", missing, closed)
+	}
+}
+
+func TestUnionByCookie(t *testing.T) {
+	sock := func(cookie uint64, st State) Socket { return Socket{Cookie: cookie, State: st} }
+	// base missed 4, holds 3 twice (added while it was read), and saw 1
+	// in a later state than more did.
+	base := [][]Socket{{sock(3, Listen), sock(1, Established)}, {sock(3, Listen), sock(0, TimeWait), sock(2, Established)}}
+	more := [][]Socket{{sock(1, SynSent), sock(2, Established), sock(0, TimeWait), sock(4, Listen)}}
+	var got []Socket
+	for _, c := range unionByCookie(base, more) {
+		got = append(got, c...)
+	}
+	want := []Socket{sock(3, Listen), sock(1, Established), sock(0, TimeWait), sock(2, Established), sock(4, Listen)}
+	if !slices.EqualFunc(got, want, socketsEqual) {
+		t.Errorf("got %v\nwant %v", got, want)
 	}
 }

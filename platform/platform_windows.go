@@ -48,19 +48,19 @@ func newOS(opts Options) (Inspector, error) {
 	}, nil
 }
 
-// Sockets reads the owner-PID tables, which name each socket's owner as
-// they list it: the PID is kept in PIDs, and Owners only says what it
-// means.
+// Sockets reads the owner-module tables, which name each socket's
+// creator as they list it: the PID is kept in PIDs, and Owners says what
+// it means.
 func (w *windowsInspector) Sockets(ctx context.Context, f Filter) ([]Socket, error) {
 	var socks []Socket
 	var owners []uint32
 	var failed []error
 	read := 0
-	for _, src := range ownerPIDSources {
+	for _, src := range mibSources {
 		if !f.wants(src.layout.proto, src.layout.family) {
 			continue
 		}
-		class, ok := src.ownerPIDClass(f.States)
+		class, ok := src.class(f.States)
 		if !ok {
 			continue
 		}
@@ -115,18 +115,28 @@ func (w *windowsInspector) Owners(ctx context.Context, socks []Socket) (OwnerRep
 	}
 	run := newWindowsRun()
 	run.socks = socks
-	unknown, gone := 0, 0
+	unknown, gone, reused := 0, 0, 0
 	for i := range socks {
 		s := &socks[i]
-		switch {
-		case len(s.PIDs) > 0 && !run.exists(uint32(s.PIDs[0])):
+		if len(s.PIDs) > 0 {
 			// The PID is the socket's creator's (dwOwningPid), which may
 			// have exited and left the socket to a child that inherited
-			// it: the holder is unknown, not none.
-			s.PIDs, s.Owners = nil, OwnersUnknown
-			gone++
-		case len(s.PIDs) > 0:
-			s.Owners = OwnersKnown
+			// it: the holder is unknown, not none. Windows reuses PIDs
+			// soon, so a process younger than the socket has only taken
+			// the creator's PID.
+			switch exists, older := run.creator(uint32(s.PIDs[0]), s.created); {
+			case !exists:
+				s.PIDs, s.Owners = nil, OwnersUnknown
+				gone++
+			case !older:
+				s.PIDs, s.Owners = nil, OwnersUnknown
+				reused++
+			default:
+				s.Owners = OwnersKnown
+			}
+			continue
+		}
+		switch {
 		case s.State == TimeWait:
 			s.Owners = OwnersNone
 		default:
@@ -145,6 +155,10 @@ func (w *windowsInspector) Owners(ctx context.Context, socks []Socket) (OwnerRep
 	if gone > 0 {
 		w.warnings = append(w.warnings, fmt.Sprintf("the process that created %s has exited: "+
 			"a process that inherited it may hold it now, which Windows does not say", Plural(gone, "socket")))
+	}
+	if reused > 0 {
+		w.warnings = append(w.warnings, fmt.Sprintf("the PID that created %s now belongs to a process started after it: "+
+			"the creator exited, and a process that inherited it may hold it now, which Windows does not say", Plural(reused, "socket")))
 	}
 	return OwnerReport{}, nil
 }
@@ -211,9 +225,9 @@ func (w *windowsInspector) Warnings() []string {
 type windowsRun struct {
 	// socks are the sockets Owners was given, to tell which of a shared
 	// svchost's services hold them.
-	socks        []Socket
-	processNames func() map[uint32]string
-	services     func() map[uint32]string
+	socks     []Socket
+	processes func() map[uint32]systemProcess
+	services  func() map[uint32]string
 
 	mu     sync.Mutex
 	hidden map[int]bool
@@ -222,16 +236,21 @@ type windowsRun struct {
 
 func newWindowsRun() *windowsRun {
 	r := &windowsRun{hidden: make(map[int]bool)}
-	r.processNames = sync.OnceValue(processSnapshot)
+	r.processes = sync.OnceValue(processSnapshot)
 	r.services = sync.OnceValue(r.loadServices)
 	return r
 }
 
-// exists reports whether a process has pid, by the snapshot of every
-// process.
-func (r *windowsRun) exists(pid uint32) bool {
-	_, ok := r.processNames()[pid]
-	return ok || pid == systemPID
+// creator says whether the process that has pid now can be the creator
+// of a socket created at created (a FILETIME, 0 if unknown), by the
+// snapshot of every process: it must exist and be older than the socket.
+func (r *windowsRun) creator(pid uint32, created int64) (exists, older bool) {
+	procs := r.processes()
+	if pid == systemPID || len(procs) == 0 { // no snapshot proves nothing
+		return true, true
+	}
+	p, ok := procs[pid]
+	return ok, ok && mayHaveCreated(p.created, created)
 }
 
 // service names the services a process runs, for Process.Service.

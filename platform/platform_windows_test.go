@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
@@ -72,6 +73,15 @@ func TestWindowsLiveSockets(t *testing.T) {
 		t.Errorf("tcp %+v, udp %+v", *tcp, *udp)
 	}
 	for _, s := range []*Socket{tcp, udp} {
+		// The rows' creation times: the test made both sockets just now
+		// (Wine leaves them 0).
+		if s.created != 0 {
+			if at := fromFiletime(s.created); time.Since(at) < -time.Second || time.Since(at) > time.Hour {
+				t.Errorf("%v/%v created at %v by its row", s.Local, s.Protocol, at)
+			}
+		} else if !w.wine() {
+			t.Errorf("%v/%v has no creation time", s.Local, s.Protocol)
+		}
 		switch {
 		case w.wine():
 			if s.Owners != OwnersUnknown || s.PIDs != nil {
@@ -128,8 +138,9 @@ func TestWindowsOwnerModuleTables(t *testing.T) {
 	}
 	defer ln.Close()
 	addr := netip.MustParseAddrPort(ln.Addr().String())
-	for _, src := range ownerModuleSources {
-		b, err := src.call(src.class)
+	for _, src := range mibSources {
+		class, _ := src.class(AllStates)
+		b, err := src.call(class)
 		if err != nil {
 			t.Fatalf("%s: %v", src.layout.name, err)
 		}
@@ -340,4 +351,69 @@ func TestWindowsHost(t *testing.T) {
 		t.Errorf("%+v", h)
 	}
 	t.Logf("%+v", h)
+}
+
+// filetime is t as a FILETIME's 100 ns ticks since 1601.
+func filetime(t time.Time) int64 {
+	ft := windows.NsecToFiletime(t.UnixNano())
+	return int64(ft.HighDateTime)<<32 | int64(ft.LowDateTime)
+}
+
+func fromFiletime(ticks int64) time.Time {
+	ft := windows.Filetime{HighDateTime: uint32(ticks >> 32), LowDateTime: uint32(ticks)}
+	return time.Unix(0, ft.Nanoseconds())
+}
+
+func TestWindowsProcessSnapshot(t *testing.T) {
+	var spi windows.SYSTEM_PROCESS_INFORMATION
+	l := systemProcessLayout64
+	if unsafe.Sizeof(uintptr(0)) == 4 {
+		l = systemProcessLayout32
+	}
+	if got := (systemProcessLayout{
+		created:    int(unsafe.Offsetof(spi.CreateTime)),
+		nameLength: int(unsafe.Offsetof(spi.ImageName) + unsafe.Offsetof(spi.ImageName.Length)),
+		nameBuffer: int(unsafe.Offsetof(spi.ImageName) + unsafe.Offsetof(spi.ImageName.Buffer)),
+		pid:        int(unsafe.Offsetof(spi.UniqueProcessID)),
+		need:       l.need,
+		ptrSize:    int(unsafe.Sizeof(uintptr(0))),
+	}); got != l || l.need > int(unsafe.Sizeof(spi)) {
+		t.Errorf("x/sys/windows lays SYSTEM_PROCESS_INFORMATION out as %+v, the parser as %+v", got, l)
+	}
+
+	procs := processSnapshot()
+	self, ok := procs[uint32(os.Getpid())]
+	exe, _ := os.Executable()
+	if !ok || !strings.EqualFold(self.name, filepath.Base(exe)) {
+		t.Fatalf("this process in the snapshot: %+v, %v (of %d)", self, ok, len(procs))
+	}
+	if started := fromFiletime(self.created); time.Since(started) < 0 || time.Since(started) > time.Hour {
+		t.Errorf("this process started at %v, by the snapshot", started)
+	}
+	if _, ok := procs[systemPID]; !ok {
+		t.Logf("no System process in the snapshot (%d processes)", len(procs)) // Wine has none
+	}
+}
+
+// TestWindowsOwnerReused: a process younger than a socket has only taken
+// the PID of the socket's creator, which exited: the holder is unknown.
+func TestWindowsOwnerReused(t *testing.T) {
+	w := newTestInspector(t)
+	now := filetime(time.Now())
+	socks := []Socket{
+		{Protocol: TCP, State: Listen, PIDs: []int{os.Getpid()}, created: filetime(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC))},
+		{Protocol: TCP, State: Listen, PIDs: []int{os.Getpid()}, created: now},
+		{Protocol: TCP, State: Listen, PIDs: []int{os.Getpid()}}, // no timestamp
+	}
+	if _, err := w.Owners(context.Background(), socks); err != nil {
+		t.Fatal(err)
+	}
+	if socks[0].Owners != OwnersUnknown || socks[0].PIDs != nil || socks[1].Owners != OwnersKnown || socks[2].Owners != OwnersKnown {
+		t.Errorf("owners %v %v, %v, %v", socks[0].Owners, socks[0].PIDs, socks[1].Owners, socks[2].Owners)
+	}
+	if !slices.ContainsFunc(w.Warnings(), func(s string) bool {
+		return strings.Contains(s, "the PID that created 1 socket now belongs to a process started after it")
+	}) {
+		t.Errorf("warnings %q", w.Warnings())
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"math"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
@@ -66,11 +67,11 @@ func (w *windowsInspector) process(pid int, detail ProcessDetail) (Process, erro
 		// OpenProcess's answer for a PID no process has.
 		return proc, fmt.Errorf("process %d: %w", pid, fs.ErrNotExist)
 	case errors.Is(err, windows.ERROR_ACCESS_DENIED):
-		name, ok := run.processNames()[uint32(pid)]
+		p, ok := run.processes()[uint32(pid)]
 		if !ok {
 			return proc, fmt.Errorf("process %d: %w", pid, fs.ErrNotExist)
 		}
-		proc.Name = name
+		proc.Name = p.name
 		proc.Hidden = true
 		run.noteHidden(pid)
 		if detail >= DetailFull {
@@ -83,7 +84,7 @@ func (w *windowsInspector) process(pid int, detail ProcessDetail) (Process, erro
 	default:
 		// Minimal processes (Registry, Memory Compression) have no
 		// image file; the snapshot still names them.
-		proc.Name = run.processNames()[uint32(pid)]
+		proc.Name = run.processes()[uint32(pid)].name
 	}
 	proc.Started = startTime(gp)
 	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, uint32(pid))
@@ -197,18 +198,37 @@ func lookupUser(name string) (int64, bool) {
 	return unresolvedUser, true
 }
 
-// processSnapshot names every process, from one Toolhelp snapshot: it
-// names even the processes OpenProcess refuses.
-func processSnapshot() map[uint32]string {
-	names := make(map[uint32]string)
-	snap, err := windows.CreateToolhelp32Snapshot(windows.TH32CS_SNAPPROCESS, 0)
-	if err != nil {
-		return names
+// processSnapshot lists every process with its name and start time, from
+// one NtQuerySystemInformation(SystemProcessInformation), which Toolhelp
+// snapshots are made of: it names even the processes OpenProcess refuses,
+// and dates them without opening them. An empty map means the system
+// would not say.
+func processSnapshot() map[uint32]systemProcess {
+	procs := make(map[uint32]systemProcess)
+	layout := &systemProcessLayout64
+	if unsafe.Sizeof(uintptr(0)) == 4 {
+		layout = &systemProcessLayout32
 	}
-	defer windows.CloseHandle(snap)
-	pe := windows.ProcessEntry32{Size: uint32(unsafe.Sizeof(windows.ProcessEntry32{}))}
-	for err := windows.Process32First(snap, &pe); err == nil; err = windows.Process32Next(snap, &pe) {
-		names[pe.ProcessID] = windows.UTF16ToString(pe.ExeFile[:])
+	size := uint32(256 << 10)
+	for range maxTableCalls {
+		// []uint64: the entries hold 8-byte fields.
+		buf := make([]uint64, size/8)
+		var need uint32
+		err := windows.NtQuerySystemInformation(windows.SystemProcessInformation, unsafe.Pointer(&buf[0]), size, &need)
+		if err == windows.STATUS_INFO_LENGTH_MISMATCH {
+			// Processes start between calls: an eighth more leaves room.
+			size = max(size*2, need+need/8) &^ 7
+			continue
+		}
+		if err != nil {
+			return procs
+		}
+		b := unsafe.Slice((*byte)(unsafe.Pointer(&buf[0])), len(buf)*8)
+		_ = parseSystemProcesses(b, uint64(uintptr(unsafe.Pointer(&buf[0]))), layout, func(p systemProcess) {
+			procs[p.pid] = p
+		})
+		runtime.KeepAlive(buf)
+		return procs
 	}
-	return names
+	return procs
 }

@@ -71,7 +71,8 @@ func TestParseProcNetFixtures(t *testing.T) {
 func socketsEqual(a, b Socket) bool {
 	return a.Protocol == b.Protocol && a.Family == b.Family && a.Local == b.Local &&
 		a.Remote == b.Remote && a.State == b.State && a.Inode == b.Inode && a.UID == b.UID &&
-		a.RecvQ == b.RecvQ && a.SendQ == b.SendQ && a.DualStack == b.DualStack
+		a.RecvQ == b.RecvQ && a.SendQ == b.SendQ && a.DualStack == b.DualStack && a.Cookie == b.Cookie &&
+		a.Device == b.Device && a.DeviceLoopback == b.DeviceLoopback && a.created == b.created
 }
 
 func TestParseProcNetByteOrder(t *testing.T) {

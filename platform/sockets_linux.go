@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/vishvananda/netlink/nl"
@@ -43,6 +45,17 @@ func (t dumpTarget) addressFamily() uint8 {
 // kernel hash table on one CPU. It reports whether a dump stayed
 // interrupted after every retry, in which case the list may miss sockets
 // that changed during it.
+//
+// A table too big for one reply is dumped twice, and the listing is the
+// union by socket cookie. Such a dump resumes at a position within a hash
+// bucket (udp_dump, inet_diag_dump_icsk), so a socket closed before that
+// position between two replies shifts the next one past it: a long-lived
+// listener vanishes from the listing while the kernel never marks the
+// dump interrupted. The second dump starts as soon as the first outgrows
+// its first reply and runs beside it, and its messages carry one more
+// attribute, so its replies end at other sockets: one close cannot skip
+// the same socket in both. A dump that came in one reply was not resumed
+// and is not repeated: a port's answer, a quiet machine's tables.
 func netlinkSockets(ctx context.Context, f Filter, names *ifaceNames) (socks []Socket, interrupted bool, err error) {
 	type result struct {
 		chunks      [][]Socket
@@ -55,12 +68,28 @@ func netlinkSockets(ctx context.Context, f Filter, names *ifaceNames) (socks []S
 	nl.NativeEndian()
 	var wg sync.WaitGroup
 	for i, t := range dumpTargets {
-		if t.wanted(&f) {
-			wg.Go(func() {
-				r := &results[i]
-				r.chunks, r.interrupted, r.err = netlinkDump(ctx, t, &f, names)
-			})
+		if !t.wanted(&f) {
+			continue
 		}
+		wg.Go(func() {
+			r := &results[i]
+			var again result
+			var second sync.WaitGroup
+			var outgrown sync.Once
+			r.chunks, r.interrupted, r.err = netlinkDump(ctx, t, &f, names, 0, func() {
+				outgrown.Do(func() {
+					second.Go(func() {
+						again.chunks, again.interrupted, again.err = netlinkDump(ctx, t, &f, names, inetDiagExtTOS, nil)
+					})
+				})
+			})
+			second.Wait()
+			if again.chunks != nil || again.err != nil {
+				r.chunks = unionByCookie(r.chunks, again.chunks)
+				r.interrupted = r.interrupted && again.interrupted
+				r.err = cmp.Or(r.err, again.err)
+			}
+		})
 	}
 	wg.Wait()
 	total := 0
@@ -82,24 +111,43 @@ func netlinkSockets(ctx context.Context, f Filter, names *ifaceNames) (socks []S
 	return socks, interrupted, nil
 }
 
+// testHookDumping, set by a test, runs as a dump reads its first socket:
+// the kernel has then built the dump's second reply and not its third.
+var testHookDumping func(dumpTarget)
+
+// oneReply is the most bytes of messages a dump's first reply surely
+// holds: the kernel fills it up to NLMSG_GOODSIZE, a page (or 8 KiB)
+// less the skb's overhead, which is below 1 KiB.
+const oneReply = 3 << 10
+
 // dumpChunk is how many sockets a dump collects before it starts another
 // chunk: growing one slice for 20,000 sockets copied them over and over.
 const dumpChunk = 1024
 
 // netlinkDump dumps the sockets of one protocol and family that pass f,
-// in chunks of dumpChunk. The library reports a dump the kernel marked
-// interrupted; inet_diag does not mark its dumps today, so it is reported,
-// not retried.
-func netlinkDump(ctx context.Context, t dumpTarget, f *Filter, names *ifaceNames) (chunks [][]Socket, interrupted bool, err error) {
+// in chunks of dumpChunk, asking for the attributes ext selects
+// (idiag_ext). It calls outgrown, if not nil, once the dump has outgrown
+// one reply. The library reports a dump the kernel marked interrupted;
+// inet_diag does not mark its dumps today, so it is reported, not retried.
+func netlinkDump(ctx context.Context, t dumpTarget, f *Filter, names *ifaceNames, ext uint8, outgrown func()) (chunks [][]Socket, interrupted bool, err error) {
 	bytecode := portBytecode(f.Ports, t.proto, f.PeerPorts)
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, false, err
 		}
 		chunks = chunks[:0]
-		req := &inetDiagRequest{family: t.addressFamily(), protocol: protoNumber(t.proto),
+		req := &inetDiagRequest{family: t.addressFamily(), protocol: protoNumber(t.proto), ext: ext,
 			states: kernelStateMask(t.proto, f.States), bytecode: bytecode}
-		err := dumpInetDiag(req, func(d *inetDiagSocket) {
+		first := true
+		err = dumpInetDiag(req, func(d *inetDiagSocket, size int) {
+			if first && testHookDumping != nil {
+				testHookDumping(t)
+			}
+			first = false
+			if size > oneReply && outgrown != nil {
+				outgrown()
+				outgrown = nil
+			}
 			if !f.Match(&d.Socket) {
 				return
 			}
@@ -134,9 +182,44 @@ func netlinkDump(ctx context.Context, t dumpTarget, f *Filter, names *ifaceNames
 	}
 }
 
+// unionByCookie returns the sockets of a dump, base, and those of another
+// dump of the same table, more, that base lacks; a socket both hold is
+// base's. A dump resumed after a socket was added can hold it twice: it
+// is kept once. Sockets without a cookie are base's alone.
+func unionByCookie(base, more [][]Socket) [][]Socket {
+	n := 0
+	for _, c := range base {
+		n += len(c)
+	}
+	seen := make(map[uint64]struct{}, n)
+	for ci, c := range base {
+		base[ci] = slices.DeleteFunc(c, func(s Socket) bool {
+			if s.Cookie == 0 {
+				return false
+			}
+			_, dup := seen[s.Cookie]
+			seen[s.Cookie] = struct{}{}
+			return dup
+		})
+	}
+	var missed []Socket
+	for _, c := range more {
+		for _, s := range c {
+			if _, ok := seen[s.Cookie]; !ok && s.Cookie != 0 {
+				seen[s.Cookie] = struct{}{}
+				missed = append(missed, s)
+			}
+		}
+	}
+	if len(missed) > 0 {
+		base = append(base, missed)
+	}
+	return base
+}
+
 // dumpInetDiag sends one sock_diag dump request and calls fn for every
-// socket in the reply.
-func dumpInetDiag(req *inetDiagRequest, fn func(*inetDiagSocket)) error {
+// socket in the reply, with the bytes of messages received so far.
+func dumpInetDiag(req *inetDiagRequest, fn func(d *inetDiagSocket, size int)) error {
 	proto := TCP
 	if req.protocol == ipprotoUDP {
 		proto = UDP
@@ -144,13 +227,15 @@ func dumpInetDiag(req *inetDiagRequest, fn func(*inetDiagSocket)) error {
 	var perr error
 	nlreq := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP)
 	nlreq.AddData(req)
+	size := 0
 	err := nlreq.ExecuteIter(unix.NETLINK_INET_DIAG, nl.SOCK_DIAG_BY_FAMILY, func(msg []byte) bool {
+		size += unix.NLMSG_HDRLEN + len(msg)
 		d, err := parseInetDiagMsg(msg, proto)
 		if err != nil {
 			perr = err
 			return false
 		}
-		fn(&d)
+		fn(&d, size)
 		return true
 	})
 	if perr != nil {
