@@ -280,3 +280,78 @@ func inetDiagAttrU8(b []byte, typ uint16) (uint8, bool) {
 	}
 	return 0, false
 }
+
+// Netlink's framing (linux/netlink.h).
+const (
+	nlmsgHdrLen      = 16
+	nlmsgError       = 2
+	nlmsgDone        = 3
+	nlmFRequest      = 0x1
+	nlmFDumpIntr     = 0x10
+	nlmFDump         = 0x300 // NLM_F_ROOT | NLM_F_MATCH
+	sockDiagByFamily = 20
+)
+
+// netlinkRequest frames payload as a request of type typ with flags and
+// sequence number seq.
+func netlinkRequest(typ, flags uint16, seq uint32, payload []byte) []byte {
+	ne := binary.NativeEndian
+	b := make([]byte, nlmsgHdrLen, nlmsgHdrLen+len(payload))
+	ne.PutUint32(b[0:], uint32(nlmsgHdrLen+len(payload)))
+	ne.PutUint16(b[4:], typ)
+	ne.PutUint16(b[6:], flags)
+	ne.PutUint32(b[8:], seq)
+	return append(b, payload...)
+}
+
+// netlinkReply is what one read of a dump's replies said beyond its
+// messages.
+type netlinkReply struct {
+	// done: the dump ended (NLMSG_DONE or NLMSG_ERROR); errno is the
+	// error it ended with, 0 for none.
+	done  bool
+	errno uint32
+	// interrupted: the kernel marked a message NLM_F_DUMP_INTR, as the
+	// table changed while it was dumped.
+	interrupted bool
+	// size is the bytes of the messages given to fn.
+	size int
+}
+
+// parseNetlinkReply walks the messages of one read, b, calling fn with the
+// payload of each message of the dump numbered seq until the dump's end.
+// Messages of other numbers are skipped.
+func parseNetlinkReply(b []byte, seq uint32, fn func(payload []byte) error) (netlinkReply, error) {
+	ne := binary.NativeEndian
+	var r netlinkReply
+	for len(b) > 0 {
+		if len(b) < nlmsgHdrLen {
+			return r, fmt.Errorf("%w: %d bytes after the last netlink message", ErrParse, len(b))
+		}
+		n := ne.Uint32(b)
+		if n < nlmsgHdrLen || uint64(n) > uint64(len(b)) {
+			return r, fmt.Errorf("%w: netlink message of %d bytes in %d", ErrParse, n, len(b))
+		}
+		typ, flags, msgSeq := ne.Uint16(b[4:]), ne.Uint16(b[6:]), ne.Uint32(b[8:])
+		payload := b[nlmsgHdrLen:n]
+		b = b[min(uint64(len(b)), (uint64(n)+3)&^3):]
+		if msgSeq != seq {
+			continue
+		}
+		r.interrupted = r.interrupted || flags&nlmFDumpIntr != 0
+		switch typ {
+		case nlmsgDone, nlmsgError:
+			// Both carry an int, a negated errno or 0.
+			r.done = true
+			if len(payload) >= 4 {
+				r.errno = uint32(-int32(ne.Uint32(payload)))
+			}
+			return r, nil
+		}
+		r.size += int(n)
+		if err := fn(payload); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}

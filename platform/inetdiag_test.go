@@ -326,3 +326,92 @@ func TestParseInetDiagCookie(t *testing.T) {
 		t.Errorf("cookie %#x, want 0x0123456789abcdef", d.Cookie)
 	}
 }
+
+// nlMsg frames one message of a reply: a header, then payload.
+func nlMsg(typ, flags uint16, seq uint32, payload []byte) []byte {
+	b := netlinkRequest(typ, flags, seq, payload)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func TestParseNetlinkReply(t *testing.T) {
+	sock := inetDiagMsg(afInet, kernelListen, netip.MustParseAddrPort("127.0.0.1:22"), netip.MustParseAddrPort("0.0.0.0:0"), 0, 0, 1)
+	errno := func(e int32) []byte { return binary.NativeEndian.AppendUint32(nil, uint32(e)) }
+	cat := func(parts ...[]byte) []byte { return slices.Concat(parts...) }
+	odd := []byte{1, 2, 3, 4, 5} // a payload that needs padding
+	tests := []struct {
+		name     string
+		reply    []byte
+		payloads int
+		want     netlinkReply
+	}{
+		{"two sockets, more to come", cat(nlMsg(sockDiagByFamily, 2, 7, sock), nlMsg(sockDiagByFamily, 2, 7, sock)), 2,
+			netlinkReply{size: 2 * (nlmsgHdrLen + len(sock))}},
+		{"a socket, then done", cat(nlMsg(sockDiagByFamily, 2, 7, sock), nlMsg(nlmsgDone, 2, 7, errno(0))), 1,
+			netlinkReply{done: true, size: nlmsgHdrLen + len(sock)}},
+		{"a padded payload", cat(nlMsg(sockDiagByFamily, 2, 7, odd), nlMsg(nlmsgDone, 2, 7, nil)), 1,
+			netlinkReply{done: true, size: nlmsgHdrLen + len(odd)}},
+		{"the filter refused", nlMsg(nlmsgError, 0, 7, cat(errno(-22), make([]byte, 16))), 0,
+			netlinkReply{done: true, errno: 22}},
+		{"interrupted", cat(nlMsg(sockDiagByFamily, 2|nlmFDumpIntr, 7, sock), nlMsg(nlmsgDone, 2|nlmFDumpIntr, 7, errno(0))), 1,
+			netlinkReply{done: true, interrupted: true, size: nlmsgHdrLen + len(sock)}},
+		{"another dump's message is skipped", cat(nlMsg(sockDiagByFamily, 2, 8, sock), nlMsg(nlmsgDone, 2, 8, errno(0)), nlMsg(sockDiagByFamily, 2, 7, sock)), 1,
+			netlinkReply{size: nlmsgHdrLen + len(sock)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := 0
+			got, err := parseNetlinkReply(tt.reply, 7, func(p []byte) error {
+				n++
+				if !slices.Equal(p, sock) && !slices.Equal(p, odd) {
+					t.Errorf("payload % x", p)
+				}
+				return nil
+			})
+			if err != nil || got != tt.want || n != tt.payloads {
+				t.Errorf("got %+v, %d payloads, %v; want %+v, %d", got, n, err, tt.want, tt.payloads)
+			}
+		})
+	}
+}
+
+func TestParseNetlinkReplyMalformed(t *testing.T) {
+	msg := nlMsg(sockDiagByFamily, 2, 7, make([]byte, 8))
+	long := slices.Clone(msg)
+	binary.NativeEndian.PutUint32(long, uint32(len(msg)+1))
+	short := slices.Clone(msg)
+	binary.NativeEndian.PutUint32(short, nlmsgHdrLen-1)
+	for name, b := range map[string][]byte{
+		"cut header":              msg[:10],
+		"longer than the read":    long,
+		"shorter than its header": short,
+		"trailing bytes":          append(slices.Clone(msg), 1, 2, 3),
+	} {
+		if _, err := parseNetlinkReply(b, 7, func([]byte) error { return nil }); !errors.Is(err, ErrParse) {
+			t.Errorf("%s: %v, want ErrParse", name, err)
+		}
+	}
+	// fn's error stops the walk.
+	stop := errors.New("stop")
+	if _, err := parseNetlinkReply(slices.Concat(msg, msg), 7, func([]byte) error { return stop }); err != stop {
+		t.Errorf("fn's error: %v", err)
+	}
+}
+
+func FuzzParseNetlinkReply(f *testing.F) {
+	sock := inetDiagMsg(afInet, kernelListen, netip.MustParseAddrPort("127.0.0.1:22"), netip.MustParseAddrPort("0.0.0.0:0"), 0, 0, 1)
+	f.Add(slices.Concat(nlMsg(sockDiagByFamily, 2, 1, sock), nlMsg(nlmsgDone, 2, 1, make([]byte, 4))))
+	f.Add(nlMsg(nlmsgError, 0, 1, make([]byte, 20)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		total := 0
+		r, _ := parseNetlinkReply(b, 1, func(p []byte) error {
+			total += nlmsgHdrLen + len(p)
+			return nil
+		})
+		if r.size != total || total > len(b) {
+			t.Errorf("size %d, payloads %d, read %d", r.size, total, len(b))
+		}
+	})
+}

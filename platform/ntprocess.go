@@ -3,6 +3,7 @@ package platform
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 	"unicode/utf16"
 )
 
@@ -60,8 +61,8 @@ func parseSystemProcesses(b []byte, base uint64, l *systemProcessLayout, fn func
 		if next == 0 {
 			return nil
 		}
-		if uint64(next) >= uint64(len(e)) {
-			return fmt.Errorf("%w: SYSTEM_PROCESS_INFORMATION at %d says the next is %d bytes on, past the %d written", ErrParse, off, next, len(b))
+		if uint64(next) >= uint64(len(e)) || int(next) < l.need {
+			return fmt.Errorf("%w: SYSTEM_PROCESS_INFORMATION at %d says the next is %d bytes on, in %d", ErrParse, off, next, len(b))
 		}
 		off += int(next)
 	}
@@ -103,4 +104,14 @@ const filetimeSlack = 10_000_000 // 1 s in 100 ns ticks
 // and proves nothing.
 func mayHaveCreated(procCreated, sockCreated int64) bool {
 	return procCreated == 0 || sockCreated == 0 || procCreated <= sockCreated+filetimeSlack
+}
+
+// filetimeToTime converts a FILETIME, 100 ns ticks since 1601, to a time,
+// the zero time for none.
+func filetimeToTime(ft int64) time.Time {
+	const unixEpoch = 116_444_736_000_000_000 // 1970-01-01 as a FILETIME
+	if ft <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, (ft-unixEpoch)*100).UTC()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 	"unicode/utf16"
 )
 
@@ -141,12 +142,15 @@ func TestParseSystemProcessesMalformed(t *testing.T) {
 	binary.LittleEndian.PutUint32(pastEnd, uint32(len(good)))
 	backwards := slices.Clone(good)
 	binary.LittleEndian.PutUint32(backwards, 0xffffffff)
+	overlapping := slices.Clone(good)
+	binary.LittleEndian.PutUint32(overlapping, 8)
 	for name, b := range map[string][]byte{
 		"empty":               nil,
 		"short":               good[:40],
 		"second entry cut":    good[:binary.LittleEndian.Uint32(good)+20],
 		"next past the end":   pastEnd,
 		"next of -1 (32-bit)": backwards,
+		"entries overlap":     overlapping,
 	} {
 		if got, err := parseAllProcesses(b, base, &systemProcessLayout64); !errors.Is(err, ErrParse) {
 			t.Errorf("%s: %+v, %v; want ErrParse", name, got, err)
@@ -185,4 +189,13 @@ func FuzzParseSystemProcesses(f *testing.F) {
 			t.Errorf("%d processes from %d bytes", n, len(b))
 		}
 	})
+}
+
+func TestFiletimeToTime(t *testing.T) {
+	if got := filetimeToTime(133_000_000_000_000_000); !got.Equal(time.Date(2022, 6, 18, 4, 26, 40, 0, time.UTC)) {
+		t.Errorf("got %v", got)
+	}
+	if got := filetimeToTime(0); !got.IsZero() {
+		t.Errorf("0 gave %v", got)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/windows"
 )
@@ -251,6 +252,13 @@ func (r *windowsRun) creator(pid uint32, created int64) (exists, older bool) {
 	}
 	p, ok := procs[pid]
 	return ok, ok && mayHaveCreated(p.created, created)
+}
+
+// started is when the process that has pid started, by the snapshot of
+// every process, which needs no access to the process; the zero time if
+// the snapshot lacks it.
+func (r *windowsRun) started(pid uint32) time.Time {
+	return filetimeToTime(r.processes()[pid].created)
 }
 
 // service names the services a process runs, for Process.Service.

@@ -76,7 +76,7 @@ func TestWindowsLiveSockets(t *testing.T) {
 		// The rows' creation times: the test made both sockets just now
 		// (Wine leaves them 0).
 		if s.created != 0 {
-			if at := fromFiletime(s.created); time.Since(at) < -time.Second || time.Since(at) > time.Hour {
+			if at := filetimeToTime(s.created); time.Since(at) < -time.Second || time.Since(at) > time.Hour {
 				t.Errorf("%v/%v created at %v by its row", s.Local, s.Protocol, at)
 			}
 		} else if !w.wine() {
@@ -359,11 +359,6 @@ func filetime(t time.Time) int64 {
 	return int64(ft.HighDateTime)<<32 | int64(ft.LowDateTime)
 }
 
-func fromFiletime(ticks int64) time.Time {
-	ft := windows.Filetime{HighDateTime: uint32(ticks >> 32), LowDateTime: uint32(ticks)}
-	return time.Unix(0, ft.Nanoseconds())
-}
-
 func TestWindowsProcessSnapshot(t *testing.T) {
 	var spi windows.SYSTEM_PROCESS_INFORMATION
 	l := systemProcessLayout64
@@ -387,7 +382,7 @@ func TestWindowsProcessSnapshot(t *testing.T) {
 	if !ok || !strings.EqualFold(self.name, filepath.Base(exe)) {
 		t.Fatalf("this process in the snapshot: %+v, %v (of %d)", self, ok, len(procs))
 	}
-	if started := fromFiletime(self.created); time.Since(started) < 0 || time.Since(started) > time.Hour {
+	if started := filetimeToTime(self.created); time.Since(started) < 0 || time.Since(started) > time.Hour {
 		t.Errorf("this process started at %v, by the snapshot", started)
 	}
 	if _, ok := procs[systemPID]; !ok {

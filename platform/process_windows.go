@@ -49,17 +49,17 @@ func (w *windowsInspector) process(pid int, detail ProcessDetail) (Process, erro
 		if sid, err := windows.CreateWellKnownSid(windows.WinLocalSystemSid); err == nil {
 			proc.User, proc.UID = w.accounts.name(sid), sidID(sid)
 		}
-		proc.Started = startTime(&process.Process{Pid: systemPID})
+		proc.Started = run.started(systemPID)
 		return proc, nil
 	}
 
-	// The executable path, start time and command line come from
-	// gopsutil, which opens the process for each with
-	// PROCESS_QUERY_LIMITED_INFORMATION (and PROCESS_VM_READ for the
-	// command line, from the PEB, or ProcessCommandLineInformation where
-	// that is refused). The name of a process that cannot be opened, the
-	// account (by SID, cached: LookupAccountSid may ask a domain
-	// controller) and the services are this adapter's own.
+	// The executable path and command line come from gopsutil, which
+	// opens the process for each with PROCESS_QUERY_LIMITED_INFORMATION
+	// (and PROCESS_VM_READ for the command line, from the PEB, or
+	// ProcessCommandLineInformation where that is refused). The name and
+	// start time of a process that cannot be opened, from the snapshot of
+	// every process, the account (by SID, cached: LookupAccountSid may ask
+	// a domain controller) and the services are this adapter's own.
 	gp := &process.Process{Pid: int32(pid)}
 	exe, err := gp.Exe()
 	switch {
@@ -72,6 +72,7 @@ func (w *windowsInspector) process(pid int, detail ProcessDetail) (Process, erro
 			return proc, fmt.Errorf("process %d: %w", pid, fs.ErrNotExist)
 		}
 		proc.Name = p.name
+		proc.Started = run.started(uint32(pid))
 		proc.Hidden = true
 		run.noteHidden(pid)
 		if detail >= DetailFull {
@@ -86,10 +87,17 @@ func (w *windowsInspector) process(pid int, detail ProcessDetail) (Process, erro
 		// image file; the snapshot still names them.
 		proc.Name = run.processes()[uint32(pid)].name
 	}
-	proc.Started = startTime(gp)
+	proc.Started = run.started(uint32(pid))
 	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, uint32(pid))
 	if err == nil {
 		defer windows.CloseHandle(h)
+		if proc.Started.IsZero() {
+			// Started after the snapshot was taken.
+			var created, exited, kernel, user windows.Filetime
+			if windows.GetProcessTimes(h, &created, &exited, &kernel, &user) == nil {
+				proc.Started = filetimeToTime(int64(created.HighDateTime)<<32 | int64(created.LowDateTime))
+			}
+		}
 	}
 	if sid, err := processUser(h, err); err == nil {
 		proc.User = w.accounts.name(sid)
