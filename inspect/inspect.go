@@ -410,26 +410,53 @@ func hiddenWarnings(socks []Socket, or platform.OwnerReport, host platform.Host)
 // first, then by port, protocol, family and addresses, so that the same
 // machine state always prints the same way.
 func sortSockets(socks []Socket) {
-	slices.SortFunc(socks, func(a, b Socket) int {
-		if a.Role != b.Role {
-			return cmp.Compare(a.Role, b.Role)
+	// Sorted by index and then moved into place: a Socket is some 250
+	// bytes, and comparing copies of them was a tenth of `list`'s time.
+	order := make([]int32, len(socks))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(i, j int32) int { return compareSockets(&socks[i], &socks[j]) })
+	// socks[k] becomes the socket at order[k], one cycle of the
+	// permutation at a time; -1 marks a place filled.
+	for i := range socks {
+		if order[i] < 0 {
+			continue
 		}
-		if a.Listening() != b.Listening() {
-			if a.Listening() {
-				return -1
+		first := socks[i]
+		j := i
+		for {
+			k := int(order[j])
+			order[j] = -1
+			if k == i {
+				socks[j] = first
+				break
 			}
-			return 1
+			socks[j] = socks[k]
+			j = k
 		}
-		return cmp.Or(
-			cmp.Compare(a.Local.Port(), b.Local.Port()),
-			cmp.Compare(a.Protocol, b.Protocol),
-			cmp.Compare(a.Family, b.Family),
-			a.Local.Addr().Compare(b.Local.Addr()),
-			a.Remote.Addr().Compare(b.Remote.Addr()),
-			cmp.Compare(a.Remote.Port(), b.Remote.Port()),
-			cmp.Compare(a.Inode, b.Inode),
-		)
-	})
+	}
+}
+
+func compareSockets(a, b *Socket) int {
+	if a.Role != b.Role {
+		return cmp.Compare(a.Role, b.Role)
+	}
+	if a.Listening() != b.Listening() {
+		if a.Listening() {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Or(
+		cmp.Compare(a.Local.Port(), b.Local.Port()),
+		cmp.Compare(a.Protocol, b.Protocol),
+		cmp.Compare(a.Family, b.Family),
+		a.Local.Addr().Compare(b.Local.Addr()),
+		a.Remote.Addr().Compare(b.Remote.Addr()),
+		cmp.Compare(a.Remote.Port(), b.Remote.Port()),
+		cmp.Compare(a.Inode, b.Inode),
+	)
 }
 
 // nameServices fills in each socket's Service. A connection whose local

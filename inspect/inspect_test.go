@@ -3,6 +3,7 @@ package inspect
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -502,6 +503,31 @@ func TestRunServiceWithoutListeners(t *testing.T) {
 		}
 		if rep.Sockets[i].Service != "nfs" {
 			t.Errorf("states %v: the server end of 2049 is %+v, want service nfs", q.States, rep.Sockets[i])
+		}
+	}
+}
+
+// TestSortSockets: the sort by index that moves sockets into place gives
+// the order compareSockets defines, with every socket kept once.
+func TestSortSockets(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 2, 7, 500} {
+		socks := make([]Socket, n)
+		for i := range socks {
+			s := &socks[i]
+			s.Protocol = platform.Protocol(1 + r.IntN(2))
+			s.State = []platform.State{platform.Listen, platform.Established, platform.Unconnected}[r.IntN(3)]
+			s.Local = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(r.IntN(3))}), uint16(r.IntN(20)))
+			s.Remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(r.IntN(3))}), uint16(r.IntN(5)))
+			s.Inode = uint64(i) // tells every socket apart
+		}
+		want := slices.Clone(socks)
+		slices.SortStableFunc(want, func(a, b Socket) int { return compareSockets(&a, &b) })
+		sortSockets(socks)
+		for i := range socks {
+			if socks[i].Inode != want[i].Inode {
+				t.Fatalf("n=%d: at %d inode %d, want %d", n, i, socks[i].Inode, want[i].Inode)
+			}
 		}
 	}
 }
