@@ -3,7 +3,6 @@ package platform
 import (
 	"fmt"
 	"math"
-	"net/netip"
 	"runtime"
 	"syscall"
 	"unsafe"
@@ -128,60 +127,25 @@ func (m mibSource) call(class uint32) ([]byte, error) {
 	return nil, fmt.Errorf("%s: the table kept growing, or failing, over %d calls", what, maxTableCalls)
 }
 
-// sockKey identifies a socket across the owner-PID and owner-module
-// tables.
-type sockKey struct {
-	proto         Protocol
-	local, remote netip.AddrPort
-	pid           uint32
-}
-
-func keyOf(s *Socket, pid uint32) sockKey {
-	return sockKey{s.Protocol, s.Local, s.Remote, pid}
-}
-
-// socketModules asks which module opened each of the sockets in want.
-// Windows records, for a socket opened by a service inside a shared
-// svchost.exe, the service's tag, and GetOwnerModuleFrom*Entry (the
-// documented call netstat -b makes) turns that into the service's name;
-// for other sockets it names the executable or DLL. Sockets it cannot
-// name are left out: the caller then cannot narrow their process's
-// services down. Errors are not reported, as this only refines an answer
-// that stands without it.
-func socketModules(want map[sockKey]bool) map[sockKey]string {
-	var protos [2][2]bool
-	for k := range want {
-		protos[k.proto-TCP][boolIndex(k.local.Addr().Is6())] = true
-	}
-	names := make(map[sockKey]string)
-	buf := make([]uint64, 128) // room for the structure and two paths
+// socketModule names the module that opened s, from the owner-module
+// row Sockets kept. Windows records, for a socket opened by a service
+// inside a shared svchost.exe, the service's tag, and
+// GetOwnerModuleFrom*Entry (the documented call netstat -b makes) turns
+// that into the service's name; for other sockets it names the
+// executable or DLL. ok is false where the system has no such function
+// (Wine). *bufp is the buffer to use, grown when Windows asks for more.
+func socketModule(s *Socket, bufp *[]uint64) (name string, ok bool) {
 	for _, src := range mibSources {
-		if !protos[src.layout.proto-TCP][boolIndex(src.layout.family == IPv6)] || src.owner.Find() != nil {
+		if src.layout.proto != s.Protocol || src.layout.family != s.Family {
 			continue
 		}
-		class, _ := src.class(AllStates)
-		b, err := src.call(class)
-		if err != nil {
-			continue
+		if src.owner.Find() != nil || s.mibRow == nil {
+			return "", false
 		}
-		_ = parseMIBTable(b, src.layout, func(s *Socket, pid uint32, row []byte) {
-			k := keyOf(s, pid)
-			if !want[k] {
-				return
-			}
-			if name, err := ownerModule(src.owner, row, &buf); err == nil && name != "" {
-				names[k] = name
-			}
-		})
+		name, _ = ownerModule(src.owner, s.mibRow, bufp)
+		return name, true
 	}
-	return names
-}
-
-func boolIndex(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	return "", false
 }
 
 // tcpipOwnerModuleBasicInfo is TCPIP_OWNER_MODULE_BASIC_INFO; the strings

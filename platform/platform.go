@@ -206,6 +206,9 @@ type Socket struct {
 	// system says (Windows's owner-module tables): its creator's PID is
 	// another process's once that is younger than the socket.
 	created int64
+	// mibRow is the socket's owner-module row (Windows), kept to ask
+	// which service of a shared svchost.exe opened it.
+	mibRow []byte
 }
 
 // DualStack says whether an IPv6 wildcard socket takes IPv4 too.

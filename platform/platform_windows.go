@@ -72,8 +72,9 @@ func (w *windowsInspector) Sockets(ctx context.Context, f Filter) ([]Socket, err
 		b, err := src.call(class)
 		if err == nil {
 			n := len(socks)
-			err = parseMIBTable(b, src.layout, func(s *Socket, pid uint32, _ []byte) {
+			err = parseMIBTable(b, src.layout, func(s *Socket, pid uint32, row []byte) {
 				if f.Match(s) {
+					s.mibRow = row
 					socks = append(socks, *s)
 					owners = append(owners, pid)
 				}
@@ -282,19 +283,19 @@ func (r *windowsRun) loadServices() map[uint32]string {
 
 // servicesOf maps PIDs to their services from one enumeration, hosted.
 func (r *windowsRun) servicesOf(hosted map[uint32][]string) map[uint32]string {
-	want := make(map[sockKey]bool)
+	// Each socket of an svchost that hosts several services tags it with
+	// the service its owner-module row names, "" where none could be
+	// read (which keeps all of them).
+	tags := make(map[uint32][]string)
+	buf := make([]uint64, 128) // room for the structure and two paths
 	for i := range r.socks {
 		s := &r.socks[i]
-		if len(s.PIDs) > 0 && len(hosted[uint32(s.PIDs[0])]) > 1 {
-			want[keyOf(s, uint32(s.PIDs[0]))] = true
+		if len(s.PIDs) == 0 || len(hosted[uint32(s.PIDs[0])]) < 2 {
+			continue
 		}
-	}
-	tags := make(map[uint32][]string)
-	if len(want) > 0 {
-		if modules := socketModules(want); len(modules) > 0 {
-			for k := range want {
-				tags[k.pid] = append(tags[k.pid], modules[k])
-			}
+		if name, ok := socketModule(s, &buf); ok {
+			pid := uint32(s.PIDs[0])
+			tags[pid] = append(tags[pid], name)
 		}
 	}
 	byPID := make(map[uint32]string, len(hosted))

@@ -91,6 +91,25 @@ func TestWindowsLiveSockets(t *testing.T) {
 			t.Errorf("%v: owners %v %v, want known, [%d]", s.Local, s.Owners, s.PIDs, os.Getpid())
 		}
 	}
+	// The row each socket keeps names the module that opened it: this
+	// test's executable (Wine has no GetOwnerModuleFrom*Entry).
+	if len(tcp.mibRow) != mibTCP6OwnerModule.rowSize || len(udp.mibRow) != mibUDP4OwnerModule.rowSize {
+		t.Errorf("rows of %d and %d bytes", len(tcp.mibRow), len(udp.mibRow))
+	}
+	buf := make([]uint64, 1)
+	exe, _ := os.Executable()
+	for _, s := range []*Socket{tcp, udp} {
+		name, ok := socketModule(s, &buf)
+		switch {
+		case w.wine():
+			if ok {
+				t.Errorf("under Wine, %v's module: %q", s.Local, name)
+			}
+		case !ok || !strings.EqualFold(name, filepath.Base(exe)):
+			t.Errorf("%v's module: %q, %v; want %s", s.Local, name, ok, filepath.Base(exe))
+		}
+	}
+
 	warnings := w.Warnings()
 	if w.wine() && !slices.ContainsFunc(warnings, func(s string) bool { return strings.Contains(s, "no owner for 2 sockets (PID 0)") }) {
 		t.Errorf("warnings %q", warnings)

@@ -69,18 +69,16 @@ func netlinkSockets(ctx context.Context, f Filter, names *ifaceNames) (socks []S
 		}
 		wg.Go(func() {
 			r := &results[i]
-			var again result
+			var again *result
 			var second sync.WaitGroup
-			var outgrown sync.Once
 			r.chunks, r.interrupted, r.err = netlinkDump(ctx, t, &f, names, 0, func() {
-				outgrown.Do(func() {
-					second.Go(func() {
-						again.chunks, again.interrupted, again.err = netlinkDump(ctx, t, &f, names, inetDiagExtTOS, nil)
-					})
+				again = new(result)
+				second.Go(func() {
+					again.chunks, again.interrupted, again.err = netlinkDump(ctx, t, &f, names, inetDiagExtTOS, nil)
 				})
 			})
 			second.Wait()
-			if again.chunks != nil || again.err != nil {
+			if again != nil {
 				r.chunks = unionByCookie(r.chunks, again.chunks)
 				r.interrupted = r.interrupted && again.interrupted
 				r.err = cmp.Or(r.err, again.err)
