@@ -62,14 +62,40 @@ func unknownListenerAdvice(here string, port uint16, proto platform.Protocol, pr
 	}}
 }
 
-func suspiciousExecutableAdvice(here string, p *Process) []knownports.Advice {
+// exeSuspicion is why a listener's executable is suspect, the first that
+// applies in this order, which the finding and its advice share.
+type exeSuspicion uint8
+
+const (
+	exeFine exeSuspicion = iota
+	exeVanished
+	exeInWritableDir
+	exeInTempDir
+	exeReplaced
+)
+
+func suspectExecutable(p *Process) exeSuspicion {
+	switch {
+	case p.ExeDeleted && !p.ExeReplaced:
+		return exeVanished
+	case p.ExeDirWritable:
+		return exeInWritableDir
+	case inTempDir(p.Exe):
+		return exeInTempDir
+	case p.ExeDeleted:
+		return exeReplaced
+	}
+	return exeFine
+}
+
+func suspiciousExecutableAdvice(here string, p *Process, suspect exeSuspicion) []knownports.Advice {
 	text := "A program that was installed properly does not run from a temporary or world-writable directory: " +
 		"find out who started it and how, keep a copy of the executable for analysis, then stop it."
-	switch {
-	case p.ExeDeleted && p.ExeReplaced:
+	switch suspect {
+	case exeReplaced:
 		text = "A file is at the executable's path again, as after a package upgrade: restart the service so that " +
 			"it runs the new one. If no upgrade ran, compare the running executable with the file before restarting."
-	case p.ExeDeleted:
+	case exeVanished:
 		text = "Nothing is at the executable's path any more: unless a package was removed and its service not " +
 			"stopped, the program removed its own file, as malware does. Keep a copy before stopping it."
 	}

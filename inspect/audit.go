@@ -227,27 +227,28 @@ func groupFindings(g *listenerGroup, rep *Report, db *knownports.DB, here string
 	}
 
 	for _, p := range holders(g.sockets) {
+		suspect := suspectExecutable(p)
+		if suspect == exeFine {
+			continue
+		}
 		why, severity := "", knownports.RiskHigh
-		switch {
-		case p.ExeDeleted && !p.ExeReplaced:
+		switch suspect {
+		case exeVanished:
 			why = "its executable was deleted after it started, and nothing is at its path"
-		case p.ExeDirWritable:
+		case exeInWritableDir:
 			why = fmt.Sprintf("its executable is in %s, which every user can write to", dirOf(p.Exe))
-		case inTempDir(p.Exe):
+		case exeInTempDir:
 			why = fmt.Sprintf("its executable is in the temporary directory %s", dirOf(p.Exe))
-		case p.ExeDeleted:
+		case exeReplaced:
 			// A package upgrade renames the new binary over the old one.
 			why, severity = "its executable was replaced after it started: an upgrade waiting for a restart", knownports.RiskLow
-		}
-		if why == "" {
-			continue
 		}
 		socks := heldBy(g.sockets, p)
 		out = append(out, Finding{
 			Rule: RuleSuspiciousExecutable, Severity: severity,
 			Message: fmt.Sprintf("%s (pid %d) listens on %s: %s (%s)", p.Name, p.PID, addresses(socks), why, p.Exe),
 			Port:    g.port, Protocol: g.proto, Sockets: socks, Processes: []*Process{p},
-			Advice: suspiciousExecutableAdvice(here, p),
+			Advice: suspiciousExecutableAdvice(here, p, suspect),
 		})
 	}
 

@@ -88,15 +88,19 @@ func TestAuditUpgradedDaemon(t *testing.T) {
 		SocketList: []platform.Socket{
 			platformtest.Sock(platform.TCP, "127.0.0.1:8001", "0.0.0.0:0", platform.Listen, 1),
 			platformtest.Sock(platform.TCP, "127.0.0.1:8002", "0.0.0.0:0", platform.Listen, 2),
+			platformtest.Sock(platform.TCP, "127.0.0.1:8003", "0.0.0.0:0", platform.Listen, 3),
 		},
-		Holders: map[uint64][]int{1: {10}, 2: {20}},
+		Holders: map[uint64][]int{1: {10}, 2: {20}, 3: {30}},
 		Processes: map[int]platform.Process{
 			10: {PID: 10, Name: "upgraded", Exe: "/usr/sbin/upgraded", ExeDeleted: true, ExeReplaced: true},
 			20: {PID: 20, Name: "vanished", Exe: "/usr/sbin/vanished", ExeDeleted: true},
+			// Replaced, but in /tmp: the directory decides, and the advice
+			// says the same as the finding.
+			30: {PID: 30, Name: "dropper", Exe: "/tmp/dropper", ExeDeleted: true, ExeReplaced: true},
 		},
 		Machine: platform.Host{OS: "linux", Privileged: true},
 	}
-	a, err := RunAudit(context.Background(), m, knownports.Default(), Query{Processes: []string{"/usr/sbin/upgraded", "vanished"}})
+	a, err := RunAudit(context.Background(), m, knownports.Default(), Query{Processes: []string{"/usr/sbin/upgraded", "vanished", "dropper"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +110,7 @@ func TestAuditUpgradedDaemon(t *testing.T) {
 	}
 	want := []string{
 		"high suspicious-executable 8002 Nothing is a",
+		"high suspicious-executable 8003 A program th",
 		"low suspicious-executable 8001 A file is at",
 	}
 	if !slices.Equal(got, want) {
