@@ -125,7 +125,7 @@ type Result struct {
 // assertion about owners that the report could not see fails, saying so:
 // a check must never pass blind.
 func Evaluate(rep *Report, as []Assertion) []Result {
-	e := evaluator{host: rep.Host, childPIDNamespace: rep.ChildPIDNamespace}
+	e := evaluator{rep: rep}
 	for i := range rep.Sockets {
 		if rep.Sockets[i].Listening() {
 			e.listeners = append(e.listeners, &rep.Sockets[i])
@@ -140,11 +140,8 @@ func Evaluate(rep *Report, as []Assertion) []Result {
 
 type evaluator struct {
 	listeners []*Socket
-	// host says whether more privilege would show hidden owners, and
-	// which.
-	host platform.Host
-	// childPIDNamespace: hidden owners are processes outside it.
-	childPIDNamespace bool
+	// rep says what would show hidden owners.
+	rep *Report
 }
 
 // selects reports whether a assertion's ports, exposure and (but for
@@ -177,14 +174,14 @@ func (e *evaluator) unseen(socks []*Socket) string {
 	switch {
 	case !slices.ContainsFunc(socks, func(s *Socket) bool { return s.Owners == platform.OwnersHidden }):
 		return "owner not reported by the system on " + listenerAddresses(socks)
-	case e.childPIDNamespace:
-		return what + ": its holder is outside this PID namespace; run in the host's"
-	case e.host.Privileged:
+	case e.rep.ChildPIDNamespace:
+		return what + ": its holder is outside this PID namespace; " + e.rep.UnseenRemedy()
+	case e.rep.Host.Privileged:
 		return what + ": a process refused even this privileged run"
-	case e.host.PrivilegeHint == "":
+	case e.rep.Host.PrivilegeHint == "":
 		return what
 	}
-	return what + ": run as " + e.host.PrivilegeHint + " to see it"
+	return what + ": " + e.rep.UnseenRemedy() + " to see it"
 }
 
 // listenersWhere returns the listeners keep selects.

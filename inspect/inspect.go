@@ -366,6 +366,21 @@ func readProcesses(src Source, socks []platform.Socket, detail platform.ProcessD
 	return procs
 }
 
+const runInHostPIDNamespace = "run in the host's PID namespace (docker run --pid=host, or nsenter --target 1 --pid)"
+
+// UnseenRemedy says what would show the owners this run could not see:
+// running in the host's PID namespace, or with more privilege; "" when
+// nothing would (a process refused even a privileged run).
+func (r *Report) UnseenRemedy() string {
+	switch {
+	case r.ChildPIDNamespace:
+		return runInHostPIDNamespace
+	case r.Host.Privileged || r.Host.PrivilegeHint == "":
+		return ""
+	}
+	return "run as " + r.Host.PrivilegeHint
+}
+
 // hiddenWarnings explains the reported sockets whose owners could not be
 // read. When some processes could not be read, a socket shown with owners
 // may have more holders among them, and the warning says so.
@@ -381,7 +396,7 @@ func hiddenWarnings(socks []Socket, or platform.OwnerReport, host platform.Host)
 	}
 	if or.ChildPIDNamespace && hidden > 0 {
 		return []string{fmt.Sprintf("owners of %s are hidden: portinspect runs in a child PID namespace (a container's) "+
-			"and cannot see the processes outside it; run it in the host's (docker run --pid=host, or nsenter --target 1 --pid)",
+			"and cannot see the processes outside it; "+runInHostPIDNamespace,
 			platform.Plural(hidden, "socket"))}
 	}
 	if hidden == 0 && (or.Denied == 0 || known == 0 || host.Privileged) {

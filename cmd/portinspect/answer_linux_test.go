@@ -321,6 +321,12 @@ func TestChildPIDNamespace(t *testing.T) {
 	if strings.Contains(out, "ownerless-listener") {
 		t.Errorf("audit in a child PID namespace:\n%s", out)
 	}
+	// A gate that cannot see the owner says where they are, not that a
+	// process refused root.
+	_, errOut, code = runCommand(t, []string{"unshare", "--pid", "--fork", "--mount-proc", bin, "audit", "--port", port, "--fail-on", "critical"})
+	if code != 1 || !strings.Contains(errOut, "run in the host's PID namespace") {
+		t.Errorf("audit --fail-on in a child PID namespace: exit %d, %q", code, errOut)
+	}
 	out, _, code = runCommand(t, []string{"unshare", "--pid", "--fork", "--mount-proc", bin, "check", "--owner", port + "=sshd"})
 	if code != 1 || !strings.Contains(out, "its holder is outside this PID namespace") {
 		t.Errorf("check in a child PID namespace: exit %d, %q", code, out)

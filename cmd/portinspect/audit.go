@@ -133,8 +133,8 @@ func auditRun(f *Factory, opts *auditOptions) error {
 	if worst, ok := a.Worst(); ok && worst >= *opts.failAt {
 		why = fmt.Sprintf("%s at or above %s", platform.Plural(a.CountAtLeast(*opts.failAt), "finding"), opts.failAt)
 	} else if blind := a.Blind(); blind != "" && !opts.allowPartial {
-		remedy := "run as " + a.Host.PrivilegeHint + ", or pass --allow-partial"
-		if a.Host.Privileged {
+		remedy := a.UnseenRemedy() + ", or pass --allow-partial"
+		if a.UnseenRemedy() == "" {
 			remedy = "a process refused even this privileged run; pass --allow-partial to accept what it saw"
 		}
 		why = fmt.Sprintf("this audit could not see every owner (%s), so it cannot vouch that none is at or above %s: %s",
