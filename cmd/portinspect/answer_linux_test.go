@@ -105,8 +105,12 @@ func TestLongCommandLineLive(t *testing.T) {
 		len(strings.Join(doc.Sockets[0].Processes[0].Cmdline, " ")) < 15*len(pad) {
 		t.Errorf("JSON does not keep the whole command line")
 	}
+	// -o wide's table has it whole; the details below keep it cut, not a
+	// second copy.
 	if wide := mustOut(t, nil, port, "-o", "wide"); !strings.Contains(wide, strings.Repeat(pad+" pad:", 2)) {
 		t.Errorf("-o wide cuts the command line")
+	} else if n := strings.Count(wide, "pad:"); n > 15+3 || !strings.Contains(wide, "more bytes; -o json shows all") {
+		t.Errorf("-o wide prints %d pieces of the command line", n)
 	}
 }
 

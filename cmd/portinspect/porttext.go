@@ -66,7 +66,7 @@ func renderPort(ios *IOStreams, rep *inspect.Report, opts *portOptions) error {
 		fmt.Fprintln(w, nothingThere(opts))
 	}
 	if len(rep.Sockets) > 0 {
-		writeProcessDetails(w, rep.Sockets, rep.Host.Privileged, textWidth(ios), wide)
+		writeProcessDetails(w, rep.Sockets, rep.Host.Privileged, textWidth(ios))
 	}
 	for _, e := range rep.KnownPorts {
 		fmt.Fprintln(w)
@@ -103,9 +103,8 @@ func nothingThere(opts *portOptions) string {
 }
 
 // writeProcessDetails describes each process holding a socket once. A
-// command line is cut to a few lines unless wide, whose table has it
-// whole.
-func writeProcessDetails(w io.Writer, socks []inspect.Socket, privileged bool, width int, wide bool) {
+// command line is cut to a few lines: -o wide's table has it whole.
+func writeProcessDetails(w io.Writer, socks []inspect.Socket, privileged bool, width int) {
 	var procs []*inspect.Process
 	hidden := 0
 	for i := range socks {
@@ -148,12 +147,7 @@ func writeProcessDetails(w io.Writer, socks []inspect.Socket, privileged bool, w
 			fmt.Fprintf(w, "      exe:      %s\n", escapeText(p.Exe))
 		}
 		if len(p.Cmdline) > 0 {
-			cmd := strings.Join(p.Cmdline, " ")
-			if wide {
-				fmt.Fprintf(w, "%s%s\n", detail, escapeText(cmd))
-			} else {
-				writeCut(w, detail, cmd, width, maxCommandLines)
-			}
+			writeCut(w, detail, strings.Join(p.Cmdline, " "), width, maxCommandLines)
 		}
 		switch {
 		case p.Hidden && privileged:
