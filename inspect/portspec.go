@@ -200,6 +200,9 @@ func (n Names) hostsFile() string {
 type specParser struct {
 	names  Names
 	lowest uint16
+	// nameAtFirstPort makes a service name stand for its first port
+	// alone (see ParseLookupSpec).
+	nameAtFirstPort bool
 }
 
 func (p specParser) help() string {
@@ -218,9 +221,11 @@ func ParsePortSpec(spec string, names Names) (PortSet, error) {
 }
 
 // ParseLookupSpec is ParsePortSpec for the known-ports database, where
-// port 0 is a valid question.
+// port 0 is a valid question, and a service name stands for its service,
+// one answer at its first port: not x11's 64 ports or the ephemeral
+// range's 32,768.
 func ParseLookupSpec(spec string, names Names) (PortSet, error) {
-	return specParser{names: names, lowest: 0}.parse(spec)
+	return specParser{names: names, lowest: 0, nameAtFirstPort: true}.parse(spec)
 }
 
 func (p specParser) parse(spec string) (PortSet, error) {
@@ -237,6 +242,11 @@ func (p specParser) parse(spec string) (PortSet, error) {
 		ranges, proto, named, err := p.item(item)
 		if err != nil {
 			return nil, err
+		}
+		if named && p.nameAtFirstPort {
+			for i := range ranges {
+				ranges[i].High = ranges[i].Low
+			}
 		}
 		if proto != "" {
 			for _, i := range bare {

@@ -94,13 +94,6 @@ func lookupEntries(db *knownports.DB, names inspect.Names, args []string) (entri
 			}
 			return db.Search(strings.Join(args, " ")), false, nil
 		}
-		if !looksNumeric(arg) {
-			// A name stands for its service: x11's 64 ports, or the
-			// ephemeral range's 32,768, are one answer, at the first port.
-			for i := range ports {
-				ports[i].High = ports[i].Low
-			}
-		}
 		set = append(set, ports...)
 	}
 	return entriesFor(db, set), true, nil
