@@ -116,7 +116,7 @@ type Socket struct {
 // Listening reports whether the socket waits for peers: a TCP listener or
 // a bound, unconnected UDP socket.
 func (s *Socket) Listening() bool {
-	return s.State == platform.Listen || s.State == platform.Unconnected
+	return ListeningStates.Has(s.State)
 }
 
 // LocalName is the local address as ss prints it: "*:80" for an IPv6
@@ -308,6 +308,14 @@ type portKey struct {
 // listens on it, and `list --state established` must still say so.
 func listeningPorts(ctx context.Context, src Source, f platform.Filter, raw []platform.Socket) (map[portKey]bool, error) {
 	listening := make(map[portKey]bool)
+	note := func(socks []platform.Socket) {
+		for _, s := range socks {
+			if ListeningStates.Has(s.State) {
+				listening[portKey{s.Protocol, s.Local.Port()}] = true
+			}
+		}
+	}
+	note(raw)
 	if f.States&ListeningStates != ListeningStates && slices.ContainsFunc(raw, func(s platform.Socket) bool { return s.Remote.Port() != 0 }) {
 		f.States = ListeningStates
 		f.PeerPorts = false
@@ -315,12 +323,7 @@ func listeningPorts(ctx context.Context, src Source, f platform.Filter, raw []pl
 		if err != nil {
 			return nil, err
 		}
-		raw = append(slices.Clip(raw), more...)
-	}
-	for _, s := range raw {
-		if s.State == platform.Listen || s.State == platform.Unconnected {
-			listening[portKey{s.Protocol, s.Local.Port()}] = true
-		}
+		note(more)
 	}
 	return listening, nil
 }

@@ -531,3 +531,30 @@ func TestSortSockets(t *testing.T) {
 		}
 	}
 }
+
+// TestRunClientsAtZonedAddress: a client of a link-local address given
+// with its zone (--address fe80::1%eth0) is that address's client.
+func TestRunClientsAtZonedAddress(t *testing.T) {
+	src := &platformtest.Fake{
+		SocketList: []platform.Socket{
+			platformtest.Sock(platform.TCP, "[fe80::1%eth0]:3372", "[::]:0", platform.Listen, 1),
+			platformtest.Sock(platform.TCP, "[fe80::1%eth0]:3372", "[fe80::2%eth0]:50000", platform.Established, 2),
+			platformtest.Sock(platform.TCP, "[fe80::2%eth0]:50000", "[fe80::1%eth0]:3372", platform.Established, 3),
+		},
+		Machine: platform.Host{OS: "linux", Privileged: true},
+	}
+	ports, _ := ParsePortSpec("3372/tcp", Names{})
+	rep, err := Run(context.Background(), src, nil, Query{Ports: ports, Clients: true,
+		Addresses: []netip.Addr{netip.MustParseAddr("fe80::1%eth0")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"local tcp [fe80::1%eth0]:3372>[::]:0",
+		"local tcp [fe80::1%eth0]:3372>[fe80::2%eth0]:50000",
+		"client tcp [fe80::2%eth0]:50000>[fe80::1%eth0]:3372",
+	}
+	if got := describeSockets(rep.Sockets); !slices.Equal(got, want) {
+		t.Errorf("sockets:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

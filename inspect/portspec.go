@@ -55,11 +55,14 @@ func (r *PortRange) Selects(s *Socket) bool {
 // client of the range: its remote port is in the range, at one of its
 // addresses if it names any.
 func (r *PortRange) servesClient(s *Socket) bool {
-	if !r.Has(s.Remote.Port(), s.Protocol) {
-		return false
-	}
-	remote := s.Remote.Addr().Unmap().WithZone("")
-	return len(r.Addrs) == 0 || slices.ContainsFunc(r.Addrs, func(a netip.Addr) bool {
+	return r.Has(s.Remote.Port(), s.Protocol) && peerAmong(r.Addrs, s.Remote.Addr())
+}
+
+// peerAmong reports whether remote, a connection's peer address, is one of
+// addrs (none: any), zones aside; the wildcard takes every address.
+func peerAmong(addrs []netip.Addr, remote netip.Addr) bool {
+	remote = remote.Unmap().WithZone("")
+	return len(addrs) == 0 || slices.ContainsFunc(addrs, func(a netip.Addr) bool {
 		return a.IsUnspecified() || a.Unmap().WithZone("") == remote
 	})
 }

@@ -129,8 +129,7 @@ func (q *Query) onlyIPv4() bool { return q.IPv4 && !q.IPv6 }
 // takesIPv4 reports whether s, an IPv6 socket, takes IPv4 connections: a
 // listener on :: that is dual-stack.
 func takesIPv4(s *platform.Socket) bool {
-	return (s.State == platform.Listen || s.State == platform.Unconnected) &&
-		s.Local.Addr().IsUnspecified() && s.DualStack == platform.DualStackYes
+	return ListeningStates.Has(s.State) && s.Local.Addr().IsUnspecified() && s.DualStack == platform.DualStackYes
 }
 
 // Filtered reports whether the query narrows sockets beyond their ports.
@@ -157,9 +156,7 @@ func (q *Query) role(s *Socket, peers map[[2]netip.AddrPort]bool) (Role, bool) {
 	if !q.Clients || q.Ports == nil || s.Listening() || s.Remote.Port() == 0 {
 		return 0, false
 	}
-	if len(q.Addresses) > 0 && !slices.ContainsFunc(q.Addresses, func(a netip.Addr) bool {
-		return a.IsUnspecified() || a.Unmap() == s.Remote.Addr().Unmap().WithZone("")
-	}) {
+	if !peerAmong(q.Addresses, s.Remote.Addr()) {
 		return 0, false
 	}
 	if !slices.ContainsFunc(q.Ports, func(r PortRange) bool { return r.servesClient(s) }) {
