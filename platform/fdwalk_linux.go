@@ -116,20 +116,11 @@ func (w *ownerWalk) scanThreads(pid int, dirents, link []byte, r *walkResult) {
 		return
 	}
 	defer unix.Close(taskFD)
-	var tids []int
-	buf := make([]byte, 4<<10)
-	for {
-		n, err := unix.Getdents(taskFD, buf)
-		if err != nil || n <= 0 {
-			break
-		}
-		for name := range direntNames(buf[:n]) {
-			if tid, err := strconv.Atoi(unix.ByteSliceToString(buf[name:n])); err == nil && tid != pid {
-				tids = append(tids, tid)
-			}
-		}
-	}
+	tids, _ := listPIDs(taskFD)
 	for _, tid := range tids {
+		if tid == pid {
+			continue
+		}
 		dirfd, err := unix.Openat(taskFD, strconv.Itoa(tid)+"/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			continue
@@ -228,7 +219,8 @@ func direntNames(buf []byte) iter.Seq[int] {
 	}
 }
 
-// listPIDs returns the PIDs of every process under procFD.
+// listPIDs returns the numbered entries of the directory procFD: the PIDs
+// of /proc, or a /proc/PID/task directory's thread IDs.
 func listPIDs(procFD int) ([]int, error) {
 	dirfd, err := unix.Openat(procFD, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
