@@ -90,9 +90,10 @@ func kernelStateMask(p Protocol, states States) uint32 {
 }
 
 // inetDiagRequest is a struct inet_diag_req_v2 asking for a dump of the
-// sockets of one family and protocol in the given kernel states, with no
-// extensions: ss without -i asks for no more, and tcp_info for every socket
-// would cost the kernel time for nothing we show.
+// sockets of one family and protocol in the given kernel states. It asks
+// for no tcp_info (ss without -i does not either: it would cost the
+// kernel time for nothing shown), and for other attributes only as ext
+// says.
 type inetDiagRequest struct {
 	family, protocol uint8
 	// ext asks for optional attributes (idiag_ext: bit n-1 for attribute
@@ -103,15 +104,9 @@ type inetDiagRequest struct {
 	bytecode []byte
 }
 
-func (r *inetDiagRequest) Len() int {
-	if r.bytecode == nil {
-		return sizeofInetDiagReqV2
-	}
-	return sizeofInetDiagReqV2 + 4 + len(r.bytecode)
-}
-
+// Serialize returns the request, and its filter as an attribute after it.
 func (r *inetDiagRequest) Serialize() []byte {
-	b := make([]byte, sizeofInetDiagReqV2, r.Len())
+	b := make([]byte, sizeofInetDiagReqV2, sizeofInetDiagReqV2+4+len(r.bytecode))
 	b[0] = r.family
 	b[1] = r.protocol
 	b[2] = r.ext
@@ -314,8 +309,6 @@ type netlinkReply struct {
 	// interrupted: the kernel marked a message NLM_F_DUMP_INTR, as the
 	// table changed while it was dumped.
 	interrupted bool
-	// size is the bytes of the messages given to fn.
-	size int
 }
 
 // parseNetlinkReply walks the messages of one read, b, calling fn with the
@@ -348,7 +341,6 @@ func parseNetlinkReply(b []byte, seq uint32, fn func(payload []byte) error) (net
 			}
 			return r, nil
 		}
-		r.size += int(n)
 		if err := fn(payload); err != nil {
 			return r, err
 		}

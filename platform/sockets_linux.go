@@ -148,9 +148,8 @@ func netlinkDump(ctx context.Context, t dumpTarget, f *Filter, names *ifaceNames
 			if d.IfIndex != 0 {
 				// idiag_if is the device the socket is bound to
 				// (sk_bound_dev_if), a link-local address's scope too.
-				d.Local = names.scope(d.Local, d.IfIndex)
-				d.Remote = names.scope(d.Remote, d.IfIndex)
 				ifc := names.lookup(d.IfIndex)
+				d.Local, d.Remote = scope(d.Local, ifc.name), scope(d.Remote, ifc.name)
 				d.Device, d.DeviceLoopback = ifc.name, ifc.loopback
 			}
 			if len(chunks) == 0 || len(chunks[len(chunks)-1]) == dumpChunk {

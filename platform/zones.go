@@ -38,14 +38,14 @@ func (m *ifaceNames) lookup(index uint32) iface {
 	return ifc
 }
 
-// scope adds the interface to a link-local address, which means nothing
-// without it; other addresses are returned as they are.
-func (m *ifaceNames) scope(ap netip.AddrPort, index uint32) netip.AddrPort {
+// scope adds the interface named ifname to a link-local address, which
+// means nothing without it; other addresses are returned as they are.
+func scope(ap netip.AddrPort, ifname string) netip.AddrPort {
 	a := ap.Addr()
 	if !a.Is6() || !(a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast()) {
 		return ap
 	}
-	return netip.AddrPortFrom(a.WithZone(m.lookup(index).name), ap.Port())
+	return netip.AddrPortFrom(a.WithZone(ifname), ap.Port())
 }
 
 // nameZone replaces a zone that is an interface index, as the macOS parser
@@ -56,5 +56,5 @@ func (m *ifaceNames) nameZone(ap netip.AddrPort) netip.AddrPort {
 	if err != nil {
 		return ap
 	}
-	return m.scope(netip.AddrPortFrom(a.WithZone(""), ap.Port()), uint32(index))
+	return scope(netip.AddrPortFrom(a.WithZone(""), ap.Port()), m.lookup(uint32(index)).name)
 }
