@@ -86,24 +86,31 @@ func (l *libSystem) pids() ([]int32, error) {
 // fdList reads pid's descriptors (proc_pidinfo(PROC_PIDLISTFDS)) as an
 // array of struct proc_fdinfo into buf, growing it until the list fits.
 func (l *libSystem) fdList(pid int32, buf []byte) ([]byte, error) {
-	return l.pidList(pid, procPIDListFDs, buf)
+	return l.pidList(pid, procPIDListFDs, buf, true)
 }
 
 // fileportList reads pid's fileports (proc_pidinfo(PROC_PIDLISTFILEPORTS))
 // as an array of struct proc_fileportinfo: descriptors a process has
 // turned into Mach ports (fileport_makeport) and may hold no descriptor
 // for, as launchd and XPC services do with the sockets they pass on. lsof
-// lists them too.
+// lists them too. Most processes have none, and an empty list is not
+// told from a failure: neither has a fileport to walk, and asking again
+// would cost every process a second call.
 func (l *libSystem) fileportList(pid int32, buf []byte) ([]byte, error) {
-	return l.pidList(pid, procPIDListFileports, buf)
+	return l.pidList(pid, procPIDListFileports, buf, false)
 }
 
-func (l *libSystem) pidList(pid int32, flavor uintptr, buf []byte) ([]byte, error) {
+// pidList reads a proc_pidinfo list of pid into buf, growing it until the
+// list fits. tellEmpty asks again when the list comes back empty, to tell
+// an empty list from a failure.
+func (l *libSystem) pidList(pid int32, flavor uintptr, buf []byte, tellEmpty bool) ([]byte, error) {
 	for {
 		r, _, e := purego.SyscallN(l.pidInfo, uintptr(pid), flavor, 0,
 			uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
 		n := int(int32(r))
 		switch {
+		case n == 0 && !tellEmpty:
+			return buf[:0], nil
 		case n == 0:
 			// Both a failure and an empty list, whose errno may be one
 			// an earlier call left: asked again without a buffer, a
