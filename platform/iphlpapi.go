@@ -143,20 +143,14 @@ func parseMIBTable(b []byte, t *mibTable, fn func(s *Socket, pid uint32, row []b
 		row := b[t.first+i*t.rowSize : t.first+(i+1)*t.rowSize]
 		s = Socket{Protocol: t.proto, Family: t.family, UID: -1, RecvQ: -1, SendQ: -1, State: Unconnected}
 		s.Local = mibAddrPort(row, t.family, t.local, t.localScope, t.localPort)
-		if t.remote >= 0 {
-			s.Remote = mibAddrPort(row, t.family, t.remote, t.remoteScope, t.remotePort)
-		} else if t.family == IPv4 {
-			s.Remote = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
-		} else {
-			s.Remote = netip.AddrPortFrom(netip.IPv6Unspecified(), 0)
-		}
 		if t.state >= 0 {
 			s.State = stateFromMIB(binary.LittleEndian.Uint32(row[t.state:]))
 		}
-		if s.State == Listen {
-			// A listener's remote fields mean nothing (MIB_TCPROW_OWNER_PID):
-			// Windows may leave anything there.
-			s.Remote = netip.AddrPortFrom(unspecified(t.family), 0)
+		// UDP rows have no remote end; a listener's remote fields mean
+		// nothing (MIB_TCPROW_OWNER_PID): Windows may leave anything there.
+		s.Remote = netip.AddrPortFrom(unspecified(t.family), 0)
+		if t.remote >= 0 && s.State != Listen {
+			s.Remote = mibAddrPort(row, t.family, t.remote, t.remoteScope, t.remotePort)
 		}
 		if t.created >= 0 {
 			s.created = int64(binary.LittleEndian.Uint64(row[t.created:]))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
@@ -186,7 +187,26 @@ func enableDebugPrivilege() error {
 	}
 	privs := windows.Tokenprivileges{PrivilegeCount: 1}
 	privs.Privileges[0] = windows.LUIDAndAttributes{Luid: luid, Attributes: windows.SE_PRIVILEGE_ENABLED}
-	return windows.AdjustTokenPrivileges(tok, false, &privs, 0, nil, nil)
+	if err := windows.AdjustTokenPrivileges(tok, false, &privs, 0, nil, nil); err != nil {
+		return err
+	}
+	// AdjustTokenPrivileges succeeds for a token without the privilege
+	// too (ERROR_NOT_ALL_ASSIGNED, in GetLastError): read it back.
+	var n uint32
+	_ = windows.GetTokenInformation(tok, windows.TokenPrivileges, nil, 0, &n)
+	if n == 0 {
+		return windows.ERROR_NOT_ALL_ASSIGNED
+	}
+	buf := make([]uint64, (n+7)/8)
+	if err := windows.GetTokenInformation(tok, windows.TokenPrivileges, (*byte)(unsafe.Pointer(&buf[0])), uint32(len(buf)*8), &n); err != nil {
+		return err
+	}
+	for _, p := range (*windows.Tokenprivileges)(unsafe.Pointer(&buf[0])).AllPrivileges() {
+		if p.Luid == luid && p.Attributes&windows.SE_PRIVILEGE_ENABLED != 0 {
+			return nil
+		}
+	}
+	return windows.ERROR_NOT_ALL_ASSIGNED
 }
 
 // LookupUser resolves an account for --user. Windows accounts have SIDs,
@@ -211,7 +231,11 @@ func (w *windowsInspector) Warnings() []string {
 	procsText := Plural(hidden, "process")
 	switch {
 	case hidden > 0 && w.elevated():
-		out = append(out, fmt.Sprintf("details of %s could not be read, even elevated", procsText))
+		msg := fmt.Sprintf("details of %s could not be read, even elevated", procsText)
+		if err := w.debugPrivilege(); err != nil {
+			msg += fmt.Sprintf(" (SeDebugPrivilege could not be enabled: %v)", err)
+		}
+		out = append(out, msg)
 	case hidden > 0:
 		out = append(out, fmt.Sprintf("details of %s (user, executable) are hidden: run as %s to see them",
 			procsText, windowsPrivilegeHint))

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/shirou/gopsutil/v4/process"
@@ -33,12 +34,11 @@ func (w *windowsInspector) process(pid int, detail ProcessDetail) (Process, erro
 	proc := Process{PID: pid, UID: -1}
 	run := w.run
 	switch {
-	case pid <= 0 || int64(pid) > math.MaxInt32:
+	case pid <= 0 || pid > math.MaxInt32:
 		// PID 0 is the System Idle Process, which holds no socket: a
 		// socket "owned" by it has no owner Windows will name. PIDs are
 		// DWORDs, but gopsutil takes an int32, and Windows hands out
-		// small ones (multiples of 4): int64 keeps this test right on
-		// windows/386, where int is 32 bits.
+		// small ones (multiples of 4).
 		return proc, fmt.Errorf("process %d: %w", pid, fs.ErrNotExist)
 	case pid == systemPID:
 		proc.Name = "System"
@@ -95,7 +95,7 @@ func (w *windowsInspector) process(pid int, detail ProcessDetail) (Process, erro
 			// Started after the snapshot was taken.
 			var created, exited, kernel, user windows.Filetime
 			if windows.GetProcessTimes(h, &created, &exited, &kernel, &user) == nil {
-				proc.Started = filetimeToTime(int64(created.HighDateTime)<<32 | int64(created.LowDateTime))
+				proc.Started = time.Unix(0, created.Nanoseconds()).UTC()
 			}
 		}
 	}
