@@ -36,8 +36,9 @@ type Finding struct {
 	// Sockets and Processes are the listeners and their holders at fault.
 	Sockets   []*Socket
 	Processes []*Process
-	// Advice is what the known-ports database says to do, this platform's
-	// first.
+	// Advice is what to do, this platform's first: a note's advice from
+	// the known-ports database, or for the rules no note covers, this
+	// package's own (advice.go).
 	Advice []knownports.Advice
 }
 
@@ -200,13 +201,13 @@ func groupFindings(g *listenerGroup, rep *Report, db *knownports.DB, here string
 	exposed := g.beyondLoopback()
 
 	if len(exposed) > 0 {
+		procs := holders(exposed)
 		named := false
 		for _, n := range entry.Notes {
 			if n.Wide() {
 				continue
 			}
 			named = true
-			procs := holders(exposed)
 			out = append(out, Finding{
 				Rule: RuleExposedRiskyService, Severity: n.Risk,
 				Message: fmt.Sprintf("%s is reachable beyond loopback on %s", n.Title, addresses(exposed)),
@@ -220,8 +221,8 @@ func groupFindings(g *listenerGroup, rep *Report, db *knownports.DB, here string
 				Rule: RuleUnknownListener, Severity: knownports.RiskInfo,
 				Message: fmt.Sprintf("reachable beyond loopback on %s, held by %s: no note and no IANA name says what it is",
 					addresses(exposed), describeHolders(exposed)),
-				Port: g.port, Protocol: g.proto, Sockets: exposed, Processes: holders(exposed),
-				Advice: unknownListenerAdvice(here, g.port, g.proto, holders(exposed)),
+				Port: g.port, Protocol: g.proto, Sockets: exposed, Processes: procs,
+				Advice: unknownListenerAdvice(here, g.port, g.proto, procs),
 			})
 		}
 	}

@@ -147,10 +147,13 @@ type evaluator struct {
 // selects reports whether a assertion's ports, exposure and (but for
 // AssertOwner, where it is the demand) owner select s.
 func (a *Assertion) selects(s *Socket) bool {
-	if !a.Ports.Selects(s) || !a.Exposure.Matches(s.Exposure) {
-		return false
-	}
-	return a.Kind == AssertOwner || a.Owner == "" || ownedBy(s, a.Owner)
+	return a.placed(s) && (a.Kind == AssertOwner || a.Owner == "" || ownedBy(s, a.Owner))
+}
+
+// placed reports whether a's ports and exposure select s, whoever holds
+// it.
+func (a *Assertion) placed(s *Socket) bool {
+	return a.Ports.Selects(s) && a.Exposure.Matches(s.Exposure)
 }
 
 func ownedBy(s *Socket, name string) bool {
@@ -212,7 +215,7 @@ func (e *evaluator) evaluate(a Assertion) Result {
 		if a.Owner != "" {
 			// Nothing visibly held by the owner; a hidden holder may be it.
 			if hidden := e.listenersWhere(func(s *Socket) bool {
-				return ownerUnseen(s) && a.Ports.Selects(s) && a.Exposure.Matches(s.Exposure)
+				return ownerUnseen(s) && a.placed(s)
 			}); len(hidden) > 0 {
 				r.OK, r.Sockets, r.Found = false, hidden, e.unseen(hidden)
 			}
@@ -366,7 +369,7 @@ func (p *Policy) names(s *Socket) policyMatch {
 			switch {
 			case a.selects(s):
 				return ruleNamed
-			case r.Owner != "" && ownerUnseen(s) && r.Ports.Selects(s) && r.Exposure.Matches(s.Exposure):
+			case r.Owner != "" && ownerUnseen(s) && a.placed(s):
 				match = ruleIfOwnerSeen
 			}
 		}

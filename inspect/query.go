@@ -17,7 +17,9 @@ type Query struct {
 	// Socket.At); nil keeps all.
 	Addresses []netip.Addr
 	// Clients adds to the sockets on Ports this machine's clients of them:
-	// connections from here whose remote port is one of Ports.
+	// connections from here whose remote port is one of Ports, to a
+	// loopback address or to a peer in the same listing (not another
+	// machine's port of the same number).
 	Clients bool
 	// TCP and UDP select protocols; both false means both.
 	TCP, UDP bool
