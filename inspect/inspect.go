@@ -124,20 +124,28 @@ func (s *Socket) Listening() bool {
 // "[::]:80", and "0.0.0.0%virbr0:53" for a wildcard bound to an
 // interface.
 func (s *Socket) LocalName() string {
-	port := strconv.Itoa(int(s.Local.Port()))
+	return s.localHost(true) + ":" + strconv.Itoa(int(s.Local.Port()))
+}
+
+// LocalHost is LocalName without the port, and an IPv6 address without
+// brackets: "*", "::", "0.0.0.0%virbr0".
+func (s *Socket) LocalHost() string {
+	return s.localHost(false)
+}
+
+func (s *Socket) localHost(bracket bool) string {
 	a := s.Local.Addr()
 	host := a.String()
 	switch {
 	case s.DualStack == platform.DualStackYes && a.IsUnspecified():
 		host = "*"
-	case a.Is6():
+	case bracket && a.Is6():
 		host = "[" + host + "]"
 	}
-	// A wildcard bound to one interface: "0.0.0.0%virbr0:53", as ss.
 	if a.IsUnspecified() && s.Device != "" {
 		host += "%" + s.Device
 	}
-	return host + ":" + port
+	return host
 }
 
 // At reports whether s is at local address a: bound to it, or, for a

@@ -288,14 +288,7 @@ func listenerRows(a *inspect.Audit) [][]string {
 		var addrs, exposures, pids, names, users, units []string
 		hidden := false
 		for _, s := range socks {
-			addr := s.Local.Addr().String()
-			switch {
-			case s.LocalName()[0] == '*':
-				addr = "*"
-			case s.Device != "" && s.Local.Addr().IsUnspecified():
-				addr += "%" + s.Device
-			}
-			addrs = appendNew(addrs, escapeText(addr))
+			addrs = appendNew(addrs, escapeText(s.LocalHost()))
 			exposures = appendNew(exposures, s.Exposure.String())
 			hidden = hidden || s.Owners == platform.OwnersHidden
 			for _, p := range s.Processes {
