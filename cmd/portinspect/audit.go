@@ -75,7 +75,7 @@ read.`,
 	opts.out.add(cmd, formatTable, formatJSON, formatMarkdown, formatPrometheus)
 	fs := cmd.Flags()
 	fs.StringArrayVar(&opts.ports, "port", nil, "listeners on these local ports only (a PORTSPEC; repeats)")
-	fs.StringVar(&opts.failOn, "fail-on", "", "exit 1 when a finding is at or above this severity: info, low, medium, high or critical")
+	fs.StringVar(&opts.failOn, "fail-on", "", "exit 1 when a finding is at or above this severity: "+severityNames)
 	fs.BoolVar(&opts.allowPartial, "allow-partial", false, "let --fail-on pass an audit that could not see every owner")
 	fs.BoolVarP(&opts.quiet, "quiet", "q", false, "print nothing: the exit status says it all")
 	return cmd

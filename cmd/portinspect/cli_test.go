@@ -105,13 +105,15 @@ func TestPortAnswer(t *testing.T) {
 	assertContains(t, "answer on Windows", out, "  What to do on Windows (step 1 of ")
 }
 
-// TestPortOnlyClients: a server gone, its clients in TIME_WAIT: nothing is
-// on the port (exit 1), and the clients are listed under the sentence.
+// TestRegistrationWithoutDescription: an IANA name without a description
+// is shown without an empty one.
 func TestRegistrationWithoutDescription(t *testing.T) {
 	out, _, _ := runCLI(t, platformtest.Workstation(), false, "5000")
 	assertContains(t, "answer", out, "  Registered (IANA): commplex-main (tcp, udp)\n")
 }
 
+// TestPortOnlyClients: a server gone, its clients in TIME_WAIT: nothing is
+// on the port (exit 1), and the clients are listed under the sentence.
 func TestPortOnlyClients(t *testing.T) {
 	fake := platformtest.Workstation()
 	fake.SocketList = append(fake.SocketList, platformtest.Sock(platform.TCP, "127.0.0.1:50003", "127.0.0.1:18090", platform.TimeWait, 0))

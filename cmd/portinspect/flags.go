@@ -74,8 +74,8 @@ func (o *outputFlags) parse() error {
 }
 
 // filterFlags are the socket filters shared by list, port and audit.
-// Flags that name things repeat and take comma lists: --port 22 --port
-// 80 is --port 22,80.
+// Flags that name things repeat, and their values add up: --port 22
+// --port 80 is --port 22,80. --port and --pid take comma lists too.
 type filterFlags struct {
 	tcp, udp, ipv4, ipv6 bool
 	listening            bool

@@ -92,6 +92,15 @@ func listRun(f *Factory, opts *listOptions) error {
 	return renderSockets(f.IO, rep, opts.out.format, columns{owners: !opts.query.NoProcesses, service: true})
 }
 
+// portspecHelp explains PORTSPEC in the help of the commands that take
+// one as an argument.
+const portspecHelp = `PORTSPEC is a port (3372), a range (3000-3100), either with /tcp or /udp, a
+comma list (22,80,443/tcp), a service name (ssh, msdtc), or an address as ss,
+logs and browsers print it (:3372, 127.0.0.1:3372, [::1]:3372,
+localhost:3372, http://localhost:3000/), which also selects by local
+address: a listener on 0.0.0.0 or :: counts for every address it takes.
+Host names come from the hosts file, never from DNS.`
+
 // exposureHelp explains the EXPOSURE column in the help of the commands
 // that show it.
 const exposureHelp = `EXPOSURE is who can reach a socket by its local address: loopback (127.0.0.0/8,

@@ -60,12 +60,7 @@ this machine's clients of the port, with the processes that hold them, how
 exposed they are, and what the port is known for. The answer fits a screen
 and is the same piped as on a terminal; --full prints the port's whole entry.
 
-PORTSPEC is a port (3372), a range (3000-3100), either with /tcp or /udp, a
-comma list (22,80,443/tcp), a service name (ssh, msdtc), or an address as ss,
-logs and browsers print it (:3372, 127.0.0.1:3372, [::1]:3372,
-localhost:3372, http://localhost:3000/), which also selects by local
-address: a listener on 0.0.0.0 or :: counts for every address it takes.
-Host names come from the hosts file, never from DNS.
+` + portspecHelp + `
 
 ` + exposureHelp + `
 

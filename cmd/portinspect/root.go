@@ -72,10 +72,7 @@ exposed they are, and what their ports are known for.
   portinspect list -l       every listening socket
   portinspect audit         every listener: how exposed, how risky, what to do
 
-PORTSPEC is a port (3372), a range (3000-3100), either with /tcp or /udp, a
-comma list (22,80,443/tcp), a service name (ssh, msdtc), or an address with a
-port as ss, logs and browsers print it (:3372, 127.0.0.1:3372, [::1]:3372,
-localhost:3372, http://localhost:3000/).
+` + portspecHelp + `
 
 ` + exposureHelp,
 		Args:          cobra.ArbitraryArgs,
