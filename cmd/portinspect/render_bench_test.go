@@ -50,9 +50,13 @@ func BenchmarkRenderCSV(b *testing.B)        { benchmarkRender(b, formatCSV, fal
 // are not ASCII, so every cell's width is measured by go-runewidth.
 func BenchmarkRenderTableWideNames(b *testing.B) {
 	rep := bigReport(24000)
+	renamed := make(map[*inspect.Process]bool) // processes hold several sockets
 	for i := range rep.Sockets {
 		for _, p := range rep.Sockets[i].Processes {
-			p.Name = "ワーカー-" + p.Name
+			if !renamed[p] {
+				p.Name = "ワーカー-" + p.Name
+				renamed[p] = true
+			}
 		}
 	}
 	ios := &IOStreams{Out: io.Discard, ErrOut: io.Discard, OutTTY: true}
