@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 	"strconv"
 	"sync"
 
@@ -21,8 +22,9 @@ import (
 // it describes every process to everyone. It fails only when the process
 // is gone; unreadable details are left empty and mark the process Hidden.
 //
-// The executable path (proc_pidpath) and the start time come from
-// gopsutil. The rest stays here, where gopsutil does less: user names
+// The executable path (proc_pidpath) comes from gopsutil; the start time
+// from the kern.proc.pid record read for the user (gopsutil would read
+// it again). The rest stays here, where gopsutil does less: user names
 // from Directory Services (gopsutil asks os/user, which without cgo reads
 // only /etc/passwd, where a Mac's people are not), and the command line
 // with the launchd label from one read of kern.procargs2 by a fuzzed
@@ -48,8 +50,10 @@ func readDarwinProcess(users *darwinUsers, pid int, detail ProcessDetail) (Proce
 	}
 	proc.UID = int64(kp.Eproc.Ucred.Uid)
 	proc.User = users.name(kp.Eproc.Ucred.Uid)
+	if st := kp.Proc.P_starttime; st.Sec > 0 {
+		proc.Started = time.Unix(st.Sec, int64(st.Usec)*1000).UTC()
+	}
 	gp := &process.Process{Pid: int32(pid)}
-	proc.Started = startTime(gp)
 	// p_comm is cut to MAXCOMLEN, 16 bytes ("Google Chrome He"): the
 	// executable's name, which proc_pidpath gives every user, is whole.
 	proc.Name = string(comm)
