@@ -56,11 +56,13 @@ func writeProseTable(out io.Writer, header []string, rows [][]string, width int,
 		})),
 		tablewriter.WithConfig(tablewriter.Config{
 			Header: tw.CellConfig{
-				Formatting: tw.CellFormatting{AutoFormat: tw.Off, Alignment: tw.AlignLeft},
+				Formatting: tw.CellFormatting{AutoFormat: tw.Off},
+				Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
 				Padding:    padding,
 			},
 			Row: tw.CellConfig{
-				Formatting:   tw.CellFormatting{AutoWrap: tw.WrapNormal, Alignment: tw.AlignLeft},
+				Formatting:   tw.CellFormatting{AutoWrap: tw.WrapNormal},
+				Alignment:    tw.CellAlignment{Global: tw.AlignLeft},
 				Padding:      padding,
 				ColMaxWidths: tw.CellWidth{PerColumn: caps},
 			},
