@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/portinspect/portinspect/inspect"
+	"github.com/portinspect/portinspect/internal/testtools"
 	"github.com/portinspect/portinspect/knownports"
 )
 
@@ -153,12 +154,21 @@ func TestAlertRules(t *testing.T) {
 	}
 }
 
-// checkMetrics reports selectors and groupings in expr that name a metric
-// or label portinspect does not write.
+// checkMetrics reports selectors, matchings and groupings in expr that
+// name a metric or label portinspect does not write, and matchings "on"
+// labels that not every series has.
 func checkMetrics(t *testing.T, alert string, expr parser.Expr) {
 	t.Helper()
 	known := func(metric, label string) bool {
 		return slices.Contains(scrapeLabels, label) || slices.Contains(metrics[metric], label)
+	}
+	knownAnywhere := func(label string) bool {
+		for metric := range metrics {
+			if known(metric, label) {
+				return true
+			}
+		}
+		return false
 	}
 	var names []string
 	parser.Inspect(expr, func(node parser.Node, path []parser.Node) error {
@@ -174,11 +184,21 @@ func checkMetrics(t *testing.T, alert string, expr parser.Expr) {
 				}
 			}
 		case *parser.BinaryExpr:
-			if n.VectorMatching != nil {
-				for _, l := range n.VectorMatching.MatchingLabels {
-					if !slices.Contains(scrapeLabels, l) {
-						t.Errorf("%s: matching on %q, which not every operand has", alert, l)
-					}
+			if n.VectorMatching == nil {
+				break
+			}
+			for _, l := range n.VectorMatching.MatchingLabels {
+				switch {
+				case n.VectorMatching.On && !slices.Contains(scrapeLabels, l):
+					t.Errorf("%s: matching on %q, which not every operand has", alert, l)
+				case !knownAnywhere(l):
+					t.Errorf("%s: ignoring %q, which no portinspect metric has", alert, l)
+				}
+			}
+		case *parser.AggregateExpr:
+			for _, l := range n.Grouping {
+				if !knownAnywhere(l) {
+					t.Errorf("%s: aggregating by or without %q, which no portinspect metric has", alert, l)
 				}
 			}
 		}
@@ -223,7 +243,7 @@ func TestFleetYAML(t *testing.T) {
 	if len(plays) == 0 {
 		t.Fatal("playbook: no plays")
 	}
-	taskKeys := []string{"name", "register", "when", "changed_when", "failed_when", "delegate_to", "become", "run_once", "loop"}
+	taskKeys := []string{"name", "register", "when", "changed_when", "failed_when", "delegate_to", "become", "run_once", "loop", "loop_control"}
 	var commands []string
 	for _, play := range plays {
 		if play.Name == "" || play.Hosts == "" || len(play.Tasks) == 0 {
@@ -260,10 +280,10 @@ func TestFleetYAML(t *testing.T) {
 	}
 }
 
-// TestTextfileService runs the timer's service command with a stand-in
-// for portinspect, as systemd would run it, and checks that it leaves the
-// metrics in portinspect.prom and no temporary file, and leaves the old
-// file alone when portinspect fails.
+// TestTextfileService runs the timer's service commands with a stand-in
+// for portinspect, as systemd would run them, and checks that they create
+// the textfile directory, leave the metrics in portinspect.prom and no
+// temporary file, and leave the old file alone when portinspect fails.
 func TestTextfileService(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("systemd units run on Linux")
@@ -276,55 +296,64 @@ func TestTextfileService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var execStart, env []string
+	var execStartPre, execStart, env []string
 	for line := range strings.Lines(string(unit)) {
 		key, value, ok := strings.Cut(strings.TrimSpace(line), "=")
 		switch {
 		case !ok:
+		case key == "ExecStartPre":
+			// "+" only lifts the sandbox, which this test has not.
+			execStartPre = append(execStartPre, strings.TrimPrefix(value, "+"))
 		case key == "ExecStart":
 			execStart = append(execStart, value)
 		case key == "Environment":
 			env = append(env, value)
 		}
 	}
-	if len(execStart) != 1 || len(env) != 1 {
-		t.Fatalf("ExecStart %q, Environment %q: want one of each", execStart, env)
+	if len(execStartPre) != 1 || len(execStart) != 1 || len(env) != 1 {
+		t.Fatalf("ExecStartPre %q, ExecStart %q, Environment %q: want one of each", execStartPre, execStart, env)
 	}
+	const textfileDir = "/var/lib/node_exporter/textfile_collector"
+	if !strings.Contains(string(unit), "\nReadWritePaths=-"+textfileDir+"\n") || env[0] != "TEXTFILE_DIR="+textfileDir {
+		t.Errorf("the textfile directory is not %s throughout, or ReadWritePaths= fails the unit when it is missing", textfileDir)
+	}
+	// The unit's commands for a textfile directory of the test's own.
 	// systemd passes the single-quoted script as one argument, as sh does.
-	cmdline, err := systemdExpand(execStart[0], env)
-	if err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	textfiles := filepath.Join(dir, "var", "textfile_collector")
+	var cmdlines []string
+	for _, c := range append(execStartPre, execStart...) {
+		cmdline, err := systemdExpand(c, []string{"TEXTFILE_DIR=" + textfiles})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmdlines = append(cmdlines, cmdline)
 	}
 	const binary = "/usr/local/bin/portinspect"
-	if !strings.Contains(cmdline, binary+" audit -o prometheus") {
-		t.Fatalf("ExecStart %q does not run %s audit -o prometheus", cmdline, binary)
-	}
-	if !strings.Contains(string(unit), "ReadWritePaths=/var/lib/node_exporter/textfile_collector") ||
-		env[0] != "TEXTFILE_DIR=/var/lib/node_exporter/textfile_collector" {
-		t.Errorf("the textfile directory is not /var/lib/node_exporter/textfile_collector throughout")
+	if !strings.Contains(cmdlines[1], binary+" audit -o prometheus") {
+		t.Fatalf("ExecStart %q does not run %s audit -o prometheus", cmdlines[1], binary)
 	}
 
-	dir := t.TempDir()
 	fake := filepath.Join(dir, "portinspect")
-	cmdline = strings.ReplaceAll(cmdline, binary, fake)
-	textfiles := filepath.Join(dir, "textfile_collector")
-	if err := os.Mkdir(textfiles, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	run := func(script string) error {
 		t.Helper()
 		if err := os.WriteFile(fake, []byte("#!/bin/sh\n"+script), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(sh, "-c", cmdline)
-		cmd.Env = append(os.Environ(), "TEXTFILE_DIR="+textfiles)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		err := cmd.Run()
-		if stderr.Len() > 0 {
-			t.Logf("stderr: %s", stderr.String())
+		for _, cmdline := range cmdlines {
+			cmd := exec.Command(sh, "-c", strings.ReplaceAll(cmdline, binary, fake))
+			cmd.Env = append(os.Environ(), "TEXTFILE_DIR="+textfiles)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			if stderr.Len() > 0 {
+				t.Logf("stderr: %s", stderr.String())
+			}
+			if err != nil {
+				return err
+			}
 		}
-		return err
+		return nil
 	}
 	const metrics = "portinspect_audit_privileged 1\n"
 	if err := run(`[ "$*" = "audit -o prometheus" ] || exit 2; printf '` + metrics + `'`); err != nil {
@@ -417,4 +446,37 @@ func TestTimer(t *testing.T) {
 			t.Errorf("the timer lacks %q", strings.TrimSpace(want))
 		}
 	}
+}
+
+// TestPromtool checks the alerting rules with Prometheus's promtool, and
+// runs their unit tests (fleet/*_test.yml), which assert the labels and
+// annotations of each alert as Prometheus sends it to Alertmanager.
+func TestPromtool(t *testing.T) {
+	testtools.Need(t, "promtool")
+	tests, err := filepath.Glob("fleet/*_test.yml")
+	if err != nil || len(tests) == 0 {
+		t.Fatalf("no unit tests in fleet/ (%v)", err)
+	}
+	runTool(t, "promtool", "check", "rules", "fleet/portinspect-alerts.yml")
+	runTool(t, "promtool", append([]string{"test", "rules"}, tests...)...)
+}
+
+// TestSystemdVerify checks the units with systemd-analyze verify, which
+// exits 0 even for an unknown key: any message fails the test.
+func TestSystemdVerify(t *testing.T) {
+	testtools.Need(t, "systemd-analyze")
+	if out := runTool(t, "systemd-analyze", "verify", "fleet/portinspect-textfile.service", "fleet/portinspect-textfile.timer"); out != "" {
+		t.Errorf("systemd-analyze verify:\n%s", out)
+	}
+}
+
+// runTool runs a program and returns what it printed, failing t when it
+// exits with an error.
+func runTool(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
