@@ -424,7 +424,7 @@ func writeAuditPrometheus(w io.Writer, a *inspect.Audit, now time.Time) {
 			"address", s.Local.Addr().String(), "exposure", s.Exposure.String(),
 			"process", process, "service", s.Service))
 	}
-	gauge("portinspect_listener", "Listening sockets by port, protocol, address, exposure, process and service.", sum(listeners))
+	gauge("portinspect_listener", "Listening sockets by port, protocol, address, exposure, process and service; sockets with the same labels (SO_REUSEPORT) add up.", sum(listeners))
 
 	var counts []series
 	for _, sev := range severitiesDown {
@@ -448,7 +448,7 @@ func writeAuditPrometheus(w io.Writer, a *inspect.Audit, now time.Time) {
 	if a.Host.Privileged {
 		privileged = 1
 	}
-	gauge("portinspect_audit_privileged", "1 when the audit could read every process's sockets, 0 when some were hidden.",
+	gauge("portinspect_audit_privileged", "1 when the audit ran with the privilege to read every process (root or Administrator), else 0. Even then a listener's owner can be hidden: process=\"(hidden)\" in portinspect_listener.",
 		[]series{{"", privileged}})
 }
 

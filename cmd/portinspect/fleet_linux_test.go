@@ -1,0 +1,358 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/portinspect/portinspect/internal/testtools"
+)
+
+// The fleet route of docs/fleet.md, run with the real tools: Debian's
+// ansible-core, node_exporter and Prometheus, which .ci/run installs. Each
+// test makes its own network namespace, so that what listens there is only
+// what the test started, and runs its daemons on loopback ports.
+
+const fleetDir = "../../examples/fleet"
+
+// TestFleetPlaybook runs the playbook against localhost over a local
+// connection, from a directory laid out as docs/fleet.md tells a user
+// (dist/ with the binary, the policy beside it, group_vars/), and checks
+// that it passes on a host that meets its policy and fails, naming what
+// failed, when a denied listener appears and when the policy is broken.
+func TestFleetPlaybook(t *testing.T) {
+	requireRoot(t, "ip")
+	testtools.Need(t, "ansible-playbook", "sudo")
+	t.Parallel()
+	inNS := newNetns(t)
+	// Outside /tmp, or the audit flags the helpers' executable.
+	helper := filepath.Join(ownBinDir(t), "pi-listen")
+	startListenerAt(t, inNS, helper, "tcp4:127.0.0.1:8080")
+
+	work := t.TempDir()
+	examples, err := filepath.Abs("../../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := exec.LookPath("portinspect") // this test binary, portinspect by its name
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The binary and the policy install into the test's directory, not
+	// over this machine's /usr/local/bin and /etc.
+	writeFile(t, filepath.Join(work, "dist", "portinspect-linux-amd64"), string(b), 0o755)
+	files := map[string]string{
+		"inventory.ini": "localhost ansible_connection=local\n",
+		"group_vars/all.yml": "portinspect_binary: dist/portinspect-linux-amd64\n" +
+			"portinspect_policy_source: policy.yaml\n" +
+			"portinspect_path: " + work + "/bin/portinspect\n" +
+			"portinspect_policy: " + work + "/etc/policy.yaml\n",
+		"policy.yaml": "default: deny\nrequire:\n  - port: 8080/tcp\n    exposure: loopback\n" +
+			"deny:\n  - port: 2375\n    reason: the Docker API must not listen\n",
+	}
+	for name, content := range files {
+		writeFile(t, filepath.Join(work, name), content, 0o644)
+	}
+	if err := os.Symlink(examples, filepath.Join(work, "examples")); err != nil {
+		t.Fatal(err)
+	}
+	play := func() (string, int) {
+		t.Helper()
+		cmd := exec.Command(inNS[0], append(inNS[1:], "ansible-playbook", "-i", "inventory.ini", "examples/fleet/portinspect.yml")...)
+		cmd.Dir = work
+		// Ansible wants a UTF-8 locale; PWD is the directory the user's
+		// shell would have set.
+		cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "ANSIBLE_NOCOLOR=1", "PWD="+work)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	expect := func(out string, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("the play's output lacks %q:\n%s", w, out)
+			}
+		}
+	}
+
+	out, code := play()
+	if code != 0 {
+		t.Fatalf("on a host that meets its policy: exit %d\n%s", code, out)
+	}
+	expect(out, "localhost: 0 finding(s) at or above high, policy holds")
+	var check struct{ OK bool }
+	if err := json.Unmarshal(readFile(t, filepath.Join(work, "reports", "localhost-check.json")), &check); err != nil || !check.OK {
+		t.Errorf("reports/localhost-check.json: %v, ok %v", err, check.OK)
+	}
+	var audit struct {
+		Sockets []struct {
+			LocalPort int `json:"local_port"`
+		}
+	}
+	if err := json.Unmarshal(readFile(t, filepath.Join(work, "reports", "localhost-audit.json")), &audit); err != nil ||
+		len(audit.Sockets) != 1 || audit.Sockets[0].LocalPort != 8080 {
+		t.Errorf("reports/localhost-audit.json: %v, sockets %+v", err, audit.Sockets)
+	}
+
+	// The Docker API on every interface: a critical finding, and a listener
+	// the policy denies. ansible-playbook exits 2 when a host fails.
+	startListenerAt(t, inNS, helper, "tcp4:0.0.0.0:2375")
+	out, code = play()
+	if code != 2 {
+		t.Errorf("with a denied listener: exit %d, want 2\n%s", code, out)
+	}
+	expect(out, "localhost: 1 finding(s) at or above high, policy FAILS",
+		"audit: 1 finding(s) at or above high: critical exposed-risky-service 2375/tcp: ",
+		"/etc/policy.yaml:6 deny 2375: listening on 0.0.0.0:2375/tcp by pi-listen",
+		"(the Docker API must not listen)")
+
+	writeFile(t, filepath.Join(work, "policy.yaml"), "require:\n  - port: 70000\n", 0o644)
+	out, code = play()
+	if code != 2 {
+		t.Errorf("with a broken policy: exit %d, want 2\n%s", code, out)
+	}
+	expect(out, `portinspect: `+work+`/etc/policy.yaml:2: require[0].port: invalid port \"70000\": ports are 1-65535`)
+}
+
+// TestFleetPrometheus writes the audit of a namespace with a high and a
+// critical finding, held by processes with hostile names, into a textfile
+// directory that a real node_exporter serves, and has a real Prometheus
+// scrape it with the alerting rules loaded: node_exporter must serve every
+// series as portinspect wrote it, and PortinspectHighFinding must fire once
+// for the host, as critical, with no rule failing to evaluate.
+func TestFleetPrometheus(t *testing.T) {
+	requireRoot(t, "ip")
+	testtools.Need(t, "prometheus-node-exporter", "prometheus", "promtool")
+	t.Parallel()
+	inNS := newNetns(t)
+	helper := filepath.Join(ownBinDir(t), "pi-listen")
+	startListenerAt(t, inNS, helper, "-comm", "q\"b\\s\nn{l=\"x\"}", "tcp4:0.0.0.0:23")  // telnet: high
+	startListenerAt(t, inNS, helper, "-comm", "\x1b[2J\xff\x07esc", "tcp4:0.0.0.0:2375") // Docker API: critical
+
+	// As portinspect-textfile.service does it.
+	textfiles := t.TempDir()
+	metrics, errOut, code := portinspect(t, inNS, "audit", "-o", "prometheus")
+	if code != 0 {
+		t.Fatalf("audit -o prometheus: exit %d, %s", code, errOut)
+	}
+	lint := exec.Command("promtool", "check", "metrics")
+	lint.Stdin = strings.NewReader(metrics)
+	if out, err := lint.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	writeFile(t, filepath.Join(textfiles, "portinspect.prom.tmp"), metrics, 0o644)
+	if err := os.Rename(filepath.Join(textfiles, "portinspect.prom.tmp"), filepath.Join(textfiles, "portinspect.prom")); err != nil {
+		t.Fatal(err)
+	}
+
+	exporter := startDaemon(t, "prometheus-node-exporter", "--collector.disable-defaults",
+		"--collector.textfile", "--collector.textfile.directory="+textfiles)
+	served := parseExposition(t, string(httpGet(t, "http://"+exporter+"/metrics")))
+	if e := served["node_textfile_scrape_error"]; e == nil || len(e.Metric) != 1 || e.Metric[0].GetGauge().GetValue() != 0 {
+		t.Errorf("node_textfile_scrape_error: %v, want 0", e)
+	}
+	wrote := parseExposition(t, metrics)
+	for _, name := range []string{"portinspect_listener", "portinspect_findings", "portinspect_finding", "portinspect_audit_timestamp_seconds", "portinspect_audit_privileged"} {
+		if wrote[name] == nil {
+			t.Errorf("audit -o prometheus lacks %s", name)
+		}
+	}
+	for name, want := range wrote {
+		if got := served[name]; got == nil || !slices.Equal(seriesOf(got), seriesOf(want)) {
+			t.Errorf("node_exporter serves %s as\n %q\nportinspect wrote\n %q", name, seriesOf(got), seriesOf(want))
+		}
+	}
+	if listeners := strings.Join(seriesOf(served["portinspect_listener"]), "\n"); !strings.Contains(listeners, `process=q"b\s\x0an{l="x"}`) ||
+		!strings.Contains(listeners, `process=\x1b[2J\xff\x07esc`) {
+		t.Errorf("the hostile names are not served as portinspect escapes them:\n%s", listeners)
+	}
+
+	// A test copy of the rules that fires after 2 seconds, not 10 minutes.
+	dir := t.TempDir()
+	rules := strings.ReplaceAll(string(readFile(t, filepath.Join(fleetDir, "portinspect-alerts.yml"))), "for: 10m", "for: 2s")
+	writeFile(t, filepath.Join(dir, "rules.yml"), rules, 0o644)
+	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [rules.yml]
+scrape_configs:
+  - job_name: node
+    static_configs:
+      - targets: ["%s"]
+`, exporter), 0o644)
+	prometheus := startDaemon(t, "prometheus", "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "data"))
+
+	type alert struct {
+		Labels map[string]string
+		State  string
+		Value  string
+	}
+	var alerts []alert
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var resp struct{ Data struct{ Alerts []alert } }
+		getJSON(t, "http://"+prometheus+"/api/v1/alerts", &resp)
+		alerts = resp.Data.Alerts
+		if slices.ContainsFunc(alerts, func(a alert) bool { return a.State == "firing" }) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if len(alerts) != 1 || alerts[0].State != "firing" || alerts[0].Labels["alertname"] != "PortinspectHighFinding" ||
+		alerts[0].Labels["severity"] != "critical" || alerts[0].Labels["instance"] != exporter || alerts[0].Value != "2e+00" {
+		t.Errorf("alerts %+v, want PortinspectHighFinding firing once for %s, severity critical, value 2", alerts, exporter)
+	}
+
+	var rulesResp struct {
+		Data struct {
+			Groups []struct {
+				Rules []struct{ Name, Health, LastError string }
+			}
+		}
+	}
+	getJSON(t, "http://"+prometheus+"/api/v1/rules", &rulesResp)
+	n := 0
+	for _, g := range rulesResp.Data.Groups {
+		for _, r := range g.Rules {
+			n++
+			if r.Health != "ok" || r.LastError != "" {
+				t.Errorf("rule %s: health %s, %s", r.Name, r.Health, r.LastError)
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("Prometheus loaded %d rules, want 3", n)
+	}
+}
+
+// startDaemon runs a daemon with --web.listen-address on a free loopback
+// port, waits until it answers, stops it by its PID when the test ends, and
+// returns its address.
+func startDaemon(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(name, append(args, "--web.listen-address="+addr)...)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("%s:\n%s", name, logs.String())
+		}
+	})
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("%s exited: %v", name, err)
+		default:
+		}
+		if resp, err := http.Get("http://" + addr + "/"); err == nil {
+			resp.Body.Close()
+			return addr
+		}
+	}
+	t.Fatalf("%s does not answer on %s", name, addr)
+	return ""
+}
+
+func httpGet(t *testing.T, url string) []byte {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s, %v: %s", url, resp.Status, err, b)
+	}
+	return b
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	if err := json.Unmarshal(httpGet(t, url), v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// parseExposition reads the text exposition format as Prometheus does.
+func parseExposition(t *testing.T, text string) map[string]*dto.MetricFamily {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("%v in:\n%s", err, text)
+	}
+	return families
+}
+
+// seriesOf lists a family's series as "name=value,… value", the labels
+// and the series sorted.
+func seriesOf(f *dto.MetricFamily) []string {
+	var out []string
+	for _, m := range f.GetMetric() {
+		var labels []string
+		for _, l := range m.GetLabel() {
+			labels = append(labels, l.GetName()+"="+l.GetValue())
+		}
+		slices.Sort(labels)
+		out = append(out, fmt.Sprintf("%s %g", strings.Join(labels, ","), m.GetGauge().GetValue()))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func writeFile(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
