@@ -148,7 +148,7 @@ func TestAlertRules(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"PortinspectHighFinding", "PortinspectNewListener", "PortinspectAuditStale"}
+	want := []string{"PortinspectHighFinding", "PortinspectCriticalFinding", "PortinspectNewListener", "PortinspectAuditStale"}
 	if !slices.Equal(alerts, want) {
 		t.Errorf("alerts %q, want %q", alerts, want)
 	}
@@ -459,6 +459,12 @@ func TestPromtool(t *testing.T) {
 	}
 	runTool(t, "promtool", "check", "rules", "fleet/portinspect-alerts.yml")
 	runTool(t, "promtool", append([]string{"test", "rules"}, tests...)...)
+}
+
+// TestAmtool checks the Alertmanager settings as Alertmanager loads them.
+func TestAmtool(t *testing.T) {
+	testtools.Need(t, "amtool")
+	runTool(t, "amtool", "check-config", "fleet/portinspect-alertmanager.yml")
 }
 
 // TestSystemdVerify checks the units with systemd-analyze verify, which

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -256,8 +257,12 @@ type auditDoc struct {
 // newNetns makes a network namespace with loopback up for one test.
 func newNetns(t *testing.T) []string {
 	t.Helper()
-	ns := fmt.Sprintf("pitest%d-%d", os.Getpid(), time.Now().UnixNano()%100000)
+	ns := fmt.Sprintf("pitest%d-%d", os.Getpid(), netnsCount.Add(1))
 	if _, errOut, code := runCommand(t, []string{"ip", "netns", "add", ns}); code != 0 {
+		// CI runs as root, where this must work.
+		if os.Getenv("PORTINSPECT_REQUIRE_TOOLS") != "" {
+			t.Fatalf("ip netns add: %s", errOut)
+		}
 		t.Skipf("ip netns add: %s", errOut)
 	}
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
@@ -267,6 +272,10 @@ func newNetns(t *testing.T) []string {
 	}
 	return inNS
 }
+
+// netnsCount numbers the namespaces of this test process, some made by
+// tests running in parallel.
+var netnsCount atomic.Int64
 
 // TestAuditRulesLive gives each audit rule a real listener in a fresh
 // network namespace: MSDTC's port on every interface, a dual-stack
@@ -428,6 +437,20 @@ func TestCheckWaitsForAListener(t *testing.T) {
 // cache directory: the checkout itself may be under /tmp) and returns it.
 func ownBinDir(t *testing.T) string {
 	t.Helper()
+	dir := ownDir(t)
+	b, err := os.ReadFile(listenHelperPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pi-listen"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// ownDir makes an empty directory outside /tmp that anyone may read.
+func ownDir(t *testing.T) string {
+	t.Helper()
 	base, err := os.UserCacheDir()
 	if err != nil || strings.HasPrefix(base, "/tmp") {
 		base = "/var/cache"
@@ -440,13 +463,6 @@ func ownBinDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	b, err := os.ReadFile(listenHelperPath(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "pi-listen"), b, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/portinspect/portinspect/internal/testtools"
 )
@@ -24,7 +26,8 @@ import (
 // The fleet route of docs/fleet.md, run with the real tools: Debian's
 // ansible-core, node_exporter and Prometheus, which .ci/run installs. Each
 // test makes its own network namespace, so that what listens there is only
-// what the test started, and runs its daemons on loopback ports.
+// what the test started; the daemons listen on loopback ports of this
+// machine's namespace (only a textfile crosses over).
 
 const fleetDir = "../../examples/fleet"
 
@@ -73,13 +76,14 @@ func TestFleetPlaybook(t *testing.T) {
 	if err := os.Symlink(examples, filepath.Join(work, "examples")); err != nil {
 		t.Fatal(err)
 	}
-	play := func() (string, int) {
+	play := func(extra ...string) (string, int) {
 		t.Helper()
-		cmd := exec.Command(inNS[0], append(inNS[1:], "ansible-playbook", "-i", "inventory.ini", "examples/fleet/portinspect.yml")...)
+		argv := append(append(slices.Clone(inNS), "ansible-playbook", "-i", "inventory.ini", "examples/fleet/portinspect.yml"), extra...)
+		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Dir = work
-		// Ansible wants a UTF-8 locale; PWD is the directory the user's
-		// shell would have set.
-		cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "ANSIBLE_NOCOLOR=1", "PWD="+work)
+		// Ansible wants a UTF-8 locale. A stale PWD, as a parent that
+		// changed directory leaves it: the playbook must not believe it.
+		cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "ANSIBLE_NOCOLOR=1", "PWD=/")
 		out, err := cmd.CombinedOutput()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -98,7 +102,13 @@ func TestFleetPlaybook(t *testing.T) {
 		}
 	}
 
-	out, code := play()
+	out, code := play("-e", "portinspect_binary=dist/nothing")
+	if code != 2 {
+		t.Errorf("with a binary that is not there: exit %d, want 2\n%s", code, out)
+	}
+	expect(out, "portinspect_binary dist/nothing: no such file at "+work+"/dist/nothing or "+work+"/examples/fleet/dist/nothing")
+
+	out, code = play()
 	if code != 0 {
 		t.Fatalf("on a host that meets its policy: exit %d\n%s", code, out)
 	}
@@ -141,11 +151,13 @@ func TestFleetPlaybook(t *testing.T) {
 // critical finding, held by processes with hostile names, into a textfile
 // directory that a real node_exporter serves, and has a real Prometheus
 // scrape it with the alerting rules loaded: node_exporter must serve every
-// series as portinspect wrote it, and PortinspectHighFinding must fire once
-// for the host, as critical, with no rule failing to evaluate.
+// series as portinspect wrote it; PortinspectHighFinding (counting both
+// findings) and PortinspectCriticalFinding must fire for the host, with no
+// rule failing to evaluate; and a real Alertmanager with the shipped
+// inhibit rule must tell only the critical one.
 func TestFleetPrometheus(t *testing.T) {
 	requireRoot(t, "ip")
-	testtools.Need(t, "prometheus-node-exporter", "prometheus", "promtool")
+	testtools.Need(t, "prometheus-node-exporter", "prometheus", "promtool", "prometheus-alertmanager")
 	t.Parallel()
 	inNS := newNetns(t)
 	helper := filepath.Join(ownBinDir(t), "pi-listen")
@@ -168,7 +180,7 @@ func TestFleetPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	exporter := startDaemon(t, "prometheus-node-exporter", "--collector.disable-defaults",
+	exporter := startDaemon(t, "prometheus-node-exporter", "/metrics", "--collector.disable-defaults",
 		"--collector.textfile", "--collector.textfile.directory="+textfiles)
 	served := parseExposition(t, string(httpGet(t, "http://"+exporter+"/metrics")))
 	if e := served["node_textfile_scrape_error"]; e == nil || len(e.Metric) != 1 || e.Metric[0].GetGauge().GetValue() != 0 {
@@ -190,8 +202,37 @@ func TestFleetPrometheus(t *testing.T) {
 		t.Errorf("the hostile names are not served as portinspect escapes them:\n%s", listeners)
 	}
 
-	// A test copy of the rules that fires after 2 seconds, not 10 minutes.
+	// Alertmanager with the shipped inhibit rule, its receiver a webhook of
+	// this test's, and no cluster port (it would listen on every address).
+	notified := make(chan string, 100)
+	webhook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var msg struct {
+			Alerts []struct{ Labels map[string]string }
+		}
+		if err := json.NewDecoder(r.Body).Decode(&msg); err == nil {
+			for _, a := range msg.Alerts {
+				notified <- a.Labels["alertname"]
+			}
+		}
+	}))
+	defer webhook.Close()
 	dir := t.TempDir()
+	var amConfig map[string]any
+	if err := yaml.Unmarshal(readFile(t, filepath.Join(fleetDir, "portinspect-alertmanager.yml")), &amConfig); err != nil {
+		t.Fatal(err)
+	}
+	amConfig["receivers"] = []any{map[string]any{"name": "default", "webhook_configs": []any{map[string]any{"url": webhook.URL, "send_resolved": false}}}}
+	route := amConfig["route"].(map[string]any)
+	route["group_wait"], route["group_interval"] = "1s", "1s"
+	amYAML, err := yaml.Marshal(amConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "alertmanager.yml"), string(amYAML), 0o644)
+	alertmanager := startDaemon(t, "prometheus-alertmanager", "/-/ready", "--config.file="+filepath.Join(dir, "alertmanager.yml"),
+		"--storage.path="+filepath.Join(dir, "am"), "--cluster.listen-address=")
+
+	// A test copy of the rules that fires after 2 seconds, not 10 minutes.
 	rules := strings.ReplaceAll(string(readFile(t, filepath.Join(fleetDir, "portinspect-alerts.yml"))), "for: 10m", "for: 2s")
 	writeFile(t, filepath.Join(dir, "rules.yml"), rules, 0o644)
 	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`global:
@@ -202,8 +243,12 @@ scrape_configs:
   - job_name: node
     static_configs:
       - targets: ["%s"]
-`, exporter), 0o644)
-	prometheus := startDaemon(t, "prometheus", "--config.file="+filepath.Join(dir, "prometheus.yml"),
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ["%s"]
+`, exporter, alertmanager), 0o644)
+	prometheus := startDaemon(t, "prometheus", "/-/ready", "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"))
 
 	type alert struct {
@@ -217,14 +262,48 @@ scrape_configs:
 		var resp struct{ Data struct{ Alerts []alert } }
 		getJSON(t, "http://"+prometheus+"/api/v1/alerts", &resp)
 		alerts = resp.Data.Alerts
-		if slices.ContainsFunc(alerts, func(a alert) bool { return a.State == "firing" }) || time.Now().After(deadline) {
+		firing := 0
+		for _, a := range alerts {
+			if a.State == "firing" {
+				firing++
+			}
+		}
+		if firing >= 2 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if len(alerts) != 1 || alerts[0].State != "firing" || alerts[0].Labels["alertname"] != "PortinspectHighFinding" ||
-		alerts[0].Labels["severity"] != "critical" || alerts[0].Labels["instance"] != exporter || alerts[0].Value != "2e+00" {
-		t.Errorf("alerts %+v, want PortinspectHighFinding firing once for %s, severity critical, value 2", alerts, exporter)
+	var got []string
+	for _, a := range alerts {
+		got = append(got, fmt.Sprintf("%s %s %s severity=%s instance=%s", a.State, a.Labels["alertname"], a.Value, a.Labels["severity"], a.Labels["instance"]))
+	}
+	slices.Sort(got)
+	want := []string{
+		"firing PortinspectCriticalFinding 1e+00 severity=critical instance=" + exporter,
+		"firing PortinspectHighFinding 2e+00 severity=high instance=" + exporter,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("alerts\n %q\nwant\n %q", got, want)
+	}
+
+	// Alertmanager tells the critical alert, and the inhibit rule keeps the
+	// high one of the same host quiet.
+	var told []string
+	timeout := time.After(30 * time.Second)
+wait:
+	for {
+		select {
+		case name := <-notified:
+			told = append(told, name)
+			if name == "PortinspectCriticalFinding" {
+				timeout = time.After(3 * time.Second) // time for the high one to be told, wrongly
+			}
+		case <-timeout:
+			break wait
+		}
+	}
+	if !slices.Equal(told, []string{"PortinspectCriticalFinding"}) {
+		t.Errorf("Alertmanager told %q, want only PortinspectCriticalFinding", told)
 	}
 
 	var rulesResp struct {
@@ -244,21 +323,107 @@ scrape_configs:
 			}
 		}
 	}
-	if n != 3 {
-		t.Errorf("Prometheus loaded %d rules, want 3", n)
+	if n != 4 {
+		t.Errorf("Prometheus loaded %d rules, want 4", n)
 	}
 }
 
-// startDaemon runs a daemon with --web.listen-address on a free loopback
-// port, waits until it answers, stops it by its PID when the test ends, and
-// returns its address.
-func startDaemon(t *testing.T, name string, args ...string) string {
+// TestTextfileServiceUnderSystemd starts the shipped service under a real
+// systemd, with its textfile directory missing: ExecStartPre= must create
+// it through the sandbox, and ExecStart= write the metrics into it. (The
+// unit once failed there with 226/NAMESPACE, which systemd-analyze verify
+// does not see.) systemd is PID 1 of a PID and mount namespace of the
+// test's own, with fresh /run, /tmp and /var/tmp, and the units have no
+// default dependencies, so that it starts nothing but them: booted into the
+// machine's sysinit.target, it would run systemd-tmpfiles and empty /tmp.
+func TestTextfileServiceUnderSystemd(t *testing.T) {
+	requireRoot(t, "unshare")
+	const systemd = "/lib/systemd/systemd"
+	testtools.Need(t, systemd)
+	t.Parallel()
+
+	// Outside /tmp, which the namespace hides.
+	dir := ownDir(t)
+	bin, err := exec.LookPath("portinspect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "portinspect"), string(readFile(t, bin)), 0o755)
+	textfiles := filepath.Join(dir, "lib", "textfile_collector")
+	unit := strings.NewReplacer(
+		"/var/lib/node_exporter/textfile_collector", textfiles,
+		"/usr/local/bin/portinspect", filepath.Join(dir, "portinspect"),
+		"[Unit]\n", "[Unit]\nDefaultDependencies=no\n",
+	).Replace(string(readFile(t, filepath.Join(fleetDir, "portinspect-textfile.service"))))
+	units := map[string]string{
+		"pi-textfile.service": unit,
+		"pi-report.service": fmt.Sprintf(`[Unit]
+DefaultDependencies=no
+After=pi-textfile.service
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c "systemctl status --no-pager -l pi-textfile.service > %[1]s/status 2>&1; systemctl show -p Result --value pi-textfile.service > %[1]s/result.tmp; mv %[1]s/result.tmp %[1]s/result"
+`, dir),
+		"pi-test.target": "[Unit]\nDefaultDependencies=no\nWants=pi-textfile.service pi-report.service\n",
+	}
+	for name, content := range units {
+		writeFile(t, filepath.Join(dir, "units", name), content, 0o644)
+	}
+	script := `set -e
+for d in /run /tmp /var/tmp; do mount -t tmpfs tmpfs "$d"; done
+mkdir -p /run/systemd/system
+cp "$1"/units/* /run/systemd/system/
+mount -t proc proc /proc
+exec env container=portinspect-test ` + systemd + ` --system --unit=pi-test.target`
+	// --kill-child: killing unshare kills systemd, and with it the
+	// namespace's every process.
+	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", "--mount", "--propagation", "private", "sh", "-c", script, "sh", dir)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	var result []byte
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && result == nil; time.Sleep(100 * time.Millisecond) {
+		result, _ = os.ReadFile(filepath.Join(dir, "result"))
+	}
+	status, _ := os.ReadFile(filepath.Join(dir, "status"))
+	if strings.TrimSpace(string(result)) != "success" {
+		t.Fatalf("the service's result: %q, want success\n%s\n%s", result, status, logs.String())
+	}
+	parseExposition(t, string(readFile(t, filepath.Join(textfiles, "portinspect.prom"))))
+	if entries, _ := os.ReadDir(textfiles); len(entries) != 1 {
+		t.Errorf("the textfile directory holds %d files, want only portinspect.prom", len(entries))
+	}
+}
+
+// startDaemon runs a daemon in this machine's network namespace with
+// --web.listen-address on a free loopback port, waits until ready (a path
+// only it serves) answers 200, stops it by its PID when the test ends, and
+// returns its address. A port taken between freePort and the daemon's bind
+// makes it exit at once: it is tried again on another.
+func startDaemon(t *testing.T, name, ready string, args ...string) string {
+	t.Helper()
+	for range 3 {
+		if addr, ok := tryDaemon(t, name, ready, args...); ok {
+			return addr
+		}
+	}
+	t.Fatalf("%s exited at start three times", name)
+	return ""
+}
+
+func tryDaemon(t *testing.T, name, ready string, args ...string) (addr string, ok bool) {
 	t.Helper()
 	port, err := freePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(name, append(args, "--web.listen-address="+addr)...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -267,27 +432,33 @@ func startDaemon(t *testing.T, name string, args ...string) string {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
+	stop := func() {
 		cmd.Process.Kill()
 		<-exited
-		if t.Failed() {
-			t.Logf("%s:\n%s", name, logs.String())
-		}
-	})
+	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		select {
 		case err := <-exited:
-			exited <- err
-			t.Fatalf("%s exited: %v", name, err)
+			t.Logf("%s exited: %v\n%s", name, err, logs.String())
+			return "", false
 		default:
 		}
-		if resp, err := http.Get("http://" + addr + "/"); err == nil {
+		if resp, err := http.Get("http://" + addr + ready); err == nil {
 			resp.Body.Close()
-			return addr
+			if resp.StatusCode == http.StatusOK {
+				t.Cleanup(func() {
+					stop()
+					if t.Failed() {
+						t.Logf("%s:\n%s", name, logs.String())
+					}
+				})
+				return addr, true
+			}
 		}
 	}
-	t.Fatalf("%s does not answer on %s", name, addr)
-	return ""
+	stop()
+	t.Fatalf("%s is not ready on %s:\n%s", name, addr, logs.String())
+	return "", false
 }
 
 func httpGet(t *testing.T, url string) []byte {
