@@ -243,7 +243,7 @@ func TestFleetYAML(t *testing.T) {
 	if len(plays) == 0 {
 		t.Fatal("playbook: no plays")
 	}
-	taskKeys := []string{"name", "register", "when", "changed_when", "failed_when", "delegate_to", "become", "run_once", "loop", "loop_control"}
+	taskKeys := []string{"name", "register", "when", "changed_when", "failed_when", "check_mode", "delegate_to", "become", "run_once", "loop", "loop_control"}
 	var commands []string
 	for _, play := range plays {
 		if play.Name == "" || play.Hosts == "" || len(play.Tasks) == 0 {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/portinspect/portinspect/internal/testtools"
 )
 
 // jsonDoc is the part of the JSON contract these tests read.
@@ -85,11 +87,7 @@ func requireRoot(t *testing.T, tools ...string) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s", tool)
-		}
-	}
+	testtools.Need(t, tools...)
 }
 
 // TestNetnsListener starts listeners on port 3372 in a fresh network
@@ -437,20 +435,6 @@ func TestCheckWaitsForAListener(t *testing.T) {
 // cache directory: the checkout itself may be under /tmp) and returns it.
 func ownBinDir(t *testing.T) string {
 	t.Helper()
-	dir := ownDir(t)
-	b, err := os.ReadFile(listenHelperPath(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "pi-listen"), b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// ownDir makes an empty directory outside /tmp that anyone may read.
-func ownDir(t *testing.T) string {
-	t.Helper()
 	base, err := os.UserCacheDir()
 	if err != nil || strings.HasPrefix(base, "/tmp") {
 		base = "/var/cache"
@@ -463,6 +447,13 @@ func ownDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	b, err := os.ReadFile(listenHelperPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pi-listen"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

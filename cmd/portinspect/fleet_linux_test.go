@@ -63,6 +63,7 @@ func TestFleetPlaybook(t *testing.T) {
 	writeFile(t, filepath.Join(work, "dist", "portinspect-linux-amd64"), string(b), 0o755)
 	files := map[string]string{
 		"inventory.ini": "localhost ansible_connection=local\n",
+		"ansible.cfg":   "[defaults]\n",
 		"group_vars/all.yml": "portinspect_binary: dist/portinspect-linux-amd64\n" +
 			"portinspect_policy_source: policy.yaml\n" +
 			"portinspect_path: " + work + "/bin/portinspect\n" +
@@ -81,9 +82,11 @@ func TestFleetPlaybook(t *testing.T) {
 		argv := append(append(slices.Clone(inNS), "ansible-playbook", "-i", "inventory.ini", "examples/fleet/portinspect.yml"), extra...)
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Dir = work
-		// Ansible wants a UTF-8 locale. A stale PWD, as a parent that
-		// changed directory leaves it: the playbook must not believe it.
-		cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "ANSIBLE_NOCOLOR=1", "PWD=/")
+		// Ansible wants a UTF-8 locale; its settings are its defaults, not
+		// this machine's /etc/ansible. A stale PWD, as a parent that changed
+		// directory leaves it: the playbook must not believe it.
+		cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "ANSIBLE_NOCOLOR=1", "ANSIBLE_CONFIG="+filepath.Join(work, "ansible.cfg"),
+			"ANSIBLE_STDOUT_CALLBACK=default", "PWD=/")
 		out, err := cmd.CombinedOutput()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -126,6 +129,10 @@ func TestFleetPlaybook(t *testing.T) {
 		len(audit.Sockets) != 1 || audit.Sockets[0].LocalPort != 8080 {
 		t.Errorf("reports/localhost-audit.json: %v, sockets %+v", err, audit.Sockets)
 	}
+	// A dry run still audits and checks: both only read.
+	if out, code := play("--check"); code != 0 || !strings.Contains(out, "localhost: 0 finding(s) at or above high, policy holds") {
+		t.Errorf("--check: exit %d\n%s", code, out)
+	}
 
 	// The Docker API on every interface: a critical finding, and a listener
 	// the policy denies. ansible-playbook exits 2 when a host fails.
@@ -144,7 +151,10 @@ func TestFleetPlaybook(t *testing.T) {
 	if code != 2 {
 		t.Errorf("with a broken policy: exit %d, want 2\n%s", code, out)
 	}
-	expect(out, `portinspect: `+work+`/etc/policy.yaml:2: require[0].port: invalid port \"70000\": ports are 1-65535`)
+	// The host still gets its summary and its audit report, and fails at
+	// the end with portinspect's message.
+	expect(out, "localhost: 1 finding(s) at or above high, check exited 2 (portinspect: "+work+"/etc/policy.yaml:2: ",
+		`check: exit 2: portinspect: `+work+`/etc/policy.yaml:2: require[0].port: invalid port \"70000\": ports are 1-65535;`)
 }
 
 // TestFleetPrometheus writes the audit of a namespace with a high and a
@@ -325,79 +335,6 @@ wait:
 	}
 	if n != 4 {
 		t.Errorf("Prometheus loaded %d rules, want 4", n)
-	}
-}
-
-// TestTextfileServiceUnderSystemd starts the shipped service under a real
-// systemd, with its textfile directory missing: ExecStartPre= must create
-// it through the sandbox, and ExecStart= write the metrics into it. (The
-// unit once failed there with 226/NAMESPACE, which systemd-analyze verify
-// does not see.) systemd is PID 1 of a PID and mount namespace of the
-// test's own, with fresh /run, /tmp and /var/tmp, and the units have no
-// default dependencies, so that it starts nothing but them: booted into the
-// machine's sysinit.target, it would run systemd-tmpfiles and empty /tmp.
-func TestTextfileServiceUnderSystemd(t *testing.T) {
-	requireRoot(t, "unshare")
-	const systemd = "/lib/systemd/systemd"
-	testtools.Need(t, systemd)
-	t.Parallel()
-
-	// Outside /tmp, which the namespace hides.
-	dir := ownDir(t)
-	bin, err := exec.LookPath("portinspect")
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "portinspect"), string(readFile(t, bin)), 0o755)
-	textfiles := filepath.Join(dir, "lib", "textfile_collector")
-	unit := strings.NewReplacer(
-		"/var/lib/node_exporter/textfile_collector", textfiles,
-		"/usr/local/bin/portinspect", filepath.Join(dir, "portinspect"),
-		"[Unit]\n", "[Unit]\nDefaultDependencies=no\n",
-	).Replace(string(readFile(t, filepath.Join(fleetDir, "portinspect-textfile.service"))))
-	units := map[string]string{
-		"pi-textfile.service": unit,
-		"pi-report.service": fmt.Sprintf(`[Unit]
-DefaultDependencies=no
-After=pi-textfile.service
-[Service]
-Type=oneshot
-ExecStart=/bin/sh -c "systemctl status --no-pager -l pi-textfile.service > %[1]s/status 2>&1; systemctl show -p Result --value pi-textfile.service > %[1]s/result.tmp; mv %[1]s/result.tmp %[1]s/result"
-`, dir),
-		"pi-test.target": "[Unit]\nDefaultDependencies=no\nWants=pi-textfile.service pi-report.service\n",
-	}
-	for name, content := range units {
-		writeFile(t, filepath.Join(dir, "units", name), content, 0o644)
-	}
-	script := `set -e
-for d in /run /tmp /var/tmp; do mount -t tmpfs tmpfs "$d"; done
-mkdir -p /run/systemd/system
-cp "$1"/units/* /run/systemd/system/
-mount -t proc proc /proc
-exec env container=portinspect-test ` + systemd + ` --system --unit=pi-test.target`
-	// --kill-child: killing unshare kills systemd, and with it the
-	// namespace's every process.
-	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", "--mount", "--propagation", "private", "sh", "-c", script, "sh", dir)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}()
-	var result []byte
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && result == nil; time.Sleep(100 * time.Millisecond) {
-		result, _ = os.ReadFile(filepath.Join(dir, "result"))
-	}
-	status, _ := os.ReadFile(filepath.Join(dir, "status"))
-	if strings.TrimSpace(string(result)) != "success" {
-		t.Fatalf("the service's result: %q, want success\n%s\n%s", result, status, logs.String())
-	}
-	parseExposition(t, string(readFile(t, filepath.Join(textfiles, "portinspect.prom"))))
-	if entries, _ := os.ReadDir(textfiles); len(entries) != 1 {
-		t.Errorf("the textfile directory holds %d files, want only portinspect.prom", len(entries))
 	}
 }
 
