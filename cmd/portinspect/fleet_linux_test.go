@@ -25,10 +25,10 @@ import (
 
 // The fleet route of docs/fleet.md, run with the real tools: Debian's
 // ansible-core, node_exporter, Prometheus and Alertmanager, which .ci/run
-// installs. Each
-// test makes its own network namespace, so that what listens there is only
-// what the test started; the daemons listen on loopback ports of this
-// machine's namespace (only a textfile crosses over).
+// installs. Each test makes its own network namespace, so that what
+// listens there is only what the test started; the daemons listen on
+// loopback ports of this machine's namespace (only a textfile crosses
+// over).
 
 const fleetDir = "../../examples/fleet"
 
