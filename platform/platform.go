@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/portinspect/portinspect/platform/container"
 )
 
 // ErrNotSupported is wrapped by errors from systems that have no adapter.
@@ -312,6 +314,12 @@ type Process struct {
 	// ExeDirWritable says the executable's directory is writable by every
 	// user, as /tmp and /dev/shm are: anyone could have put it there.
 	ExeDirWritable bool
+	// Container is the container the process runs in (Linux), nil for
+	// none; read with DetailFull.
+	Container *container.Container
+	// Forward is the host port this process forwards to a container's, as
+	// docker-proxy does (Linux, DetailFull).
+	Forward *container.Publication
 }
 
 // ProcessDetail says how much of a process to read.

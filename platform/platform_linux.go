@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -145,7 +146,9 @@ func (l *linuxInspector) Host() Host {
 	}
 }
 
-func (l *linuxInspector) Warnings() []string { return l.warnings }
+func (l *linuxInspector) Warnings() []string {
+	return append(slices.Clip(l.warnings), l.procs.containers.Problems()...)
+}
 
 // readPrivileged reports whether this process may read every process's
 // descriptors: both capabilities of linuxPrivilegeHint are effective.

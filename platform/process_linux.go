@@ -14,7 +14,13 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/portinspect/portinspect/platform/container"
 )
+
+// containerStateRoot is where the container runtimes keep their state
+// (/var/lib/docker, /run/containerd, …).
+const containerStateRoot = "/"
 
 // procReader reads process details from a procfs tree.
 type procReader struct {
@@ -26,6 +32,8 @@ type procReader struct {
 	// size, so os.ReadFile grows a new buffer for each file of each
 	// process (35 MB for the loaded host's 2,000 processes).
 	bufs sync.Pool
+	// containers names the containers processes run in.
+	containers *container.Resolver
 }
 
 // maxPooledBuf bounds the buffers kept for reuse: a process with a
@@ -57,7 +65,7 @@ func readFile(path string, buf []byte) ([]byte, error) {
 }
 
 func newProcReader(root string) *procReader {
-	p := &procReader{root: root}
+	p := &procReader{root: root, containers: container.NewResolver(containerStateRoot)}
 	p.users = sync.OnceValue(func() *userTable { return loadPasswd(passwdPath) })
 	p.bootTime = sync.OnceValues(func() (time.Time, error) {
 		b, err := os.ReadFile(filepath.Join(root, "stat"))
@@ -140,9 +148,34 @@ func (p *procReader) process(pid int, detail ProcessDetail) (Process, error) {
 	cgroup, err := readFile(filepath.Join(dir, "cgroup"), *bp)
 	*bp = cgroup
 	if err == nil {
-		proc.Service = systemdUnit(cgroup)
+		if ref, ok := container.ParseCgroup(cgroup); ok {
+			// Its unit is the container's scope, or one of the container's
+			// own init: no service of this host.
+			proc.Container = p.containers.Resolve(ref)
+		} else {
+			proc.Service = systemdUnit(cgroup)
+		}
 	}
+	proc.Forward = p.dockerProxyForward(&proc)
 	return proc, nil
+}
+
+// dockerProxyForward reads what a docker-proxy forwards from its command
+// line. The executable's name, not the process's, and root, because a
+// process can rename itself and anyone can run a program so named.
+func (p *procReader) dockerProxyForward(proc *Process) *container.Publication {
+	if proc.UID != 0 || filepath.Base(proc.Exe) != "docker-proxy" || len(proc.Cmdline) < 2 {
+		return nil
+	}
+	f, ok := container.ParseDockerProxyArgs(proc.Cmdline[1:])
+	if !ok {
+		return nil
+	}
+	return &container.Publication{
+		Protocol: f.Protocol, HostAddr: f.HostAddr, HostPort: f.HostPort,
+		Container: p.containers.ByAddress(f.ContainerAddr), ContainerAddr: f.ContainerAddr, ContainerPort: f.ContainerPort,
+		Via: "docker-proxy",
+	}
 }
 
 func (p *procReader) userName(uid uint32) string {

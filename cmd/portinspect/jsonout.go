@@ -16,6 +16,7 @@ import (
 	"github.com/portinspect/portinspect/inspect"
 	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
+	"github.com/portinspect/portinspect/platform/container"
 )
 
 // jsonSchema names the JSON contract of DESIGN.md. Fields may be added;
@@ -81,6 +82,35 @@ type jsonProcess struct {
 	// the process started it, and whether a file is at its path again.
 	ExeDeleted  bool `json:"exe_deleted"`
 	ExeReplaced bool `json:"exe_replaced"`
+	// Container is the container the process runs in, null for none or
+	// where portinspect does not look (Windows, macOS; list's table
+	// details).
+	Container *jsonContainer `json:"container"`
+}
+
+type jsonContainer struct {
+	Runtime      string `json:"runtime"`
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Image        string `json:"image"`
+	Pod          string `json:"pod"`
+	PodNamespace string `json:"pod_namespace"`
+}
+
+func newJSONContainer(c *container.Container) *jsonContainer {
+	if c == nil {
+		return nil
+	}
+	return &jsonContainer{Runtime: c.Runtime, ID: c.ID, Name: c.Name, Image: c.Image, Pod: c.Pod, PodNamespace: c.PodNamespace}
+}
+
+// jsonPublication is one element of a host socket's "published".
+type jsonPublication struct {
+	Container        *jsonContainer `json:"container"`
+	ContainerAddress string         `json:"container_address"`
+	ContainerPort    uint16         `json:"container_port"`
+	Protocol         string         `json:"protocol"`
+	Via              string         `json:"via"`
 }
 
 // newJSONReport turns a report, but for its sockets, into the JSON
@@ -117,6 +147,7 @@ func newJSONProcess(p *inspect.Process) *jsonProcess {
 	if p.Service != "" {
 		jp.Service = &p.Service
 	}
+	jp.Container = newJSONContainer(p.Container)
 	return jp
 }
 
@@ -293,7 +324,32 @@ func (jw *jsonWriter) appendSocket(b []byte, s *inspect.Socket) ([]byte, error) 
 	if s.Role == inspect.RoleClient {
 		b = appendJSONField(b, ","+in, "role", s.Role.String())
 	}
+	if pubs := publications(s); len(pubs) > 0 {
+		var list []jsonPublication
+		for _, p := range pubs {
+			list = append(list, jsonPublication{Container: newJSONContainer(p.Container), ContainerAddress: p.ContainerAddr.String(),
+				ContainerPort: p.ContainerPort, Protocol: p.Protocol, Via: p.Via})
+		}
+		enc, err := jw.encode(in[1:], list)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `,`+in+`"published": `...)
+		b = append(b, enc...)
+	}
 	return append(b, "\n    }"...), nil
+}
+
+// publications lists what the socket's processes forward from its port to
+// a container's.
+func publications(s *inspect.Socket) []*container.Publication {
+	var out []*container.Publication
+	for _, p := range s.Processes {
+		if f := p.Forward; f != nil && f.HostPort == s.Local.Port() && f.Protocol == s.Protocol.String() {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // appendJSONQueue appends a queue length, null where the system does not

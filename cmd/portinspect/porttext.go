@@ -4,14 +4,17 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/portinspect/portinspect/inspect"
 	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
+	"github.com/portinspect/portinspect/platform/container"
 )
 
 // maxProcessDetails bounds the Processes section; -o wide and -o json
@@ -143,6 +146,21 @@ func writeProcessDetails(w io.Writer, socks []inspect.Socket, privileged bool, w
 		if p.Service != "" {
 			fmt.Fprintf(w, "      unit:     %s\n", escapeText(p.Service))
 		}
+		if p.Container != nil {
+			fmt.Fprintf(w, "      in:       %s\n", describeContainer(p.Container))
+		}
+		if f := p.Forward; f != nil {
+			target := "an address no container here has"
+			if f.Container != nil {
+				target = describeContainer(f.Container)
+			}
+			host := "*"
+			if f.HostAddr.IsValid() {
+				host = f.HostAddr.String()
+			}
+			fmt.Fprintf(w, "      forwards: %s to %s at %s/%s\n", net.JoinHostPort(host, strconv.Itoa(int(f.HostPort))), target,
+				net.JoinHostPort(f.ContainerAddr.String(), strconv.Itoa(int(f.ContainerPort))), f.Protocol)
+		}
 		if p.Exe != "" {
 			fmt.Fprintf(w, "      exe:      %s\n", escapeText(p.Exe))
 		}
@@ -162,6 +180,24 @@ func writeProcessDetails(w io.Writer, socks []inspect.Socket, privileged bool, w
 	case hidden > 1:
 		fmt.Fprintf(w, "  %d sockets have hidden owners (see the warning)\n", hidden)
 	}
+}
+
+// describeContainer names a container as `docker ps` would, with its
+// runtime, short ID, image and pod: "container web1 (docker 294b6b6a7996,
+// image busybox)". Every part is the runtimes' text, so escaped.
+func describeContainer(c *container.Container) string {
+	facts := []string{strings.TrimSpace(c.Runtime + " " + c.ShortID())}
+	if c.Image != "" {
+		facts = append(facts, "image "+c.Image)
+	}
+	if c.Pod != "" {
+		facts = append(facts, "pod "+strings.TrimPrefix(c.PodNamespace+"/"+c.Pod, "/"))
+	}
+	name := c.Name
+	if name == "" {
+		name = c.ShortID()
+	}
+	return escapeText("container " + name + " (" + strings.Join(facts, ", ") + ")")
 }
 
 // writeCut writes untrusted text escaped, broken into lines of width
