@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestDockerPublishedPort runs a busybox httpd container that Docker
+// publishes on a loopback port, and asks portinspect about that port: the
+// host socket is docker-proxy's, and it forwards to the container, named
+// with its runtime, image and port, in JSON and in the answer's text. It
+// needs a running Docker daemon (with its default data root), which .ci/run
+// starts.
+func TestDockerPublishedPort(t *testing.T) {
+	requireRoot(t, "docker", "busybox")
+	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
+		if os.Getenv("PORTINSPECT_REQUIRE_TOOLS") != "" {
+			t.Fatalf("no Docker daemon: %s", out)
+		}
+		t.Skipf("no Docker daemon: %s", bytes.TrimSpace(out))
+	}
+	image := dockerImage(t)
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("pi-test-%d", os.Getpid())
+	docker(t, "run", "-d", "--name", name, "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), image, "/bin/httpd", "-f", "-p", "8080")
+	t.Cleanup(func() { exec.Command("docker", "rm", "-f", name).Run() })
+	id := docker(t, "inspect", "-f", "{{.Id}}", name)
+	addr := docker(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", name)
+
+	out, errOut, code := portinspect(t, nil, strconv.Itoa(port), "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var doc struct {
+		Sockets []struct {
+			LocalAddress string `json:"local_address"`
+			Processes    []struct{ Name string }
+			Published    []struct {
+				Container struct {
+					Runtime, ID, Name, Image string
+				}
+				ContainerAddress string `json:"container_address"`
+				ContainerPort    int    `json:"container_port"`
+				Protocol, Via    string
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if len(doc.Sockets) != 1 || len(doc.Sockets[0].Published) != 1 {
+		t.Fatalf("want one socket publishing one container port:\n%s", out)
+	}
+	s := doc.Sockets[0]
+	p := s.Published[0]
+	if s.LocalAddress != "127.0.0.1" || len(s.Processes) != 1 || s.Processes[0].Name != "docker-proxy" ||
+		p.Container.Runtime != "docker" || p.Container.ID != id || p.Container.Name != name || p.Container.Image != image ||
+		p.ContainerAddress != addr || p.ContainerPort != 8080 || p.Protocol != "tcp" || p.Via != "docker-proxy" {
+		t.Errorf("socket %+v", s)
+	}
+
+	out, _, _ = portinspect(t, nil, strconv.Itoa(port))
+	want := fmt.Sprintf("forwards: 127.0.0.1:%d to container %s (docker %s, image %s) at %s:8080/tcp", port, name, id[:12], image, addr)
+	if !strings.Contains(out, want) {
+		t.Errorf("the answer lacks %q:\n%s", want, out)
+	}
+}
+
+// dockerImage imports a busybox image from this machine's busybox, as no
+// registry is reachable, once per test binary.
+func dockerImage(t *testing.T) string {
+	t.Helper()
+	const image = "portinspect-test-busybox:1"
+	if exec.Command("docker", "image", "inspect", image).Run() == nil {
+		return image
+	}
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootfs := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(rootfs, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(rootfs, "bin", "busybox"), string(readFile(t, busybox)), 0o755)
+	for _, cmd := range []string{"sh", "httpd", "sleep"} {
+		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", cmd)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tar := exec.Command("tar", "-C", rootfs, "-c", ".")
+	imp := exec.Command("docker", "import", "-", image)
+	pipe, err := tar.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp.Stdin = pipe
+	if err := tar.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := imp.CombinedOutput(); err != nil {
+		t.Fatalf("docker import: %v: %s", err, out)
+	}
+	if err := tar.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return image
+}
+
+// docker runs the docker command and returns its output, trimmed.
+func docker(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("docker", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
