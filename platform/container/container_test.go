@@ -118,14 +118,14 @@ func TestParseStorageContainers(t *testing.T) {
 	got, err := ParseStorageContainers([]byte(`[
 		{"id":"` + id1 + `","names":["web1"],"image":"abc","layer":"def",
 		 "metadata":"{\"image-name\":\"docker.io/library/busybox:latest\",\"image-id\":\"abc\",\"name\":\"web1\",\"created-at\":1700000000}"},
-		{"id":"` + id2 + `","names":["k8s_POD_x"],"metadata":"{\"pod-name\":\"cache-0\",\"pod-namespace\":\"prod\"}"},
+		{"id":"` + id2 + `","names":["k8s_POD_x"],"metadata":"{\"pod\":true,\"pod-name\":\"cache-0\",\"pod-id\":\"p1\",\"name\":\"k8s_POD_cache-0\",\"metadata-name\":\"cache-0\",\"namespace\":\"prod\"}"},
 		{"id":"short","names":["x"]}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []Container{
 		{ID: id1, Name: "web1", Image: "docker.io/library/busybox:latest"},
-		{ID: id2, Name: "k8s_POD_x", Pod: "cache-0", PodNamespace: "prod"},
+		{ID: id2, Name: "cache-0", Pod: "cache-0", PodNamespace: "prod"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)

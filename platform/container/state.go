@@ -138,8 +138,11 @@ func parsePortProto(s string) (uint16, string, bool) {
 // ParseStorageContainers reads containers.json of containers/storage
 // (/var/lib/containers/storage/overlay-containers/containers.json), which
 // Podman and CRI-O share. Podman keeps the name and image in the entry's
-// metadata; CRI-O keeps a pod's in its own keys there. Runtime is left to
-// the caller, who knows which runtime's cgroup led here.
+// metadata; CRI-O adds the pod's name, the name Kubernetes gave the
+// container ("metadata-name"; "name" is CRI-O's own) and, for a pod's
+// sandbox, the namespace (cri-o's internal/storage RuntimeContainerMetadata).
+// Runtime is left to the caller, who knows which runtime's cgroup led
+// here.
 func ParseStorageContainers(b []byte) ([]Container, error) {
 	var raw []struct {
 		ID       string   `json:"id"`
@@ -157,12 +160,13 @@ func ParseStorageContainers(b []byte) ([]Container, error) {
 		c := Container{ID: r.ID}
 		var md struct {
 			Name         string `json:"name"`
+			MetadataName string `json:"metadata-name"`
 			ImageName    string `json:"image-name"`
 			Pod          string `json:"pod-name"`
-			PodNamespace string `json:"pod-namespace"`
+			PodNamespace string `json:"namespace"`
 		}
 		if json.Unmarshal([]byte(r.Metadata), &md) == nil {
-			c.Name, c.Image, c.Pod, c.PodNamespace = md.Name, md.ImageName, md.Pod, md.PodNamespace
+			c.Name, c.Image, c.Pod, c.PodNamespace = cmp.Or(md.MetadataName, md.Name), md.ImageName, md.Pod, md.PodNamespace
 		}
 		if c.Name == "" && len(r.Names) > 0 {
 			c.Name = r.Names[0]
