@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/portinspect/portinspect/platform"
+	"github.com/portinspect/portinspect/platform/container"
 )
 
 // AssertionKind is what an assertion demands of the listeners on its
@@ -69,8 +70,8 @@ func ParseAssertion(kind AssertionKind, arg string, names Names) (Assertion, err
 	if kind == AssertOwner {
 		var ok bool
 		spec, a.Owner, ok = strings.Cut(arg, "=")
-		if !ok || a.Owner == "" {
-			return a, usagef("invalid --owner %q: want PORTSPEC=PROCESS, as in 22/tcp=sshd", arg)
+		if !ok || a.Owner == "" || a.Owner == containerOwner {
+			return a, usagef("invalid --owner %q: want PORTSPEC=PROCESS or PORTSPEC=container:NAME, as in 22/tcp=sshd or 8080=container:web1", arg)
 		}
 	}
 	if at := strings.LastIndexByte(spec, '@'); at >= 0 && kind != AssertOnlyLoopback {
@@ -157,12 +158,42 @@ func (a *Assertion) placed(s *Socket) bool {
 }
 
 func ownedBy(s *Socket, name string) bool {
+	want, isContainer := strings.CutPrefix(name, containerOwner)
 	for _, p := range s.Processes {
-		if processNamed(p, name) {
+		switch {
+		case !isContainer && processNamed(p, name):
+			return true
+		case isContainer && containerNamed(p.Container, want):
+			return true
+		case isContainer && p.Forward != nil && p.Forward.HostPort == s.Local.Port() && containerNamed(p.Forward.Container, want):
+			// A published port: docker-proxy holds it for the container.
 			return true
 		}
 	}
 	return false
+}
+
+// containerOwner starts an owner that names a container: the process runs
+// in it, or forwards the port to it.
+const containerOwner = "container:"
+
+// containerNamed reports whether c is the container called name: by its
+// name, its ID or an ID prefix of 12 digits or more, as docker ps prints.
+func containerNamed(c *container.Container, name string) bool {
+	return c != nil && (c.Name == name || len(name) >= 12 && strings.HasPrefix(c.ID, name))
+}
+
+// CheckQuery is the query that the assertions need answered: owners that
+// name containers need the processes' containers, which only the full
+// process details hold.
+func CheckQuery(assertions []Assertion) Query {
+	q := Query{Listening: true}
+	for _, a := range assertions {
+		if strings.HasPrefix(a.Owner, containerOwner) {
+			q.Detail = platform.DetailFull
+		}
+	}
+	return q
 }
 
 // ownerUnseen reports whether s's holders could not be seen: they are

@@ -3,9 +3,12 @@ package inspect
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 
+	"github.com/portinspect/portinspect/platform"
+	"github.com/portinspect/portinspect/platform/container"
 	"github.com/portinspect/portinspect/platform/platformtest"
 )
 
@@ -132,6 +135,7 @@ func TestParseAssertionErrors(t *testing.T) {
 		{AssertListening, "22@nowhere", `invalid exposure "nowhere"`},
 		{AssertOwner, "22", `want PORTSPEC=PROCESS`},
 		{AssertOwner, "22=", `want PORTSPEC=PROCESS`},
+		{AssertOwner, "22=container:", `PORTSPEC=container:NAME`},
 		{AssertClosed, "abc", `invalid --closed "abc"`},
 	} {
 		_, err := ParseAssertion(tt.kind, tt.arg, fakeNames)
@@ -172,5 +176,40 @@ func TestEvaluatePolicy(t *testing.T) {
 	// are the deny rule's.
 	if dd := results[2]; !strings.Contains(dd.Found, "127.0.0.1:3372/tcp") || strings.Contains(dd.Found, "[::]:3372") || strings.Contains(dd.Found, ":22/") {
 		t.Errorf("default deny found %q", dd.Found)
+	}
+}
+
+// TestOwnedByContainer matches container owners: a process in the
+// container, or one that forwards the socket's port to it.
+func TestOwnedByContainer(t *testing.T) {
+	web1 := &container.Container{Runtime: container.Docker, ID: "294b6b6a799661c93e87e14371e222e6097f91e2c8509f1a7e00710b6ba700a7", Name: "web1"}
+	inside := &Socket{Socket: platform.Socket{Local: netip.MustParseAddrPort("172.17.0.2:8080")}, Processes: []*Process{{Name: "httpd", Container: web1}}}
+	proxy := &Socket{Socket: platform.Socket{Local: netip.MustParseAddrPort("127.0.0.1:18080")},
+		Processes: []*Process{{Name: "docker-proxy", Forward: &container.Publication{Protocol: "tcp", HostPort: 18080, Container: web1}}}}
+	otherPort := &Socket{Socket: platform.Socket{Local: netip.MustParseAddrPort("127.0.0.1:18081")}, Processes: proxy.Processes}
+	for _, tt := range []struct {
+		s     *Socket
+		owner string
+		want  bool
+	}{
+		{inside, "container:web1", true},
+		{inside, "container:294b6b6a7996", true},
+		{inside, "container:294b6b6a79", false}, // too short to be an ID
+		{inside, "container:web2", false},
+		{inside, "httpd", true},
+		{proxy, "container:web1", true},
+		{proxy, "docker-proxy", true},
+		{otherPort, "container:web1", false}, // it forwards another port
+		{proxy, "web1", false},                // a process name, not a container
+	} {
+		if got := ownedBy(tt.s, tt.owner); got != tt.want {
+			t.Errorf("%s held by %s: %v, want %v", tt.s.Local, tt.owner, got, tt.want)
+		}
+	}
+	if q := CheckQuery([]Assertion{{Owner: "container:web1"}}); q.Detail != platform.DetailFull || !q.Listening {
+		t.Errorf("a container owner's query: %+v", q)
+	}
+	if q := CheckQuery([]Assertion{{Owner: "sshd"}}); q.Detail != platform.DetailBasic {
+		t.Errorf("a process owner's query: %+v", q)
 	}
 }

@@ -64,7 +64,7 @@ script that has just started a service.`,
 	fs := cmd.Flags()
 	fs.StringArrayVar(&opts.listening, "listening", nil, "SPEC[@EXPOSURE]: something must listen")
 	fs.StringArrayVar(&opts.closed, "closed", nil, "SPEC[@EXPOSURE]: nothing may listen")
-	fs.StringArrayVar(&opts.owner, "owner", nil, "SPEC=PROCESS: what listens must be held by PROCESS")
+	fs.StringArrayVar(&opts.owner, "owner", nil, "SPEC=PROCESS or SPEC=container:NAME: what listens must be held by PROCESS, or serve container NAME")
 	fs.StringArrayVar(&opts.onlyLoopback, "only-loopback", nil, "SPEC: what listens must be on loopback only")
 	fs.StringArrayVar(&opts.policyFiles, "policy", nil, "a policy file (YAML) of required, allowed and denied listeners (repeats)")
 	fs.DurationVar(&opts.wait, "wait", 0, "look again until everything holds or this time runs out (30s, 2m)")
@@ -127,7 +127,7 @@ func checkRun(f *Factory, opts *checkOptions) error {
 	var rep *inspect.Report
 	for {
 		err := withMachine(f, opts.out.format, func(src inspect.Source) (err error) {
-			rep, err = inspect.Run(context.Background(), src, nil, inspect.Query{Listening: true})
+			rep, err = inspect.Run(context.Background(), src, nil, inspect.CheckQuery(opts.assertions))
 			return err
 		})
 		if err != nil {

@@ -15,8 +15,8 @@ import (
 // TestDockerPublishedPort runs a busybox httpd container that Docker
 // publishes on a loopback port, and asks portinspect about that port: the
 // host socket is docker-proxy's, and it forwards to the container, named
-// with its runtime, image and port, in JSON and in the answer's text. It
-// needs a running Docker daemon (with its default data root), which .ci/run
+// with its runtime, image and port, in JSON and in the answer's text; and
+// check --owner PORT=container:NAME holds. It needs a running Docker daemon (with its default data root), which .ci/run
 // starts.
 func TestDockerPublishedPort(t *testing.T) {
 	requireRoot(t, "docker", "busybox")
@@ -73,6 +73,21 @@ func TestDockerPublishedPort(t *testing.T) {
 	want := fmt.Sprintf("forwards: 127.0.0.1:%d to container %s (docker %s, image %s) at %s:8080/tcp", port, name, id[:12], image, addr)
 	if !strings.Contains(out, want) {
 		t.Errorf("the answer lacks %q:\n%s", want, out)
+	}
+
+	// check --owner PORT=container:NAME: by name or short ID it holds;
+	// another container's name fails, saying who holds the port.
+	for _, owner := range []string{name, id[:12]} {
+		if out, errOut, code := portinspect(t, nil, "check", "--owner", fmt.Sprintf("%d=container:%s", port, owner)); code != 0 {
+			t.Errorf("--owner %d=container:%s: exit %d\n%s%s", port, owner, code, out, errOut)
+		}
+	}
+	out, _, code = portinspect(t, nil, "check", "--owner", fmt.Sprintf("%d=container:other", port))
+	if code != 1 || !strings.Contains(out, "held by docker-proxy") || !strings.Contains(out, "not container:other") {
+		t.Errorf("--owner %d=container:other: exit %d\n%s", port, code, out)
+	}
+	if _, errOut, code := portinspect(t, nil, "check", "--owner", fmt.Sprintf("%d=container:", port)); code != 2 || !strings.Contains(errOut, "PORTSPEC=container:NAME") {
+		t.Errorf("--owner %d=container: exit %d, %q", port, code, errOut)
 	}
 }
 
