@@ -200,7 +200,7 @@ func TestOwnedByContainer(t *testing.T) {
 		{proxy, "container:web1", true},
 		{proxy, "docker-proxy", true},
 		{otherPort, "container:web1", false}, // it forwards another port
-		{proxy, "web1", false},                // a process name, not a container
+		{proxy, "web1", false},               // a process name, not a container
 	} {
 		if got := ownedBy(tt.s, tt.owner); got != tt.want {
 			t.Errorf("%s held by %s: %v, want %v", tt.s.Local, tt.owner, got, tt.want)
