@@ -45,6 +45,8 @@ type Query struct {
 	// KnownPorts selects which ports the report describes from the
 	// known-ports database.
 	KnownPorts KnownPortsMode
+	// AllNetns lists the sockets of every network namespace (Linux).
+	AllNetns bool
 }
 
 // KnownPortsMode says which ports a report annotates.
@@ -102,7 +104,8 @@ func (q *Query) filter() platform.Filter {
 	f := platform.Filter{
 		TCP: q.TCP || !q.UDP, UDP: q.UDP || !q.TCP,
 		IPv4: q.IPv4 || !q.IPv6, IPv6: q.IPv6 || !q.IPv4,
-		States: platform.DefaultStates,
+		States:   platform.DefaultStates,
+		AllNetns: q.AllNetns,
 	}
 	if q.States != 0 {
 		f.States = q.States

@@ -114,7 +114,7 @@ func BenchmarkNetlinkDump(b *testing.B) {
 	f.States = DefaultStates
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := netlinkSockets(context.Background(), f, &names); err != nil {
+		if _, _, err := netlinkSockets(context.Background(), f, &names, nil); err != nil {
 			b.Skip(err)
 		}
 	}

@@ -170,6 +170,9 @@ func (o OwnerStatus) String() string {
 
 // Socket is one TCP or UDP socket.
 type Socket struct {
+	// Netns is the network namespace the socket is in, when the listing
+	// covers more than one; nil otherwise.
+	Netns    *Netns
 	Protocol Protocol
 	Family   Family
 	Local    netip.AddrPort
@@ -254,6 +257,39 @@ type Filter struct {
 	// PeerPorts makes Ports keep the sockets whose remote port a range
 	// holds as well: this machine's clients of the ports.
 	PeerPorts bool
+	// AllNetns lists the sockets of every network namespace (Linux), each
+	// marked with its Netns; without it, only the namespace portinspect
+	// runs in.
+	AllNetns bool
+}
+
+// Netns is a network namespace (Linux).
+type Netns struct {
+	// Inode identifies it, with the nsfs device: names can repeat or lie.
+	Inode uint64
+	// Name is what names it: an `ip netns` name, Docker's sandbox ID, or
+	// "" when no bind mount names it.
+	Name string
+	// PID is a process in it, 0 when only a bind mount keeps it.
+	PID int
+	// Own marks the namespace portinspect runs in.
+	Own bool
+	// path opens it.
+	path string
+}
+
+// Label names a namespace for people: its name, else "pid N" for a
+// process in it, else its inode.
+func (n *Netns) Label() string {
+	switch {
+	case n.Name != "":
+		return n.Name
+	case n.Own:
+		return "this namespace"
+	case n.PID != 0:
+		return fmt.Sprintf("pid %d", n.PID)
+	}
+	return fmt.Sprintf("net:[%d]", n.Inode)
 }
 
 // MatchAll returns the filter that keeps every socket.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -45,10 +46,13 @@ func newLinuxInspector(opts Options) *linuxInspector {
 }
 
 func (l *linuxInspector) Sockets(ctx context.Context, f Filter) ([]Socket, error) {
+	if f.AllNetns && l.source != "proc" {
+		return l.allNetnsSockets(ctx, f)
+	}
 	if l.source == "proc" {
 		return procNetSockets(l.procRoot, f)
 	}
-	socks, interrupted, err := netlinkSockets(ctx, f, &l.names)
+	socks, interrupted, err := netlinkSockets(ctx, f, &l.names, nil)
 	if err != nil && l.source == "" && ctx.Err() == nil {
 		// Sandboxes (gVisor, some seccomp profiles) refuse sock_diag but
 		// still serve /proc/net.
@@ -63,6 +67,69 @@ func (l *linuxInspector) Sockets(ctx context.Context, f Filter) ([]Socket, error
 		l.warnings = append(l.warnings, "the socket tables changed while they were read: some sockets may be missing")
 	}
 	return socks, err
+}
+
+// allNetnsSockets lists the sockets of every network namespace, each
+// marked with its namespace. A namespace that cannot be entered (without
+// privilege, or gone since it was found) is skipped with a warning; its
+// sockets are not this machine's to hide.
+func (l *linuxInspector) allNetnsSockets(ctx context.Context, f Filter) ([]Socket, error) {
+	procFD, err := unix.Open(l.procRoot, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: l.procRoot, Err: err}
+	}
+	pids, err := listPIDs(procFD)
+	unix.Close(procFD)
+	if err != nil {
+		return nil, err
+	}
+	list, unreadable, err := listNetns(l.procRoot, pids)
+	if err != nil {
+		return nil, err
+	}
+	if unreadable > 0 {
+		remedy := "run as " + linuxPrivilegeHint + " to list their sockets"
+		if l.privileged() {
+			remedy = "they refused even this privileged run"
+		}
+		l.warn(fmt.Sprintf("the network namespaces of %s could not be read: %s", Plural(unreadable, "process"), remedy))
+	}
+	var all []Socket
+	var skipped []string
+	for i := range list {
+		ns := &list[i]
+		names := &l.names
+		if !ns.Own {
+			names = &ifaceNames{elsewhere: true}
+		}
+		socks, interrupted, err := netlinkSockets(ctx, f, names, ns)
+		if err != nil {
+			if ns.Own || ctx.Err() != nil {
+				return nil, err
+			}
+			skipped = append(skipped, fmt.Sprintf("%s (%v)", ns.Label(), err))
+			continue
+		}
+		if interrupted {
+			l.warn("the socket tables of " + ns.Label() + " changed while they were read: some sockets may be missing")
+		}
+		for j := range socks {
+			socks[j].Netns = ns
+		}
+		all = append(all, socks...)
+	}
+	if len(skipped) > 0 {
+		l.warn(fmt.Sprintf("%s skipped: %s; entering one needs root (CAP_SYS_ADMIN)",
+			Plural(len(skipped), "network namespace"), strings.Join(skipped, ", ")))
+	}
+	return all, nil
+}
+
+// warn adds a warning once: a command may list sockets more than once.
+func (l *linuxInspector) warn(msg string) {
+	if !slices.Contains(l.warnings, msg) {
+		l.warnings = append(l.warnings, msg)
+	}
 }
 
 // Owners walks every process's descriptors. A socket no readable process

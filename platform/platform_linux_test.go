@@ -164,7 +164,7 @@ func TestLiveFilterInKernel(t *testing.T) {
 	req := &inetDiagRequest{family: afInet, protocol: ipprotoTCP, states: kernelStateMask(TCP, AllStates),
 		bytecode: portBytecode([]PortRange{{Low: tcp, High: tcp, TCP: true}}, TCP, false)}
 	var sent []netip.AddrPort
-	if err := dumpInetDiag(req, func(d *inetDiagSocket, _ int) { sent = append(sent, d.Local) }); err != nil {
+	if err := dumpInetDiag(nil, req, func(d *inetDiagSocket, _ int) { sent = append(sent, d.Local) }); err != nil {
 		t.Fatalf("the kernel refused the filter: %v", err)
 	}
 	if len(sent) != 2 || sent[0].Port() != tcp || sent[1].Port() != tcp {
@@ -663,7 +663,7 @@ func TestLiveDumpSkipRecovered(t *testing.T) {
 	f.TCP, f.IPv6 = false, false
 	f.Ports = []PortRange{{Low: port, High: port, UDP: true}}
 	var names ifaceNames
-	got, _, err := netlinkSockets(context.Background(), f, &names)
+	got, _, err := netlinkSockets(context.Background(), f, &names, nil)
 	if err != nil {
 		t.Skipf("netlink sock_diag refused here: %v", err)
 	}

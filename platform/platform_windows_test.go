@@ -1,8 +1,10 @@
 package platform
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -243,10 +245,19 @@ func TestWindowsProcessChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { stdin.Close(); cmd.Wait() }()
+	// Read once the child runs: under Wine, a process read right after
+	// its start can have no command line yet.
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("the child: %q, %v", line, err)
+	}
 	p, err := w.Process(cmd.Process.Pid, DetailFull)
 	if err != nil {
 		t.Fatal(err)
@@ -272,6 +283,7 @@ func TestWindowsHelperChild(t *testing.T) {
 	if os.Getenv("PORTINSPECT_HELPER") != "child" {
 		t.Skip("a helper for TestWindowsProcessChild")
 	}
+	fmt.Println("ready")
 	io.Copy(io.Discard, os.Stdin)
 }
 

@@ -55,7 +55,10 @@ func (t dumpTarget) addressFamily() uint8 {
 // attribute, so its replies end at other sockets: one close cannot skip
 // the same socket in both. A dump that came in one reply was not resumed
 // and is not repeated: a port's answer, a quiet machine's tables.
-func netlinkSockets(ctx context.Context, f Filter, names *ifaceNames) (socks []Socket, interrupted bool, err error) {
+//
+// The sockets are ns's, or those of the namespace portinspect runs in when
+// ns is nil.
+func netlinkSockets(ctx context.Context, f Filter, names *ifaceNames, ns *Netns) (socks []Socket, interrupted bool, err error) {
 	type result struct {
 		chunks      [][]Socket
 		interrupted bool
@@ -71,10 +74,10 @@ func netlinkSockets(ctx context.Context, f Filter, names *ifaceNames) (socks []S
 			r := &results[i]
 			var again *result
 			var second sync.WaitGroup
-			r.chunks, r.interrupted, r.err = netlinkDump(ctx, t, &f, names, 0, func() {
+			r.chunks, r.interrupted, r.err = netlinkDump(ctx, ns, t, &f, names, 0, func() {
 				again = new(result)
 				second.Go(func() {
-					again.chunks, again.interrupted, again.err = netlinkDump(ctx, t, &f, names, inetDiagExtTOS, nil)
+					again.chunks, again.interrupted, again.err = netlinkDump(ctx, ns, t, &f, names, inetDiagExtTOS, nil)
 				})
 			})
 			second.Wait()
@@ -123,7 +126,7 @@ const dumpChunk = 1024
 // (idiag_ext). It calls outgrown, if not nil, once the dump has outgrown
 // one reply. A dump the kernel marked interrupted is reported, not
 // retried: inet_diag does not mark its dumps today.
-func netlinkDump(ctx context.Context, t dumpTarget, f *Filter, names *ifaceNames, ext uint8, outgrown func()) (chunks [][]Socket, interrupted bool, err error) {
+func netlinkDump(ctx context.Context, ns *Netns, t dumpTarget, f *Filter, names *ifaceNames, ext uint8, outgrown func()) (chunks [][]Socket, interrupted bool, err error) {
 	bytecode := portBytecode(f.Ports, t.proto, f.PeerPorts)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -133,7 +136,7 @@ func netlinkDump(ctx context.Context, t dumpTarget, f *Filter, names *ifaceNames
 		req := &inetDiagRequest{family: t.addressFamily(), protocol: protoNumber(t.proto), ext: ext,
 			states: kernelStateMask(t.proto, f.States), bytecode: bytecode}
 		first := true
-		err = dumpInetDiag(req, func(d *inetDiagSocket, size int) {
+		err = dumpInetDiag(ns, req, func(d *inetDiagSocket, size int) {
 			if first && testHookDumping != nil {
 				testHookDumping(t)
 			}
@@ -217,12 +220,12 @@ func unionByCookie(base, more [][]Socket) [][]Socket {
 // through vishvananda/netlink, whose ExecuteIter copies each reply and
 // allocates for each message: the loaded host's two full dumps took
 // 77 ms and 25 MB through it, 62 ms and 14 MB so (BenchmarkNetlinkDump).
-func dumpInetDiag(req *inetDiagRequest, fn func(d *inetDiagSocket, size int)) error {
+func dumpInetDiag(ns *Netns, req *inetDiagRequest, fn func(d *inetDiagSocket, size int)) error {
 	proto := TCP
 	if req.protocol == ipprotoUDP {
 		proto = UDP
 	}
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	fd, err := sockDiagIn(ns)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,10 @@ import (
 type ifaceNames struct {
 	mu     sync.Mutex
 	ifaces map[uint32]iface
+	// elsewhere marks another network namespace's interfaces, which the
+	// lookups here, made in this one, would misname: they keep their
+	// numbers.
+	elsewhere bool
 }
 
 type iface struct {
@@ -30,7 +34,7 @@ func (m *ifaceNames) lookup(index uint32) iface {
 	ifc, ok := m.ifaces[index]
 	if !ok {
 		ifc.name = strconv.FormatUint(uint64(index), 10)
-		if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
+		if ifi, err := net.InterfaceByIndex(int(index)); err == nil && !m.elsewhere {
 			ifc = iface{name: ifi.Name, loopback: ifi.Flags&net.FlagLoopback != 0}
 		}
 		m.ifaces[index] = ifc

@@ -141,3 +141,63 @@ func docker(t *testing.T, args ...string) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// TestAllNamespaces lists with -A a listener in a network namespace the
+// test made: it is shown with its namespace's name and its owner, and
+// without -A it is not; without privilege the namespace is skipped with a
+// warning, not an error.
+func TestAllNamespaces(t *testing.T) {
+	requireRoot(t, "ip", "setpriv")
+	inNS := newNetns(t)
+	ns := inNS[3]
+	pid, ports := startListener(t, inNS, "tcp4:0.0.0.0:0")
+	port := ports[0]
+
+	type doc struct {
+		Sockets []struct {
+			LocalPort int `json:"local_port"`
+			Netns     *struct {
+				Inode uint64
+				Name  string
+			}
+			Processes []struct{ PID int }
+		}
+	}
+	find := func(args ...string) (found bool, netns string, owner int) {
+		t.Helper()
+		out, errOut, code := portinspect(t, nil, args...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d, %s", args, code, errOut)
+		}
+		var d doc
+		if err := json.Unmarshal([]byte(out), &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range d.Sockets {
+			if s.LocalPort == port && len(s.Processes) == 1 && s.Processes[0].PID == pid {
+				if s.Netns == nil || s.Netns.Inode == 0 {
+					t.Errorf("%q: the socket has no netns: %+v", args, s)
+					return true, "", pid
+				}
+				return true, s.Netns.Name, s.Processes[0].PID
+			}
+		}
+		return false, "", 0
+	}
+	if found, name, _ := find("list", "-A", "-l", "-o", "json"); !found || name != ns {
+		t.Errorf("list -A: found %v in netns %q, want it in %q", found, name, ns)
+	}
+	if found, _, _ := find("list", "-l", "-o", "json"); found {
+		t.Errorf("list without -A shows another namespace's listener")
+	}
+	out, _, _ := portinspect(t, nil, "list", "-A", "-l", "--port", strconv.Itoa(port))
+	if !strings.HasPrefix(out, ns+"\ttcp\t") {
+		t.Errorf("list -A's table lacks the namespace:\n%s", out)
+	}
+
+	bin := publicCopy(t)
+	out, errOut, code := runCommand(t, []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin, "list", "-A", "-l", "--port", strconv.Itoa(port)})
+	if code != 0 || strings.Contains(out, ns) || !strings.Contains(errOut, "network namespace skipped: "+ns+" (") {
+		t.Errorf("as nobody: exit %d\n%s\n%s", code, out, errOut)
+	}
+}

@@ -85,6 +85,7 @@ type filterFlags struct {
 	users                []string
 	addresses            []string
 	noProcesses          bool
+	allNetns             bool
 	// ssHabits are ss's -a, -n and -p, which change nothing here: every
 	// state is shown, names are never resolved, owners are shown.
 	ssHabits [3]bool
@@ -114,6 +115,7 @@ func (fl *filterFlags) addScope(cmd *cobra.Command) {
 	fs.StringArrayVar(&fl.processes, "process", nil, "sockets held by processes of this name or executable only (repeats)")
 	fs.StringArrayVar(&fl.users, "user", nil, "sockets held by this user name or UID only (repeats)")
 	fs.StringArrayVar(&fl.addresses, "address", nil, "sockets at this local address only: 127.0.0.1, ::1, localhost (repeats); a wildcard listener counts for every address it takes")
+	fs.BoolVarP(&fl.allNetns, "all-namespaces", "A", false, "sockets of every network namespace (containers', ip netns's), not only this one's (Linux; entering them needs root)")
 }
 
 // query turns the flags into a query.
@@ -124,6 +126,7 @@ func (fl *filterFlags) query(names inspect.Names) (inspect.Query, error) {
 		Processes:   fl.processes,
 		Users:       fl.users,
 		NoProcesses: fl.noProcesses,
+		AllNetns:    fl.allNetns,
 	}
 	for _, arg := range fl.pids {
 		for item := range strings.SplitSeq(arg, ",") {

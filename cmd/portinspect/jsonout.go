@@ -324,6 +324,12 @@ func (jw *jsonWriter) appendSocket(b []byte, s *inspect.Socket) ([]byte, error) 
 	if s.Role == inspect.RoleClient {
 		b = appendJSONField(b, ","+in, "role", s.Role.String())
 	}
+	if s.Netns != nil {
+		b = append(b, `,`+in+`"netns": {"inode": `...)
+		b = strconv.AppendUint(b, s.Netns.Inode, 10)
+		b = appendJSONField(b, ", ", "name", s.Netns.Name)
+		b = append(b, '}')
+	}
 	if pubs := publications(s); len(pubs) > 0 {
 		var list []jsonPublication
 		for _, p := range pubs {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -51,7 +52,11 @@ func formatQueue(q int64, unknown string) string {
 // processes lists them comma-separated in one cell. On a terminal a
 // prefork server's dozens of workers are cut to the first few and a count.
 func socketRows(socks []inspect.Socket, cols columns, wide, tty bool) (header []string, rows [][]string) {
-	header = []string{"PROTO", "LOCAL", "REMOTE"}
+	netns := slices.ContainsFunc(socks, func(s inspect.Socket) bool { return s.Netns != nil })
+	if netns {
+		header = append(header, "NETNS")
+	}
+	header = append(header, "PROTO", "LOCAL", "REMOTE")
 	if cols.service {
 		header = append(header, "SERVICE")
 	}
@@ -71,6 +76,9 @@ func socketRows(socks []inspect.Socket, cols columns, wide, tty bool) (header []
 	for i := range socks {
 		s := &socks[i]
 		row := make([]string, 0, len(header))
+		if netns {
+			row = append(row, netnsCell(s))
+		}
 		// Zones are interface names, which root may fill with anything.
 		row = append(row, s.Protocol.String(), escapeText(s.LocalName()), escapeText(formatRemote(s.Remote)))
 		if cols.service {
@@ -87,6 +95,24 @@ func socketRows(socks []inspect.Socket, cols columns, wide, tty bool) (header []
 		rows = append(rows, row)
 	}
 	return header, rows
+}
+
+// netnsCell names a socket's network namespace: "-" for the one
+// portinspect runs in, the container of a process holding the socket, the
+// namespace's name (ip netns, Docker's sandbox), or a process in it.
+func netnsCell(s *inspect.Socket) string {
+	switch {
+	case s.Netns == nil || s.Netns.Own:
+		return "-"
+	case s.Netns.Name != "":
+		return escapeText(s.Netns.Name)
+	}
+	for _, p := range s.Processes {
+		if p.Container != nil {
+			return escapeText(cmp.Or(p.Container.Name, p.Container.ShortID()))
+		}
+	}
+	return s.Netns.Label()
 }
 
 // ownerCells are the PID, PROCESS and USER cells (and UNIT, EXE and

@@ -1,0 +1,118 @@
+package platform
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// netnsMounts are where bind mounts keep network namespaces that may have
+// no process: ip netns's and Docker's sandboxes.
+var netnsMounts = []string{"/run/netns", "/run/docker/netns"}
+
+// listNetns finds every network namespace on the machine: those of the
+// processes in pids (/proc/PID/ns/net) and those that only a bind mount
+// keeps. Each is listed once, by the nsfs device and inode, with the
+// name a bind mount gives it. It counts the processes whose namespace
+// could not be read (other users' processes, without privilege).
+func listNetns(procRoot string, pids []int) (list []Netns, unreadable int, err error) {
+	var own unix.Stat_t
+	if err := unix.Stat(filepath.Join(procRoot, "self", "ns", "net"), &own); err != nil {
+		return nil, 0, fmt.Errorf("reading this process's network namespace: %w", err)
+	}
+	index := make(map[uint64]int)
+	add := func(st *unix.Stat_t, ns Netns) {
+		if st.Dev != own.Dev {
+			return // not a namespace: a file left where a mount was
+		}
+		if i, ok := index[st.Ino]; ok {
+			list[i].Name = cmp.Or(list[i].Name, ns.Name)
+			if list[i].PID == 0 {
+				list[i].PID, list[i].path = ns.PID, cmp.Or(list[i].path, ns.path)
+			}
+			return
+		}
+		ns.Inode, ns.Own = st.Ino, st.Ino == own.Ino
+		index[st.Ino] = len(list)
+		list = append(list, ns)
+	}
+	var st unix.Stat_t
+	for _, pid := range pids {
+		path := filepath.Join(procRoot, strconv.Itoa(pid), "ns", "net")
+		if err := unix.Stat(path, &st); err != nil {
+			if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ESRCH) {
+				unreadable++
+			}
+			continue
+		}
+		add(&st, Netns{PID: pid, path: path})
+	}
+	for _, dir := range netnsMounts {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			path := filepath.Join(dir, e.Name())
+			if unix.Stat(path, &st) == nil {
+				add(&st, Netns{Name: e.Name(), path: path})
+			}
+		}
+	}
+	// The namespace portinspect runs in first, then by name and inode.
+	slices.SortStableFunc(list, func(a, b Netns) int {
+		own := func(n Netns) int {
+			if n.Own {
+				return 0
+			}
+			return 1
+		}
+		unnamed := func(n Netns) int {
+			if n.Name == "" {
+				return 1
+			}
+			return 0
+		}
+		return cmp.Or(cmp.Compare(own(a), own(b)), cmp.Compare(unnamed(a), unnamed(b)), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Inode, b.Inode))
+	})
+	return list, unreadable, nil
+}
+
+// sockDiagIn opens a NETLINK_SOCK_DIAG socket in ns (nil: this process's
+// namespace). A socket stays in the namespace it was made in, so only its
+// making moves a thread; the thread moves back, or, if it cannot, dies
+// with its goroutine locked to it rather than serve others in the wrong
+// namespace.
+func sockDiagIn(ns *Netns) (int, error) {
+	open := func() (int, error) {
+		return unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	}
+	if ns == nil || ns.Own {
+		return open()
+	}
+	target, err := unix.Open(ns.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: ns.path, Err: err}
+	}
+	defer unix.Close(target)
+	runtime.LockOSThread()
+	self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return -1, err
+	}
+	defer unix.Close(self)
+	if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return -1, fmt.Errorf("entering network namespace %s: %w", ns.path, err)
+	}
+	fd, err := open()
+	if unix.Setns(self, unix.CLONE_NEWNET) == nil {
+		runtime.UnlockOSThread()
+	}
+	return fd, err
+}
