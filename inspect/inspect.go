@@ -197,6 +197,9 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 	rep := &Report{Host: src.Host()}
 	filter := q.filter()
 	raw, err := src.Sockets(ctx, filter)
+	if errors.Is(err, platform.ErrNoNetns) {
+		return nil, &UsageError{Msg: err.Error()}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading sockets: %w", err)
 	}

@@ -47,6 +47,8 @@ type Query struct {
 	KnownPorts KnownPortsMode
 	// AllNetns lists the sockets of every network namespace (Linux).
 	AllNetns bool
+	// Netns lists the sockets of one network namespace (Linux).
+	Netns string
 }
 
 // KnownPortsMode says which ports a report annotates.
@@ -106,6 +108,7 @@ func (q *Query) filter() platform.Filter {
 		IPv4: q.IPv4 || !q.IPv6, IPv6: q.IPv6 || !q.IPv4,
 		States:   platform.DefaultStates,
 		AllNetns: q.AllNetns,
+		Netns:    q.Netns,
 	}
 	if q.States != 0 {
 		f.States = q.States

@@ -116,3 +116,27 @@ func sockDiagIn(ns *Netns) (int, error) {
 	}
 	return fd, err
 }
+
+// selectNetns finds the namespace sel names in list: a bind mount's name,
+// a path to a namespace file, or the PID of a process in it.
+func selectNetns(procRoot string, list []Netns, sel string) (Netns, error) {
+	for _, ns := range list {
+		if ns.Name == sel {
+			return ns, nil
+		}
+	}
+	path := sel
+	if pid, err := strconv.Atoi(sel); err == nil && pid > 0 {
+		path = filepath.Join(procRoot, sel, "ns", "net")
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err == nil {
+		for _, ns := range list {
+			if ns.Inode == st.Ino {
+				ns.path = path
+				return ns, nil
+			}
+		}
+	}
+	return Netns{}, fmt.Errorf("invalid --netns %q: %w: want an ip netns name, a Docker sandbox ID, a path to a namespace file or a PID", sel, ErrNoNetns)
+}

@@ -261,7 +261,15 @@ type Filter struct {
 	// marked with its Netns; without it, only the namespace portinspect
 	// runs in.
 	AllNetns bool
+	// Netns lists the sockets of one network namespace (Linux): an ip
+	// netns name, Docker's sandbox ID, a path to a namespace file, or a
+	// PID. An unknown one is an error wrapping ErrNoNetns.
+	Netns string
 }
+
+// ErrNoNetns is wrapped by the error for a Filter.Netns that names no
+// network namespace.
+var ErrNoNetns = errors.New("no such network namespace")
 
 // Netns is a network namespace (Linux).
 type Netns struct {

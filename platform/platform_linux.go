@@ -46,8 +46,8 @@ func newLinuxInspector(opts Options) *linuxInspector {
 }
 
 func (l *linuxInspector) Sockets(ctx context.Context, f Filter) ([]Socket, error) {
-	if f.AllNetns && l.source != "proc" {
-		return l.allNetnsSockets(ctx, f)
+	if (f.AllNetns || f.Netns != "") && l.source != "proc" {
+		return l.netnsSockets(ctx, f)
 	}
 	if l.source == "proc" {
 		return procNetSockets(l.procRoot, f)
@@ -69,11 +69,11 @@ func (l *linuxInspector) Sockets(ctx context.Context, f Filter) ([]Socket, error
 	return socks, err
 }
 
-// allNetnsSockets lists the sockets of every network namespace, each
-// marked with its namespace. A namespace that cannot be entered (without
-// privilege, or gone since it was found) is skipped with a warning; its
-// sockets are not this machine's to hide.
-func (l *linuxInspector) allNetnsSockets(ctx context.Context, f Filter) ([]Socket, error) {
+// netnsSockets lists the sockets of every network namespace, or of the
+// one f.Netns names, each marked with its namespace. A namespace that
+// cannot be entered (without privilege, or gone since it was found) is
+// skipped with a warning, or, when it is the one asked for, an error.
+func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, error) {
 	procFD, err := unix.Open(l.procRoot, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: l.procRoot, Err: err}
@@ -87,6 +87,23 @@ func (l *linuxInspector) allNetnsSockets(ctx context.Context, f Filter) ([]Socke
 	if err != nil {
 		return nil, err
 	}
+	if f.Netns != "" {
+		ns, err := selectNetns(l.procRoot, list, f.Netns)
+		if err != nil {
+			return nil, err
+		}
+		socks, interrupted, err := netlinkSockets(ctx, f, l.namesIn(&ns), &ns)
+		if err != nil {
+			return nil, fmt.Errorf("network namespace %s: %w", ns.Label(), err)
+		}
+		if interrupted {
+			l.warn("the socket tables changed while they were read: some sockets may be missing")
+		}
+		for j := range socks {
+			socks[j].Netns = &ns
+		}
+		return socks, nil
+	}
 	if unreadable > 0 {
 		remedy := "run as " + linuxPrivilegeHint + " to list their sockets"
 		if l.privileged() {
@@ -98,11 +115,7 @@ func (l *linuxInspector) allNetnsSockets(ctx context.Context, f Filter) ([]Socke
 	var skipped []string
 	for i := range list {
 		ns := &list[i]
-		names := &l.names
-		if !ns.Own {
-			names = &ifaceNames{elsewhere: true}
-		}
-		socks, interrupted, err := netlinkSockets(ctx, f, names, ns)
+		socks, interrupted, err := netlinkSockets(ctx, f, l.namesIn(ns), ns)
 		if err != nil {
 			if ns.Own || ctx.Err() != nil {
 				return nil, err
@@ -123,6 +136,15 @@ func (l *linuxInspector) allNetnsSockets(ctx context.Context, f Filter) ([]Socke
 			Plural(len(skipped), "network namespace"), strings.Join(skipped, ", ")))
 	}
 	return all, nil
+}
+
+// namesIn returns the interface names of ns, which lookups made here can
+// tell only for this namespace.
+func (l *linuxInspector) namesIn(ns *Netns) *ifaceNames {
+	if ns.Own {
+		return &l.names
+	}
+	return &ifaceNames{elsewhere: true}
 }
 
 // warn adds a warning once: a command may list sockets more than once.

@@ -144,8 +144,8 @@ func docker(t *testing.T, args ...string) string {
 
 // TestAllNamespaces lists with -A a listener in a network namespace the
 // test made: it is shown with its namespace's name and its owner, and
-// without -A it is not; without privilege the namespace is skipped with a
-// warning, not an error.
+// without -A it is not; --netns picks that namespace alone; without
+// privilege the namespace is skipped with a warning, not an error.
 func TestAllNamespaces(t *testing.T) {
 	requireRoot(t, "ip", "setpriv")
 	inNS := newNetns(t)
@@ -189,6 +189,15 @@ func TestAllNamespaces(t *testing.T) {
 	}
 	if found, _, _ := find("list", "-l", "-o", "json"); found {
 		t.Errorf("list without -A shows another namespace's listener")
+	}
+	// --netns picks the namespace by its name, a process in it, or its file.
+	for _, sel := range []string{ns, strconv.Itoa(pid), "/run/netns/" + ns} {
+		if found, name, _ := find("list", "-l", "--netns", sel, "-o", "json"); !found || name != ns {
+			t.Errorf("--netns %s: found %v in %q", sel, found, name)
+		}
+	}
+	if _, errOut, code := portinspect(t, nil, "list", "--netns", "pi-no-such-ns"); code != 2 || !strings.Contains(errOut, `invalid --netns "pi-no-such-ns"`) {
+		t.Errorf("--netns pi-no-such-ns: exit %d, %q", code, errOut)
 	}
 	out, _, _ := portinspect(t, nil, "list", "-A", "-l", "--port", strconv.Itoa(port))
 	if !strings.HasPrefix(out, ns+"\ttcp\t") {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -86,6 +87,7 @@ type filterFlags struct {
 	addresses            []string
 	noProcesses          bool
 	allNetns             bool
+	netns                string
 	// ssHabits are ss's -a, -n and -p, which change nothing here: every
 	// state is shown, names are never resolved, owners are shown.
 	ssHabits [3]bool
@@ -116,6 +118,7 @@ func (fl *filterFlags) addScope(cmd *cobra.Command) {
 	fs.StringArrayVar(&fl.users, "user", nil, "sockets held by this user name or UID only (repeats)")
 	fs.StringArrayVar(&fl.addresses, "address", nil, "sockets at this local address only: 127.0.0.1, ::1, localhost (repeats); a wildcard listener counts for every address it takes")
 	fs.BoolVarP(&fl.allNetns, "all-namespaces", "A", false, "sockets of every network namespace (containers', ip netns's), not only this one's (Linux; entering them needs root)")
+	fs.StringVar(&fl.netns, "netns", "", "sockets of one network namespace: an ip netns name, a Docker sandbox ID, a path to a namespace file, or a PID in it (Linux; needs root)")
 }
 
 // query turns the flags into a query.
@@ -127,6 +130,10 @@ func (fl *filterFlags) query(names inspect.Names) (inspect.Query, error) {
 		Users:       fl.users,
 		NoProcesses: fl.noProcesses,
 		AllNetns:    fl.allNetns,
+		Netns:       fl.netns,
+	}
+	if fl.netns != "" && runtime.GOOS != "linux" {
+		return q, &inspect.UsageError{Msg: fmt.Sprintf("invalid --netns %q: network namespaces are Linux's; %s has one network stack", fl.netns, runtime.GOOS)}
 	}
 	for _, arg := range fl.pids {
 		for item := range strings.SplitSeq(arg, ",") {
