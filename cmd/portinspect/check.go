@@ -21,6 +21,7 @@ type checkOptions struct {
 	policyFiles                            []string
 	wait                                   time.Duration
 	quiet                                  bool
+	allNetns                               bool
 	out                                    outputFlags
 
 	assertions []inspect.Assertion
@@ -69,6 +70,7 @@ script that has just started a service.`,
 	fs.StringArrayVar(&opts.policyFiles, "policy", nil, "a policy file (YAML) of required, allowed and denied listeners (repeats)")
 	fs.DurationVar(&opts.wait, "wait", 0, "look again until everything holds or this time runs out (30s, 2m)")
 	fs.BoolVarP(&opts.quiet, "quiet", "q", false, "print nothing: the exit status says it all")
+	fs.BoolVarP(&opts.allNetns, "all-namespaces", "A", false, "hold the listeners of every network namespace to the assertions, not only this one's (Linux; needs root)")
 	opts.out.add(cmd, formatTable, formatJSON)
 	return cmd
 }
@@ -127,7 +129,9 @@ func checkRun(f *Factory, opts *checkOptions) error {
 	var rep *inspect.Report
 	for {
 		err := withMachine(f, opts.out.format, func(src inspect.Source) (err error) {
-			rep, err = inspect.Run(context.Background(), src, nil, inspect.CheckQuery(opts.assertions))
+			q := inspect.CheckQuery(opts.assertions)
+			q.AllNetns = opts.allNetns
+			rep, err = inspect.Run(context.Background(), src, nil, q)
 			return err
 		})
 		if err != nil {

@@ -204,6 +204,18 @@ func TestAllNamespaces(t *testing.T) {
 		t.Errorf("list -A's table lacks the namespace:\n%s", out)
 	}
 
+	// check -A holds the namespace's listener to the assertions.
+	spec := strconv.Itoa(port) + "/tcp"
+	if _, _, code := portinspect(t, nil, "check", "-q", "--closed", spec); code != 0 {
+		t.Errorf("check --closed %s: exit %d, want 0: the listener is in another namespace", spec, code)
+	}
+	if _, _, code := portinspect(t, nil, "check", "-q", "-A", "--closed", spec); code != 1 {
+		t.Errorf("check -A --closed %s: exit %d, want 1", spec, code)
+	}
+	if _, _, code := portinspect(t, nil, "check", "-q", "-A", "--owner", spec+"=pi-listen"); code != 0 {
+		t.Errorf("check -A --owner %s=pi-listen: exit %d, want 0", spec, code)
+	}
+
 	bin := publicCopy(t)
 	out, errOut, code := runCommand(t, []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin, "list", "-A", "-l", "--port", strconv.Itoa(port)})
 	if code != 0 || strings.Contains(out, ns) || !strings.Contains(errOut, "network namespace skipped: "+ns+" (") {
