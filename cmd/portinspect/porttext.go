@@ -150,7 +150,7 @@ func writeProcessDetails(w io.Writer, socks []inspect.Socket, privileged bool, w
 			fmt.Fprintf(w, "      in:       %s\n", describeContainer(p.Container))
 		}
 		if f := p.Forward; f != nil {
-			target := "an address no container here has"
+			target := "a container portinspect could not name"
 			if f.Container != nil {
 				target = describeContainer(f.Container)
 			}
