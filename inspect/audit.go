@@ -198,7 +198,25 @@ func hiddenOwners(socks []Socket) int {
 func groupFindings(g *listenerGroup, rep *Report, db *knownports.DB, here string) []Finding {
 	var out []Finding
 	entry := db.Port(g.port).Only(g.proto.String())
-	exposed := g.beyondLoopback()
+	exposed, inNetns := splitByNetns(g.beyondLoopback())
+
+	// Beyond loopback in another network namespace (a container's, not
+	// published) is reachable from this host and that namespace's own
+	// network, a container bridge, and not from other machines: the note's
+	// risk on loopback, not its risk beyond.
+	for _, n := range entry.Notes {
+		if len(inNetns) == 0 || n.Wide() {
+			break
+		}
+		procs := holders(inNetns)
+		out = append(out, Finding{
+			Rule: RuleExposedRiskyService, Severity: n.RiskLoopback,
+			Message: fmt.Sprintf("%s listens on %s in %s: reachable from this host and that namespace's network (a container bridge), not from other machines unless a port is published to it",
+				n.Title, addresses(inNetns), netnsNames(inNetns)),
+			Port: g.port, Protocol: g.proto, Sockets: inNetns, Processes: procs,
+			Advice: FillPID(AdvicePlatformFirst(n.Advice, here), procs),
+		})
+	}
 
 	if len(exposed) > 0 {
 		procs := holders(exposed)
@@ -208,12 +226,16 @@ func groupFindings(g *listenerGroup, rep *Report, db *knownports.DB, here string
 				continue
 			}
 			named = true
+			msg := fmt.Sprintf("%s is reachable beyond loopback on %s", n.Title, addresses(exposed))
+			advice := FillPID(AdvicePlatformFirst(n.Advice, here), procs)
+			if to := publishedTo(exposed); to != "" {
+				msg += ", published to " + to
+				advice = append([]knownports.Advice{publishOnLoopback(g.port)}, advice...)
+			}
 			out = append(out, Finding{
-				Rule: RuleExposedRiskyService, Severity: n.Risk,
-				Message: fmt.Sprintf("%s is reachable beyond loopback on %s", n.Title, addresses(exposed)),
-				Port:    g.port, Protocol: g.proto,
-				Sockets: exposed, Processes: procs,
-				Advice: FillPID(AdvicePlatformFirst(n.Advice, here), procs),
+				Rule: RuleExposedRiskyService, Severity: n.Risk, Message: msg,
+				Port: g.port, Protocol: g.proto,
+				Sockets: exposed, Processes: procs, Advice: advice,
 			})
 		}
 		if !named && db.ServiceName(g.port, g.proto.String()) == "" {
@@ -297,6 +319,70 @@ var tempDirs = []string{"/tmp", "/var/tmp", "/dev/shm"}
 
 func inTempDir(exe string) bool {
 	return slices.ContainsFunc(tempDirs, func(d string) bool { return strings.HasPrefix(exe, d+"/") })
+}
+
+// splitByNetns parts sockets into those of the namespace portinspect runs
+// in and those of others (-A).
+func splitByNetns(socks []*Socket) (here, elsewhere []*Socket) {
+	for _, s := range socks {
+		if s.Netns == nil || s.Netns.Own {
+			here = append(here, s)
+		} else {
+			elsewhere = append(elsewhere, s)
+		}
+	}
+	return here, elsewhere
+}
+
+// netnsNames names the namespaces of socks for a message: "network
+// namespace web (container web1)".
+func netnsNames(socks []*Socket) string {
+	var names []string
+	for _, s := range socks {
+		name := "network namespace " + s.Netns.Label()
+		for _, p := range s.Processes {
+			if p.Container != nil {
+				name += " (container " + cmp.Or(p.Container.Name, p.Container.ShortID()) + ")"
+				break
+			}
+		}
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// publishedTo names the containers socks publish to: "container web1 port
+// 6379/tcp".
+func publishedTo(socks []*Socket) string {
+	var out []string
+	for _, s := range socks {
+		for _, p := range s.Processes {
+			f := p.Forward
+			if f == nil || f.HostPort != s.Local.Port() || f.Protocol != s.Protocol.String() {
+				continue
+			}
+			name := "a container at " + f.ContainerAddr.String()
+			if f.Container != nil {
+				name = "container " + cmp.Or(f.Container.Name, f.Container.ShortID())
+			}
+			if d := fmt.Sprintf("%s port %d/%s", name, f.ContainerPort, f.Protocol); !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// publishOnLoopback is the advice for a container port published on every
+// address: publish it on loopback, where this host still reaches it.
+func publishOnLoopback(port uint16) knownports.Advice {
+	return knownports.Advice{
+		Platform: "linux",
+		Text: fmt.Sprintf("Publish the container's port on 127.0.0.1 only, so that this host reaches it and other machines do not: "+
+			"-p 127.0.0.1:%d:CONTAINER_PORT with docker run or podman run, or \"127.0.0.1:%d:CONTAINER_PORT\" under ports: in a compose file; then recreate the container.", port, port),
+	}
 }
 
 // addresses lists where sockets listen: "0.0.0.0:3372, [::]:3372".

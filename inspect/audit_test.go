@@ -3,12 +3,14 @@ package inspect
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
+	"github.com/portinspect/portinspect/platform/container"
 	"github.com/portinspect/portinspect/platform/platformtest"
 )
 
@@ -191,5 +193,44 @@ func TestGroupAdvice(t *testing.T) {
 	}
 	if got := describe(GroupAdvice(advice[:1], "linux")); got != "windows:w1" {
 		t.Errorf("nothing for here: %s", got)
+	}
+}
+
+// TestAuditContainers: Redis on 0.0.0.0 in a container's own network
+// namespace is reachable from this host and its bridge only (the note's
+// risk on loopback); published on every address by docker-proxy it is the
+// note's full risk, naming the container, with the advice to publish on
+// 127.0.0.1 first.
+func TestAuditContainers(t *testing.T) {
+	web1 := &container.Container{Runtime: container.Docker, ID: strings.Repeat("ab", 32), Name: "web1"}
+	inNetns := platformtest.Sock(platform.TCP, "0.0.0.0:6379", "0.0.0.0:0", platform.Listen, 1)
+	inNetns.Netns = &platform.Netns{Inode: 4026532240, Name: "e150162819d6"}
+	m := &platformtest.Fake{
+		SocketList: []platform.Socket{inNetns, platformtest.Sock(platform.TCP, "0.0.0.0:6379", "0.0.0.0:0", platform.Listen, 2)},
+		Holders:    map[uint64][]int{1: {10}, 2: {20}},
+		Processes: map[int]platform.Process{
+			10: {PID: 10, Name: "redis-server", Exe: "/usr/local/bin/redis-server", Container: web1},
+			20: {PID: 20, Name: "docker-proxy", Exe: "/usr/sbin/docker-proxy", Forward: &container.Publication{
+				Protocol: "tcp", HostPort: 6379, Container: web1, ContainerAddr: netip.MustParseAddr("172.17.0.2"), ContainerPort: 6379, Via: "docker-proxy"}},
+		},
+		Machine: platform.Host{OS: "linux", Privileged: true},
+	}
+	a, err := RunAudit(context.Background(), m, knownports.Default(), Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range a.Findings {
+		if f.Rule == RuleExposedRiskyService {
+			got = append(got, fmt.Sprintf("%s | %s | %s", f.Severity, f.Message, f.Advice[0].Text[:42]))
+		}
+	}
+	want := []string{
+		"critical | Redis server is reachable beyond loopback on 0.0.0.0:6379, published to container web1 port 6379/tcp | Publish the container's port on 127.0.0.1 ",
+		"low | Redis server listens on 0.0.0.0:6379 in network namespace e150162819d6 (container web1): reachable from this host and that namespace's network (a container bridge), not from other machines unless a port is published to it | " +
+			knownports.Default().Port(6379).Only("tcp").Notes[0].Advice[0].Text[:42],
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings\n %q\nwant\n %q", got, want)
 	}
 }

@@ -216,6 +216,24 @@ func TestAllNamespaces(t *testing.T) {
 		t.Errorf("check -A --owner %s=pi-listen: exit %d, want 0", spec, code)
 	}
 
+	// audit -A: Redis on 0.0.0.0 in that namespace is reachable from this
+	// host and the namespace's network, not from other machines: the
+	// note's risk on loopback.
+	startListener(t, inNS, "tcp4:0.0.0.0:6379")
+	out, _, _ = portinspect(t, nil, "audit", "-A", "-o", "json")
+	var audit struct{ Findings []struct{ Rule, Severity, Message string } }
+	if err := json.Unmarshal([]byte(out), &audit); err != nil {
+		t.Fatal(err)
+	}
+	want := "Redis server listens on 0.0.0.0:6379 in network namespace " + ns + ": reachable from this host"
+	found := false
+	for _, f := range audit.Findings {
+		found = found || f.Rule == "exposed-risky-service" && f.Severity == "low" && strings.HasPrefix(f.Message, want)
+	}
+	if !found {
+		t.Errorf("audit -A lacks a low finding %q:\n%+v", want, audit.Findings)
+	}
+
 	bin := publicCopy(t)
 	out, errOut, code := runCommand(t, []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin, "list", "-A", "-l", "--port", strconv.Itoa(port)})
 	if code != 0 || strings.Contains(out, ns) || !strings.Contains(errOut, "network namespace skipped: "+ns+" (") {
