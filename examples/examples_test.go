@@ -110,7 +110,7 @@ func TestPolicyContents(t *testing.T) {
 
 // The metrics `portinspect audit -o prometheus` writes, with their labels.
 var metrics = map[string][]string{
-	"portinspect_listener":                {"port", "protocol", "address", "exposure", "process", "service"},
+	"portinspect_listener":                {"port", "protocol", "address", "exposure", "process", "service", "netns"},
 	"portinspect_findings":                {"severity"},
 	"portinspect_finding":                 {"rule", "severity", "port", "protocol"},
 	"portinspect_audit_timestamp_seconds": nil,
@@ -261,7 +261,12 @@ func TestFleetYAML(t *testing.T) {
 				continue
 			}
 			if modules[0] == "ansible.builtin.command" {
+				// argv is a list, or an expression that makes one.
 				args, _ := task[modules[0]].(map[string]any)
+				if expr, ok := args["argv"].(string); ok {
+					commands = append(commands, expr)
+					continue
+				}
 				argv, _ := args["argv"].([]any)
 				var words []string
 				for _, a := range argv {
@@ -272,7 +277,7 @@ func TestFleetYAML(t *testing.T) {
 		}
 	}
 	want := []string{
-		"{{ pi_path }} audit --output json --fail-on {{ pi_fail_on }}",
+		"{{ [pi_path, 'audit', '--output', 'json', '--fail-on', pi_fail_on] + pi_audit_args }}",
 		"{{ pi_path }} check --policy {{ pi_policy }} --output json",
 	}
 	if !slices.Equal(commands, want) {

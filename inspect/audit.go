@@ -98,7 +98,14 @@ func (a *Audit) Worst() (Severity, bool) {
 // RunAudit lists every listener (TCP LISTEN, bound UDP) that q selects,
 // with its owners and known-port entry, and applies the audit rules. The
 // advice of the machine's own system (its Host.OS) comes first.
+//
+// Where the caller left the namespaces to it (Query.EveryNetnsUnlessAsked),
+// a privileged audit on Linux covers every network namespace: an auditor
+// wants every listener on the machine, containers' too.
 func RunAudit(ctx context.Context, src Source, db *knownports.DB, q Query) (*Audit, error) {
+	if q.netnsDefault && q.Netns == "" && src.Host().Privileged && src.Host().OS == "linux" {
+		q.AllNetns = true
+	}
 	q.Listening = true
 	q.NoProcesses = false
 	q.Detail = platform.DetailFull

@@ -179,6 +179,8 @@ type Report struct {
 	// namespace below the first, which cannot see every process: a
 	// hidden owner there is not a socket no process holds.
 	ChildPIDNamespace bool
+	// AllNetns says the sockets are every network namespace's.
+	AllNetns bool
 }
 
 // Source is where sockets and processes come from: platform.Inspector, or
@@ -194,7 +196,7 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 	if db != nil && q.KnownPorts != KnownPortsNone {
 		go db.Err() // parse the database while the kernel lists sockets
 	}
-	rep := &Report{Host: src.Host()}
+	rep := &Report{Host: src.Host(), AllNetns: q.AllNetns}
 	filter := q.filter()
 	raw, err := src.Sockets(ctx, filter)
 	if errors.Is(err, platform.ErrNoNetns) {

@@ -49,6 +49,14 @@ type Query struct {
 	AllNetns bool
 	// Netns lists the sockets of one network namespace (Linux).
 	Netns string
+	// netnsDefault lets RunAudit choose the namespaces.
+	netnsDefault bool
+}
+
+// EveryNetnsUnlessAsked lets an audit cover every network namespace when
+// it runs privileged on Linux and the query names none.
+func (q *Query) EveryNetnsUnlessAsked() {
+	q.netnsDefault = !q.AllNetns && q.Netns == ""
 }
 
 // KnownPortsMode says which ports a report annotates.

@@ -118,10 +118,11 @@ func sockDiagIn(ns *Netns) (int, error) {
 }
 
 // selectNetns finds the namespace sel names in list: a bind mount's name,
-// a path to a namespace file, or the PID of a process in it.
+// a path to a namespace file, the PID of a process in it, or "self", the
+// one portinspect runs in.
 func selectNetns(procRoot string, list []Netns, sel string) (Netns, error) {
 	for _, ns := range list {
-		if ns.Name == sel {
+		if ns.Name == sel || sel == "self" && ns.Own {
 			return ns, nil
 		}
 	}
@@ -138,5 +139,5 @@ func selectNetns(procRoot string, list []Netns, sel string) (Netns, error) {
 			}
 		}
 	}
-	return Netns{}, fmt.Errorf("invalid --netns %q: %w: want an ip netns name, a Docker sandbox ID, a path to a namespace file or a PID", sel, ErrNoNetns)
+	return Netns{}, fmt.Errorf("invalid --netns %q: %w: want an ip netns name, a Docker sandbox ID, a path to a namespace file, a PID or self", sel, ErrNoNetns)
 }

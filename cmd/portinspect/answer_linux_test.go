@@ -364,7 +364,7 @@ func TestBoundToInterface(t *testing.T) {
 	if len(doc.Sockets) != 1 || doc.Sockets[0].Exposure != "interface" || doc.Sockets[0].Device != "pi0" {
 		t.Errorf("JSON %+v", doc.Sockets)
 	}
-	out, _, _ = portinspect(t, inNS, "audit", "-o", "markdown")
+	out, _, _ = portinspect(t, inNS, "audit", "--netns", "self", "-o", "markdown")
 	if !regexp.MustCompile(`(?m)^\| 5301 \| tcp \| .* \| interface \| 0\.0\.0\.0%pi0 \|`).MatchString(out) {
 		t.Errorf("audit lacks 5301 on pi0:\n%s", out)
 	}

@@ -96,6 +96,7 @@ func (o *auditOptions) parse(f *Factory, failOnSet bool) error {
 	if q.Ports, err = parsePortSpecs(o.ports, names); err != nil {
 		return err
 	}
+	q.EveryNetnsUnlessAsked()
 	if failOnSet {
 		r, err := knownports.ParseRisk(o.failOn)
 		if err != nil {
@@ -219,11 +220,18 @@ func describeHost(h platform.Host) string {
 	return fmt.Sprintf("%s (%s, %s)", escapeText(h.Hostname), h.OS, priv)
 }
 
+// allNetnsNote says, under the summary, that the audit covered every
+// network namespace, and how to narrow it.
+const allNetnsNote = "Every network namespace of the machine, containers' too (--netns self: this one only)."
+
 // writeAuditText is the report for a terminal: summary, findings with
 // what to do about each, then the listeners.
 func writeAuditText(w io.Writer, ios *IOStreams, a *inspect.Audit) error {
 	width := textWidth(ios)
 	fmt.Fprintf(w, "Audit of %s: %s\n", describeHost(a.Host), auditSummary(a))
+	if a.AllNetns {
+		fmt.Fprintln(w, allNetnsNote)
+	}
 	if len(a.Findings) > 0 {
 		fmt.Fprintln(w)
 		rows := make([][]string, len(a.Findings))
@@ -322,6 +330,9 @@ func writeAligned(w io.Writer, header []string, rows [][]string) {
 func writeAuditMarkdown(w io.Writer, a *inspect.Audit, now time.Time) {
 	fmt.Fprintf(w, "# portinspect audit of %s\n\n", mdText(a.Host.Hostname))
 	fmt.Fprintf(w, "%s, %s, %s.\n\n", now.UTC().Format("2006-01-02 15:04 MST"), a.Host.OS, map[bool]string{true: "privileged", false: "not privileged: some owners are hidden"}[a.Host.Privileged])
+	if a.AllNetns {
+		fmt.Fprintf(w, "%s\n\n", allNetnsNote)
+	}
 	fmt.Fprintf(w, "## Summary\n\n%s.\n\n| severity | findings |\n|---|---|\n", auditSummary(a))
 	for _, sev := range severitiesDown {
 		fmt.Fprintf(w, "| %s | %d |\n", sev, a.Count(sev))
@@ -419,12 +430,17 @@ func writeAuditPrometheus(w io.Writer, a *inspect.Audit, now time.Time) {
 		if s.Owners == platform.OwnersHidden {
 			process = "(hidden)"
 		}
-		listeners = append(listeners, promLabels(
-			"port", strconv.Itoa(int(s.Local.Port())), "protocol", s.Protocol.String(),
+		labels := []string{"port", strconv.Itoa(int(s.Local.Port())), "protocol", s.Protocol.String(),
 			"address", s.Local.Addr().String(), "exposure", s.Exposure.String(),
-			"process", process, "service", s.Service))
+			"process", process, "service", s.Service}
+		// Only other namespaces' listeners have one: the series of the
+		// namespace portinspect runs in keep the identity they had.
+		if netns := netnsName(s); netns != "" {
+			labels = append(labels, "netns", netns)
+		}
+		listeners = append(listeners, promLabels(labels...))
 	}
-	gauge("portinspect_listener", "Listening sockets by port, protocol, address, exposure, process and service; sockets with the same labels (SO_REUSEPORT) add up.", sum(listeners))
+	gauge("portinspect_listener", "Listening sockets by port, protocol, address, exposure, process, service and network namespace (empty: the host's); sockets with the same labels (SO_REUSEPORT) add up.", sum(listeners))
 
 	var counts []series
 	for _, sev := range severitiesDown {

@@ -313,7 +313,7 @@ func TestAuditRulesLive(t *testing.T) {
 		t.Fatalf("planted listener: %q", line)
 	}
 
-	out, errOut, code := portinspect(t, inNS, "audit", "-o", "json")
+	out, errOut, code := portinspect(t, inNS, "audit", "--netns", "self", "-o", "json")
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
@@ -346,7 +346,7 @@ func TestAuditRulesLive(t *testing.T) {
 	}
 
 	// The exposition format reads back with Prometheus's parser.
-	out, _, code = portinspect(t, inNS, "audit", "-o", "prometheus")
+	out, _, code = portinspect(t, inNS, "audit", "--netns", "self", "-o", "prometheus")
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(strings.NewReader(out))
 	if code != 0 || err != nil || len(families["portinspect_listener"].GetMetric()) != 4 {
@@ -354,16 +354,16 @@ func TestAuditRulesLive(t *testing.T) {
 	}
 
 	// --fail-on: exit 1 at or below the worst finding, 0 above it.
-	if _, _, code := portinspect(t, inNS, "audit", "--fail-on", "high", "-o", "json"); code != 1 {
+	if _, _, code := portinspect(t, inNS, "audit", "--netns", "self", "--fail-on", "high", "-o", "json"); code != 1 {
 		t.Errorf("--fail-on high: exit %d, want 1", code)
 	}
-	if _, errOut, code := portinspect(t, inNS, "audit", "--fail-on", "critical", "--allow-partial"); code != 0 {
+	if _, errOut, code := portinspect(t, inNS, "audit", "--netns", "self", "--fail-on", "critical", "--allow-partial"); code != 0 {
 		t.Errorf("--fail-on critical: exit %d, want 0; stderr %q", code, errOut)
 	}
 	// Where even root is refused a process (a sandbox's init), the
 	// listener nobody visibly holds may be that process's: the gate
 	// cannot vouch for it and says so.
-	_, errOut, code = portinspect(t, inNS, "audit", "--fail-on", "critical")
+	_, errOut, code = portinspect(t, inNS, "audit", "--netns", "self", "--fail-on", "critical")
 	if blind := strings.Contains(errOut, "refused access"); blind != (code == 1) ||
 		blind && !strings.Contains(errOut, "--fail-on critical: this audit could not see every owner") {
 		t.Errorf("--fail-on critical without --allow-partial: exit %d, stderr %q", code, errOut)
@@ -371,7 +371,7 @@ func TestAuditRulesLive(t *testing.T) {
 
 	// Without privilege the audit says its coverage is partial.
 	bin := publicCopy(t)
-	out, _, code = runCommand(t, append(inNS, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin, "audit", "-o", "json"))
+	out, _, code = runCommand(t, append(inNS, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin, "audit", "--netns", "self", "-o", "json"))
 	if code != 0 {
 		t.Fatalf("as nobody: exit %d", code)
 	}

@@ -68,7 +68,9 @@ func TestFleetPlaybook(t *testing.T) {
 		"group_vars/all.yml": "portinspect_binary: dist/portinspect-linux-amd64\n" +
 			"portinspect_policy_source: policy.yaml\n" +
 			"portinspect_path: " + work + "/bin/portinspect\n" +
-			"portinspect_policy: " + work + "/etc/policy.yaml\n",
+			"portinspect_policy: " + work + "/etc/policy.yaml\n" +
+			// The audit of the namespace the test made, not of every one.
+			"portinspect_audit_args: [--netns, self]\n",
 		"policy.yaml": "default: deny\nrequire:\n  - port: 8080/tcp\n    exposure: loopback\n" +
 			"deny:\n  - port: 2375\n    reason: the Docker API must not listen\n",
 	}
@@ -177,7 +179,7 @@ func TestFleetPrometheus(t *testing.T) {
 
 	// As portinspect-textfile.service does it.
 	textfiles := t.TempDir()
-	metrics, errOut, code := portinspect(t, inNS, "audit", "-o", "prometheus")
+	metrics, errOut, code := portinspect(t, inNS, "audit", "--netns", "self", "-o", "prometheus")
 	if code != 0 {
 		t.Fatalf("audit -o prometheus: exit %d, %s", code, errOut)
 	}

@@ -97,19 +97,26 @@ func socketRows(socks []inspect.Socket, cols columns, wide, tty bool) (header []
 	return header, rows
 }
 
-// netnsCell names a socket's network namespace: "-" for the one
-// portinspect runs in, the container of a process holding the socket, the
-// namespace's name (ip netns, Docker's sandbox), or a process in it.
+// netnsCell names a socket's network namespace for a table: "-" for the
+// one portinspect runs in.
 func netnsCell(s *inspect.Socket) string {
+	return cmp.Or(escapeText(netnsName(s)), "-")
+}
+
+// netnsName names a socket's network namespace: "" for the one
+// portinspect runs in, else the namespace's name (ip netns, Docker's
+// sandbox), the container of a process holding the socket, or a process
+// in it.
+func netnsName(s *inspect.Socket) string {
 	switch {
 	case s.Netns == nil || s.Netns.Own:
-		return "-"
+		return ""
 	case s.Netns.Name != "":
-		return escapeText(s.Netns.Name)
+		return s.Netns.Name
 	}
 	for _, p := range s.Processes {
 		if p.Container != nil {
-			return escapeText(cmp.Or(p.Container.Name, p.Container.ShortID()))
+			return cmp.Or(p.Container.Name, p.Container.ShortID())
 		}
 	}
 	return s.Netns.Label()
