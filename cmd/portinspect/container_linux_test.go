@@ -221,7 +221,9 @@ func TestAllNamespaces(t *testing.T) {
 	// note's risk on loopback.
 	startListener(t, inNS, "tcp4:0.0.0.0:6379")
 	out, _, _ = portinspect(t, nil, "audit", "-A", "-o", "json")
-	var audit struct{ Findings []struct{ Rule, Severity, Message string } }
+	var audit struct {
+		Findings []struct{ Rule, Severity, Message string }
+	}
 	if err := json.Unmarshal([]byte(out), &audit); err != nil {
 		t.Fatal(err)
 	}
