@@ -10,6 +10,7 @@ import (
 
 	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
+	"github.com/portinspect/portinspect/platform/container"
 )
 
 // Severity ranks findings, on the known-ports database's scale.
@@ -207,19 +208,27 @@ func groupFindings(g *listenerGroup, rep *Report, db *knownports.DB, here string
 	entry := db.Port(g.port).Only(g.proto.String())
 	exposed, inNetns := splitByNetns(g.beyondLoopback())
 
-	// Beyond loopback in another network namespace (a container's, not
-	// published) is reachable from this host and that namespace's own
-	// network, a container bridge, and not from other machines: the note's
-	// risk on loopback, not its risk beyond.
+	// Beyond loopback in another network namespace: a container's that its
+	// runtime publishes no port of is reachable from this host and that
+	// namespace's own network, a container bridge, and not from other
+	// machines: the note's risk on loopback. Any other (published, or
+	// where nothing says it is not: NAT rules, its own interface) keeps the
+	// note's risk.
 	for _, n := range entry.Notes {
 		if len(inNetns) == 0 || n.Wide() {
-			break
+			continue
 		}
 		procs := holders(inNetns)
+		sev := n.Risk
+		msg := fmt.Sprintf("%s listens on %s in %s: reachable from other machines if that namespace has an interface or a published port of theirs",
+			n.Title, addresses(inNetns), netnsNames(inNetns))
+		if unpublished(inNetns) {
+			sev = n.RiskLoopback
+			msg = fmt.Sprintf("%s listens on %s in %s, which publishes no port: reachable from this host and that namespace's network (a container bridge), not from other machines",
+				n.Title, addresses(inNetns), netnsNames(inNetns))
+		}
 		out = append(out, Finding{
-			Rule: RuleExposedRiskyService, Severity: n.RiskLoopback,
-			Message: fmt.Sprintf("%s listens on %s in %s: reachable from this host and that namespace's network (a container bridge), not from other machines unless a port is published to it",
-				n.Title, addresses(inNetns), netnsNames(inNetns)),
+			Rule: RuleExposedRiskyService, Severity: sev, Message: msg,
 			Port: g.port, Protocol: g.proto, Sockets: inNetns, Processes: procs,
 			Advice: FillPID(AdvicePlatformFirst(n.Advice, here), procs),
 		})
@@ -235,9 +244,9 @@ func groupFindings(g *listenerGroup, rep *Report, db *knownports.DB, here string
 			named = true
 			msg := fmt.Sprintf("%s is reachable beyond loopback on %s", n.Title, addresses(exposed))
 			advice := FillPID(AdvicePlatformFirst(n.Advice, here), procs)
-			if to := publishedTo(exposed); to != "" {
+			if to, containerPort := publishedTo(exposed); to != "" {
 				msg += ", published to " + to
-				advice = append([]knownports.Advice{publishOnLoopback(g.port)}, advice...)
+				advice = append([]knownports.Advice{publishOnLoopback(g.port, containerPort)}, advice...)
 			}
 			out = append(out, Finding{
 				Rule: RuleExposedRiskyService, Severity: n.Risk, Message: msg,
@@ -341,17 +350,37 @@ func splitByNetns(socks []*Socket) (here, elsewhere []*Socket) {
 	return here, elsewhere
 }
 
+// unpublished reports whether every socket is a container's whose runtime
+// keeps its published ports (Docker) and publishes none at all: a
+// container publishing another port may be NAT'ed on to this one too.
+func unpublished(socks []*Socket) bool {
+	for _, s := range socks {
+		c := socketContainer(s)
+		if c == nil || !c.BindingsKnown || len(c.Bindings) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// socketContainer is the container of a process holding s, if any.
+func socketContainer(s *Socket) *container.Container {
+	for _, p := range s.Processes {
+		if p.Container != nil {
+			return p.Container
+		}
+	}
+	return nil
+}
+
 // netnsNames names the namespaces of socks for a message: "network
 // namespace web (container web1)".
 func netnsNames(socks []*Socket) string {
 	var names []string
 	for _, s := range socks {
 		name := "network namespace " + s.Netns.Label()
-		for _, p := range s.Processes {
-			if p.Container != nil {
-				name += " (container " + cmp.Or(p.Container.Name, p.Container.ShortID()) + ")"
-				break
-			}
+		if c := socketContainer(s); c != nil {
+			name += " (container " + cmp.Or(c.Name, c.ShortID()) + ")"
 		}
 		if !slices.Contains(names, name) {
 			names = append(names, name)
@@ -360,10 +389,11 @@ func netnsNames(socks []*Socket) string {
 	return strings.Join(names, ", ")
 }
 
-// publishedTo names the containers socks publish to: "container web1 port
-// 6379/tcp".
-func publishedTo(socks []*Socket) string {
+// publishedTo names the containers socks publish to ("container web1 port
+// 6379/tcp"), and the first one's port.
+func publishedTo(socks []*Socket) (string, uint16) {
 	var out []string
+	var first uint16
 	for _, s := range socks {
 		for _, p := range s.Processes {
 			f := p.Forward
@@ -377,18 +407,20 @@ func publishedTo(socks []*Socket) string {
 			if d := fmt.Sprintf("%s port %d/%s", name, f.ContainerPort, f.Protocol); !slices.Contains(out, d) {
 				out = append(out, d)
 			}
+			first = cmp.Or(first, f.ContainerPort)
 		}
 	}
-	return strings.Join(out, ", ")
+	return strings.Join(out, ", "), first
 }
 
 // publishOnLoopback is the advice for a container port published on every
 // address: publish it on loopback, where this host still reaches it.
-func publishOnLoopback(port uint16) knownports.Advice {
+func publishOnLoopback(hostPort, containerPort uint16) knownports.Advice {
+	mapping := fmt.Sprintf("127.0.0.1:%d:%d", hostPort, containerPort)
 	return knownports.Advice{
 		Platform: "linux",
-		Text: fmt.Sprintf("Publish the container's port on 127.0.0.1 only, so that this host reaches it and other machines do not: "+
-			"-p 127.0.0.1:%d:CONTAINER_PORT with docker run or podman run, or \"127.0.0.1:%d:CONTAINER_PORT\" under ports: in a compose file; then recreate the container.", port, port),
+		Text: "Publish the container's port on 127.0.0.1 only, so that this host reaches it and other machines do not: " +
+			"-p " + mapping + " with docker run or podman run, or \"" + mapping + "\" under ports: in a compose file; then recreate the container.",
 	}
 }
 

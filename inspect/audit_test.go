@@ -196,22 +196,28 @@ func TestGroupAdvice(t *testing.T) {
 	}
 }
 
-// TestAuditContainers: Redis on 0.0.0.0 in a container's own network
-// namespace is reachable from this host and its bridge only (the note's
-// risk on loopback); published on every address by docker-proxy it is the
-// note's full risk, naming the container, with the advice to publish on
-// 127.0.0.1 first.
+// TestAuditContainers: Redis on 0.0.0.0 in the network namespace of a
+// container that Docker says publishes no port is reachable from this host
+// and its bridge only (the note's risk on loopback); published on every
+// address by docker-proxy it is the note's full risk, naming the
+// container, with the advice to publish on 127.0.0.1 first; in a
+// namespace nothing says is unpublished, the full risk too.
 func TestAuditContainers(t *testing.T) {
-	web1 := &container.Container{Runtime: container.Docker, ID: strings.Repeat("ab", 32), Name: "web1"}
-	inNetns := platformtest.Sock(platform.TCP, "0.0.0.0:6379", "0.0.0.0:0", platform.Listen, 1)
-	inNetns.Netns = &platform.Netns{Inode: 4026532240, Name: "e150162819d6"}
+	cache := &container.Container{Runtime: container.Docker, ID: strings.Repeat("cd", 32), Name: "cache", BindingsKnown: true}
+	web1 := &container.Container{Runtime: container.Docker, ID: strings.Repeat("ab", 32), Name: "web1", BindingsKnown: true,
+		Bindings: []container.Binding{{Protocol: "tcp", ContainerPort: 6379, HostPort: 6379}}}
+	inCache := platformtest.Sock(platform.TCP, "0.0.0.0:6379", "0.0.0.0:0", platform.Listen, 1)
+	inCache.Netns = &platform.Netns{Inode: 4026532240, Name: "e150162819d6"}
+	inPod := platformtest.Sock(platform.TCP, "0.0.0.0:5432", "0.0.0.0:0", platform.Listen, 3)
+	inPod.Netns = &platform.Netns{Inode: 4026532241, PID: 4242}
 	m := &platformtest.Fake{
-		SocketList: []platform.Socket{inNetns, platformtest.Sock(platform.TCP, "0.0.0.0:6379", "0.0.0.0:0", platform.Listen, 2)},
-		Holders:    map[uint64][]int{1: {10}, 2: {20}},
+		SocketList: []platform.Socket{inCache, platformtest.Sock(platform.TCP, "0.0.0.0:6379", "0.0.0.0:0", platform.Listen, 2), inPod},
+		Holders:    map[uint64][]int{1: {10}, 2: {20}, 3: {30}},
 		Processes: map[int]platform.Process{
-			10: {PID: 10, Name: "redis-server", Exe: "/usr/local/bin/redis-server", Container: web1},
+			10: {PID: 10, Name: "redis-server", Exe: "/usr/local/bin/redis-server", Container: cache},
 			20: {PID: 20, Name: "docker-proxy", Exe: "/usr/sbin/docker-proxy", Forward: &container.Publication{
 				Protocol: "tcp", HostPort: 6379, Container: web1, ContainerAddr: netip.MustParseAddr("172.17.0.2"), ContainerPort: 6379, Via: "docker-proxy"}},
+			30: {PID: 30, Name: "postgres", Exe: "/usr/lib/postgresql/16/bin/postgres"},
 		},
 		Machine: platform.Host{OS: "linux", Privileged: true},
 	}
@@ -222,13 +228,16 @@ func TestAuditContainers(t *testing.T) {
 	var got []string
 	for _, f := range a.Findings {
 		if f.Rule == RuleExposedRiskyService {
-			got = append(got, fmt.Sprintf("%s | %s | %s", f.Severity, f.Message, f.Advice[0].Text[:42]))
+			got = append(got, fmt.Sprintf("%s | %s | %.42s", f.Severity, f.Message, f.Advice[0].Text))
 		}
 	}
 	want := []string{
 		"critical | Redis server is reachable beyond loopback on 0.0.0.0:6379, published to container web1 port 6379/tcp | Publish the container's port on 127.0.0.1 ",
-		"low | Redis server listens on 0.0.0.0:6379 in network namespace e150162819d6 (container web1): reachable from this host and that namespace's network (a container bridge), not from other machines unless a port is published to it | " +
-			knownports.Default().Port(6379).Only("tcp").Notes[0].Advice[0].Text[:42],
+		knownports.Default().Port(5432).Only("tcp").Notes[0].Risk.String() + " | " + knownports.Default().Port(5432).Only("tcp").Notes[0].Title +
+			" listens on 0.0.0.0:5432 in network namespace pid 4242: reachable from other machines if that namespace has an interface or a published port of theirs | " +
+			fmt.Sprintf("%.42s", AdvicePlatformFirst(knownports.Default().Port(5432).Only("tcp").Notes[0].Advice, "linux")[0].Text),
+		"low | Redis server listens on 0.0.0.0:6379 in network namespace e150162819d6 (container cache), which publishes no port: reachable from this host and that namespace's network (a container bridge), not from other machines | " +
+			fmt.Sprintf("%.42s", AdvicePlatformFirst(knownports.Default().Port(6379).Only("tcp").Notes[0].Advice, "linux")[0].Text),
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("findings\n %q\nwant\n %q", got, want)

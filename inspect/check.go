@@ -165,7 +165,8 @@ func ownedBy(s *Socket, name string) bool {
 			return true
 		case isContainer && containerNamed(p.Container, want):
 			return true
-		case isContainer && p.Forward != nil && p.Forward.HostPort == s.Local.Port() && containerNamed(p.Forward.Container, want):
+		case isContainer && p.Forward != nil && p.Forward.HostPort == s.Local.Port() && p.Forward.Protocol == s.Protocol.String() &&
+			containerNamed(p.Forward.Container, want):
 			// A published port: docker-proxy holds it for the container.
 			return true
 		}

@@ -183,10 +183,11 @@ func TestEvaluatePolicy(t *testing.T) {
 // container, or one that forwards the socket's port to it.
 func TestOwnedByContainer(t *testing.T) {
 	web1 := &container.Container{Runtime: container.Docker, ID: "294b6b6a799661c93e87e14371e222e6097f91e2c8509f1a7e00710b6ba700a7", Name: "web1"}
-	inside := &Socket{Socket: platform.Socket{Local: netip.MustParseAddrPort("172.17.0.2:8080")}, Processes: []*Process{{Name: "httpd", Container: web1}}}
-	proxy := &Socket{Socket: platform.Socket{Local: netip.MustParseAddrPort("127.0.0.1:18080")},
+	inside := &Socket{Socket: platform.Socket{Protocol: platform.TCP, Local: netip.MustParseAddrPort("172.17.0.2:8080")}, Processes: []*Process{{Name: "httpd", Container: web1}}}
+	proxy := &Socket{Socket: platform.Socket{Protocol: platform.TCP, Local: netip.MustParseAddrPort("127.0.0.1:18080")},
 		Processes: []*Process{{Name: "docker-proxy", Forward: &container.Publication{Protocol: "tcp", HostPort: 18080, Container: web1}}}}
-	otherPort := &Socket{Socket: platform.Socket{Local: netip.MustParseAddrPort("127.0.0.1:18081")}, Processes: proxy.Processes}
+	udpProxy := &Socket{Socket: platform.Socket{Protocol: platform.UDP, Local: netip.MustParseAddrPort("127.0.0.1:18080")}, Processes: proxy.Processes}
+	otherPort := &Socket{Socket: platform.Socket{Protocol: platform.TCP, Local: netip.MustParseAddrPort("127.0.0.1:18081")}, Processes: proxy.Processes}
 	for _, tt := range []struct {
 		s     *Socket
 		owner string
@@ -201,6 +202,7 @@ func TestOwnedByContainer(t *testing.T) {
 		{proxy, "docker-proxy", true},
 		{otherPort, "container:web1", false}, // it forwards another port
 		{proxy, "web1", false},               // a process name, not a container
+		{udpProxy, "container:web1", false},  // it forwards TCP
 	} {
 		if got := ownedBy(tt.s, tt.owner); got != tt.want {
 			t.Errorf("%s held by %s: %v, want %v", tt.s.Local, tt.owner, got, tt.want)

@@ -84,9 +84,9 @@ func listNetns(procRoot string, pids []int) (list []Netns, unreadable int, err e
 
 // sockDiagIn opens a NETLINK_SOCK_DIAG socket in ns (nil: this process's
 // namespace). A socket stays in the namespace it was made in, so only its
-// making moves a thread; the thread moves back, or, if it cannot, dies
-// with its goroutine locked to it rather than serve others in the wrong
-// namespace.
+// making moves a thread, in a goroutine of its own: the thread moves back
+// or, if it cannot, ends with that goroutine, locked to it, rather than
+// serve others in the wrong namespace.
 func sockDiagIn(ns *Netns) (int, error) {
 	open := func() (int, error) {
 		return unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
@@ -99,22 +99,39 @@ func sockDiagIn(ns *Netns) (int, error) {
 		return -1, &os.PathError{Op: "open", Path: ns.path, Err: err}
 	}
 	defer unix.Close(target)
-	runtime.LockOSThread()
-	self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return -1, err
+	// A process's path may now be another process's, in another
+	// namespace: the inode says whether it is still ns.
+	var st unix.Stat_t
+	if err := unix.Fstat(target, &st); err != nil || st.Ino != ns.Inode {
+		return -1, fmt.Errorf("network namespace %s: gone since it was listed", ns.Label())
 	}
-	defer unix.Close(self)
-	if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return -1, fmt.Errorf("entering network namespace %s: %w", ns.path, err)
+	type result struct {
+		fd  int
+		err error
 	}
-	fd, err := open()
-	if unix.Setns(self, unix.CLONE_NEWNET) == nil {
-		runtime.UnlockOSThread()
-	}
-	return fd, err
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- result{-1, err}
+			return
+		}
+		defer unix.Close(self)
+		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			done <- result{-1, fmt.Errorf("entering network namespace %s: %w", ns.Label(), err)}
+			return
+		}
+		fd, err := open()
+		if unix.Setns(self, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		done <- result{fd, err}
+	}()
+	r := <-done
+	return r.fd, r.err
 }
 
 // selectNetns finds the namespace sel names in list: a bind mount's name,
@@ -130,14 +147,22 @@ func selectNetns(procRoot string, list []Netns, sel string) (Netns, error) {
 	if pid, err := strconv.Atoi(sel); err == nil && pid > 0 {
 		path = filepath.Join(procRoot, sel, "ns", "net")
 	}
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err == nil {
+	var own, st unix.Stat_t
+	if err := unix.Stat(filepath.Join(procRoot, "self", "ns", "net"), &own); err != nil {
+		return Netns{}, err
+	}
+	switch err := unix.Stat(path, &st); {
+	case errors.Is(err, unix.EACCES):
+		return Netns{}, fmt.Errorf("--netns %s: %w: reading it needs root", sel, err)
+	case err == nil && st.Dev == own.Dev:
+		// Any namespace file will do, listed or not (unshare --net=FILE).
 		for _, ns := range list {
 			if ns.Inode == st.Ino {
 				ns.path = path
 				return ns, nil
 			}
 		}
+		return Netns{Inode: st.Ino, Own: st.Ino == own.Ino, path: path}, nil
 	}
 	return Netns{}, fmt.Errorf("invalid --netns %q: %w: want an ip netns name, a Docker sandbox ID, a path to a namespace file, a PID or self", sel, ErrNoNetns)
 }

@@ -46,7 +46,12 @@ func newLinuxInspector(opts Options) *linuxInspector {
 }
 
 func (l *linuxInspector) Sockets(ctx context.Context, f Filter) ([]Socket, error) {
-	if (f.AllNetns || f.Netns != "") && l.source != "proc" {
+	switch {
+	case f.Netns != "" && l.source == "proc":
+		return nil, fmt.Errorf("--netns %s: %w: /proc/net shows only this namespace's sockets", f.Netns, ErrNoNetns)
+	case f.AllNetns && l.source == "proc":
+		l.warn("only this network namespace's sockets: /proc/net shows no other's")
+	case f.AllNetns || f.Netns != "":
 		return l.netnsSockets(ctx, f)
 	}
 	if l.source == "proc" {
@@ -116,10 +121,22 @@ func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, 
 	for i := range list {
 		ns := &list[i]
 		socks, interrupted, err := netlinkSockets(ctx, f, l.namesIn(ns), ns)
-		if err != nil {
-			if ns.Own || ctx.Err() != nil {
-				return nil, err
+		switch {
+		case err != nil && ns.Own && ctx.Err() == nil && l.source == "":
+			// As Sockets does where sock_diag is refused: this namespace's
+			// sockets from /proc/net, and the others not at all.
+			var perr error
+			if socks, perr = procNetSockets(l.procRoot, f); perr != nil {
+				return nil, fmt.Errorf("%w; and %w", err, perr)
 			}
+			l.warn(fmt.Sprintf("sockets read from %s/net, as %v; other network namespaces need sock_diag", l.procRoot, err))
+			for j := range socks {
+				socks[j].Netns = ns
+			}
+			return socks, nil
+		case err != nil && (ns.Own || ctx.Err() != nil):
+			return nil, err
+		case err != nil:
 			skipped = append(skipped, fmt.Sprintf("%s (%v)", ns.Label(), err))
 			continue
 		}

@@ -161,10 +161,11 @@ func (p *procReader) process(pid int, detail ProcessDetail) (Process, error) {
 }
 
 // dockerProxyForward reads what a docker-proxy forwards from its command
-// line. The executable's name, not the process's, and root, because a
-// process can rename itself and anyone can run a program so named.
+// line. The executable's name, not the process's, root, and no container,
+// because a process can rename itself, and anyone can run a program so
+// named, root inside a container included.
 func (p *procReader) dockerProxyForward(proc *Process) *container.Publication {
-	if proc.UID != 0 || filepath.Base(proc.Exe) != "docker-proxy" || len(proc.Cmdline) < 2 {
+	if proc.UID != 0 || proc.Container != nil || filepath.Base(proc.Exe) != "docker-proxy" || len(proc.Cmdline) < 2 {
 		return nil
 	}
 	f, ok := container.ParseDockerProxyArgs(proc.Cmdline[1:])

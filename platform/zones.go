@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"strconv"
@@ -23,6 +24,14 @@ type iface struct {
 	loopback bool
 }
 
+// byIndex looks an interface up in this namespace, and fails for another's.
+func (m *ifaceNames) byIndex(index uint32) (*net.Interface, error) {
+	if m.elsewhere {
+		return nil, errors.New("an interface of another network namespace")
+	}
+	return net.InterfaceByIndex(int(index))
+}
+
 // lookup returns the interface with index: its name (the number, when it
 // is gone) and whether it is a loopback interface.
 func (m *ifaceNames) lookup(index uint32) iface {
@@ -34,7 +43,7 @@ func (m *ifaceNames) lookup(index uint32) iface {
 	ifc, ok := m.ifaces[index]
 	if !ok {
 		ifc.name = strconv.FormatUint(uint64(index), 10)
-		if ifi, err := net.InterfaceByIndex(int(index)); err == nil && !m.elsewhere {
+		if ifi, err := m.byIndex(index); err == nil {
 			ifc = iface{name: ifi.Name, loopback: ifi.Flags&net.FlagLoopback != 0}
 		}
 		m.ifaces[index] = ifc

@@ -132,8 +132,11 @@ func (fl *filterFlags) query(names inspect.Names) (inspect.Query, error) {
 		AllNetns:    fl.allNetns,
 		Netns:       fl.netns,
 	}
-	if fl.netns != "" && runtime.GOOS != "linux" {
-		return q, &inspect.UsageError{Msg: fmt.Sprintf("invalid --netns %q: network namespaces are Linux's; %s has one network stack", fl.netns, runtime.GOOS)}
+	switch {
+	case fl.netns != "" && fl.allNetns:
+		return q, &inspect.UsageError{Msg: "-A and --netns: want one, every network namespace or the one named"}
+	case (fl.netns != "" || fl.allNetns) && runtime.GOOS != "linux":
+		return q, &inspect.UsageError{Msg: fmt.Sprintf("-A and --netns are for Linux's network namespaces; %s has one network stack", runtime.GOOS)}
 	}
 	for _, arg := range fl.pids {
 		for item := range strings.SplitSeq(arg, ",") {

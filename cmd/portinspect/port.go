@@ -146,8 +146,9 @@ func warn(ios *IOStreams, warnings []string, format outputFormat) {
 	if format == formatJSON {
 		return
 	}
+	// Warnings quote file names and errors that others may have chosen.
 	for _, w := range warnings {
-		fmt.Fprintf(ios.ErrOut, "portinspect: warning: %s\n", w)
+		fmt.Fprintf(ios.ErrOut, "portinspect: warning: %s\n", escapeText(w))
 	}
 }
 

@@ -11,6 +11,7 @@ package container
 import (
 	"bufio"
 	"bytes"
+	"strconv"
 	"strings"
 )
 
@@ -69,11 +70,19 @@ func ParseCgroup(b []byte) (Ref, bool) {
 // segment down: a container's cgroup may hold cgroups of its own (systemd
 // inside a container, Docker in Docker), and the outermost container is
 // the one the host knows.
+//
+// Below a user's manager (user@UID.service) any name can be made by that
+// user (systemd-run --user --scope --unit=docker-ID): nothing there is
+// taken for a container of this host's runtimes, whose state it would
+// borrow.
 func parseCgroupPath(path string) (Ref, bool) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	var found Ref
 	ok := false
 	for i := range segs {
+		if strings.HasPrefix(segs[i], "user@") {
+			return Ref{}, false
+		}
 		ref, hit := parseSegment(segs, i)
 		if hit {
 			found, ok = ref, true
@@ -135,9 +144,10 @@ func parseSegment(segs []string, i int) (Ref, bool) {
 	// systemd-nspawn: machine.slice/machine-NAME.scope, NAME escaped as
 	// systemd escapes unit names. Podman's libpod-ID.scope sits in
 	// machine.slice too, and is read above.
+	// libvirt's virtual machines sit there too, as machine-qemu-N-NAME.
 	if parent == "machine.slice" {
 		if name, ok := strings.CutPrefix(s, "machine-"); ok {
-			if name, ok = strings.CutSuffix(name, ".scope"); ok && name != "" {
+			if name, ok = strings.CutSuffix(name, ".scope"); ok && name != "" && !isLibvirtMachine(unescapeUnit(name)) {
 				return Ref{Runtime: Nspawn, Name: unescapeUnit(name)}, true
 			}
 		}
@@ -150,6 +160,21 @@ func parseSegment(segs []string, i int) (Ref, bool) {
 		return Ref{Runtime: LXC, Name: s}, true
 	}
 	return Ref{}, false
+}
+
+// isLibvirtMachine reports whether a machine name is libvirt's for a
+// virtual machine: qemu-ID-NAME (or lxc-ID-NAME for its containers, which
+// are containers but not nspawn's; left out too).
+func isLibvirtMachine(name string) bool {
+	for _, driver := range []string{"qemu-", "lxc-"} {
+		if rest, ok := strings.CutPrefix(name, driver); ok {
+			id, _, ok := strings.Cut(rest, "-")
+			if _, err := strconv.Atoi(id); ok && err == nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // podUID finds a Kubernetes pod's UID in a path: a "podUID" segment

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -42,7 +43,8 @@ func TestResolver(t *testing.T) {
 		ref  Ref
 		want Container
 	}{
-		{Ref{Runtime: Docker, ID: id1}, Container{Runtime: Docker, ID: id1, Name: "web1", Image: "pi-busybox:test"}},
+		{Ref{Runtime: Docker, ID: id1}, Container{Runtime: Docker, ID: id1, Name: "web1", Image: "pi-busybox:test", BindingsKnown: true,
+			Bindings: []Binding{{Protocol: "tcp", ContainerPort: 8080, HostAddr: netip.MustParseAddr("127.0.0.1"), HostPort: 18080}}}},
 		{Ref{Runtime: Docker, ID: id2}, Container{Runtime: Docker, ID: id2}}, // broken state: runtime and ID only
 		{Ref{Runtime: Podman, ID: id2}, Container{Runtime: Podman, ID: id2, Name: "web2", Image: "docker.io/library/busybox:latest"}},
 		{Ref{Runtime: Containerd, ID: id2, PodUID: pod}, Container{Runtime: Containerd, ID: id2, Name: "app", Image: "nginx:1.27", Pod: "web-0", PodNamespace: "shop"}},
@@ -51,7 +53,7 @@ func TestResolver(t *testing.T) {
 		{Ref{Runtime: Nspawn, Name: "build-box"}, Container{Runtime: Nspawn, Name: "build-box"}},
 	} {
 		got := r.Resolve(tt.ref)
-		if *got != tt.want {
+		if !reflect.DeepEqual(*got, tt.want) {
 			t.Errorf("%+v: %+v, want %+v", tt.ref, *got, tt.want)
 		}
 		if again := r.Resolve(tt.ref); again != got {
@@ -72,7 +74,7 @@ func TestResolver(t *testing.T) {
 
 func TestResolverNoRuntime(t *testing.T) {
 	r := NewResolver(t.TempDir())
-	if c := r.Resolve(Ref{Runtime: Docker, ID: id1}); *c != (Container{Runtime: Docker, ID: id1}) {
+	if c := r.Resolve(Ref{Runtime: Docker, ID: id1}); !reflect.DeepEqual(*c, Container{Runtime: Docker, ID: id1}) {
 		t.Errorf("%+v", *c)
 	}
 	if c := r.ByAddress(netip.MustParseAddr("172.17.0.2")); c != nil {

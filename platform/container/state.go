@@ -18,6 +18,10 @@ type Container struct {
 	Image        string
 	Pod          string // a Kubernetes pod's name
 	PodNamespace string
+	// Bindings are its published ports, where the runtime's state was
+	// read and keeps them (Docker); BindingsKnown says so.
+	Bindings      []Binding
+	BindingsKnown bool
 }
 
 // ShortID is the ID as runtimes print it: its first 12 hex digits.
@@ -42,7 +46,6 @@ type DockerState struct {
 	Container
 	PID       int          // its first process, 0 when stopped
 	Addresses []netip.Addr // on its networks
-	Bindings  []Binding
 }
 
 // ParseDockerConfig reads /var/lib/docker/containers/ID/config.v2.json.
@@ -79,12 +82,13 @@ func ParseDockerConfig(b []byte) (DockerState, error) {
 		return DockerState{}, errors.New("no container ID")
 	}
 	st := DockerState{Container: Container{
-		Runtime:      Docker,
-		ID:           raw.ID,
-		Name:         strings.TrimPrefix(raw.Name, "/"),
-		Image:        raw.Config.Image,
-		Pod:          raw.Config.Labels["io.kubernetes.pod.name"],
-		PodNamespace: raw.Config.Labels["io.kubernetes.pod.namespace"],
+		Runtime:       Docker,
+		ID:            raw.ID,
+		Name:          strings.TrimPrefix(raw.Name, "/"),
+		Image:         raw.Config.Image,
+		Pod:           raw.Config.Labels["io.kubernetes.pod.name"],
+		PodNamespace:  raw.Config.Labels["io.kubernetes.pod.namespace"],
+		BindingsKnown: true,
 	}}
 	if raw.State.Running {
 		st.PID = raw.State.Pid
@@ -110,10 +114,10 @@ func ParseDockerConfig(b []byte) (DockerState, error) {
 			if a, err := netip.ParseAddr(h.HostIp); err == nil && !a.IsUnspecified() {
 				b.HostAddr = a
 			}
-			st.Bindings = append(st.Bindings, b)
+			st.Container.Bindings = append(st.Container.Bindings, b)
 		}
 	}
-	sortBindings(st.Bindings)
+	sortBindings(st.Container.Bindings)
 	sortAddrs(st.Addresses)
 	return st, nil
 }
