@@ -363,12 +363,16 @@ func unpublished(socks []*Socket) bool {
 	return true
 }
 
-// socketContainer is the container of a process holding s, if any.
+// socketContainer is the container of a process holding s, or of its
+// network namespace, if any.
 func socketContainer(s *Socket) *container.Container {
 	for _, p := range s.Processes {
 		if p.Container != nil {
 			return p.Container
 		}
+	}
+	if s.Netns != nil {
+		return s.Netns.Container
 	}
 	return nil
 }

@@ -282,6 +282,9 @@ type Netns struct {
 	PID int
 	// Own marks the namespace portinspect runs in.
 	Own bool
+	// Container is the container whose namespace it is, as the cgroup of
+	// PID says (Linux), nil for none.
+	Container *container.Container
 	// path opens it.
 	path string
 }

@@ -120,6 +120,7 @@ func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, 
 	var skipped []string
 	for i := range list {
 		ns := &list[i]
+		ns.Container = l.procs.containerOf(ns.PID)
 		socks, interrupted, err := netlinkSockets(ctx, f, l.namesIn(ns), ns)
 		switch {
 		case err != nil && ns.Own && ctx.Err() == nil && l.source == "":

@@ -160,6 +160,22 @@ func (p *procReader) process(pid int, detail ProcessDetail) (Process, error) {
 	return proc, nil
 }
 
+// containerOf returns the container pid runs in, nil for none or when its
+// cgroup cannot be read.
+func (p *procReader) containerOf(pid int) *container.Container {
+	if pid == 0 {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(p.root, strconv.Itoa(pid), "cgroup"))
+	if err != nil {
+		return nil
+	}
+	if ref, ok := container.ParseCgroup(b); ok {
+		return p.containers.Resolve(ref)
+	}
+	return nil
+}
+
 // dockerProxyForward reads what a docker-proxy forwards from its command
 // line. The executable's name, not the process's, root, and no container,
 // because a process can rename itself, and anyone can run a program so

@@ -75,6 +75,18 @@ func TestDockerPublishedPort(t *testing.T) {
 		t.Errorf("the answer lacks %q:\n%s", want, out)
 	}
 
+	// list -A shows the listener inside the container, in its namespace,
+	// named by the container, held by httpd in it.
+	cpid := docker(t, "inspect", "-f", "{{.State.Pid}}", name)
+	out, _, _ = portinspect(t, nil, "list", "-A", "-l", "--port", "8080")
+	if !strings.Contains(out, name+"\ttcp\t") || !strings.Contains(out, "\t"+cpid+"\thttpd\t") {
+		t.Errorf("list -A lacks httpd in %s:\n%s", name, out)
+	}
+	out, _, _ = portinspect(t, nil, "list", "-A", "-l", "--port", "8080", "-o", "wide")
+	if !strings.Contains(out, name) || !strings.Contains(out, "httpd") {
+		t.Errorf("list -A -o wide:\n%s", out)
+	}
+
 	// check --owner PORT=container:NAME: by name or short ID it holds;
 	// another container's name fails, saying who holds the port.
 	for _, owner := range []string{name, id[:12]} {
