@@ -10,7 +10,6 @@ import (
 
 	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
-	"github.com/portinspect/portinspect/platform/container"
 )
 
 // Severity ranks findings, on the known-ports database's scale.
@@ -355,26 +354,12 @@ func splitByNetns(socks []*Socket) (here, elsewhere []*Socket) {
 // container publishing another port may be NAT'ed on to this one too.
 func unpublished(socks []*Socket) bool {
 	for _, s := range socks {
-		c := socketContainer(s)
+		c := s.Container()
 		if c == nil || !c.BindingsKnown || len(c.Bindings) > 0 {
 			return false
 		}
 	}
 	return true
-}
-
-// socketContainer is the container of a process holding s, or of its
-// network namespace, if any.
-func socketContainer(s *Socket) *container.Container {
-	for _, p := range s.Processes {
-		if p.Container != nil {
-			return p.Container
-		}
-	}
-	if s.Netns != nil {
-		return s.Netns.Container
-	}
-	return nil
 }
 
 // netnsNames names the namespaces of socks for a message: "network
@@ -383,8 +368,8 @@ func netnsNames(socks []*Socket) string {
 	var names []string
 	for _, s := range socks {
 		name := "network namespace " + s.Netns.Label()
-		if c := socketContainer(s); c != nil {
-			name += " (container " + cmp.Or(c.Name, c.ShortID()) + ")"
+		if c := s.Container(); c != nil {
+			name += " (container " + c.Label() + ")"
 		}
 		if !slices.Contains(names, name) {
 			names = append(names, name)
@@ -399,14 +384,10 @@ func publishedTo(socks []*Socket) (string, uint16) {
 	var out []string
 	var first uint16
 	for _, s := range socks {
-		for _, p := range s.Processes {
-			f := p.Forward
-			if f == nil || f.HostPort != s.Local.Port() || f.Protocol != s.Protocol.String() {
-				continue
-			}
+		for _, f := range s.Publications() {
 			name := "a container at " + f.ContainerAddr.String()
 			if f.Container != nil {
-				name = "container " + cmp.Or(f.Container.Name, f.Container.ShortID())
+				name = "container " + f.Container.Label()
 			}
 			if d := fmt.Sprintf("%s port %d/%s", name, f.ContainerPort, f.Protocol); !slices.Contains(out, d) {
 				out = append(out, d)

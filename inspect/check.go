@@ -159,19 +159,12 @@ func (a *Assertion) placed(s *Socket) bool {
 
 func ownedBy(s *Socket, name string) bool {
 	want, isContainer := strings.CutPrefix(name, containerOwner)
-	for _, p := range s.Processes {
-		switch {
-		case !isContainer && processNamed(p, name):
-			return true
-		case isContainer && containerNamed(p.Container, want):
-			return true
-		case isContainer && p.Forward != nil && p.Forward.HostPort == s.Local.Port() && p.Forward.Protocol == s.Protocol.String() &&
-			containerNamed(p.Forward.Container, want):
-			// A published port: docker-proxy holds it for the container.
-			return true
-		}
+	if isContainer {
+		// A published port: docker-proxy holds it for the container.
+		return slices.ContainsFunc(s.Processes, func(p *Process) bool { return containerNamed(p.Container, want) }) ||
+			slices.ContainsFunc(s.Publications(), func(f *container.Publication) bool { return containerNamed(f.Container, want) })
 	}
-	return false
+	return slices.ContainsFunc(s.Processes, func(p *Process) bool { return processNamed(p, name) })
 }
 
 // containerOwner starts an owner that names a container: the process runs

@@ -19,6 +19,7 @@ import (
 
 	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
+	"github.com/portinspect/portinspect/platform/container"
 )
 
 // Exposure says who can reach a socket by its local address.
@@ -111,6 +112,32 @@ type Socket struct {
 	// of a connection, its peer's for the client end; "" when unknown.
 	Service string
 	Role    Role
+}
+
+// Container is the container of a process holding s or, failing that, of
+// its network namespace; nil for none.
+func (s *Socket) Container() *container.Container {
+	for _, p := range s.Processes {
+		if p.Container != nil {
+			return p.Container
+		}
+	}
+	if s.Netns != nil {
+		return s.Netns.Container
+	}
+	return nil
+}
+
+// Publications are what s's processes forward from its port to a
+// container's (docker-proxy's one port, for instance).
+func (s *Socket) Publications() []*container.Publication {
+	var out []*container.Publication
+	for _, p := range s.Processes {
+		if f := p.Forward; f != nil && f.HostPort == s.Local.Port() && f.Protocol == s.Protocol.String() {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Listening reports whether the socket waits for peers: a TCP listener or

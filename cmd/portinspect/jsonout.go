@@ -330,7 +330,7 @@ func (jw *jsonWriter) appendSocket(b []byte, s *inspect.Socket) ([]byte, error) 
 		b = appendJSONField(b, ", ", "name", s.Netns.Name)
 		b = append(b, '}')
 	}
-	if pubs := publications(s); len(pubs) > 0 {
+	if pubs := s.Publications(); len(pubs) > 0 {
 		var list []jsonPublication
 		for _, p := range pubs {
 			list = append(list, jsonPublication{Container: newJSONContainer(p.Container), ContainerAddress: p.ContainerAddr.String(),
@@ -344,18 +344,6 @@ func (jw *jsonWriter) appendSocket(b []byte, s *inspect.Socket) ([]byte, error) 
 		b = append(b, enc...)
 	}
 	return append(b, "\n    }"...), nil
-}
-
-// publications lists what the socket's processes forward from its port to
-// a container's.
-func publications(s *inspect.Socket) []*container.Publication {
-	var out []*container.Publication
-	for _, p := range s.Processes {
-		if f := p.Forward; f != nil && f.HostPort == s.Local.Port() && f.Protocol == s.Protocol.String() {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // appendJSONQueue appends a queue length, null where the system does not

@@ -193,11 +193,7 @@ func describeContainer(c *container.Container) string {
 	if c.Pod != "" {
 		facts = append(facts, "pod "+strings.TrimPrefix(c.PodNamespace+"/"+c.Pod, "/"))
 	}
-	name := c.Name
-	if name == "" {
-		name = c.ShortID()
-	}
-	return escapeText("container " + name + " (" + strings.Join(facts, ", ") + ")")
+	return escapeText("container " + c.Label() + " (" + strings.Join(facts, ", ") + ")")
 }
 
 // writeCut writes untrusted text escaped, broken into lines of width

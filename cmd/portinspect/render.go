@@ -104,22 +104,14 @@ func netnsCell(s *inspect.Socket) string {
 }
 
 // netnsName names a socket's network namespace: "" for the one
-// portinspect runs in, else its container's name, the namespace's name
-// (ip netns, Docker's sandbox), the container of a process holding the
-// socket, or a process in it.
+// portinspect runs in, else its container, or the namespace's own label
+// (an ip netns name, Docker's sandbox, a process in it).
 func netnsName(s *inspect.Socket) string {
 	switch {
 	case s.Netns == nil || s.Netns.Own:
 		return ""
-	case s.Netns.Container != nil:
-		return cmp.Or(s.Netns.Container.Name, s.Netns.Container.ShortID())
-	case s.Netns.Name != "":
-		return s.Netns.Name
-	}
-	for _, p := range s.Processes {
-		if p.Container != nil {
-			return cmp.Or(p.Container.Name, p.Container.ShortID())
-		}
+	case s.Container() != nil:
+		return s.Container().Label()
 	}
 	return s.Netns.Label()
 }

@@ -24,6 +24,11 @@ type Container struct {
 	BindingsKnown bool
 }
 
+// Label names the container for people: its name, else its short ID.
+func (c *Container) Label() string {
+	return cmp.Or(c.Name, c.ShortID())
+}
+
 // ShortID is the ID as runtimes print it: its first 12 hex digits.
 func (c *Container) ShortID() string {
 	if len(c.ID) > 12 {
