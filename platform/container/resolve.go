@@ -78,37 +78,31 @@ func (r *Resolver) Resolve(ref Ref) *Container {
 	return c
 }
 
+// readState reads and parses one state file. Why it could not is noted
+// for Problems, but for a file that is not there: most runtimes are not.
+func readState[T any](r *Resolver, path string, parse func([]byte) (T, error)) (T, bool) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		var v T
+		if v, err = parse(b); err == nil {
+			return v, true
+		}
+	}
+	r.note(path, err)
+	var zero T
+	return zero, false
+}
+
 // dockerState reads one container's config.v2.json.
 func (r *Resolver) dockerState(id string) (DockerState, bool) {
-	path := filepath.Join(r.root, dockerContainers, id, "config.v2.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		r.note(path, err)
-		return DockerState{}, false
-	}
-	st, err := ParseDockerConfig(b)
-	if err != nil {
-		r.note(path, err)
-		return DockerState{}, false
-	}
-	return st, true
+	return readState(r, filepath.Join(r.root, dockerContainers, id, "config.v2.json"), ParseDockerConfig)
 }
 
 // storageEntry finds a container in containers/storage's list, read once.
 func (r *Resolver) storageEntry(id string) (Container, bool) {
 	if !r.storageOK {
 		r.storageOK = true
-		path := filepath.Join(r.root, storageContainers)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			r.note(path, err)
-			return Container{}, false
-		}
-		list, err := ParseStorageContainers(b)
-		if err != nil {
-			r.note(path, err)
-			return Container{}, false
-		}
+		list, _ := readState(r, filepath.Join(r.root, storageContainers), ParseStorageContainers)
 		r.storage = make(map[string]Container, len(list))
 		for _, c := range list {
 			r.storage[c.ID] = c
@@ -125,17 +119,8 @@ func (r *Resolver) fillFromBundle(c *Container, ref Ref) {
 	candidates, _ := filepath.Glob(filepath.Join(r.root, containerdTasks, "*", ref.ID, "config.json"))
 	candidates = append(candidates, filepath.Join(r.root, crioBundles, ref.ID, "userdata", "config.json"))
 	for _, path := range candidates {
-		b, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			r.note(path, err)
-			continue
-		}
-		a, err := ParseOCIAnnotations(b)
-		if err != nil {
-			r.note(path, err)
+		a, ok := readState(r, path, ParseOCIAnnotations)
+		if !ok {
 			continue
 		}
 		c.Name, c.Image, c.Pod, c.PodNamespace = cmp.Or(a.Name, c.Name), a.Image, a.Pod, a.PodNamespace
