@@ -1,7 +1,6 @@
 package container
 
 import (
-	"cmp"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -42,8 +41,8 @@ func ParseDockerProxyArgs(args []string) (Forward, bool) {
 }
 
 // goFlags reads "-name value", "-name=value" and "--name value" pairs. A
-// flag followed by another has no value (docker-proxy's -use-listen-fd,
-// conmon's --syslog); no value read here starts with "-".
+// flag followed by another has no value (docker-proxy's -use-listen-fd);
+// no value read here starts with "-".
 func goFlags(args []string) map[string]string {
 	out := make(map[string]string)
 	for i := 0; i < len(args); i++ {
@@ -62,14 +61,4 @@ func goFlags(args []string) map[string]string {
 		}
 	}
 	return out
-}
-
-// ParseConmonArgs reads conmon's arguments (after argv[0]) for the
-// container it monitors: -c/--cid ID and -n/--name NAME. GLib's option
-// syntax reads like Go's for these.
-func ParseConmonArgs(args []string) (id, name string, ok bool) {
-	flags := goFlags(args)
-	id = cmp.Or(flags["cid"], flags["c"])
-	name = cmp.Or(flags["name"], flags["n"])
-	return id, name, isID(id)
 }

@@ -2,10 +2,10 @@
 // container a host socket forwards to, from what the kernel and the
 // container runtimes keep on disk: /proc/PID/cgroup, Docker's
 // config.v2.json, the containers.json of containers/storage (Podman,
-// CRI-O), OCI bundles' config.json, and the command lines of docker-proxy
-// and conmon. It asks no daemon: a daemon may be down, slow or remote, and
-// its socket is as privileged as the files. The parsers here are pure
-// functions over bytes; reading the files is the caller's.
+// CRI-O), OCI bundles' config.json, and docker-proxy's command line. It
+// asks no daemon: a daemon may be down, slow or remote, and its socket is
+// as privileged as the files. The parsers are pure functions over bytes;
+// Resolver reads the files.
 package container
 
 import (

@@ -182,25 +182,6 @@ func TestParseDockerProxyArgs(t *testing.T) {
 	}
 }
 
-func TestParseConmonArgs(t *testing.T) {
-	for _, tt := range []struct {
-		args     string
-		id, name string
-		ok       bool
-	}{
-		{"--api-version 1 -c " + id1 + " -u " + id1 + " -r /usr/bin/crun -b /var/lib/containers/storage/overlay-containers/" + id1 + "/userdata -p /run/pidfile -n web1 --exit-dir /run/exits --full-attach -s -l k8s-file:/log --log-level warning --syslog",
-			id1, "web1", true},
-		{"--cid=" + id1 + " --syslog --name web2", id1, "web2", true},
-		{"--syslog -n web3 -c " + id1, id1, "web3", true},
-		{"-c abc -n x", "abc", "x", false},
-	} {
-		id, name, ok := ParseConmonArgs(strings.Fields(tt.args))
-		if id != tt.id || name != tt.name || ok != tt.ok {
-			t.Errorf("%q: %q %q %v, want %q %q %v", tt.args, id, name, ok, tt.id, tt.name, tt.ok)
-		}
-	}
-}
-
 func FuzzParseCgroup(f *testing.F) {
 	for _, tt := range cgroupLayouts {
 		f.Add([]byte(tt.in))
@@ -243,15 +224,13 @@ func FuzzParseStorageContainers(f *testing.F) {
 	})
 }
 
-func FuzzParseArgs(f *testing.F) {
+func FuzzParseDockerProxyArgs(f *testing.F) {
 	f.Add("-proto tcp -host-ip 127.0.0.1 -host-port 18080 -container-ip 172.17.0.2 -container-port 8080")
-	f.Add("--cid=" + id1 + " --syslog --name web2")
 	f.Fuzz(func(t *testing.T, s string) {
 		args := strings.Fields(s)
 		if fw, ok := ParseDockerProxyArgs(args); ok && (fw.HostPort == 0 || fw.ContainerPort == 0 || !fw.ContainerAddr.IsValid()) {
 			t.Errorf("%q: %+v", s, fw)
 		}
-		_, _, _ = ParseConmonArgs(args)
 	})
 }
 
