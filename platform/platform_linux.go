@@ -50,7 +50,7 @@ func (l *linuxInspector) Sockets(ctx context.Context, f Filter) ([]Socket, error
 	case f.Netns != "" && l.source == "proc":
 		return nil, fmt.Errorf("--netns %s: %w: /proc/net shows only this namespace's sockets", f.Netns, ErrNoNetns)
 	case f.AllNetns && l.source == "proc":
-		l.warn("only this network namespace's sockets: /proc/net shows no other's")
+		l.warnings = append(l.warnings, "only this network namespace's sockets: /proc/net shows no other's")
 	case f.AllNetns || f.Netns != "":
 		return l.netnsSockets(ctx, f)
 	}
@@ -102,7 +102,7 @@ func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, 
 			return nil, fmt.Errorf("network namespace %s: %w", ns.Label(), err)
 		}
 		if interrupted {
-			l.warn("the socket tables changed while they were read: some sockets may be missing")
+			l.warnings = append(l.warnings, "the socket tables changed while they were read: some sockets may be missing")
 		}
 		for j := range socks {
 			socks[j].Netns = &ns
@@ -114,7 +114,7 @@ func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, 
 		if l.privileged() {
 			remedy = "they refused even this privileged run"
 		}
-		l.warn(fmt.Sprintf("the network namespaces of %s could not be read: %s", Plural(unreadable, "process"), remedy))
+		l.warnings = append(l.warnings, fmt.Sprintf("the network namespaces of %s could not be read: %s", Plural(unreadable, "process"), remedy))
 	}
 	var all []Socket
 	var skipped []string
@@ -130,7 +130,7 @@ func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, 
 			if socks, perr = procNetSockets(l.procRoot, f); perr != nil {
 				return nil, fmt.Errorf("%w; and %w", err, perr)
 			}
-			l.warn(fmt.Sprintf("sockets read from %s/net, as %v; other network namespaces need sock_diag", l.procRoot, err))
+			l.warnings = append(l.warnings, fmt.Sprintf("sockets read from %s/net, as %v; other network namespaces need sock_diag", l.procRoot, err))
 			for j := range socks {
 				socks[j].Netns = ns
 			}
@@ -142,7 +142,7 @@ func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, 
 			continue
 		}
 		if interrupted {
-			l.warn("the socket tables of " + ns.Label() + " changed while they were read: some sockets may be missing")
+			l.warnings = append(l.warnings, "the socket tables of "+ns.Label()+" changed while they were read: some sockets may be missing")
 		}
 		for j := range socks {
 			socks[j].Netns = ns
@@ -150,7 +150,7 @@ func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, 
 		all = append(all, socks...)
 	}
 	if len(skipped) > 0 {
-		l.warn(fmt.Sprintf("%s skipped: %s; entering one needs root (CAP_SYS_ADMIN)",
+		l.warnings = append(l.warnings, fmt.Sprintf("%s skipped: %s; entering one needs root (CAP_SYS_ADMIN)",
 			Plural(len(skipped), "network namespace"), strings.Join(skipped, ", ")))
 	}
 	return all, nil
@@ -163,13 +163,6 @@ func (l *linuxInspector) namesIn(ns *Netns) *ifaceNames {
 		return &l.names
 	}
 	return &ifaceNames{elsewhere: true}
-}
-
-// warn adds a warning once: a command may list sockets more than once.
-func (l *linuxInspector) warn(msg string) {
-	if !slices.Contains(l.warnings, msg) {
-		l.warnings = append(l.warnings, msg)
-	}
 }
 
 // Owners walks every process's descriptors. A socket no readable process
