@@ -384,7 +384,7 @@ func publishedTo(socks []*Socket) (string, uint16) {
 	var out []string
 	var first uint16
 	for _, s := range socks {
-		for _, f := range s.Publications() {
+		for _, f := range s.Published {
 			name := "a container at " + f.ContainerAddr.String()
 			if f.Container != nil {
 				name = "container " + f.Container.Label()

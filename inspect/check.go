@@ -162,7 +162,7 @@ func ownedBy(s *Socket, name string) bool {
 	if isContainer {
 		// A published port: docker-proxy holds it for the container.
 		return slices.ContainsFunc(s.Processes, func(p *Process) bool { return containerNamed(p.Container, want) }) ||
-			slices.ContainsFunc(s.Publications(), func(f *container.Publication) bool { return containerNamed(f.Container, want) })
+			slices.ContainsFunc(s.Published, func(f *Publication) bool { return containerNamed(f.Container, want) })
 	}
 	return slices.ContainsFunc(s.Processes, func(p *Process) bool { return processNamed(p, name) })
 }

@@ -180,14 +180,15 @@ func TestEvaluatePolicy(t *testing.T) {
 }
 
 // TestOwnedByContainer matches container owners: a process in the
-// container, or one that forwards the socket's port to it.
+// container, or a socket whose port is published to it.
 func TestOwnedByContainer(t *testing.T) {
 	web1 := &container.Container{Runtime: container.Docker, ID: "294b6b6a799661c93e87e14371e222e6097f91e2c8509f1a7e00710b6ba700a7", Name: "web1"}
 	inside := &Socket{Socket: platform.Socket{Protocol: platform.TCP, Local: netip.MustParseAddrPort("172.17.0.2:8080")}, Processes: []*Process{{Name: "httpd", Container: web1}}}
+	pub := &Publication{Publication: container.Publication{Protocol: "tcp", HostPort: 18080, Container: web1}}
 	proxy := &Socket{Socket: platform.Socket{Protocol: platform.TCP, Local: netip.MustParseAddrPort("127.0.0.1:18080")},
-		Processes: []*Process{{Name: "docker-proxy", Forward: &container.Publication{Protocol: "tcp", HostPort: 18080, Container: web1}}}}
-	udpProxy := &Socket{Socket: platform.Socket{Protocol: platform.UDP, Local: netip.MustParseAddrPort("127.0.0.1:18080")}, Processes: proxy.Processes}
-	otherPort := &Socket{Socket: platform.Socket{Protocol: platform.TCP, Local: netip.MustParseAddrPort("127.0.0.1:18081")}, Processes: proxy.Processes}
+		Processes: []*Process{{Name: "docker-proxy"}}, Published: []*Publication{pub}}
+	unnamed := &Socket{Socket: proxy.Socket, Processes: proxy.Processes,
+		Published: []*Publication{{Publication: container.Publication{Protocol: "tcp", HostPort: 18080}}}}
 	for _, tt := range []struct {
 		s     *Socket
 		owner string
@@ -200,9 +201,8 @@ func TestOwnedByContainer(t *testing.T) {
 		{inside, "httpd", true},
 		{proxy, "container:web1", true},
 		{proxy, "docker-proxy", true},
-		{otherPort, "container:web1", false}, // it forwards another port
-		{proxy, "web1", false},               // a process name, not a container
-		{udpProxy, "container:web1", false},  // it forwards TCP
+		{unnamed, "container:web1", false}, // to a container not named here
+		{proxy, "web1", false},             // a process name, not a container
 	} {
 		if got := ownedBy(tt.s, tt.owner); got != tt.want {
 			t.Errorf("%s held by %s: %v, want %v", tt.s.Local, tt.owner, got, tt.want)

@@ -112,6 +112,11 @@ type Socket struct {
 	// of a connection, its peer's for the client end; "" when unknown.
 	Service string
 	Role    Role
+	// Published is what the socket's port is published to: a container's
+	// port that its holder forwards to, as docker-proxy does, or that NAT
+	// rules forward to while its holder keeps the port, as Podman's
+	// conmon does.
+	Published []*Publication
 }
 
 // Container is the container of a process holding s or, failing that, of
@@ -126,18 +131,6 @@ func (s *Socket) Container() *container.Container {
 		return s.Netns.Container
 	}
 	return nil
-}
-
-// Publications are what s's processes forward from its port to a
-// container's (docker-proxy's one port, for instance).
-func (s *Socket) Publications() []*container.Publication {
-	var out []*container.Publication
-	for _, p := range s.Processes {
-		if f := p.Forward; f != nil && f.HostPort == s.Local.Port() && f.Protocol == s.Protocol.String() {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // Listening reports whether the socket waits for peers: a TCP listener or
@@ -208,6 +201,9 @@ type Report struct {
 	ChildPIDNamespace bool
 	// AllNetns says the sockets are every network namespace's.
 	AllNetns bool
+	// Published are the asked-for ports that NAT rules publish while no
+	// socket listed holds them.
+	Published []*Publication
 }
 
 // Source is where sockets and processes come from: platform.Inspector, or
@@ -302,6 +298,7 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 		rep.Warnings = append(rep.Warnings, hiddenWarnings(rep.Sockets, ownerRep, rep.Host)...)
 		rep.ChildPIDNamespace = ownerRep.ChildPIDNamespace
 	}
+	publish(ctx, src, &q, filter, rep)
 	sortSockets(rep.Sockets)
 	// A second listing (listeningPorts) may have said the same again.
 	for _, w := range src.Warnings() {

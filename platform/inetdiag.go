@@ -257,23 +257,59 @@ func parseInetDiagMsg(b []byte, p Protocol) (inetDiagSocket, error) {
 	return d, nil
 }
 
-// inetDiagAttrU8 finds the one-byte attribute of type typ among netlink
+// inetDiagAttrU8 finds the one-byte attribute of type typ.
+func inetDiagAttrU8(b []byte, typ uint16) (uint8, bool) {
+	if v, ok := netlinkAttr(b, typ); ok && len(v) >= 1 {
+		return v[0], true
+	}
+	return 0, false
+}
+
+// netlinkAttr finds the payload of the attribute of type typ among netlink
 // attributes (struct nlattr: length and type, then the payload, each
 // padded to 4 bytes). Malformed attributes end the search: they cost only
 // the detail they carry.
-func inetDiagAttrU8(b []byte, typ uint16) (uint8, bool) {
+func netlinkAttr(b []byte, typ uint16) ([]byte, bool) {
 	for len(b) >= 4 {
 		n := int(binary.NativeEndian.Uint16(b))
 		t := binary.NativeEndian.Uint16(b[2:]) & 0x3fff // without NLA_F_NESTED, NLA_F_NET_BYTEORDER
 		if n < 4 || n > len(b) {
-			return 0, false
+			return nil, false
 		}
-		if t == typ && n >= 5 {
-			return b[4], true
+		if t == typ {
+			return b[4:n], true
 		}
 		b = b[min(len(b), (n+3)&^3):]
 	}
-	return 0, false
+	return nil, false
+}
+
+// ifAddrMsgLen is the size of struct ifaddrmsg (linux/if_addr.h), which
+// starts an RTM_NEWADDR message before its attributes.
+const ifAddrMsgLen = 8
+
+// Attributes of an RTM_NEWADDR message.
+const (
+	ifaAddress = 1
+	ifaLocal   = 2
+)
+
+// parseIfAddrMsg reads the address an RTM_NEWADDR message gives an
+// interface: IFA_LOCAL where it is set, as on a point-to-point link, whose
+// IFA_ADDRESS is the peer's.
+func parseIfAddrMsg(b []byte) (netip.Addr, bool) {
+	if len(b) < ifAddrMsgLen {
+		return netip.Addr{}, false
+	}
+	attrs := b[ifAddrMsgLen:]
+	v, ok := netlinkAttr(attrs, ifaLocal)
+	if !ok {
+		v, ok = netlinkAttr(attrs, ifaAddress)
+	}
+	if !ok {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFromSlice(v)
 }
 
 // Netlink's framing (linux/netlink.h).
@@ -285,6 +321,7 @@ const (
 	nlmFDumpIntr     = 0x10
 	nlmFDump         = 0x300 // NLM_F_ROOT | NLM_F_MATCH
 	sockDiagByFamily = 20
+	rtmGetAddr       = 22
 )
 
 // netlinkRequest frames payload as a request of type typ with flags and

@@ -82,29 +82,23 @@ func listNetns(procRoot string, pids []int) (list []Netns, unreadable int, err e
 	return list, unreadable, nil
 }
 
-// sockDiagIn opens a NETLINK_SOCK_DIAG socket in ns (nil: this process's
-// namespace). A socket stays in the namespace it was made in, so only its
+// netlinkIn opens a netlink socket of the given protocol (NETLINK_SOCK_DIAG,
+// NETLINK_ROUTE) in ns (nil: this process's namespace). A socket stays in the namespace it was made in, so only its
 // making moves a thread, in a goroutine of its own: the thread moves back
 // or, if it cannot, ends with that goroutine, locked to it, rather than
 // serve others in the wrong namespace.
-func sockDiagIn(ns *Netns) (int, error) {
+func netlinkIn(ns *Netns, protocol int) (int, error) {
 	open := func() (int, error) {
-		return unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+		return unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, protocol)
 	}
 	if ns == nil || ns.Own {
 		return open()
 	}
-	target, err := unix.Open(ns.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	target, err := openNetns(ns)
 	if err != nil {
-		return -1, &os.PathError{Op: "open", Path: ns.path, Err: err}
+		return -1, err
 	}
 	defer unix.Close(target)
-	// A process's path may now be another process's, in another
-	// namespace: the inode says whether it is still ns.
-	var st unix.Stat_t
-	if err := unix.Fstat(target, &st); err != nil || st.Ino != ns.Inode {
-		return -1, fmt.Errorf("network namespace %s: gone since it was listed", ns.Label())
-	}
 	type result struct {
 		fd  int
 		err error
@@ -132,6 +126,22 @@ func sockDiagIn(ns *Netns) (int, error) {
 	}()
 	r := <-done
 	return r.fd, r.err
+}
+
+// openNetns opens ns's namespace file. A process's path may by now be
+// another process's, in another namespace: the inode says whether it is
+// still ns.
+func openNetns(ns *Netns) (int, error) {
+	fd, err := unix.Open(ns.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: ns.path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Ino != ns.Inode {
+		unix.Close(fd)
+		return -1, fmt.Errorf("network namespace %s: gone since it was listed", ns.Label())
+	}
+	return fd, nil
 }
 
 // selectNetns finds the namespace sel names in list: a bind mount's name,

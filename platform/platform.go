@@ -364,8 +364,10 @@ type Process struct {
 	// Container is the container the process runs in (Linux), nil for
 	// none; read with DetailFull.
 	Container *container.Container
-	// Forward is the host port this process forwards to a container's, as
-	// docker-proxy does (Linux, DetailFull).
+	// Forward is what this process forwards to a container (Linux,
+	// DetailFull): one host port to a container's, as docker-proxy does,
+	// or, with HostPort 0, whatever host ports it holds while NAT rules
+	// forward them, as Podman's conmon and dockerd do.
 	Forward *container.Publication
 }
 

@@ -79,16 +79,7 @@ func (l *linuxInspector) Sockets(ctx context.Context, f Filter) ([]Socket, error
 // cannot be entered (without privilege, or gone since it was found) is
 // skipped with a warning, or, when it is the one asked for, an error.
 func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, error) {
-	procFD, err := unix.Open(l.procRoot, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: l.procRoot, Err: err}
-	}
-	pids, err := listPIDs(procFD)
-	unix.Close(procFD)
-	if err != nil {
-		return nil, err
-	}
-	list, unreadable, err := listNetns(l.procRoot, pids)
+	list, unreadable, err := l.listNetns()
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +145,21 @@ func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, 
 			Plural(len(skipped), "network namespace"), strings.Join(skipped, ", ")))
 	}
 	return all, nil
+}
+
+// listNetns lists the machine's network namespaces, and counts the
+// processes whose namespace could not be read.
+func (l *linuxInspector) listNetns() ([]Netns, int, error) {
+	procFD, err := unix.Open(l.procRoot, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, 0, &os.PathError{Op: "open", Path: l.procRoot, Err: err}
+	}
+	pids, err := listPIDs(procFD)
+	unix.Close(procFD)
+	if err != nil {
+		return nil, 0, err
+	}
+	return listNetns(l.procRoot, pids)
 }
 
 // namesIn returns the interface names of ns, which lookups made here can

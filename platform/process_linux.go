@@ -156,7 +156,7 @@ func (p *procReader) process(pid int, detail ProcessDetail) (Process, error) {
 			proc.Service = systemdUnit(cgroup)
 		}
 	}
-	proc.Forward = p.dockerProxyForward(&proc)
+	proc.Forward = p.forwardOf(&proc)
 	return proc, nil
 }
 
@@ -176,23 +176,38 @@ func (p *procReader) containerOf(pid int) *container.Container {
 	return nil
 }
 
-// dockerProxyForward reads what a docker-proxy forwards from its command
-// line. The executable's name, not the process's, root, and no container,
-// because a process can rename itself, and anyone can run a program so
-// named, root inside a container included.
-func (p *procReader) dockerProxyForward(proc *Process) *container.Publication {
-	if proc.UID != 0 || proc.Container != nil || filepath.Base(proc.Exe) != "docker-proxy" || len(proc.Cmdline) < 2 {
+// forwardOf says what a container runtime's process forwards to: one
+// port to one container, as docker-proxy's command line says, or whatever
+// host ports it holds for NAT rules to forward, as Podman's conmon does for
+// its container (named by its -c) and dockerd does without its proxy.
+// The executable's name counts, not the process's, with root and no
+// container, because a process can rename itself, and anyone can run a
+// program so named, root inside a container included.
+func (p *procReader) forwardOf(proc *Process) *container.Publication {
+	if proc.UID != 0 || proc.Container != nil || len(proc.Cmdline) < 2 {
 		return nil
 	}
-	f, ok := container.ParseDockerProxyArgs(proc.Cmdline[1:])
-	if !ok {
-		return nil
+	switch filepath.Base(proc.Exe) {
+	case "docker-proxy":
+		f, ok := container.ParseDockerProxyArgs(proc.Cmdline[1:])
+		if !ok {
+			return nil
+		}
+		return &container.Publication{
+			Protocol: f.Protocol, HostAddr: f.HostAddr, HostPort: f.HostPort,
+			Container: p.containers.ByAddress(f.ContainerAddr), ContainerAddr: f.ContainerAddr, ContainerPort: f.ContainerPort,
+			Via: container.ViaDockerProxy,
+		}
+	case "conmon":
+		id, ok := container.ParseConmonArgs(proc.Cmdline[1:])
+		if !ok {
+			return nil
+		}
+		return &container.Publication{Container: p.containers.Resolve(container.Ref{Runtime: container.Podman, ID: id}), Via: container.ViaConmon}
+	case "dockerd":
+		return &container.Publication{Via: container.ViaDockerd}
 	}
-	return &container.Publication{
-		Protocol: f.Protocol, HostAddr: f.HostAddr, HostPort: f.HostPort,
-		Container: p.containers.ByAddress(f.ContainerAddr), ContainerAddr: f.ContainerAddr, ContainerPort: f.ContainerPort,
-		Via: "docker-proxy",
-	}
+	return nil
 }
 
 func (p *procReader) userName(uid uint32) string {

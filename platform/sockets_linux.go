@@ -225,23 +225,13 @@ func dumpInetDiag(ns *Netns, req *inetDiagRequest, fn func(d *inetDiagSocket, si
 	if req.protocol == ipprotoUDP {
 		proto = UDP
 	}
-	fd, err := sockDiagIn(ns)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
 	const seq = 1
 	msg := netlinkRequest(sockDiagByFamily, nlmFRequest|nlmFDump, seq, req.Serialize())
-	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return err
-	}
-	// The kernel fills a reply up to the reader's buffer, up to 32 KiB.
-	buf := make([]byte, 64<<10)
 	size := 0
 	// One socket reused for every message: fn's pointer would otherwise
 	// cost an allocation per socket.
 	var d inetDiagSocket
-	parse := func(payload []byte) error {
+	return dumpNetlink(ns, unix.NETLINK_SOCK_DIAG, msg, seq, func(payload []byte) error {
 		size += nlmsgHdrLen + len(payload)
 		var err error
 		if d, err = parseInetDiagMsg(payload, proto); err != nil {
@@ -249,7 +239,23 @@ func dumpInetDiag(ns *Netns, req *inetDiagRequest, fn func(d *inetDiagSocket, si
 		}
 		fn(&d, size)
 		return nil
+	})
+}
+
+// dumpNetlink sends a dump request, msg numbered seq, on a netlink socket
+// of the given protocol in ns, and calls parse with each message of the
+// reply.
+func dumpNetlink(ns *Netns, protocol int, msg []byte, seq uint32, parse func(payload []byte) error) error {
+	fd, err := netlinkIn(ns, protocol)
+	if err != nil {
+		return err
 	}
+	defer unix.Close(fd)
+	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return err
+	}
+	// The kernel fills a reply up to the reader's buffer, up to 32 KiB.
+	buf := make([]byte, 64<<10)
 	interrupted := false
 	for {
 		n, _, flags, from, err := unix.Recvmsg(fd, buf, nil, 0)

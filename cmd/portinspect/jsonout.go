@@ -29,7 +29,10 @@ type jsonReport struct {
 	Schema string   `json:"schema"`
 	Host   jsonHost `json:"host"`
 	// Findings is an audit's, written after host; nil for other commands.
-	Findings   []jsonFinding      `json:"findings,omitempty"`
+	Findings []jsonFinding `json:"findings,omitempty"`
+	// Published are the ports NAT rules publish that no socket holds,
+	// written after sockets, and only when there are some.
+	Published  []jsonPublication  `json:"published,omitempty"`
 	KnownPorts []knownports.Entry `json:"known_ports"`
 	Warnings   []string           `json:"warnings"`
 	Error      string             `json:"error,omitempty"`
@@ -104,13 +107,59 @@ func newJSONContainer(c *container.Container) *jsonContainer {
 	return &jsonContainer{Runtime: c.Runtime, ID: c.ID, Name: c.Name, Image: c.Image, Pod: c.Pod, PodNamespace: c.PodNamespace}
 }
 
-// jsonPublication is one element of a host socket's "published".
+// jsonPublication is one element of a host socket's "published", or of
+// the report's, for a port NAT rules publish with no socket holding it.
 type jsonPublication struct {
 	Container        *jsonContainer `json:"container"`
 	ContainerAddress string         `json:"container_address"`
 	ContainerPort    uint16         `json:"container_port"`
 	Protocol         string         `json:"protocol"`
 	Via              string         `json:"via"`
+	// HostAddress is "" when every address of the host is published.
+	HostAddress string         `json:"host_address"`
+	HostPort    uint16         `json:"host_port"`
+	Listeners   []jsonListener `json:"listeners"`
+}
+
+// jsonListener is a socket that takes what a publication forwards.
+type jsonListener struct {
+	LocalAddress string               `json:"local_address"`
+	LocalPort    uint16               `json:"local_port"`
+	Netns        *jsonNetns           `json:"netns"`
+	OwnerStatus  string               `json:"owner_status"`
+	Processes    []jsonFindingProcess `json:"processes"`
+}
+
+type jsonNetns struct {
+	Inode uint64 `json:"inode"`
+	Name  string `json:"name"`
+}
+
+func newJSONPublications(pubs []*inspect.Publication) []jsonPublication {
+	list := make([]jsonPublication, 0, len(pubs))
+	for _, p := range pubs {
+		jp := jsonPublication{Container: newJSONContainer(p.Container), ContainerPort: p.ContainerPort,
+			Protocol: p.Protocol, Via: p.Via, HostPort: p.HostPort, Listeners: []jsonListener{}}
+		if p.ContainerAddr.IsValid() {
+			jp.ContainerAddress = p.ContainerAddr.String()
+		}
+		if p.HostAddr.IsValid() {
+			jp.HostAddress = p.HostAddr.String()
+		}
+		for _, l := range p.Listeners {
+			jl := jsonListener{LocalAddress: l.Local.Addr().String(), LocalPort: l.Local.Port(), OwnerStatus: l.Owners.String(),
+				Processes: []jsonFindingProcess{}}
+			if l.Netns != nil {
+				jl.Netns = &jsonNetns{Inode: l.Netns.Inode, Name: l.Netns.Name}
+			}
+			for _, proc := range l.Processes {
+				jl.Processes = append(jl.Processes, jsonFindingProcess{PID: proc.PID, Name: proc.Name, Exe: proc.Exe})
+			}
+			jp.Listeners = append(jp.Listeners, jl)
+		}
+		list = append(list, jp)
+	}
+	return list
 }
 
 // newJSONReport turns a report, but for its sockets, into the JSON
@@ -122,6 +171,9 @@ func newJSONReport(rep *inspect.Report) *jsonReport {
 		Host:       jsonHost{Hostname: rep.Host.Hostname, OS: rep.Host.OS, Privileged: rep.Host.Privileged},
 		KnownPorts: rep.KnownPorts,
 		Warnings:   rep.Warnings,
+	}
+	if len(rep.Published) > 0 {
+		out.Published = newJSONPublications(rep.Published)
 	}
 	if out.KnownPorts == nil {
 		out.KnownPorts = []knownports.Entry{}
@@ -211,6 +263,11 @@ func writeJSONReport(out io.Writer, doc *jsonReport, sockets []inspect.Socket) e
 		w.WriteString("\n  ")
 	}
 	w.WriteString("],\n")
+	if len(doc.Published) > 0 {
+		if err := field("published", doc.Published, true); err != nil {
+			return err
+		}
+	}
 	w.WriteString(`  "known_ports": [`)
 	for i := range doc.KnownPorts {
 		if i > 0 {
@@ -330,13 +387,8 @@ func (jw *jsonWriter) appendSocket(b []byte, s *inspect.Socket) ([]byte, error) 
 		b = appendJSONField(b, ", ", "name", s.Netns.Name)
 		b = append(b, '}')
 	}
-	if pubs := s.Publications(); len(pubs) > 0 {
-		var list []jsonPublication
-		for _, p := range pubs {
-			list = append(list, jsonPublication{Container: newJSONContainer(p.Container), ContainerAddress: p.ContainerAddr.String(),
-				ContainerPort: p.ContainerPort, Protocol: p.Protocol, Via: p.Via})
-		}
-		enc, err := jw.encode(in[1:], list)
+	if len(s.Published) > 0 {
+		enc, err := jw.encode(in[1:], newJSONPublications(s.Published))
 		if err != nil {
 			return nil, err
 		}

@@ -64,8 +64,8 @@ and is the same piped as on a terminal; --full prints the port's whole entry.
 
 ` + exposureHelp + `
 
-Exit status: 0 something is on the port, 1 nothing is, 2 bad input, 3 the
-machine's sockets could not be read.`,
+Exit status: 0 something is on the port (or NAT rules publish it), 1
+nothing is, 2 bad input, 3 the machine's sockets could not be read.`,
 		Example: `  portinspect port 3372
   portinspect port 127.0.0.1:8080
   portinspect port 22,80,443/tcp -o json
@@ -101,7 +101,8 @@ func portRun(f *Factory, opts *portOptions) error {
 	}
 	// Clients alone (TIME_WAIT after the server went) are nothing on the
 	// port.
-	if !slices.ContainsFunc(rep.Sockets, func(s inspect.Socket) bool { return s.Role != inspect.RoleClient }) {
+	// A port that NAT rules publish answers, though no socket holds it.
+	if len(rep.Published) == 0 && !slices.ContainsFunc(rep.Sockets, func(s inspect.Socket) bool { return s.Role != inspect.RoleClient }) {
 		return &errSilentExit{code: exitNotFound}
 	}
 	return nil

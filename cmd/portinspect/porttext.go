@@ -65,9 +65,12 @@ func renderPort(ios *IOStreams, rep *inspect.Report, opts *portOptions) error {
 		// Clients left behind (TIME_WAIT) by a server that is gone.
 		fmt.Fprintf(w, "%s\n\n%s\n", nothingThere(opts), clientsCaption)
 		writeSections(w, header, []tableSection{{rows: clientRows}})
+	case len(rep.Published) > 0:
+		fmt.Fprintf(w, "Nothing is listening on %s, but NAT rules forward it.\n", describeSpecs(opts.Specs))
 	default:
 		fmt.Fprintln(w, nothingThere(opts))
 	}
+	writePublished(w, rep)
 	if len(rep.Sockets) > 0 {
 		writeProcessDetails(w, rep.Sockets, rep.Host.Privileged, textWidth(ios))
 	}
@@ -149,18 +152,6 @@ func writeProcessDetails(w io.Writer, socks []inspect.Socket, privileged bool, w
 		if p.Container != nil {
 			fmt.Fprintf(w, "      in:       %s\n", describeContainer(p.Container))
 		}
-		if f := p.Forward; f != nil {
-			target := "a container portinspect could not name"
-			if f.Container != nil {
-				target = describeContainer(f.Container)
-			}
-			host := "*"
-			if f.HostAddr.IsValid() {
-				host = f.HostAddr.String()
-			}
-			fmt.Fprintf(w, "      forwards: %s to %s at %s/%s\n", net.JoinHostPort(host, strconv.Itoa(int(f.HostPort))), target,
-				net.JoinHostPort(f.ContainerAddr.String(), strconv.Itoa(int(f.ContainerPort))), f.Protocol)
-		}
 		if p.Exe != "" {
 			fmt.Fprintf(w, "      exe:      %s\n", escapeText(p.Exe))
 		}
@@ -180,6 +171,65 @@ func writeProcessDetails(w io.Writer, socks []inspect.Socket, privileged bool, w
 	case hidden > 1:
 		fmt.Fprintf(w, "  %d sockets have hidden owners (see the warning)\n", hidden)
 	}
+}
+
+// writePublished says where the report's published ports lead: the
+// container (or address) each forwards to, by what, and what listens
+// there.
+func writePublished(w io.Writer, rep *inspect.Report) {
+	var pubs []*inspect.Publication
+	for i := range rep.Sockets {
+		pubs = append(pubs, rep.Sockets[i].Published...)
+	}
+	pubs = append(pubs, rep.Published...)
+	if len(pubs) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Published")
+	for _, p := range pubs {
+		host := "*"
+		if p.HostAddr.IsValid() {
+			host = p.HostAddr.String()
+		}
+		target := "an address no container portinspect knows has"
+		if p.Container != nil {
+			target = describeContainer(p.Container)
+		} else if len(p.Listeners) > 0 && p.Listeners[0].Netns != nil {
+			target = "network namespace " + escapeText(p.Listeners[0].Netns.Label())
+		}
+		to := net.JoinHostPort(p.ContainerAddr.String(), strconv.Itoa(int(p.ContainerPort)))
+		if !p.ContainerAddr.IsValid() {
+			to, target = "port "+strconv.Itoa(int(p.ContainerPort)), "this host"
+		}
+		fmt.Fprintf(w, "  %s/%s to %s at %s, %s\n", net.JoinHostPort(host, strconv.Itoa(int(p.HostPort))), p.Protocol, target, to, describeVia(p.Via))
+		if len(p.Listeners) == 0 && p.ContainerAddr.IsValid() {
+			fmt.Fprintln(w, "    nothing found listening there")
+		}
+		for _, l := range p.Listeners {
+			var who []string
+			for _, proc := range l.Processes {
+				who = append(who, fmt.Sprintf("%s (pid %d)", escapeText(proc.Name), proc.PID))
+			}
+			if len(who) == 0 {
+				who = append(who, "a process portinspect could not see")
+			}
+			fmt.Fprintf(w, "    listening there: %s on %s\n", strings.Join(who, ", "), l.LocalName())
+		}
+	}
+}
+
+// describeVia says what forwards a published port.
+func describeVia(via string) string {
+	switch via {
+	case container.ViaNAT:
+		return "by NAT rules alone"
+	case container.ViaConmon:
+		return "by NAT rules, the port held by conmon"
+	case container.ViaDockerd:
+		return "by NAT rules, the port held by dockerd"
+	}
+	return "by " + via
 }
 
 // describeContainer names a container as `docker ps` would, with its

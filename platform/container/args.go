@@ -62,3 +62,22 @@ func goFlags(args []string) map[string]string {
 	}
 	return out
 }
+
+// ParseConmonArgs reads the container ID from conmon's arguments (after
+// argv[0]): "-c ID" or "--cid ID", in GLib's option syntax, where
+// "--cid=ID" is the same.
+func ParseConmonArgs(args []string) (string, bool) {
+	for i, a := range args {
+		var v string
+		switch {
+		case (a == "-c" || a == "--cid") && i+1 < len(args):
+			v = args[i+1]
+		case strings.HasPrefix(a, "--cid="):
+			v = strings.TrimPrefix(a, "--cid=")
+		default:
+			continue
+		}
+		return v, isID(v)
+	}
+	return "", false
+}

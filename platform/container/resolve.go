@@ -24,6 +24,21 @@ type Publication struct {
 	Via string
 }
 
+// What a Publication is forwarded by: its Via.
+const (
+	// ViaNAT: NAT rules alone, with no process holding the host port.
+	ViaNAT = "nat"
+	// ViaDockerProxy: Docker's userland proxy, which holds the port and
+	// copies each connection.
+	ViaDockerProxy = "docker-proxy"
+	// ViaConmon: NAT rules, while Podman's conmon holds the port so that
+	// nothing else takes it.
+	ViaConmon = "conmon"
+	// ViaDockerd: NAT rules, while dockerd holds the port (Docker 28 and
+	// later without the userland proxy).
+	ViaDockerd = "dockerd"
+)
+
 // Resolver names containers from the runtimes' state on disk, reading
 // each file once. It is safe for concurrent use.
 type Resolver struct {

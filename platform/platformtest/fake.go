@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/portinspect/portinspect/platform"
+	"github.com/portinspect/portinspect/platform/container"
 )
 
 // Fake is a platform.Inspector over a fixed set of sockets and processes.
@@ -27,6 +28,13 @@ type Fake struct {
 	Err error
 	// OwnersErr, when set, is what Owners returns.
 	OwnersErr error
+	// NAT are the publications its NAT rules make; NATErr, when set, is
+	// what reading them returns.
+	NAT    []container.Publication
+	NATErr error
+	// Behind are the listeners, in other namespaces, that take what is
+	// forwarded to an address.
+	Behind map[netip.AddrPort][]platform.Socket
 
 	// OwnersCalled records whether an owner lookup ran.
 	OwnersCalled bool
@@ -42,6 +50,31 @@ func (f *Fake) Sockets(_ context.Context, flt platform.Filter) ([]platform.Socke
 	var out []platform.Socket
 	for _, s := range f.SocketList {
 		if flt.Match(&s) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// Publications returns every NAT publication on a port flt keeps.
+func (f *Fake) Publications(_ context.Context, flt platform.Filter) ([]container.Publication, error) {
+	var out []container.Publication
+	for _, p := range f.NAT {
+		proto := platform.TCP
+		if p.Protocol == "udp" {
+			proto = platform.UDP
+		}
+		if flt.Ports == nil || slices.ContainsFunc(flt.Ports, func(r platform.PortRange) bool { return r.Has(p.HostPort, proto) }) {
+			out = append(out, p)
+		}
+	}
+	return out, f.NATErr
+}
+
+func (f *Fake) Reached(_ context.Context, p platform.Protocol, addr netip.AddrPort) ([]platform.Socket, error) {
+	var out []platform.Socket
+	for _, s := range f.Behind[addr] {
+		if s.Protocol == p {
 			out = append(out, s)
 		}
 	}
