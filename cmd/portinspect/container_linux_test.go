@@ -7,9 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDockerPublishedPort runs a busybox httpd container that Docker
@@ -26,7 +28,7 @@ func TestDockerPublishedPort(t *testing.T) {
 		}
 		t.Skipf("no Docker daemon: %s", bytes.TrimSpace(out))
 	}
-	image := dockerImage(t)
+	image := containerImage(t, "docker")
 	port, err := freePort()
 	if err != nil {
 		t.Fatal(err)
@@ -37,48 +39,13 @@ func TestDockerPublishedPort(t *testing.T) {
 	id := docker(t, "inspect", "-f", "{{.Id}}", name)
 	addr := docker(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", name)
 
-	out, errOut, code := portinspect(t, nil, strconv.Itoa(port), "-o", "json")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
-	var doc struct {
-		Sockets []struct {
-			LocalAddress string `json:"local_address"`
-			Processes    []struct{ Name string }
-			Published    []struct {
-				Container struct {
-					Runtime, ID, Name, Image string
-				}
-				ContainerAddress string `json:"container_address"`
-				ContainerPort    int    `json:"container_port"`
-				Protocol, Via    string
-			}
-		}
-	}
-	if err := json.Unmarshal([]byte(out), &doc); err != nil {
-		t.Fatalf("%v:\n%s", err, out)
-	}
-	if len(doc.Sockets) != 1 || len(doc.Sockets[0].Published) != 1 {
-		t.Fatalf("want one socket publishing one container port:\n%s", out)
-	}
-	s := doc.Sockets[0]
-	p := s.Published[0]
-	if s.LocalAddress != "127.0.0.1" || len(s.Processes) != 1 || s.Processes[0].Name != "docker-proxy" ||
-		p.Container.Runtime != "docker" || p.Container.ID != id || p.Container.Name != name || p.Container.Image != image ||
-		p.ContainerAddress != addr || p.ContainerPort != 8080 || p.Protocol != "tcp" || p.Via != "docker-proxy" {
-		t.Errorf("socket %+v", s)
-	}
-
-	out, _, _ = portinspect(t, nil, strconv.Itoa(port))
-	want := fmt.Sprintf("forwards: 127.0.0.1:%d to container %s (docker %s, image %s) at %s:8080/tcp", port, name, id[:12], image, addr)
-	if !strings.Contains(out, want) {
-		t.Errorf("the answer lacks %q:\n%s", want, out)
-	}
+	cpid := docker(t, "inspect", "-f", "{{.State.Pid}}", name)
+	assertPublished(t, nil, port, "tcp", publishedTo{runtime: "docker", id: id, name: name, image: image, addr: addr, port: 8080,
+		via: "docker-proxy", holder: "docker-proxy", listener: "httpd", pid: cpid, text: "by docker-proxy"})
 
 	// list -A shows the listener inside the container, in its namespace,
 	// named by the container, held by httpd in it.
-	cpid := docker(t, "inspect", "-f", "{{.State.Pid}}", name)
-	out, _, _ = portinspect(t, nil, "list", "-A", "-l", "--port", "8080")
+	out, _, _ := portinspect(t, nil, "list", "-A", "-l", "--port", "8080")
 	if !strings.Contains(out, name+"\ttcp\t") || !strings.Contains(out, "\t"+cpid+"\thttpd\t") {
 		t.Errorf("list -A lacks httpd in %s:\n%s", name, out)
 	}
@@ -87,28 +54,161 @@ func TestDockerPublishedPort(t *testing.T) {
 		t.Errorf("list -A -o wide:\n%s", out)
 	}
 
-	// check --owner PORT=container:NAME: by name or short ID it holds;
-	// another container's name fails, saying who holds the port.
+	assertContainerOwner(t, nil, port, "docker-proxy", name, id)
+}
+
+// TestPodmanPublishedPort runs busybox httpd containers under rootful
+// Podman in a network namespace the test made, where Podman's bridge and
+// netavark's NAT rules then live, so that publishing on every address
+// touches none outside it. One container is published on a loopback
+// port: conmon holds the host socket while the NAT rules forward it, and
+// portinspect names the container, its address and port, and httpd in
+// it. The other publishes Redis's port on every address, and audit finds
+// it, with the advice to publish on loopback.
+func TestPodmanPublishedPort(t *testing.T) {
+	requireRoot(t, "podman", "busybox", "ip", "nsenter")
+	in := []string{"nsenter", "--net=/run/netns/" + newNetns(t)[3]}
+	podman := func(args ...string) string {
+		t.Helper()
+		return run(t, append(append(slices.Clone(in), "podman"), args...)...)
+	}
+	image := containerImage(t, append(slices.Clone(in), "podman")...)
+	// Root here lacks CAP_SYS_RESOURCE: limits no higher than its own.
+	limits := []string{"--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"}
+	start := func(name, publish string) {
+		t.Helper()
+		podman(append(append([]string{"run", "-d", "--name", name}, limits...), "-p", publish, image, "/bin/httpd", "-f", "-p", "8080")...)
+		t.Cleanup(func() { exec.Command("podman", "rm", "-f", "-t", "0", name).Run() })
+	}
+	const port = 18090 // the namespace is new: every port is free
+	name := fmt.Sprintf("pi-test-%d-web", os.Getpid())
+	start(name, fmt.Sprintf("127.0.0.1:%d:8080", port))
+	id, addr, cpid := podman("inspect", "-f", "{{.Id}}", name), podman("inspect", "-f", "{{.NetworkSettings.IPAddress}}", name), podman("inspect", "-f", "{{.State.Pid}}", name)
+	assertPublished(t, in, port, "tcp", publishedTo{runtime: "podman", id: id, name: name, image: "localhost/" + image, addr: addr, port: 8080,
+		via: "conmon", holder: "conmon", listener: "httpd", pid: cpid, text: "by NAT rules, the port held by conmon"})
+	assertContainerOwner(t, in, port, "conmon", name, id)
+	out, _, _ := portinspect(t, in, "list", "-A", "-l", "--port", "8080")
+	if !strings.Contains(out, name+"\ttcp\t") || !strings.Contains(out, "\t"+cpid+"\thttpd\t") {
+		t.Errorf("list -A lacks httpd in %s:\n%s", name, out)
+	}
+
+	redis := name + "-redis"
+	start(redis, "6379:8080")
+	var audit struct {
+		Findings []struct {
+			Rule, Severity, Message string
+			Advice                  []struct{ Text string }
+		}
+	}
+	want := "Redis server is reachable beyond loopback on 0.0.0.0:6379, published to container " + redis + " port 8080/tcp"
+	found := false
+	for deadline := time.Now().Add(10 * time.Second); !found && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		out, errOut, _ := portinspect(t, in, "audit", "-o", "json")
+		if err := json.Unmarshal([]byte(out), &audit); err != nil {
+			t.Fatalf("%v: %s", err, errOut)
+		}
+		for _, f := range audit.Findings {
+			if f.Rule == "exposed-risky-service" && f.Message == want {
+				found = true
+				if f.Severity != "critical" || len(f.Advice) == 0 || !strings.Contains(f.Advice[0].Text, "-p 127.0.0.1:6379:8080") {
+					t.Errorf("finding %+v", f)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("audit lacks %q:\n%+v", want, audit.Findings)
+	}
+}
+
+// publishedTo is what a published port must be said to lead to.
+type publishedTo struct {
+	runtime, id, name, image, addr string
+	port                           int
+	via, holder                    string
+	// listener is the process, PID pid, that listens behind the port.
+	listener, pid string
+	// text is how the answer says what forwards.
+	text string
+}
+
+// assertPublished asks portinspect (through prefix) about a published
+// host port, in JSON and as the answer's text, until the container's
+// program listens (a container's start does not wait for it), and holds
+// the answer to want.
+func assertPublished(t *testing.T, prefix []string, port int, proto string, want publishedTo) {
+	t.Helper()
+	var doc natDoc
+	var out string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var errOut string
+		var code int
+		out, errOut, code = portinspect(t, prefix, strconv.Itoa(port), "-o", "json")
+		if code != 0 {
+			t.Fatalf("port %d: exit %d: %s", port, code, errOut)
+		}
+		doc = natDoc{}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatalf("%v:\n%s", err, out)
+		}
+		if len(doc.Sockets) == 1 && len(doc.Sockets[0].Published) == 1 && len(doc.Sockets[0].Published[0].Listeners) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(doc.Sockets) != 1 || len(doc.Sockets[0].Published) != 1 {
+		t.Fatalf("want one socket publishing one container port:\n%s", out)
+	}
+	s, p := doc.Sockets[0], doc.Sockets[0].Published[0]
+	if len(s.Processes) != 1 || s.Processes[0].Name != want.holder {
+		t.Errorf("the host port is held by %+v, want %s", s.Processes, want.holder)
+	}
+	if c := p.Container; c == nil || c.Runtime != want.runtime || c.ID != want.id || c.Name != want.name || c.Image != want.image ||
+		p.ContainerAddress != want.addr || p.ContainerPort != want.port || p.Protocol != proto || p.Via != want.via {
+		t.Errorf("published %+v (container %+v), want %+v", p, p.Container, want)
+	}
+	if len(p.Listeners) != 1 || len(p.Listeners[0].Processes) != 1 || strconv.Itoa(p.Listeners[0].Processes[0].PID) != want.pid ||
+		p.Listeners[0].Processes[0].Name != want.listener || p.Listeners[0].LocalPort != want.port || p.Listeners[0].Netns == nil {
+		t.Errorf("listeners %+v, want %s (pid %s) on port %d", p.Listeners, want.listener, want.pid, want.port)
+	}
+
+	out, _, _ = portinspect(t, prefix, strconv.Itoa(port))
+	for _, line := range []string{
+		fmt.Sprintf("%s:%d/%s to container %s (%s %s, image %s) at %s:%d, %s",
+			s.LocalAddress, port, proto, want.name, want.runtime, want.id[:12], want.image, want.addr, want.port, want.text),
+		fmt.Sprintf("    listening there: %s (pid %s) on ", want.listener, want.pid),
+	} {
+		if !strings.Contains(out, line) {
+			t.Errorf("the answer lacks %q:\n%s", line, out)
+		}
+	}
+}
+
+// assertContainerOwner holds check --owner PORT=container:NAME to the
+// truth: by the container's name or short ID it holds; another
+// container's name fails, saying who holds the port.
+func assertContainerOwner(t *testing.T, prefix []string, port int, holder, name, id string) {
+	t.Helper()
 	for _, owner := range []string{name, id[:12]} {
-		if out, errOut, code := portinspect(t, nil, "check", "--owner", fmt.Sprintf("%d=container:%s", port, owner)); code != 0 {
+		if out, errOut, code := portinspect(t, prefix, "check", "--owner", fmt.Sprintf("%d=container:%s", port, owner)); code != 0 {
 			t.Errorf("--owner %d=container:%s: exit %d\n%s%s", port, owner, code, out, errOut)
 		}
 	}
-	out, _, code = portinspect(t, nil, "check", "--owner", fmt.Sprintf("%d=container:other", port))
-	if code != 1 || !strings.Contains(out, "held by docker-proxy") || !strings.Contains(out, "not container:other") {
+	out, _, code := portinspect(t, prefix, "check", "--owner", fmt.Sprintf("%d=container:other", port))
+	if code != 1 || !strings.Contains(out, "held by "+holder) || !strings.Contains(out, "not container:other") {
 		t.Errorf("--owner %d=container:other: exit %d\n%s", port, code, out)
 	}
-	if _, errOut, code := portinspect(t, nil, "check", "--owner", fmt.Sprintf("%d=container:", port)); code != 2 || !strings.Contains(errOut, "PORTSPEC=container:NAME") {
+	if _, errOut, code := portinspect(t, prefix, "check", "--owner", fmt.Sprintf("%d=container:", port)); code != 2 || !strings.Contains(errOut, "PORTSPEC=container:NAME") {
 		t.Errorf("--owner %d=container: exit %d, %q", port, code, errOut)
 	}
 }
 
-// dockerImage imports a busybox image from this machine's busybox, as no
-// registry is reachable, once per test binary.
-func dockerImage(t *testing.T) string {
+// containerImage imports a busybox image from this machine's busybox
+// into a runtime's store (runtime is docker or podman, perhaps behind
+// nsenter), as no registry is reachable, once per store.
+func containerImage(t *testing.T, runtime ...string) string {
 	t.Helper()
 	const image = "portinspect-test-busybox:1"
-	if exec.Command("docker", "image", "inspect", image).Run() == nil {
+	if _, _, code := runCommand(t, append(slices.Clone(runtime), "image", "inspect", image)); code == 0 {
 		return image
 	}
 	busybox, err := exec.LookPath("busybox")
@@ -126,7 +226,8 @@ func dockerImage(t *testing.T) string {
 		}
 	}
 	tar := exec.Command("tar", "-C", rootfs, "-c", ".")
-	imp := exec.Command("docker", "import", "-", image)
+	argv := append(slices.Clone(runtime), "import", "-", image)
+	imp := exec.Command(argv[0], argv[1:]...)
 	pipe, err := tar.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +237,7 @@ func dockerImage(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if out, err := imp.CombinedOutput(); err != nil {
-		t.Fatalf("docker import: %v: %s", err, out)
+		t.Fatalf("%s import: %v: %s", runtime[len(runtime)-1], err, out)
 	}
 	if err := tar.Wait(); err != nil {
 		t.Fatal(err)
@@ -144,14 +245,21 @@ func dockerImage(t *testing.T) string {
 	return image
 }
 
+// run runs a command and returns its standard output, trimmed: Podman
+// warns on stderr of what it cannot do here (cgroups it cannot make).
+func run(t *testing.T, argv ...string) string {
+	t.Helper()
+	out, errOut, code := runCommand(t, argv)
+	if code != 0 {
+		t.Fatalf("%s: exit %d: %s", strings.Join(argv, " "), code, errOut)
+	}
+	return strings.TrimSpace(out)
+}
+
 // docker runs the docker command and returns its output, trimmed.
 func docker(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := exec.Command("docker", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return run(t, append([]string{"docker"}, args...)...)
 }
 
 // TestAllNamespaces lists with -A a listener in a network namespace the
