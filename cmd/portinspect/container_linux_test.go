@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -55,6 +56,77 @@ func TestDockerPublishedPort(t *testing.T) {
 	}
 
 	assertContainerOwner(t, nil, port, "docker-proxy", name, id)
+}
+
+// TestDockerWithoutProxy runs a Docker daemon of the test's own with
+// --userland-proxy=false, in a network namespace and a mount namespace of
+// its own (a data root and run directory bound over /var/lib/docker and
+// /run/docker there, where portinspect reads them), publishes a loopback
+// port, and asks portinspect in those namespaces: dockerd holds the host
+// port while Docker's NAT rule forwards it, to the container and httpd in
+// it.
+func TestDockerWithoutProxy(t *testing.T) {
+	requireRoot(t, "dockerd", "docker", "busybox", "ip", "nsenter", "unshare")
+	ns := newNetns(t)[3]
+	dir, err := os.MkdirTemp("", "pi-dockerd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Removed last, once the daemon is gone, and with it its mounts.
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	for _, d := range []string{"data", "run"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock := filepath.Join(dir, "docker.sock")
+	const script = `mkdir -p /var/lib/docker /run/docker && mount --bind "$1/data" /var/lib/docker && mount --bind "$1/run" /run/docker &&
+exec dockerd --userland-proxy=false -H "unix://$1/docker.sock" --pidfile "$1/docker.pid"`
+	daemon := exec.Command("nsenter", "--net=/run/netns/"+ns, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", dir)
+	logFile, err := os.Create(filepath.Join(dir, "dockerd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemon.Stdout, daemon.Stderr = logFile, logFile
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		daemon.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- daemon.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			daemon.Process.Kill()
+			<-done
+		}
+		logFile.Close()
+	})
+	cli := []string{"docker", "-H", "unix://" + sock}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if exec.Command(cli[0], append(cli[1:], "info")...).Run() == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dockerd --userland-proxy=false did not start:\n%s", readFile(t, logFile.Name()))
+		}
+	}
+	dockerCLI := func(args ...string) string {
+		t.Helper()
+		return run(t, append(slices.Clone(cli), args...)...)
+	}
+	image := containerImage(t, cli...)
+	const port = 18095 // the namespace is new: every port is free
+	name := fmt.Sprintf("pi-test-%d-noproxy", os.Getpid())
+	dockerCLI("run", "-d", "--name", name, "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), image, "/bin/httpd", "-f", "-p", "8080")
+	t.Cleanup(func() { exec.Command(cli[0], append(cli[1:], "rm", "-f", name)...).Run() })
+	id, addr, cpid := dockerCLI("inspect", "-f", "{{.Id}}", name), dockerCLI("inspect", "-f", "{{.NetworkSettings.IPAddress}}", name), dockerCLI("inspect", "-f", "{{.State.Pid}}", name)
+
+	in := []string{"nsenter", "--target", strconv.Itoa(daemon.Process.Pid), "--mount", "--net"}
+	assertPublished(t, in, port, "tcp", publishedTo{runtime: "docker", id: id, name: name, image: image, addr: addr, port: 8080,
+		via: "dockerd", holder: "dockerd", listener: "httpd", pid: cpid, text: "by NAT rules, the port held by dockerd"})
+	assertContainerOwner(t, in, port, "dockerd", name, id)
 }
 
 // TestPodmanPublishedPort runs busybox httpd containers under rootful
