@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,6 +108,7 @@ func RunAudit(ctx context.Context, src Source, db *knownports.DB, q Query) (*Aud
 		q.AllNetns = true
 	}
 	q.Listening = true
+	q.everyPublication = true
 	q.NoProcesses = false
 	q.Detail = platform.DetailFull
 	q.KnownPorts = KnownPortsListening
@@ -207,30 +209,19 @@ func groupFindings(g *listenerGroup, rep *Report, db *knownports.DB, here string
 	entry := db.Port(g.port).Only(g.proto.String())
 	exposed, inNetns := splitByNetns(g.beyondLoopback())
 
-	// Beyond loopback in another network namespace: a container's that its
-	// runtime publishes no port of is reachable from this host and that
+	// Beyond loopback in another network namespace: what publishes it
+	// decides. Published on some address but loopback, it is reachable
+	// from other machines; published on loopback only, or not at all, a
+	// container's listener is reachable from this host and that
 	// namespace's own network, a container bridge, and not from other
-	// machines: the note's risk on loopback. Any other (published, or
-	// where nothing says it is not: NAT rules, its own interface) keeps the
-	// note's risk.
-	for _, n := range entry.Notes {
-		if len(inNetns) == 0 || n.Wide() {
-			continue
+	// machines: the note's risk on loopback. Where nothing says (NAT rules
+	// unread, its own interface), it keeps the note's risk.
+	for _, part := range byNetnsReach(rep, inNetns) {
+		for _, n := range entry.Notes {
+			if !n.Wide() {
+				out = append(out, netnsFinding(g, n, part, here))
+			}
 		}
-		procs := holders(inNetns)
-		sev := n.Risk
-		msg := fmt.Sprintf("%s listens on %s in %s: reachable from other machines if that namespace has an interface or a published port of theirs",
-			n.Title, addresses(inNetns), netnsNames(inNetns))
-		if unpublished(inNetns) {
-			sev = n.RiskLoopback
-			msg = fmt.Sprintf("%s listens on %s in %s, which publishes no port: reachable from this host and that namespace's network (a container bridge), not from other machines",
-				n.Title, addresses(inNetns), netnsNames(inNetns))
-		}
-		out = append(out, Finding{
-			Rule: RuleExposedRiskyService, Severity: sev, Message: msg,
-			Port: g.port, Protocol: g.proto, Sockets: inNetns, Processes: procs,
-			Advice: FillPID(AdvicePlatformFirst(n.Advice, here), procs),
-		})
 	}
 
 	if len(exposed) > 0 {
@@ -349,17 +340,113 @@ func splitByNetns(socks []*Socket) (here, elsewhere []*Socket) {
 	return here, elsewhere
 }
 
-// unpublished reports whether every socket is a container's whose runtime
-// keeps its published ports (Docker) and publishes none at all: a
-// container publishing another port may be NAT'ed on to this one too.
-func unpublished(socks []*Socket) bool {
+// netnsReachKind is how far a listener in another namespace is published.
+type netnsReachKind uint8
+
+const (
+	reachUnknown netnsReachKind = iota
+	reachUnpublished
+	reachLoopback
+	reachWide
+)
+
+// netnsPart is listeners in other namespaces published alike, and the
+// publications that reach them.
+type netnsPart struct {
+	sockets []*Socket
+	pubs    []*Publication
+	reach   netnsReachKind
+}
+
+// byNetnsReach parts listeners in other namespaces by how far they are
+// published, the widest first. A listener no publication reaches is
+// unpublished when it is a container's, and its runtime keeps the
+// container's published ports (Docker) and has none, or every NAT rule
+// was read and each led to its listener: a rule whose listener was not
+// found may lead to this one.
+func byNetnsReach(rep *Report, socks []*Socket) []*netnsPart {
+	all := rep.Publications()
+	rulesKnown := rep.natRead && !slices.ContainsFunc(all, func(p *Publication) bool { return p.ContainerAddr.IsValid() && len(p.Listeners) == 0 })
+	parts := make([]*netnsPart, reachWide+1)
 	for _, s := range socks {
+		var pubs []*Publication
+		wide := false
+		for _, p := range all {
+			if slices.ContainsFunc(p.Listeners, func(l Socket) bool { return s.Inode != 0 && l.Inode == s.Inode }) {
+				pubs = append(pubs, p)
+				wide = wide || !p.HostAddr.IsValid() || !p.HostAddr.IsLoopback()
+			}
+		}
+		reach := reachUnknown
 		c := s.Container()
-		if c == nil || !c.BindingsKnown || len(c.Bindings) > 0 {
-			return false
+		switch {
+		case wide:
+			reach = reachWide
+		case len(pubs) > 0:
+			reach = reachLoopback
+		case c != nil && (rulesKnown || c.BindingsKnown && len(c.Bindings) == 0):
+			reach = reachUnpublished
+		}
+		if parts[reach] == nil {
+			parts[reach] = &netnsPart{reach: reach}
+		}
+		part := parts[reach]
+		part.sockets = append(part.sockets, s)
+		for _, p := range pubs {
+			if !slices.Contains(part.pubs, p) && (reach != reachWide || !p.HostAddr.IsValid() || !p.HostAddr.IsLoopback()) {
+				part.pubs = append(part.pubs, p)
+			}
 		}
 	}
-	return true
+	slices.Reverse(parts)
+	return slices.DeleteFunc(parts, func(p *netnsPart) bool { return p == nil })
+}
+
+// netnsFinding is a note's finding about listeners in other namespaces,
+// as far as they are published: beyond loopback, they are reachable from
+// other machines; on loopback only, or not at all, a container's listener
+// is reachable from this host and that namespace's own network, a
+// container bridge, and not from other machines: the note's risk on
+// loopback. Where nothing says (NAT rules unread, its own interface), it
+// keeps the note's risk.
+func netnsFinding(g *listenerGroup, n *knownports.Note, part *netnsPart, here string) Finding {
+	procs := holders(part.sockets)
+	f := Finding{
+		Rule: RuleExposedRiskyService, Severity: n.Risk, Port: g.port, Protocol: g.proto,
+		Sockets: part.sockets, Processes: procs, Advice: FillPID(AdvicePlatformFirst(n.Advice, here), procs),
+	}
+	where := fmt.Sprintf("%s listens on %s in %s", n.Title, addresses(part.sockets), netnsNames(part.sockets))
+	const notBeyond = "reachable from this host and that namespace's network (a container bridge), not from other machines"
+	switch part.reach {
+	case reachWide:
+		f.Message = fmt.Sprintf("%s, published on %s: reachable from other machines", where, hostPorts(part.pubs))
+		f.Advice = append([]knownports.Advice{publishOnLoopback(part.pubs[0].HostPort, part.pubs[0].ContainerPort)}, f.Advice...)
+	case reachLoopback:
+		f.Severity = n.RiskLoopback
+		f.Message = fmt.Sprintf("%s, published on %s only: %s", where, hostPorts(part.pubs), notBeyond)
+	case reachUnpublished:
+		f.Severity = n.RiskLoopback
+		f.Message = where + ", which publishes no port: " + notBeyond
+	default:
+		f.Message = where + ": reachable from other machines if that namespace has an interface or a published port of theirs"
+	}
+	return f
+}
+
+// hostPorts names where publications are published: "*:6379/tcp,
+// 127.0.0.1:18090/tcp".
+func hostPorts(pubs []*Publication) string {
+	var out []string
+	for _, p := range pubs {
+		host := "*"
+		if p.HostAddr.IsValid() {
+			host = p.HostAddr.String()
+		}
+		if d := net.JoinHostPort(host, strconv.Itoa(int(p.HostPort))) + "/" + p.Protocol; !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // netnsNames names the namespaces of socks for a message: "network

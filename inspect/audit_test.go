@@ -3,8 +3,10 @@ package inspect
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -241,5 +243,72 @@ func TestAuditContainers(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("findings\n %q\nwant\n %q", got, want)
+	}
+}
+
+// TestAuditPublishedNetns: Redis in three Podman containers, whose
+// runtime keeps no published ports, judged by the NAT rules that reach
+// them: published on every address by NAT rules alone, published on
+// loopback (conmon holding the port), and published by none. Without the
+// rules, nothing says the last is unpublished.
+func TestAuditPublishedNetns(t *testing.T) {
+	machine := func() *platformtest.Fake {
+		m := &platformtest.Fake{
+			Holders:   map[uint64][]int{1: {10}},
+			Processes: map[int]platform.Process{10: {PID: 10, Name: "conmon", Exe: "/usr/bin/conmon", UID: 0, Forward: &container.Publication{Via: container.ViaConmon}}},
+			Behind:    map[netip.AddrPort][]platform.Socket{},
+			Machine:   platform.Host{OS: "linux", Privileged: true},
+		}
+		m.SocketList = append(m.SocketList, platformtest.Sock(platform.TCP, "127.0.0.1:16379", "0.0.0.0:0", platform.Listen, 1))
+		for i, name := range []string{"wide", "local", "none"} {
+			c := &container.Container{Runtime: container.Podman, ID: strings.Repeat(strconv.Itoa(i+1), 64), Name: name}
+			s := platformtest.Sock(platform.TCP, "0.0.0.0:6379", "0.0.0.0:0", platform.Listen, uint64(i+2))
+			s.Netns = &platform.Netns{Inode: uint64(4026532200 + i), Name: "netns-" + name, Container: c}
+			m.SocketList = append(m.SocketList, s)
+			pid := 20 + i
+			m.Holders[s.Inode] = []int{pid}
+			m.Processes[pid] = platform.Process{PID: pid, Name: "redis-server", Exe: "/usr/bin/redis-server", Container: c}
+			m.Behind[netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 88, 0, byte(i + 2)}), 6379)] = []platform.Socket{s}
+		}
+		m.NAT = []container.Publication{
+			{Protocol: "tcp", HostPort: 26379, ContainerAddr: netip.MustParseAddr("10.88.0.2"), ContainerPort: 6379, Via: container.ViaNAT},
+			{Protocol: "tcp", HostAddr: netip.MustParseAddr("127.0.0.1"), HostPort: 16379, ContainerAddr: netip.MustParseAddr("10.88.0.3"), ContainerPort: 6379, Via: container.ViaNAT},
+		}
+		return m
+	}
+	findings := func(m *platformtest.Fake) []string {
+		t.Helper()
+		a, err := RunAudit(context.Background(), m, knownports.Default(), Query{AllNetns: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range a.Findings {
+			if f.Rule == RuleExposedRiskyService && f.Port == 6379 {
+				got = append(got, fmt.Sprintf("%s | %s | %.52s", f.Severity, f.Message, f.Advice[0].Text))
+			}
+		}
+		return got
+	}
+	const redis = "Redis server listens on 0.0.0.0:6379 in network namespace "
+	first := fmt.Sprintf("%.52s", AdvicePlatformFirst(knownports.Default().Port(6379).Only("tcp").Notes[0].Advice, "linux")[0].Text)
+	want := []string{
+		"critical | " + redis + "netns-wide (container wide), published on *:26379/tcp: reachable from other machines | Publish the container's port on 127.0.0.1 only, so t",
+		"low | " + redis + "netns-local (container local), published on 127.0.0.1:16379/tcp only: reachable from this host and that namespace's network (a container bridge), not from other machines | " + first,
+		"low | " + redis + "netns-none (container none), which publishes no port: reachable from this host and that namespace's network (a container bridge), not from other machines | " + first,
+	}
+	if got := findings(machine()); !slices.Equal(got, want) {
+		t.Errorf("findings\n %q\nwant\n %q", got, want)
+	}
+
+	// Rules that cannot be read say nothing of the third.
+	m := machine()
+	m.NATErr = fmt.Errorf("reading NAT rules: %w", fs.ErrPermission)
+	m.NAT = nil
+	got := findings(m)
+	want = []string{"critical | " + redis + "netns-wide (container wide), network namespace netns-local (container local), network namespace netns-none (container none): " +
+		"reachable from other machines if that namespace has an interface or a published port of theirs | " + first}
+	if !slices.Equal(got, want) {
+		t.Errorf("without the rules\n %q\nwant\n %q", got, want)
 	}
 }

@@ -201,9 +201,22 @@ type Report struct {
 	ChildPIDNamespace bool
 	// AllNetns says the sockets are every network namespace's.
 	AllNetns bool
-	// Published are the asked-for ports that NAT rules publish while no
-	// socket listed holds them.
+	// Published are the asked-for ports (every port, in an audit) that
+	// NAT rules publish while no socket listed holds them.
 	Published []*Publication
+	// natRead says every NAT rule was read: a container that none
+	// forwards to is published by none.
+	natRead bool
+}
+
+// Publications are every publication of the report: those its sockets'
+// ports are published to, then those no socket holds.
+func (r *Report) Publications() []*Publication {
+	var out []*Publication
+	for i := range r.Sockets {
+		out = append(out, r.Sockets[i].Published...)
+	}
+	return append(out, r.Published...)
 }
 
 // Source is where sockets and processes come from: platform.Inspector, or

@@ -42,16 +42,20 @@ func publish(ctx context.Context, src Source, q *Query, f platform.Filter, rep *
 		}
 	}
 	fwd, ok := src.(platform.Forwarder)
-	if !ok || q.Ports == nil && !byHolder {
+	if !ok || q.Ports == nil && !byHolder && !q.everyPublication {
 		reach(ctx, src, nil, q, rep)
 		return
 	}
 	rules, err := fwd.Publications(ctx, f)
+	rep.natRead = err == nil
 	if err != nil {
 		rep.Warnings = append(rep.Warnings, natWarning(err, rep, q)...)
 	}
 	for _, rule := range rules {
-		if !attach(rep.Sockets, rule) && q.Ports != nil && q.selectsPublication(rule) {
+		if attach(rep.Sockets, rule) {
+			continue
+		}
+		if q.Ports != nil && q.selectsPublication(rule) || q.Ports == nil && q.everyPublication {
 			rep.Published = append(rep.Published, &Publication{Publication: rule})
 		}
 	}
@@ -121,6 +125,8 @@ func natWarning(err error, rep *Report, q *Query) []string {
 		return nil
 	case errors.Is(err, fs.ErrPermission):
 		return []string{natUnreadable}
+	case errors.Is(err, platform.ErrLegacyNAT):
+		return []string{"ports published by NAT rules of iptables-legacy are not shown: " + err.Error()}
 	}
 	return []string{fmt.Sprintf("ports published by NAT rules are not shown: %v", err)}
 }
@@ -129,11 +135,7 @@ func natWarning(err error, rep *Report, q *Query) []string {
 // their processes, and names the container of a namespace the runtimes'
 // state did not.
 func reach(ctx context.Context, src Source, fwd platform.Forwarder, q *Query, rep *Report) {
-	var pubs []*Publication
-	for i := range rep.Sockets {
-		pubs = append(pubs, rep.Sockets[i].Published...)
-	}
-	pubs = append(pubs, rep.Published...)
+	pubs := rep.Publications()
 	if len(pubs) == 0 {
 		return
 	}

@@ -51,6 +51,10 @@ type Query struct {
 	Netns string
 	// netnsDefault lets RunAudit choose the namespaces.
 	netnsDefault bool
+	// everyPublication reads every port NAT rules publish, asked for or
+	// not, as RunAudit does: a port no socket holds may be forwarded to
+	// a risky listener in a container.
+	everyPublication bool
 }
 
 // EveryNetnsUnlessAsked lets an audit cover every network namespace when

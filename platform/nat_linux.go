@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
@@ -39,6 +42,20 @@ func (l *linuxInspector) Publications(ctx context.Context, f Filter) ([]containe
 	if err != nil {
 		return nil, err
 	}
+	// The x_tables of the namespace read: this thread's, or those of a
+	// process in the one asked for. A namespace only a mount keeps has no
+	// /proc/PID/net to show them, and goes unchecked.
+	procNet := filepath.Join(l.procRoot, "thread-self", "net")
+	if ns != nil && !ns.Own {
+		procNet = filepath.Join(l.procRoot, strconv.Itoa(ns.PID), "net")
+	}
+	if ns == nil || ns.Own || ns.PID != 0 {
+		for _, name := range []string{"ip_tables_names", "ip6_tables_names"} {
+			if b, rerr := os.ReadFile(filepath.Join(procNet, name)); rerr == nil && hasNATTable(b) {
+				err = ErrLegacyNAT
+			}
+		}
+	}
 	kept := pubs[:0]
 	for _, p := range pubs {
 		proto := TCP
@@ -60,7 +77,7 @@ func (l *linuxInspector) Publications(ctx context.Context, f Filter) ([]containe
 		}
 		kept = append(kept, p)
 	}
-	return kept, nil
+	return kept, err
 }
 
 func cmpOrAddr(a, b netip.Addr) netip.Addr {

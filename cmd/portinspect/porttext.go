@@ -177,11 +177,7 @@ func writeProcessDetails(w io.Writer, socks []inspect.Socket, privileged bool, w
 // container (or address) each forwards to, by what, and what listens
 // there.
 func writePublished(w io.Writer, rep *inspect.Report) {
-	var pubs []*inspect.Publication
-	for i := range rep.Sockets {
-		pubs = append(pubs, rep.Sockets[i].Published...)
-	}
-	pubs = append(pubs, rep.Published...)
+	pubs := rep.Publications()
 	if len(pubs) == 0 {
 		return
 	}
