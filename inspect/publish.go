@@ -169,20 +169,7 @@ func reach(ctx context.Context, src Source, fwd platform.Forwarder, q *Query, re
 	}
 	var procs map[int]*Process
 	if len(all) > 0 && !q.NoProcesses {
-		if _, err := src.Owners(ctx, all); err == nil {
-			procs = readProcesses(src, all, q.Detail)
-		}
-		// Owners filled in all's copies: hand them back by inode.
-		byInode := make(map[uint64]platform.Socket, len(all))
-		for _, s := range all {
-			byInode[s.Inode] = s
-		}
-		for t, socks := range found {
-			for i := range socks {
-				socks[i] = byInode[socks[i].Inode]
-			}
-			found[t] = socks
-		}
+		procs = readProcesses(src, all, q.Detail)
 	}
 	for _, p := range pubs {
 		for _, s := range found[target{p.Protocol, netip.AddrPortFrom(p.ContainerAddr, p.ContainerPort)}] {

@@ -21,8 +21,8 @@ type Forwarder interface {
 	Publications(ctx context.Context, f Filter) ([]container.Publication, error)
 	// Reached lists the listeners that take what is forwarded to addr
 	// over protocol p, in the network namespace that holds addr, each
-	// marked with its namespace; none when no namespace that could be
-	// entered holds it.
+	// marked with its namespace and with its owners, as Owners fills
+	// them in; none when no namespace that could be entered holds it.
 	Reached(ctx context.Context, p Protocol, addr netip.AddrPort) ([]Socket, error)
 }
 

@@ -142,6 +142,8 @@ func natPublications(ns *Netns) ([]container.Publication, error) {
 // Reached finds the namespace that holds addr and has listeners on its
 // port. A listener bound to addr itself names it at once; one bound to a
 // wildcard only once the namespace's interfaces are seen to hold addr.
+// Their owners are searched among the namespace's processes first, not
+// in a second walk of every descriptor on the machine.
 func (l *linuxInspector) Reached(ctx context.Context, p Protocol, addr netip.AddrPort) ([]Socket, error) {
 	want := addr.Addr().Unmap()
 	if !want.IsValid() {
@@ -182,6 +184,9 @@ func (l *linuxInspector) Reached(ctx context.Context, p Protocol, addr netip.Add
 		ns.Container = l.procs.containerOf(ns.PID)
 		for j := range found {
 			found[j].Netns = ns
+		}
+		if _, err := l.ownersAmong(ctx, found, ns.pids); err != nil {
+			return found, err
 		}
 		return found, nil
 	}

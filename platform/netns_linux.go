@@ -34,12 +34,18 @@ func listNetns(procRoot string, pids []int) (list []Netns, unreadable int, err e
 		}
 		if i, ok := index[st.Ino]; ok {
 			list[i].Name = cmp.Or(list[i].Name, ns.Name)
+			if ns.PID != 0 {
+				list[i].pids = append(list[i].pids, ns.PID)
+			}
 			if list[i].PID == 0 {
 				list[i].PID, list[i].path = ns.PID, cmp.Or(list[i].path, ns.path)
 			}
 			return
 		}
 		ns.Inode, ns.Own = st.Ino, st.Ino == own.Ino
+		if ns.PID != 0 {
+			ns.pids = []int{ns.PID}
+		}
 		index[st.Ino] = len(list)
 		list = append(list, ns)
 	}

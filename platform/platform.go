@@ -287,6 +287,9 @@ type Netns struct {
 	Container *container.Container
 	// path opens it.
 	path string
+	// pids are the processes in it, when the machine's namespaces were
+	// listed.
+	pids []int
 }
 
 // Label names a namespace for people: its name, else "pid N" for a

@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -177,6 +178,14 @@ func (l *linuxInspector) namesIn(ns *Netns) *ifaceNames {
 // user's processes: /proc mounted with hidepid hides them without an
 // error.
 func (l *linuxInspector) Owners(ctx context.Context, socks []Socket) (OwnerReport, error) {
+	return l.ownersAmong(ctx, socks, nil)
+}
+
+// ownersAmong is Owners searching the processes first before every
+// other, and those only for the sockets first did not hold: the
+// processes of a socket's own network namespace hold it, but for one
+// handed elsewhere.
+func (l *linuxInspector) ownersAmong(ctx context.Context, socks []Socket, first []int) (OwnerReport, error) {
 	want := make(map[uint64]struct{}, len(socks))
 	for i := range socks {
 		if socks[i].Inode != 0 {
@@ -188,15 +197,24 @@ func (l *linuxInspector) Owners(ctx context.Context, socks []Socket) (OwnerRepor
 		return OwnerReport{}, fmt.Errorf("reading owners: %w", &os.PathError{Op: "open", Path: l.procRoot, Err: err})
 	}
 	defer unix.Close(procFD)
-	pids, err := listPIDs(procFD)
-	if err != nil {
-		return OwnerReport{}, fmt.Errorf("reading owners: listing %s: %w", l.procRoot, err)
-	}
-	var owners map[uint64][]int
+	owners := make(map[uint64][]int)
 	denied := 0
-	if len(want) > 0 {
+	if len(first) > 0 && len(want) > 0 {
 		w := ownerWalk{procFD: procFD, want: want}
-		owners, denied = w.run(ctx, pids)
+		owners, denied = w.run(ctx, first)
+		for inode := range owners {
+			delete(want, inode)
+		}
+	}
+	if len(want) > 0 {
+		pids, err := listPIDs(procFD)
+		if err != nil {
+			return OwnerReport{}, fmt.Errorf("reading owners: listing %s: %w", l.procRoot, err)
+		}
+		w := ownerWalk{procFD: procFD, want: want}
+		var more map[uint64][]int
+		more, denied = w.run(ctx, pids)
+		maps.Copy(owners, more)
 	}
 	if err := ctx.Err(); err != nil {
 		return OwnerReport{}, err

@@ -78,7 +78,8 @@ func (f *Fake) Reached(_ context.Context, p platform.Protocol, addr netip.AddrPo
 			out = append(out, s)
 		}
 	}
-	return out, nil
+	_, err := f.Owners(context.Background(), out)
+	return out, err
 }
 
 func (f *Fake) Owners(_ context.Context, socks []platform.Socket) (platform.OwnerReport, error) {
