@@ -199,8 +199,11 @@ type Report struct {
 	// namespace below the first, which cannot see every process: a
 	// hidden owner there is not a socket no process holds.
 	ChildPIDNamespace bool
-	// AllNetns says the sockets are every network namespace's.
-	AllNetns bool
+	// AllNetns says the sockets are every network namespace's, but the
+	// NetnsSkipped that could not be entered and those of the
+	// NetnsUnreadable processes whose namespace could not be read.
+	AllNetns                      bool
+	NetnsSkipped, NetnsUnreadable int
 	// Published are the asked-for ports (every port, in an audit) that
 	// NAT rules publish while no socket listed holds them.
 	Published []*Publication
@@ -240,6 +243,9 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading sockets: %w", err)
+	}
+	if nc, ok := src.(platform.NetnsCoverage); ok && q.AllNetns {
+		rep.NetnsSkipped, rep.NetnsUnreadable = nc.NetnsLeftOut()
 	}
 	var listening map[portKey]bool
 	if db != nil {

@@ -415,6 +415,14 @@ type Inspector interface {
 	Warnings() []string
 }
 
+// NetnsCoverage is an Inspector that says what its last listing of every
+// network namespace left out (Linux).
+type NetnsCoverage interface {
+	// NetnsLeftOut counts the namespaces that could not be entered, and
+	// the processes whose namespace could not be read.
+	NetnsLeftOut() (namespaces, processes int)
+}
+
 // Options configure an Inspector.
 type Options struct {
 	// SocketSource forces a socket source on systems that have several

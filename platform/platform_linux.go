@@ -25,6 +25,10 @@ type linuxInspector struct {
 	names      ifaceNames
 	privileged func() bool
 	warnings   []string
+	// netnsSkipped and netnsUnreadable are what the last listing of every
+	// network namespace left out: namespaces not entered, processes
+	// whose namespace could not be read.
+	netnsSkipped, netnsUnreadable int
 }
 
 func newOS(opts Options) (Inspector, error) {
@@ -141,6 +145,7 @@ func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, 
 		}
 		all = append(all, socks...)
 	}
+	l.netnsSkipped, l.netnsUnreadable = len(skipped), unreadable
 	if len(skipped) > 0 {
 		l.warnings = append(l.warnings, fmt.Sprintf("%s skipped: %s; entering one needs root (CAP_SYS_ADMIN)",
 			Plural(len(skipped), "network namespace"), strings.Join(skipped, ", ")))
@@ -161,6 +166,10 @@ func (l *linuxInspector) listNetns() ([]Netns, int, error) {
 		return nil, 0, err
 	}
 	return listNetns(l.procRoot, pids)
+}
+
+func (l *linuxInspector) NetnsLeftOut() (namespaces, processes int) {
+	return l.netnsSkipped, l.netnsUnreadable
 }
 
 // namesIn returns the interface names of ns, which lookups made here can

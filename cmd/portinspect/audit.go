@@ -221,8 +221,22 @@ func describeHost(h platform.Host) string {
 }
 
 // allNetnsNote says, under the summary, that the audit covered every
-// network namespace, and how to narrow it.
-const allNetnsNote = "Every network namespace of the machine, containers' too (--netns self: this one only)."
+// network namespace, or all but those it could not look into, and how to
+// narrow it.
+func allNetnsNote(a *inspect.Audit) string {
+	var left []string
+	if a.NetnsSkipped > 0 {
+		left = append(left, platform.Plural(a.NetnsSkipped, "namespace")+" that could not be entered")
+	}
+	if a.NetnsUnreadable > 0 {
+		left = append(left, "those of "+platform.Plural(a.NetnsUnreadable, "process")+" that could not be read")
+	}
+	if len(left) == 0 {
+		return "Every network namespace of the machine, containers' too (--netns self: this one only)."
+	}
+	return "Every network namespace of the machine, containers' too, but " + strings.Join(left, " and ") +
+		" (see the warnings; --netns self: this one only)."
+}
 
 // writeAuditText is the report for a terminal: summary, findings with
 // what to do about each, then the listeners.
@@ -230,7 +244,7 @@ func writeAuditText(w io.Writer, ios *IOStreams, a *inspect.Audit) error {
 	width := textWidth(ios)
 	fmt.Fprintf(w, "Audit of %s: %s\n", describeHost(a.Host), auditSummary(a))
 	if a.AllNetns {
-		fmt.Fprintln(w, allNetnsNote)
+		fmt.Fprintln(w, allNetnsNote(a))
 	}
 	if len(a.Findings) > 0 {
 		fmt.Fprintln(w)
@@ -331,7 +345,7 @@ func writeAuditMarkdown(w io.Writer, a *inspect.Audit, now time.Time) {
 	fmt.Fprintf(w, "# portinspect audit of %s\n\n", mdText(a.Host.Hostname))
 	fmt.Fprintf(w, "%s, %s, %s.\n\n", now.UTC().Format("2006-01-02 15:04 MST"), a.Host.OS, map[bool]string{true: "privileged", false: "not privileged: some owners are hidden"}[a.Host.Privileged])
 	if a.AllNetns {
-		fmt.Fprintf(w, "%s\n\n", allNetnsNote)
+		fmt.Fprintf(w, "%s\n\n", allNetnsNote(a))
 	}
 	fmt.Fprintf(w, "## Summary\n\n%s.\n\n| severity | findings |\n|---|---|\n", auditSummary(a))
 	for _, sev := range severitiesDown {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -446,5 +447,11 @@ func TestAllNamespaces(t *testing.T) {
 	out, errOut, code := runCommand(t, []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin, "list", "-A", "-l", "--port", strconv.Itoa(port)})
 	if code != 0 || strings.Contains(out, ns) || !strings.Contains(errOut, " "+ns+" (") {
 		t.Errorf("as nobody: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// An audit of every namespace says, under its summary, which it could
+	// not look into.
+	out, _, _ = runCommand(t, []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin, "audit", "-A", "-o", "markdown"})
+	if !regexp.MustCompile(`(?m)^Every network namespace of the machine, containers' too, but \d+ namespaces? that could not be entered and those of \d+ process(es)? that could not be read \(see the warnings; --netns self: this one only\)\.$`).MatchString(out) {
+		t.Errorf("audit -A as nobody does not say what it left out:\n%s", out)
 	}
 }
