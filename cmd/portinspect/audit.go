@@ -448,8 +448,14 @@ func writeAuditPrometheus(w io.Writer, a *inspect.Audit, now time.Time) {
 			"address", s.Local.Addr().String(), "exposure", s.Exposure.String(),
 			"process", process, "service", s.Service}
 		// Only other namespaces' listeners have one: the series of the
-		// namespace portinspect runs in keep the identity they had.
+		// namespace portinspect runs in keep the identity they had. A
+		// namespace with neither container nor name is known by its inode,
+		// which lasts as long as it does, not by whichever process was
+		// found in it first.
 		if netns := netnsName(s); netns != "" {
+			if s.Container() == nil && s.Netns.Name == "" {
+				netns = fmt.Sprintf("net:[%d]", s.Netns.Inode)
+			}
 			labels = append(labels, "netns", netns)
 		}
 		listeners = append(listeners, promLabels(labels...))

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/portinspect/portinspect/platform"
+	"github.com/portinspect/portinspect/platform/container"
 	"github.com/portinspect/portinspect/platform/platformtest"
 )
 
@@ -214,6 +217,30 @@ func TestAuditPrometheusDuplicatesSummed(t *testing.T) {
 	}
 	if !strings.Contains(out, `portinspect_audit_privileged 1`) || !strings.Contains(out, "# TYPE portinspect_audit_timestamp_seconds gauge\n") {
 		t.Errorf("output:\n%s", out)
+	}
+}
+
+// TestAuditPrometheusNetns labels other namespaces' listeners with names
+// that last: the container's, the namespace's, or its inode, never the
+// PID a namespace was found by.
+func TestAuditPrometheusNetns(t *testing.T) {
+	m := platformtest.Risky()
+	for i, ns := range []*platform.Netns{
+		{Inode: 4026532240, PID: 4242},
+		{Inode: 4026532241, PID: 4343, Name: "pidemo"},
+		{Inode: 4026532242, PID: 4444, Container: &container.Container{Runtime: container.Docker, ID: strings.Repeat("ab", 32), Name: "web1"}},
+		{Inode: 4026532243, Own: true},
+	} {
+		s := platformtest.Sock(platform.TCP, "0.0.0.0:"+strconv.Itoa(18000+i), "0.0.0.0:0", platform.Listen, uint64(90+i))
+		s.Netns = ns
+		m.SocketList = append(m.SocketList, s)
+	}
+	out, _, _ := runCLI(t, m, false, "audit", "-o", "prometheus")
+	for i, want := range []string{`,netns="net:[4026532240]"} 1`, `,netns="pidemo"} 1`, `,netns="web1"} 1`, `service=""} 1`} {
+		line := regexp.MustCompile(`(?m)^portinspect_listener\{port="` + strconv.Itoa(18000+i) + `".*$`).FindString(out)
+		if !strings.HasSuffix(line, want) {
+			t.Errorf("port %d: %q, want it to end %q", 18000+i, line, want)
+		}
 	}
 }
 
