@@ -415,3 +415,64 @@ func FuzzParseNetlinkReply(f *testing.F) {
 		}
 	})
 }
+
+// ifAddrMsg is an RTM_NEWADDR message's payload as the kernel writes it:
+// struct ifaddrmsg, then IFA_ADDRESS and, on a point-to-point link, the
+// local address in IFA_LOCAL.
+func ifAddrMsg(family byte, address, local netip.Addr) []byte {
+	b := []byte{family, 32, 0, 0, 2, 0, 0, 0}
+	attr := func(typ uint16, a netip.Addr) {
+		if !a.IsValid() {
+			return
+		}
+		v := a.AsSlice()
+		b = binary.NativeEndian.AppendUint16(b, uint16(4+len(v)))
+		b = binary.NativeEndian.AppendUint16(b, typ)
+		b = append(b, v...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+	}
+	attr(ifaAddress, address)
+	attr(ifaLocal, local)
+	return b
+}
+
+func TestParseIfAddrMsg(t *testing.T) {
+	lo, peer, v6 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("fd00::1")
+	for _, tt := range []struct {
+		name string
+		in   []byte
+		want netip.Addr
+		ok   bool
+	}{
+		{"an address", ifAddrMsg(2, lo, netip.Addr{}), lo, true},
+		{"point to point: the local one", ifAddrMsg(2, peer, lo), lo, true},
+		{"IPv6", ifAddrMsg(10, v6, netip.Addr{}), v6, true},
+		{"no address", ifAddrMsg(2, netip.Addr{}, netip.Addr{}), netip.Addr{}, false},
+		{"short", []byte{2, 32, 0}, netip.Addr{}, false},
+		{"a truncated attribute", ifAddrMsg(2, lo, netip.Addr{})[:10], netip.Addr{}, false},
+	} {
+		if got, ok := parseIfAddrMsg(tt.in); got != tt.want || ok != tt.ok {
+			t.Errorf("%s: %v %v, want %v %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func FuzzParseIfAddrMsg(f *testing.F) {
+	f.Add(ifAddrMsg(2, netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.1")))
+	f.Add(ifAddrMsg(10, netip.MustParseAddr("fd00::1"), netip.Addr{}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if a, ok := parseIfAddrMsg(b); ok && !a.IsValid() {
+			t.Errorf("an invalid address accepted from %x", b)
+		}
+	})
+}
+
+func TestHasNATTable(t *testing.T) {
+	for in, want := range map[string]bool{"": false, "filter\n": false, "filter\nnat\nmangle\n": true, "nat": true, "snat\n": false} {
+		if got := hasNATTable([]byte(in)); got != want {
+			t.Errorf("%q: %v, want %v", in, got, want)
+		}
+	}
+}

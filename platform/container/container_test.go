@@ -182,6 +182,42 @@ func TestParseDockerProxyArgs(t *testing.T) {
 	}
 }
 
+// conmonArgs is conmon's command line as rootful Podman 4.3 started it
+// here, after argv[0] and cut after its log options.
+const conmonArgs = "--api-version 1 -c " + id1 + " -u " + id1 + " -r /usr/bin/runc -b /var/lib/containers/storage/overlay-containers/" + id1 +
+	"/userdata -p /run/containers/storage/overlay-containers/" + id1 + "/userdata/pidfile -n pweb1 --exit-dir /run/libpod/exits --full-attach" +
+	" -l k8s-file:/var/lib/containers/storage/overlay-containers/" + id1 + "/userdata/ctr.log --log-level warning --runtime-arg --log-format=json"
+
+func TestParseConmonArgs(t *testing.T) {
+	for _, tt := range []struct {
+		args string
+		want string
+		ok   bool
+	}{
+		{conmonArgs, id1, true},
+		{"--api-version 1 --cid " + id2 + " -n web", id2, true},
+		{"--cid=" + id2, id2, true},
+		{"-c 294b6b6a7996", "294b6b6a7996", false}, // a short ID names nothing for sure
+		{"-n pweb1 -c", "", false},
+		{"", "", false},
+	} {
+		got, ok := ParseConmonArgs(strings.Fields(tt.args))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%.40q: %q %v, want %q %v", tt.args, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func FuzzParseConmonArgs(f *testing.F) {
+	f.Add(conmonArgs)
+	f.Add("--cid=" + id2)
+	f.Fuzz(func(t *testing.T, s string) {
+		if id, ok := ParseConmonArgs(strings.Fields(s)); ok && !isID(id) {
+			t.Errorf("%q: %q", s, id)
+		}
+	})
+}
+
 func FuzzParseCgroup(f *testing.F) {
 	for _, tt := range cgroupLayouts {
 		f.Add([]byte(tt.in))
