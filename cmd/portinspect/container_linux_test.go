@@ -61,15 +61,62 @@ func TestDockerPublishedPort(t *testing.T) {
 	assertContainerOwner(t, nil, port, "docker-proxy", name, id)
 }
 
-// TestDockerWithoutProxy runs a Docker daemon of the test's own with
-// --userland-proxy=false, in a network namespace and a mount namespace of
-// its own (a data root and run directory bound over /var/lib/docker and
-// /run/docker there, where portinspect reads them), publishes a loopback
-// port, and asks portinspect in those namespaces: dockerd holds the host
-// port while Docker's NAT rule forwards it, to the container and httpd in
-// it.
-func TestDockerWithoutProxy(t *testing.T) {
+// TestDockerOwnDaemon runs Docker daemons of the test's own, with its
+// userland proxy and without, each in a network namespace and a mount
+// namespace of its own (a data root and run directory bound over
+// /var/lib/docker and /run/docker there, where portinspect reads them),
+// so that publishing on every address touches none outside them. A
+// container published on a loopback port is explained whatever holds the
+// host port: docker-proxy, or dockerd while Docker's NAT rule forwards
+// it; one publishing Redis's port on every address is audit's finding.
+func TestDockerOwnDaemon(t *testing.T) {
 	requireRoot(t, "dockerd", "docker", "busybox", "ip", "nsenter", "unshare")
+	for _, tt := range []struct {
+		proxy       bool
+		holder, how string
+	}{
+		{true, "docker-proxy", "by docker-proxy"},
+		{false, "dockerd", "by NAT rules, the port held by dockerd"},
+	} {
+		t.Run(fmt.Sprintf("userland-proxy=%v", tt.proxy), func(t *testing.T) {
+			cli, in := ownDockerd(t, fmt.Sprintf("--userland-proxy=%v", tt.proxy))
+			dockerCLI := func(args ...string) string {
+				t.Helper()
+				return run(t, append(slices.Clone(cli), args...)...)
+			}
+			image := containerImage(t, cli...)
+			start := func(name, publish string) {
+				t.Helper()
+				dockerCLI("run", "-d", "--name", name, "-p", publish, image, "/bin/httpd", "-f", "-p", "8080")
+				t.Cleanup(func() { exec.Command(cli[0], append(cli[1:], "rm", "-f", name)...).Run() })
+			}
+			const port = 18095 // the namespace is new: every port is free
+			name := fmt.Sprintf("pi-test-%d-web", os.Getpid())
+			start(name, fmt.Sprintf("127.0.0.1:%d:8080", port))
+			id, addr, cpid := dockerCLI("inspect", "-f", "{{.Id}}", name), dockerCLI("inspect", "-f", "{{.NetworkSettings.IPAddress}}", name), dockerCLI("inspect", "-f", "{{.State.Pid}}", name)
+			assertPublished(t, in, port, "tcp", publishedTo{runtime: "docker", id: id, name: name, image: image, addr: addr, port: 8080,
+				via: tt.holder, holder: tt.holder, listener: "httpd", pid: cpid, text: tt.how})
+			assertContainerOwner(t, in, port, tt.holder, name, id)
+
+			redis := name + "-redis"
+			start(redis, "6379:8080")
+			f := auditFinding(t, in, func(msg string) bool {
+				return strings.HasPrefix(msg, "Redis server is reachable beyond loopback on 0.0.0.0:6379") &&
+					strings.HasSuffix(msg, ", published to container "+redis+" port 8080/tcp")
+			})
+			if f.Severity != "critical" || len(f.Advice) == 0 || !strings.Contains(f.Advice[0].Text, "-p 127.0.0.1:6379:8080") {
+				t.Errorf("finding %+v", f)
+			}
+		})
+	}
+}
+
+// ownDockerd starts dockerd with flags in a network namespace and a mount
+// namespace of its own, and returns the docker command that reaches it
+// and the nsenter prefix that runs a command in its namespaces. The
+// daemon is stopped when the test ends.
+func ownDockerd(t *testing.T, flags ...string) (cli, in []string) {
+	t.Helper()
 	ns := newNetns(t)[3]
 	dir, err := os.MkdirTemp("", "pi-dockerd-")
 	if err != nil {
@@ -82,10 +129,11 @@ func TestDockerWithoutProxy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sock := filepath.Join(dir, "docker.sock")
-	const script = `mkdir -p /var/lib/docker /run/docker && mount --bind "$1/data" /var/lib/docker && mount --bind "$1/run" /run/docker &&
-exec dockerd --userland-proxy=false -H "unix://$1/docker.sock" --pidfile "$1/docker.pid"`
-	daemon := exec.Command("nsenter", "--net=/run/netns/"+ns, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", dir)
+	const script = `dir=$1; shift
+mkdir -p /var/lib/docker /run/docker && mount --bind "$dir/data" /var/lib/docker && mount --bind "$dir/run" /run/docker &&
+exec dockerd -H "unix://$dir/docker.sock" --pidfile "$dir/docker.pid" "$@"`
+	argv := append([]string{"nsenter", "--net=/run/netns/" + ns, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", dir}, flags...)
+	daemon := exec.Command(argv[0], argv[1:]...)
 	logFile, err := os.Create(filepath.Join(dir, "dockerd.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -106,30 +154,39 @@ exec dockerd --userland-proxy=false -H "unix://$1/docker.sock" --pidfile "$1/doc
 		}
 		logFile.Close()
 	})
-	cli := []string{"docker", "-H", "unix://" + sock}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if exec.Command(cli[0], append(cli[1:], "info")...).Run() == nil {
-			break
-		}
+	cli = []string{"docker", "-H", "unix://" + filepath.Join(dir, "docker.sock")}
+	for deadline := time.Now().Add(30 * time.Second); exec.Command(cli[0], append(cli[1:], "info")...).Run() != nil; time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("dockerd --userland-proxy=false did not start:\n%s", readFile(t, logFile.Name()))
+			t.Fatalf("dockerd %q did not start:\n%s", flags, readFile(t, logFile.Name()))
 		}
 	}
-	dockerCLI := func(args ...string) string {
-		t.Helper()
-		return run(t, append(slices.Clone(cli), args...)...)
-	}
-	image := containerImage(t, cli...)
-	const port = 18095 // the namespace is new: every port is free
-	name := fmt.Sprintf("pi-test-%d-noproxy", os.Getpid())
-	dockerCLI("run", "-d", "--name", name, "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), image, "/bin/httpd", "-f", "-p", "8080")
-	t.Cleanup(func() { exec.Command(cli[0], append(cli[1:], "rm", "-f", name)...).Run() })
-	id, addr, cpid := dockerCLI("inspect", "-f", "{{.Id}}", name), dockerCLI("inspect", "-f", "{{.NetworkSettings.IPAddress}}", name), dockerCLI("inspect", "-f", "{{.State.Pid}}", name)
+	return cli, []string{"nsenter", "--target", strconv.Itoa(daemon.Process.Pid), "--mount", "--net"}
+}
 
-	in := []string{"nsenter", "--target", strconv.Itoa(daemon.Process.Pid), "--mount", "--net"}
-	assertPublished(t, in, port, "tcp", publishedTo{runtime: "docker", id: id, name: name, image: image, addr: addr, port: 8080,
-		via: "dockerd", holder: "dockerd", listener: "httpd", pid: cpid, text: "by NAT rules, the port held by dockerd"})
-	assertContainerOwner(t, in, port, "dockerd", name, id)
+// auditFinding runs audit (through prefix) until it has the
+// exposed-risky-service finding whose message match accepts, for up to
+// ten seconds: a container's program listens a moment after it starts.
+func auditFinding(t *testing.T, prefix []string, match func(msg string) bool) auditJSONFinding {
+	t.Helper()
+	var audit struct{ Findings []auditJSONFinding }
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		out, errOut, _ := portinspect(t, prefix, "audit", "-o", "json")
+		if err := json.Unmarshal([]byte(out), &audit); err != nil {
+			t.Fatalf("%v: %s", err, errOut)
+		}
+		for _, f := range audit.Findings {
+			if f.Rule == "exposed-risky-service" && match(f.Message) {
+				return f
+			}
+		}
+	}
+	t.Fatalf("audit lacks the finding; it has:\n%+v", audit.Findings)
+	return auditJSONFinding{}
+}
+
+type auditJSONFinding struct {
+	Rule, Severity, Message string
+	Advice                  []struct{ Text string }
 }
 
 // TestPodmanPublishedPort runs busybox httpd containers under rootful
@@ -169,42 +226,24 @@ func TestPodmanPublishedPort(t *testing.T) {
 
 	redis := name + "-redis"
 	start(redis, "6379:8080")
-	var audit struct {
-		Findings []struct {
-			Rule, Severity, Message string
-			Advice                  []struct{ Text string }
-		}
-	}
 	// The host port, held by conmon on every address; and the listeners
 	// in the containers, as far as the NAT rules publish them: the web
 	// container's on loopback only, the other's on every address.
 	http := knownports.Default().Port(8080).Only("tcp").Notes[0]
-	want := map[string]string{
+	for msg, sev := range map[string]string{
 		"Redis server is reachable beyond loopback on 0.0.0.0:6379, published to container " + redis + " port 8080/tcp": "critical",
 		fmt.Sprintf("%s listens on *:8080 in network namespace %s (container %s), published on 127.0.0.1:%d/tcp only: "+
 			"reachable from this host and that namespace's network (a container bridge), not from other machines",
 			http.Title, podman("inspect", "-f", "{{.NetworkSettings.SandboxKey}}", name)[len("/run/netns/"):], name, port): http.RiskLoopback.String(),
 		fmt.Sprintf("%s listens on *:8080 in network namespace %s (container %s), published on *:6379/tcp: reachable from other machines",
 			http.Title, podman("inspect", "-f", "{{.NetworkSettings.SandboxKey}}", redis)[len("/run/netns/"):], redis): http.Risk.String(),
-	}
-	got := map[string]string{}
-	for deadline := time.Now().Add(10 * time.Second); len(got) < len(want) && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		out, errOut, _ := portinspect(t, in, "audit", "-o", "json")
-		if err := json.Unmarshal([]byte(out), &audit); err != nil {
-			t.Fatalf("%v: %s", err, errOut)
+	} {
+		f := auditFinding(t, in, func(m string) bool { return m == msg })
+		if f.Severity != sev {
+			t.Errorf("audit: %q: severity %q, want %q", msg, f.Severity, sev)
 		}
-		for _, f := range audit.Findings {
-			if _, ok := want[f.Message]; ok && f.Rule == "exposed-risky-service" {
-				got[f.Message] = f.Severity
-				if f.Severity == "critical" && (len(f.Advice) == 0 || !strings.Contains(f.Advice[0].Text, "-p 127.0.0.1:6379:8080")) {
-					t.Errorf("finding %+v: the first advice is not to publish on loopback", f)
-				}
-			}
-		}
-	}
-	for msg, sev := range want {
-		if got[msg] != sev {
-			t.Errorf("audit: %q: severity %q, want %q; findings:\n%+v", msg, got[msg], sev, audit.Findings)
+		if sev == "critical" && (len(f.Advice) == 0 || !strings.Contains(f.Advice[0].Text, "-p 127.0.0.1:6379:8080")) {
+			t.Errorf("finding %+v: the first advice is not to publish on loopback", f)
 		}
 	}
 }
