@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -359,14 +358,17 @@ type netnsPart struct {
 }
 
 // byNetnsReach parts listeners in other namespaces by how far they are
-// published, the widest first. A listener no publication reaches is
-// unpublished when it is a container's, and its runtime keeps the
-// container's published ports (Docker) and has none, or every NAT rule
-// was read and each led to its listener: a rule whose listener was not
-// found may lead to this one.
+// published, the widest first. Published on loopback only, or not at
+// all, is a claim about a container whose namespace reaches other
+// machines only through this host (Netns.Isolated: a bridge's veth end,
+// private addresses) and is no pod's (pod addresses are routed across a
+// cluster). A listener no publication reaches is unpublished when its
+// container's runtime keeps its published ports (Docker) and has none, or
+// every NAT rule of the host was read and understood, and each led to its
+// listener: one whose listener could not be told may lead to this one.
 func byNetnsReach(rep *Report, socks []*Socket) []*netnsPart {
 	all := rep.Publications()
-	rulesKnown := rep.natRead && !slices.ContainsFunc(all, func(p *Publication) bool { return p.ContainerAddr.IsValid() && len(p.Listeners) == 0 })
+	rulesKnown := rep.natRead && !slices.ContainsFunc(all, func(p *Publication) bool { return p.ListenersUnknown != "" })
 	parts := make([]*netnsPart, reachWide+1)
 	for _, s := range socks {
 		var pubs []*Publication
@@ -377,14 +379,16 @@ func byNetnsReach(rep *Report, socks []*Socket) []*netnsPart {
 				wide = wide || !p.HostAddr.IsValid() || !p.HostAddr.IsLoopback()
 			}
 		}
-		reach := reachUnknown
 		c := s.Container()
+		isolated := c != nil && c.Pod == "" && s.Netns != nil && s.Netns.Isolated
+		reach := reachUnknown
 		switch {
 		case wide:
 			reach = reachWide
+		case !isolated:
 		case len(pubs) > 0:
 			reach = reachLoopback
-		case c != nil && (rulesKnown || c.BindingsKnown && len(c.Bindings) == 0):
+		case rulesKnown || c.BindingsKnown && len(c.Bindings) == 0:
 			reach = reachUnpublished
 		}
 		if parts[reach] == nil {
@@ -438,11 +442,7 @@ func netnsFinding(g *listenerGroup, n *knownports.Note, part *netnsPart, here st
 func hostPorts(pubs []*Publication) string {
 	var out []string
 	for _, p := range pubs {
-		host := "*"
-		if p.HostAddr.IsValid() {
-			host = p.HostAddr.String()
-		}
-		if d := net.JoinHostPort(host, strconv.Itoa(int(p.HostPort))) + "/" + p.Protocol; !slices.Contains(out, d) {
+		if d := p.HostName() + "/" + p.Protocol; !slices.Contains(out, d) {
 			out = append(out, d)
 		}
 	}

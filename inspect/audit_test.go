@@ -209,7 +209,7 @@ func TestAuditContainers(t *testing.T) {
 	web1 := &container.Container{Runtime: container.Docker, ID: strings.Repeat("ab", 32), Name: "web1", BindingsKnown: true,
 		Bindings: []container.Binding{{Protocol: "tcp", ContainerPort: 6379, HostPort: 6379}}}
 	inCache := platformtest.Sock(platform.TCP, "0.0.0.0:6379", "0.0.0.0:0", platform.Listen, 1)
-	inCache.Netns = &platform.Netns{Inode: 4026532240, Name: "e150162819d6"}
+	inCache.Netns = &platform.Netns{Inode: 4026532240, Name: "e150162819d6", Isolated: true}
 	inPod := platformtest.Sock(platform.TCP, "0.0.0.0:5432", "0.0.0.0:0", platform.Listen, 3)
 	inPod.Netns = &platform.Netns{Inode: 4026532241, PID: 4242}
 	m := &platformtest.Fake{
@@ -263,7 +263,7 @@ func TestAuditPublishedNetns(t *testing.T) {
 		for i, name := range []string{"wide", "local", "none"} {
 			c := &container.Container{Runtime: container.Podman, ID: strings.Repeat(strconv.Itoa(i+1), 64), Name: name}
 			s := platformtest.Sock(platform.TCP, "0.0.0.0:6379", "0.0.0.0:0", platform.Listen, uint64(i+2))
-			s.Netns = &platform.Netns{Inode: uint64(4026532200 + i), Name: "netns-" + name, Container: c}
+			s.Netns = &platform.Netns{Inode: uint64(4026532200 + i), Name: "netns-" + name, Container: c, Isolated: true}
 			m.SocketList = append(m.SocketList, s)
 			pid := 20 + i
 			m.Holders[s.Inode] = []int{pid}
@@ -301,8 +301,43 @@ func TestAuditPublishedNetns(t *testing.T) {
 		t.Errorf("findings\n %q\nwant\n %q", got, want)
 	}
 
-	// Rules that cannot be read say nothing of the third.
+	// A namespace with an interface of its own (macvlan, a public
+	// address), or a pod's, which a cluster routes to, is not judged by
+	// its publications on loopback or none; and none is unpublished when
+	// a rule's listener could not be told, which may be this one.
+	const unknownSuffix = ": reachable from other machines if that namespace has an interface or a published port of theirs | "
+	unknown := "critical | " + redis + "netns-local (container local), network namespace netns-none (container none)" + unknownSuffix + first
+	for name, change := range map[string]func(m *platformtest.Fake){
+		"not isolated": func(m *platformtest.Fake) {
+			for i := range m.SocketList {
+				if ns := m.SocketList[i].Netns; ns != nil {
+					ns.Isolated = false
+				}
+			}
+		},
+		"pods": func(m *platformtest.Fake) {
+			for i := range m.SocketList {
+				if ns := m.SocketList[i].Netns; ns != nil {
+					ns.Container.Pod = "web-0"
+				}
+			}
+		},
+	} {
+		m := machine()
+		change(m)
+		if got := findings(m); len(got) != 2 || got[1] != unknown {
+			t.Errorf("%s: findings\n %q\nwant the last\n %q", name, got, unknown)
+		}
+	}
 	m := machine()
+	m.NAT = append(m.NAT, container.Publication{Protocol: "tcp", HostPort: 36379, ContainerAddr: netip.MustParseAddr("10.88.0.9"), ContainerPort: 6379, Via: container.ViaNAT})
+	m.BehindUnknown = map[netip.AddrPort]string{netip.MustParseAddrPort("10.88.0.9:6379"): "2 network namespaces hold 10.88.0.9 and listen on port 6379"}
+	if got := findings(m); len(got) != 3 || got[1] != "critical | "+redis+"netns-none (container none)"+unknownSuffix+first || got[2] != want[1] {
+		t.Errorf("a rule's listener unknown: findings\n %q", got)
+	}
+
+	// Rules that cannot be read say nothing of the third.
+	m = machine()
 	m.NATErr = fmt.Errorf("reading NAT rules: %w", fs.ErrPermission)
 	m.NAT = nil
 	got := findings(m)

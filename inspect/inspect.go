@@ -168,26 +168,6 @@ func (s *Socket) localHost(bracket bool) string {
 	return host
 }
 
-// At reports whether s is at local address a: bound to it, or, for a
-// listener bound to a wildcard, taking its connections. 0.0.0.0 takes
-// every IPv4 address; :: every IPv6 one, and IPv4 ones too when the
-// system says it is dual-stack (where it does not say, as on Windows,
-// whose default is IPv6-only, a check must not pass on a guess). Asked for
-// 0.0.0.0 itself, a dual-stack :: holds it as well.
-func (s *Socket) At(a netip.Addr) bool {
-	l, a := s.Local.Addr().Unmap(), a.Unmap()
-	if l == a || a.Zone() == "" && l.WithZone("") == a {
-		return true
-	}
-	if !s.Listening() || !l.IsUnspecified() {
-		return false
-	}
-	if l.Is4() {
-		return a.Is4()
-	}
-	return a.Is6() && !a.IsUnspecified() || a.Is4() && s.DualStack == platform.DualStackYes
-}
-
 // Report is the answer to a query.
 type Report struct {
 	Host       platform.Host
@@ -205,7 +185,8 @@ type Report struct {
 	AllNetns                      bool
 	NetnsSkipped, NetnsUnreadable int
 	// Published are the asked-for ports (every port, in an audit) that
-	// NAT rules publish while no socket listed holds them.
+	// NAT rules publish while no socket listed holds them for the rules:
+	// one may listen there, but forwards nothing.
 	Published []*Publication
 	// natRead says every NAT rule was read: a container that none
 	// forwards to is published by none.

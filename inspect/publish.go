@@ -19,63 +19,77 @@ type Publication struct {
 	// Listeners are the sockets that take what is forwarded, in the
 	// namespace that holds the container's address, with their
 	// processes; none when nothing listens there or it could not be
-	// looked into.
+	// told.
 	Listeners []Socket
+	// ListenersUnknown says why what listens behind could not be told;
+	// "" when Listeners is the answer.
+	ListenersUnknown string
 }
 
 // publish finds what the report's ports are published to: what the
 // processes holding its listeners forward (docker-proxy), and the NAT
 // rules that forward its ports, whether a process holds the port for them
 // (Podman's conmon, dockerd) or none does. A rule that no listed socket
-// holds is a publication of its own (rep.Published), when the query asked
-// for ports: nothing listens on the port, yet it answers.
+// holds is a publication of its own (rep.Published), for a query about
+// ports that keeps listeners whoever holds them, and for an audit: there
+// the port answers, though nothing listens on it.
 func publish(ctx context.Context, src Source, q *Query, f platform.Filter, rep *Report) {
 	byHolder := false
 	for i := range rep.Sockets {
 		s := &rep.Sockets[i]
+		if !s.Listening() {
+			continue
+		}
 		for _, p := range s.Processes {
 			if fw := p.Forward; fw != nil && fw.HostPort == 0 {
 				byHolder = true
-			} else if fw != nil && s.Listening() && fw.HostPort == s.Local.Port() && fw.Protocol == s.Protocol.String() {
+			} else if fw != nil && fw.HostPort == s.Local.Port() && fw.Protocol == s.Protocol.String() {
 				s.Published = append(s.Published, &Publication{Publication: *fw})
 			}
 		}
 	}
 	fwd, ok := src.(platform.Forwarder)
-	if !ok || q.Ports == nil && !byHolder && !q.everyPublication {
-		reach(ctx, src, nil, q, rep)
+	if !ok {
 		return
 	}
-	rules, err := fwd.Publications(ctx, f)
-	rep.natRead = err == nil
-	if err != nil {
-		rep.Warnings = append(rep.Warnings, natWarning(err, rep, q)...)
-	}
-	for _, rule := range rules {
-		if attach(rep.Sockets, rule) {
-			continue
+	if q.Ports != nil || byHolder || q.everyPublication {
+		rules, err := fwd.Publications(ctx, f)
+		// The rules judge other namespaces' listeners (audit) only when
+		// they are the host's, read whole.
+		rep.natRead = err == nil && q.Netns == ""
+		if err != nil {
+			rep.Warnings = append(rep.Warnings, natWarning(err, rep, q)...)
 		}
-		if q.Ports != nil && q.selectsPublication(rule) || q.Ports == nil && q.everyPublication {
-			rep.Published = append(rep.Published, &Publication{Publication: rule})
+		unheld := q.everyPublication || q.Ports != nil && f.States&ListeningStates != 0 && !q.filtersOwners()
+		for _, rule := range rules {
+			if !attach(rep.Sockets, rule, q.Netns != "") && unheld && (q.Ports == nil || q.selectsPublication(rule)) {
+				rep.Published = append(rep.Published, &Publication{Publication: rule})
+			}
 		}
 	}
-	reach(ctx, src, fwd, q, rep)
+	reach(ctx, src, fwd, q, f, rep)
 }
 
-// attach adds a NAT rule's publication to the listener that holds its host
-// port for it, as conmon does, and reports whether one does or already
-// forwards the same (docker-proxy does, beside Docker's own rule).
-func attach(socks []Socket, rule container.Publication) bool {
+// attach adds a NAT rule's publication to every listener that holds its
+// host port for it, as conmon does, at the rule's address and family, and
+// reports whether one does or already forwards the same (docker-proxy
+// does, beside Docker's own rule). The rules are this namespace's, and
+// hold for its sockets alone, unless every socket is of the one namespace
+// asked for (onlyNetns), whose rules they are.
+func attach(socks []Socket, rule container.Publication, onlyNetns bool) bool {
+	held := false
+	host := rule.Host()
 	for i := range socks {
 		s := &socks[i]
 		if !s.Listening() || s.Role != RoleLocal || s.Local.Port() != rule.HostPort || s.Protocol.String() != rule.Protocol ||
-			rule.HostAddr.IsValid() && !s.At(rule.HostAddr) {
+			!s.At(host.Addr()) || !onlyNetns && s.Netns != nil && !s.Netns.Own {
 			continue
 		}
 		if slices.ContainsFunc(s.Published, func(p *Publication) bool {
 			return p.ContainerAddr == rule.ContainerAddr && p.ContainerPort == rule.ContainerPort
 		}) {
-			return true
+			held = true
+			continue
 		}
 		for _, p := range s.Processes {
 			if fw := p.Forward; fw != nil && fw.HostPort == 0 {
@@ -85,94 +99,102 @@ func attach(socks []Socket, rule container.Publication) bool {
 					pub.Container = fw.Container
 				}
 				s.Published = append(s.Published, &Publication{Publication: pub})
-				return true
+				held = true
+				break
 			}
 		}
 	}
-	return false
+	return held
 }
 
 // selectsPublication reports whether q asks for the host port (and
 // address) a NAT rule publishes, as it would for a listener there.
 func (q *Query) selectsPublication(p container.Publication) bool {
-	s := Socket{Socket: platform.Socket{Protocol: platform.TCP, Family: platform.IPv4, State: platform.Listen}}
-	if p.Protocol == "udp" {
-		s.Protocol, s.State = platform.UDP, platform.Unconnected
+	proto, ok := platform.ProtocolNamed(p.Protocol)
+	if !ok {
+		return false
 	}
-	addr := p.HostAddr
-	if !addr.IsValid() {
-		addr = netip.IPv4Unspecified()
-		if p.ContainerAddr.Is6() {
-			addr = netip.IPv6Unspecified()
-		}
+	s := Socket{Socket: platform.Socket{Protocol: proto, Family: platform.IPv4, State: platform.Listen, Local: p.Host()}}
+	if proto == platform.UDP {
+		s.State = platform.Unconnected
 	}
-	if addr.Is6() {
+	if s.Local.Addr().Is6() {
 		s.Family = platform.IPv6
 	}
-	s.Local = netip.AddrPortFrom(addr, p.HostPort)
 	role, ok := q.role(&s, nil)
 	return ok && role == RoleLocal
 }
 
-const natUnreadable = "ports published by NAT rules alone (Docker without its proxy, CNI portmap) are not shown: reading the rules needs root (CAP_NET_ADMIN)"
+// natAloneHidden is what NAT rules that could not be read hide.
+const natAloneHidden = "ports published by NAT rules alone (Docker without its proxy, CNI portmap) are not shown"
 
-// natWarning says what an unreadable rule set hides, where it matters: a
-// port query that found no listener may be missing a port that NAT rules
-// alone publish.
+// natUnreadable is the warning of a run without CAP_NET_ADMIN.
+const natUnreadable = natAloneHidden + ": reading the rules needs root (CAP_NET_ADMIN)"
+
+// natWarning says what rules that could not be read hide, where it
+// matters: an audit, a port asked for that no listener answers (NAT rules
+// alone may publish it), and a port held for NAT rules (conmon, dockerd),
+// whose container they would name. Destination NAT rules that publish no
+// one port (kube-proxy's) are no news.
 func natWarning(err error, rep *Report, q *Query) []string {
-	switch {
-	case q.Ports != nil && slices.ContainsFunc(rep.Sockets, func(s Socket) bool { return s.Role == RoleLocal }):
+	legacy := errors.Is(err, platform.ErrLegacyNAT)
+	if !legacy && errors.Is(err, platform.ErrUnparsedNAT) {
 		return nil
+	}
+	if q.Ports != nil && !q.everyPublication && !slices.ContainsFunc(q.Ports.Singles(), func(port uint16) bool {
+		return !slices.ContainsFunc(rep.Sockets, func(s Socket) bool { return s.Role == RoleLocal && s.Local.Port() == port })
+	}) {
+		return nil // every port asked for answers
+	}
+	switch {
+	case legacy:
+		return []string{"ports published by iptables-legacy's NAT rules are not shown: " + err.Error()}
+	case q.Ports == nil && !q.everyPublication:
+		what := "the containers that ports held by conmon or dockerd forward to are not named"
+		if errors.Is(err, fs.ErrPermission) {
+			return []string{what + ": reading the NAT rules needs root (CAP_NET_ADMIN)"}
+		}
+		return []string{fmt.Sprintf("%s: %v", what, err)}
 	case errors.Is(err, fs.ErrPermission):
 		return []string{natUnreadable}
-	case errors.Is(err, platform.ErrLegacyNAT):
-		return []string{"ports published by NAT rules of iptables-legacy are not shown: " + err.Error()}
 	}
-	return []string{fmt.Sprintf("ports published by NAT rules are not shown: %v", err)}
+	return []string{fmt.Sprintf("%s: %v", natAloneHidden, err)}
 }
 
 // reach finds the listeners behind every publication of the report, and
 // their processes, and names the container of a namespace the runtimes'
 // state did not.
-func reach(ctx context.Context, src Source, fwd platform.Forwarder, q *Query, rep *Report) {
+func reach(ctx context.Context, src Source, fwd platform.Forwarder, q *Query, f platform.Filter, rep *Report) {
 	pubs := rep.Publications()
-	if len(pubs) == 0 {
+	var targets []platform.Target
+	for _, p := range pubs {
+		proto, ok := platform.ProtocolNamed(p.Protocol)
+		t := platform.Target{Protocol: proto, Addr: netip.AddrPortFrom(p.ContainerAddr, p.ContainerPort)}
+		if ok && p.ContainerAddr.IsValid() && !slices.Contains(targets, t) {
+			targets = append(targets, t)
+		}
+	}
+	if len(targets) == 0 {
 		return
 	}
-	if fwd == nil {
-		var ok bool
-		if fwd, ok = src.(platform.Forwarder); !ok {
-			return
-		}
+	reached, err := fwd.Reached(ctx, f, targets)
+	if err != nil {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("what listens behind published ports is unknown: %v", err))
+		return
 	}
-	type target struct {
-		proto string
-		addr  netip.AddrPort
-	}
-	found := make(map[target][]platform.Socket)
 	var all []platform.Socket
-	for _, p := range pubs {
-		t := target{p.Protocol, netip.AddrPortFrom(p.ContainerAddr, p.ContainerPort)}
-		if _, ok := found[t]; ok || !p.ContainerAddr.IsValid() {
-			continue
-		}
-		proto := platform.TCP
-		if p.Protocol == "udp" {
-			proto = platform.UDP
-		}
-		socks, err := fwd.Reached(ctx, proto, t.addr)
-		if err != nil {
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("what listens behind %s/%s is unknown: %v", t.addr, t.proto, err))
-		}
-		found[t] = socks
-		all = append(all, socks...)
+	for _, r := range reached {
+		all = append(all, r.Sockets...)
 	}
 	var procs map[int]*Process
 	if len(all) > 0 && !q.NoProcesses {
 		procs = readProcesses(src, all, q.Detail)
 	}
 	for _, p := range pubs {
-		for _, s := range found[target{p.Protocol, netip.AddrPortFrom(p.ContainerAddr, p.ContainerPort)}] {
+		proto, _ := platform.ProtocolNamed(p.Protocol)
+		r := reached[platform.Target{Protocol: proto, Addr: netip.AddrPortFrom(p.ContainerAddr, p.ContainerPort)}]
+		p.ListenersUnknown = r.Unknown
+		for _, s := range r.Sockets {
 			sock := Socket{Socket: s, Exposure: exposureOf(&s)}
 			for _, pid := range s.PIDs {
 				if proc := procs[pid]; proc != nil {

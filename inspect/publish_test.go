@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/portinspect/portinspect/platform"
@@ -140,6 +142,63 @@ func TestPublishUnreadable(t *testing.T) {
 		warned := slices.ContainsFunc(rep.Warnings, func(w string) bool { return w == natUnreadable })
 		if warned != tt.warn {
 			t.Errorf("port %s: warnings %q, want the NAT one: %v", tt.spec, rep.Warnings, tt.warn)
+		}
+	}
+}
+
+// TestPublishMatching: a forward or rule holds for the sockets of its
+// port, protocol and family alone, every one of them; a query that keeps
+// sockets by owner or by a state no listener is in has no port that NAT
+// rules alone publish; a listener that could not be told says why.
+func TestPublishMatching(t *testing.T) {
+	m := publishedMachine()
+	// docker-proxy, as before, on 18080/tcp, and the same process on
+	// 18080/udp and 18082/tcp, which it forwards nothing from.
+	m.SocketList = append(m.SocketList,
+		platformtest.Sock(platform.UDP, "127.0.0.1:18080", "0.0.0.0:0", platform.Unconnected, 6),
+		platformtest.Sock(platform.TCP, "127.0.0.1:18082", "0.0.0.0:0", platform.Listen, 7),
+		// conmon on [::]:18090 too, IPv6 only, for the IPv6 rule.
+		platformtest.Sock(platform.TCP, "[::]:18090", "[::]:0", platform.Listen, 8))
+	m.Holders[6], m.Holders[7], m.Holders[8] = []int{20}, []int{20}, []int{10}
+	m.NAT = append(m.NAT, container.Publication{Protocol: "tcp", HostAddr: netip.MustParseAddr("::1"), HostPort: 18090,
+		ContainerAddr: netip.MustParseAddr("fd00::2"), ContainerPort: 8080, Via: container.ViaNAT})
+	m.BehindUnknown = map[netip.AddrPort]string{netip.MustParseAddrPort("[fd00::2]:8080"): "1 network namespace could not be entered"}
+	ports, _ := ParsePortSpec("18080,18082,18090/tcp,18080/udp", Names{})
+	rep, err := Run(context.Background(), m, nil, Query{Ports: ports})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range rep.Sockets {
+		var pubs []string
+		for _, p := range s.Published {
+			pubs = append(pubs, p.ContainerAddr.String()+" "+p.ListenersUnknown)
+		}
+		got[s.LocalName()+"/"+s.Protocol.String()] = strings.Join(pubs, "; ")
+	}
+	want := map[string]string{
+		"127.0.0.1:18080/tcp": "172.17.0.2 ",
+		"127.0.0.1:18080/udp": "",
+		"127.0.0.1:18082/tcp": "",
+		"127.0.0.1:18090/tcp": "10.88.0.2 ",
+		"[::]:18090/tcp":      "fd00::2 1 network namespace could not be entered",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("publications by socket\n %q\nwant\n %q", got, want)
+	}
+
+	ports, _ = ParsePortSpec("18081", Names{})
+	for _, q := range []Query{
+		{Ports: ports, Processes: []string{"nginx"}},
+		{Ports: ports, PIDs: []int{50}},
+		{Ports: ports, States: platform.States(0).With(platform.Established)},
+	} {
+		rep, err := Run(context.Background(), publishedMachine(), nil, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Published) != 0 {
+			t.Errorf("%+v: published %s", q, describePub(rep.Published[0]))
 		}
 	}
 }

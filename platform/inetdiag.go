@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 )
 
 // This file decodes the Linux NETLINK_SOCK_DIAG (inet_diag) wire format. It
@@ -284,6 +285,34 @@ func netlinkAttr(b []byte, typ uint16) ([]byte, bool) {
 	return nil, false
 }
 
+// ifInfoMsgLen is the size of struct ifinfomsg (linux/rtnetlink.h), which
+// starts an RTM_NEWLINK message before its attributes.
+const ifInfoMsgLen = 16
+
+// Attributes of an RTM_NEWLINK message (linux/if_link.h), and the flag of
+// a loopback interface (linux/if.h).
+const (
+	iflaLinkInfo = 18
+	iflaInfoKind = 1
+	iffLoopback  = 0x8
+)
+
+// parseIfInfoMsg reads what kind of interface an RTM_NEWLINK message is
+// about: a loopback, or the kind its IFLA_LINKINFO names ("veth",
+// "macvlan", "bridge"), "" for a physical device, which has none.
+func parseIfInfoMsg(b []byte) (loopback bool, kind string, ok bool) {
+	if len(b) < ifInfoMsgLen {
+		return false, "", false
+	}
+	loopback = binary.NativeEndian.Uint32(b[8:])&iffLoopback != 0
+	if info, ok := netlinkAttr(b[ifInfoMsgLen:], iflaLinkInfo); ok {
+		if k, ok := netlinkAttr(info, iflaInfoKind); ok {
+			kind = strings.TrimRight(string(k), "\x00")
+		}
+	}
+	return loopback, kind, true
+}
+
 // ifAddrMsgLen is the size of struct ifaddrmsg (linux/if_addr.h), which
 // starts an RTM_NEWADDR message before its attributes.
 const ifAddrMsgLen = 8
@@ -321,6 +350,7 @@ const (
 	nlmFDumpIntr     = 0x10
 	nlmFDump         = 0x300 // NLM_F_ROOT | NLM_F_MATCH
 	sockDiagByFamily = 20
+	rtmGetLink       = 18
 	rtmGetAddr       = 22
 )
 

@@ -476,3 +476,54 @@ func TestHasNATTable(t *testing.T) {
 		}
 	}
 }
+
+// ifInfoMsg is an RTM_NEWLINK message's payload: struct ifinfomsg with
+// its flags, then IFLA_LINKINFO holding IFLA_INFO_KIND where kind is set.
+func ifInfoMsg(flags uint32, kind string) []byte {
+	b := make([]byte, ifInfoMsgLen)
+	binary.NativeEndian.PutUint32(b[8:], flags)
+	if kind == "" {
+		return b
+	}
+	k := append([]byte(kind), 0)
+	inner := binary.NativeEndian.AppendUint16(nil, uint16(4+len(k)))
+	inner = binary.NativeEndian.AppendUint16(inner, iflaInfoKind)
+	inner = append(inner, k...)
+	for len(inner)%4 != 0 {
+		inner = append(inner, 0)
+	}
+	b = binary.NativeEndian.AppendUint16(b, uint16(4+len(inner)))
+	b = binary.NativeEndian.AppendUint16(b, iflaLinkInfo|0x8000) // NLA_F_NESTED
+	return append(b, inner...)
+}
+
+func TestParseIfInfoMsg(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		in       []byte
+		loopback bool
+		kind     string
+		ok       bool
+	}{
+		{"lo", ifInfoMsg(iffLoopback|1, ""), true, "", true},
+		{"a container's eth0", ifInfoMsg(1, "veth"), false, "veth", true},
+		{"macvlan", ifInfoMsg(1, "macvlan"), false, "macvlan", true},
+		{"a physical device", ifInfoMsg(1, ""), false, "", true},
+		{"short", make([]byte, 8), false, "", false},
+	} {
+		loopback, kind, ok := parseIfInfoMsg(tt.in)
+		if loopback != tt.loopback || kind != tt.kind || ok != tt.ok {
+			t.Errorf("%s: %v %q %v, want %v %q %v", tt.name, loopback, kind, ok, tt.loopback, tt.kind, tt.ok)
+		}
+	}
+}
+
+func FuzzParseIfInfoMsg(f *testing.F) {
+	f.Add(ifInfoMsg(1, "veth"))
+	f.Add(ifInfoMsg(iffLoopback, ""))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, kind, ok := parseIfInfoMsg(b); !ok && kind != "" {
+			t.Errorf("a kind %q from a message refused", kind)
+		}
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
@@ -20,56 +21,44 @@ import (
 // netlink API (google/nftables). iptables-nft writes nf_tables rules too,
 // so Docker's, netavark's and CNI portmap's rules read alike whichever
 // tool wrote them; rules iptables-legacy wrote live in x_tables, which
-// this does not read. With every namespace asked for, the rules are this
-// namespace's: the host's, where runtimes publish.
+// this does not read, and says so. With every namespace asked for, the
+// rules are this namespace's: the host's, where runtimes publish.
 func (l *linuxInspector) Publications(ctx context.Context, f Filter) ([]container.Publication, error) {
-	var ns *Netns
-	if f.Netns != "" {
-		list, _, err := l.listNetns()
-		if err != nil {
-			return nil, err
-		}
-		sel, err := selectNetns(l.procRoot, list, f.Netns)
-		if err != nil {
-			return nil, err
-		}
-		ns = &sel
-	}
-	pubs, err := natPublications(ns)
-	if errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOENT) {
-		return nil, nil // no nf_tables in this kernel, or none loaded: no rules
-	}
+	ns, err := l.rulesNetns(f)
 	if err != nil {
 		return nil, err
 	}
-	// The x_tables of the namespace read: this thread's, or those of a
-	// process in the one asked for. A namespace only a mount keeps has no
-	// /proc/PID/net to show them, and goes unchecked.
-	procNet := filepath.Join(l.procRoot, "thread-self", "net")
-	if ns != nil && !ns.Own {
-		procNet = filepath.Join(l.procRoot, strconv.Itoa(ns.PID), "net")
-	}
-	if ns == nil || ns.Own || ns.PID != 0 {
-		for _, name := range []string{"ip_tables_names", "ip6_tables_names"} {
-			if b, rerr := os.ReadFile(filepath.Join(procNet, name)); rerr == nil && hasNATTable(b) {
-				err = ErrLegacyNAT
-			}
+	var fd int = -1
+	if !ns.Own {
+		if fd, err = openNetns(ns); err != nil {
+			return nil, err
 		}
+		defer unix.Close(fd)
+	}
+	var incomplete []error
+	if n := legacyNATRules(l.procRoot, ns); n > 0 {
+		incomplete = append(incomplete, fmt.Errorf("%w (%s)", ErrLegacyNAT, Plural(n, "rule")))
+	}
+	pubs, unparsed, err := natPublications(fd)
+	switch {
+	case errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOENT):
+		// No nf_tables in this kernel, or none loaded: no rules there.
+	case err != nil:
+		return nil, err
+	case unparsed > 0:
+		incomplete = append(incomplete, fmt.Errorf("%w (%s)", ErrUnparsedNAT, Plural(unparsed, "rule")))
 	}
 	kept := pubs[:0]
 	for _, p := range pubs {
-		proto := TCP
-		switch p.Protocol {
-		case "udp":
-			proto = UDP
-		case "sctp":
-			continue // no socket listing here shows SCTP
+		proto, ok := ProtocolNamed(p.Protocol)
+		if !ok {
+			continue // SCTP: no socket listing here shows it
 		}
 		fam := IPv4
-		if a := cmpOrAddr(p.HostAddr, p.ContainerAddr); a.Is6() && !a.Is4In6() {
+		if p.Host().Addr().Is6() {
 			fam = IPv6
 		}
-		if !f.wants(proto, fam) || f.Ports != nil && !slices.ContainsFunc(f.Ports, func(r PortRange) bool { return r.Has(p.HostPort, proto) }) {
+		if !f.wants(proto, fam) {
 			continue
 		}
 		if p.ContainerAddr.IsValid() {
@@ -77,37 +66,45 @@ func (l *linuxInspector) Publications(ctx context.Context, f Filter) ([]containe
 		}
 		kept = append(kept, p)
 	}
-	return kept, err
+	return kept, errors.Join(incomplete...)
 }
 
-func cmpOrAddr(a, b netip.Addr) netip.Addr {
-	if a.IsValid() {
-		return a
+// rulesNetns is the namespace whose NAT rules publish the ports f is
+// about: the one f.Netns names, else this one.
+func (l *linuxInspector) rulesNetns(f Filter) (*Netns, error) {
+	list, _, err := l.listNetns()
+	if err != nil {
+		return nil, err
 	}
-	return b
+	if f.Netns != "" {
+		ns, err := selectNetns(l.procRoot, list, f.Netns)
+		return &ns, err
+	}
+	for i := range list {
+		if list[i].Own {
+			return &list[i], nil
+		}
+	}
+	return nil, errors.New("this process's network namespace is not among the machine's")
 }
 
-// natPublications reads every destination NAT rule of ns (nil: this
-// namespace) that publishes one port. Only tables with a nat chain are
-// read: a DNAT anywhere else is refused by the kernel.
-func natPublications(ns *Netns) ([]container.Publication, error) {
+// natPublications reads every destination NAT rule of the namespace of
+// fd (-1: this one) that publishes one port, and counts those that
+// forward but publish no one port. Only tables with a nat chain are read:
+// a DNAT anywhere else is refused by the kernel.
+func natPublications(fd int) (pubs []container.Publication, unparsed int, err error) {
 	opts := []nftables.ConnOption{nftables.AsLasting()}
-	if ns != nil && !ns.Own {
-		fd, err := openNetns(ns)
-		if err != nil {
-			return nil, err
-		}
-		defer unix.Close(fd)
+	if fd >= 0 {
 		opts = append(opts, nftables.WithNetNSFd(fd))
 	}
 	conn, err := nftables.New(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("reading NAT rules: %w", err)
+		return nil, 0, fmt.Errorf("reading NAT rules: %w", err)
 	}
 	defer conn.CloseLasting()
 	chains, err := conn.ListChains()
 	if err != nil {
-		return nil, fmt.Errorf("reading NAT rules: %w", err)
+		return nil, 0, fmt.Errorf("reading NAT rules: %w", err)
 	}
 	type tableKey struct {
 		family nftables.TableFamily
@@ -119,90 +116,226 @@ func natPublications(ns *Netns) ([]container.Publication, error) {
 			nat[tableKey{c.Table.Family, c.Table.Name}] = true
 		}
 	}
-	var pubs []container.Publication
 	for _, c := range chains {
 		if !nat[tableKey{c.Table.Family, c.Table.Name}] {
 			continue
 		}
 		rules, err := conn.GetRules(c.Table, c)
 		if err != nil {
-			return nil, fmt.Errorf("reading NAT rules of chain %s: %w", c.Name, err)
+			return nil, 0, fmt.Errorf("reading NAT rules of chain %s: %w", c.Name, err)
 		}
 		for _, r := range rules {
-			// netavark and Docker write one rule per published port, but
-			// the same in an ip and an inet table would say it twice.
-			if p, ok := container.ParseDNAT(r.Exprs); ok && !slices.Contains(pubs, p) {
+			p, ok := container.ParseDNAT(r.Exprs)
+			switch {
+			case !ok && container.IsDNAT(r.Exprs):
+				unparsed++
+			case ok && !slices.Contains(pubs, p):
+				// netavark and Docker write one rule per published port,
+				// but the same in an ip and an inet table says it twice.
 				pubs = append(pubs, p)
 			}
 		}
 	}
-	return pubs, nil
+	return pubs, unparsed, nil
 }
 
-// Reached finds the namespace that holds addr and has listeners on its
-// port. A listener bound to addr itself names it at once; one bound to a
-// wildcard only once the namespace's interfaces are seen to hold addr.
-// Their owners are searched among the namespace's processes first, not
-// in a second walk of every descriptor on the machine.
-func (l *linuxInspector) Reached(ctx context.Context, p Protocol, addr netip.AddrPort) ([]Socket, error) {
-	want := addr.Addr().Unmap()
-	if !want.IsValid() {
-		return nil, nil
+// legacyNATRules counts the rules iptables-legacy keeps in the x_tables
+// nat tables (IPv4 and IPv6) of ns, beyond the built-in chains' policies
+// every table starts with. A table only probed (iptables-wrapper does)
+// has none. Where the table's size cannot be asked (without
+// CAP_NET_ADMIN), a nat table that is there counts as one rule: it may
+// hold any. A namespace only a mount keeps has no /proc/PID/net to say,
+// and goes unchecked.
+func legacyNATRules(procRoot string, ns *Netns) int {
+	procNet := filepath.Join(procRoot, "thread-self", "net")
+	if !ns.Own {
+		if ns.PID == 0 {
+			return 0
+		}
+		procNet = filepath.Join(procRoot, strconv.Itoa(ns.PID), "net")
+	}
+	n := 0
+	for _, t := range []struct {
+		names         string
+		domain, level int
+	}{{"ip_tables_names", unix.AF_INET, unix.IPPROTO_IP}, {"ip6_tables_names", unix.AF_INET6, unix.IPPROTO_IPV6}} {
+		b, err := os.ReadFile(filepath.Join(procNet, t.names))
+		if err != nil || !hasNATTable(b) {
+			continue
+		}
+		entries, err := xtablesEntries(ns, t.domain, t.level, "nat")
+		if err != nil {
+			n++
+			continue
+		}
+		n += max(0, entries-natBuiltinEntries)
+	}
+	return n
+}
+
+// natBuiltinEntries is what an x_tables nat table holds with no rule: a
+// policy for each of its four hooks and the error entry that ends it.
+const natBuiltinEntries = 5
+
+// xtablesEntries asks x_tables (IPT_SO_GET_INFO, linux/netfilter_ipv4/
+// ip_tables.h; IP6T_SO_GET_INFO is the same number) how many entries a
+// table holds, from a raw socket in ns.
+func xtablesEntries(ns *Netns, domain, level int, table string) (int, error) {
+	fd, err := socketIn(ns, domain, unix.SOCK_RAW, unix.IPPROTO_RAW)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	var info struct {
+		name       [32]byte
+		validHooks uint32
+		hookEntry  [5]uint32
+		underflow  [5]uint32
+		numEntries uint32
+		size       uint32
+	}
+	copy(info.name[:], table)
+	const soGetInfo = 64 // IPT_BASE_CTL
+	size := uint32(unsafe.Sizeof(info))
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), uintptr(level), soGetInfo,
+		uintptr(unsafe.Pointer(&info)), uintptr(unsafe.Pointer(&size)), 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(info.numEntries), nil
+}
+
+// Reached finds, in one pass over the machine's network namespaces, the
+// namespace that holds each target's address and has listeners on its
+// port: a listener bound to the address itself names it, one bound to a
+// wildcard once the namespace's interfaces are seen to hold the address.
+// A loopback address is looked for only where the rules are. Their owners
+// are searched among the namespace's processes first, not in another walk
+// of every descriptor on the machine.
+func (l *linuxInspector) Reached(ctx context.Context, f Filter, targets []Target) (map[Target]Reach, error) {
+	out := make(map[Target]Reach, len(targets))
+	if len(targets) == 0 {
+		return out, nil
+	}
+	home, err := l.rulesNetns(f)
+	if err != nil {
+		return nil, err
 	}
 	list, _, err := l.listNetns()
 	if err != nil {
 		return nil, err
 	}
-	f := Filter{TCP: p == TCP, UDP: p == UDP, IPv4: true, IPv6: true, States: 1<<Listen | 1<<Unconnected,
-		Ports: []PortRange{{Low: addr.Port(), High: addr.Port(), TCP: p == TCP, UDP: p == UDP}}}
+	flt := Filter{IPv4: true, IPv6: true, States: 1<<Listen | 1<<Unconnected}
+	for _, t := range targets {
+		flt.TCP, flt.UDP = flt.TCP || t.Protocol == TCP, flt.UDP || t.Protocol == UDP
+		flt.Ports = append(flt.Ports, PortRange{Low: t.Addr.Port(), High: t.Addr.Port(), TCP: t.Protocol == TCP, UDP: t.Protocol == UDP})
+	}
+	type match struct {
+		ns    *Netns
+		socks []Socket
+	}
+	found := make(map[Target][]match)
+	skipped := 0
 	for i := range list {
 		ns := &list[i]
-		socks, _, err := netlinkSockets(ctx, f, l.namesIn(ns), ns)
+		socks, _, err := netlinkSockets(ctx, flt, l.namesIn(ns), ns)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		if err != nil {
-			continue // not to be entered without privilege
-		}
-		var bound, wild []Socket
-		for _, s := range socks {
-			a := s.Local.Addr().Unmap()
-			switch {
-			case a == want:
-				bound = append(bound, s)
-			case a.IsUnspecified() && (a.Is4() == want.Is4() || s.DualStack == DualStackYes):
-				wild = append(wild, s)
-			}
-		}
-		found := bound
-		if len(found) == 0 && len(wild) > 0 && netnsHolds(ns, want) {
-			found = wild
-		}
-		if len(found) == 0 {
+			skipped++ // not to be entered without privilege
 			continue
 		}
-		ns.Container = l.procs.containerOf(ns.PID)
-		for j := range found {
-			found[j].Netns = ns
+		var addrs []netip.Addr
+		addrsRead := false
+		for _, t := range targets {
+			want := t.Addr.Addr().Unmap()
+			if want.IsLoopback() && ns.Inode != home.Inode {
+				continue
+			}
+			var bound, wild []Socket
+			for _, s := range socks {
+				switch {
+				case s.Protocol != t.Protocol || s.Local.Port() != t.Addr.Port():
+				case s.Local.Addr().Unmap() == want:
+					bound = append(bound, s)
+				case s.Local.Addr().IsUnspecified() && s.At(want):
+					wild = append(wild, s)
+				}
+			}
+			if len(bound) == 0 && len(wild) > 0 {
+				if !addrsRead {
+					addrs, addrsRead = netnsAddrs(ns), true
+				}
+				if slices.Contains(addrs, want) {
+					bound = wild
+				}
+			}
+			if len(bound) > 0 {
+				found[t] = append(found[t], match{ns, bound})
+			}
 		}
-		if _, err := l.ownersAmong(ctx, found, ns.pids); err != nil {
-			return found, err
-		}
-		return found, nil
 	}
-	return nil, nil
+	for _, t := range targets {
+		switch m := found[t]; {
+		case len(m) == 1:
+			ns := m[0].ns
+			ns.Container = l.procs.containerOf(ns.PID)
+			for j := range m[0].socks {
+				m[0].socks[j].Netns = ns
+			}
+			if _, err := l.ownersAmong(ctx, m[0].socks, ns.pids); err != nil {
+				return nil, err
+			}
+			out[t] = Reach{Sockets: m[0].socks}
+		case len(m) > 1:
+			out[t] = Reach{Unknown: fmt.Sprintf("%d network namespaces hold %s and listen on port %d", len(m), t.Addr.Addr(), t.Addr.Port())}
+		case skipped > 0:
+			out[t] = Reach{Unknown: fmt.Sprintf("%s could not be entered; entering one needs root (CAP_SYS_ADMIN)", Plural(skipped, "network namespace"))}
+		default:
+			out[t] = Reach{}
+		}
+	}
+	return out, nil
 }
 
-// netnsHolds reports whether an interface of ns has address a.
-func netnsHolds(ns *Netns, a netip.Addr) bool {
+// netnsAddrs lists the addresses of ns's interfaces. One the dump could
+// not say is not there: a listener behind it is then not found.
+func netnsAddrs(ns *Netns) []netip.Addr {
 	const seq = 1
 	req := make([]byte, ifAddrMsgLen) // ifaddrmsg: every family
-	found := false
-	err := dumpNetlink(ns, unix.NETLINK_ROUTE, netlinkRequest(rtmGetAddr, nlmFRequest|nlmFDump, seq, req), seq, func(payload []byte) error {
-		if got, ok := parseIfAddrMsg(payload); ok && got.Unmap() == a {
-			found = true
+	var addrs []netip.Addr
+	dumpNetlink(ns, unix.NETLINK_ROUTE, netlinkRequest(rtmGetAddr, nlmFRequest|nlmFDump, seq, req), seq, func(payload []byte) error {
+		if a, ok := parseIfAddrMsg(payload); ok {
+			addrs = append(addrs, a.Unmap())
 		}
 		return nil
 	})
-	return err == nil && found
+	return addrs
+}
+
+// netnsIsolated reports whether ns reaches other machines only through
+// this host: every interface but loopback is a veth, the end of a
+// container bridge, and every address private (RFC 1918, unique local,
+// link-local). A macvlan, ipvlan or physical interface, or a public
+// address, may be reached directly; so may a namespace whose links could
+// not be read.
+func netnsIsolated(ns *Netns) bool {
+	const seq = 1
+	req := make([]byte, ifInfoMsgLen) // ifinfomsg: every family
+	isolated := true
+	err := dumpNetlink(ns, unix.NETLINK_ROUTE, netlinkRequest(rtmGetLink, nlmFRequest|nlmFDump, seq, req), seq, func(payload []byte) error {
+		loopback, kind, ok := parseIfInfoMsg(payload)
+		isolated = isolated && ok && (loopback || kind == "veth")
+		return nil
+	})
+	if err != nil || !isolated {
+		return false
+	}
+	for _, a := range netnsAddrs(ns) {
+		if !a.IsLoopback() && !a.IsPrivate() && !a.IsLinkLocalUnicast() {
+			return false
+		}
+	}
+	return true
 }

@@ -88,14 +88,15 @@ func listNetns(procRoot string, pids []int) (list []Netns, unreadable int, err e
 	return list, unreadable, nil
 }
 
-// netlinkIn opens a netlink socket of the given protocol (NETLINK_SOCK_DIAG,
-// NETLINK_ROUTE) in ns (nil: this process's namespace). A socket stays in the namespace it was made in, so only its
+// socketIn opens a socket (a netlink socket for NETLINK_SOCK_DIAG or
+// NETLINK_ROUTE, a raw one to ask x_tables) in ns (nil: this process's
+// namespace). A socket stays in the namespace it was made in, so only its
 // making moves a thread, in a goroutine of its own: the thread moves back
 // or, if it cannot, ends with that goroutine, locked to it, rather than
 // serve others in the wrong namespace.
-func netlinkIn(ns *Netns, protocol int) (int, error) {
+func socketIn(ns *Netns, domain, typ, protocol int) (int, error) {
 	open := func() (int, error) {
-		return unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, protocol)
+		return unix.Socket(domain, typ|unix.SOCK_CLOEXEC, protocol)
 	}
 	if ns == nil || ns.Own {
 		return open()

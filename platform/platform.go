@@ -42,6 +42,17 @@ func (p Protocol) String() string {
 	return "unknown"
 }
 
+// ProtocolNamed returns the protocol String spells name, for TCP and UDP.
+func ProtocolNamed(name string) (Protocol, bool) {
+	switch name {
+	case "tcp":
+		return TCP, true
+	case "udp":
+		return UDP, true
+	}
+	return 0, false
+}
+
 // Family is an address family.
 type Family uint8
 
@@ -285,6 +296,10 @@ type Netns struct {
 	// Container is the container whose namespace it is, as the cgroup of
 	// PID says (Linux), nil for none.
 	Container *container.Container
+	// Isolated says it reaches other machines only through this host:
+	// its interfaces are a container bridge's veth ends with private
+	// addresses (set for other namespaces when their sockets are listed).
+	Isolated bool
 	// path opens it.
 	path string
 	// pids are the processes in it, when the machine's namespaces were
@@ -302,6 +317,35 @@ func (n *Netns) Label() string {
 		return "this namespace"
 	case n.PID != 0:
 		return fmt.Sprintf("pid %d", n.PID)
+	}
+	return fmt.Sprintf("net:[%d]", n.Inode)
+}
+
+// At reports whether s is at local address a: bound to it, or, for a
+// listener bound to a wildcard, taking its connections. 0.0.0.0 takes
+// every IPv4 address; :: every IPv6 one, and IPv4 ones too when the
+// system says it is dual-stack (where it does not say, as on Windows,
+// whose default is IPv6-only, a check must not pass on a guess). Asked for
+// 0.0.0.0 itself, a dual-stack :: holds it as well.
+func (s *Socket) At(a netip.Addr) bool {
+	l, a := s.Local.Addr().Unmap(), a.Unmap()
+	if l == a || a.Zone() == "" && l.WithZone("") == a {
+		return true
+	}
+	if s.State != Listen && s.State != Unconnected || !l.IsUnspecified() {
+		return false
+	}
+	if l.Is4() {
+		return a.Is4()
+	}
+	return a.Is6() && !a.IsUnspecified() || a.Is4() && s.DualStack == DualStackYes
+}
+
+// ID names a namespace for as long as it lasts: its name, else its
+// inode, never a process that happens to be in it.
+func (n *Netns) ID() string {
+	if n.Name != "" {
+		return n.Name
 	}
 	return fmt.Sprintf("net:[%d]", n.Inode)
 }

@@ -97,6 +97,9 @@ func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, 
 		if err != nil {
 			return nil, fmt.Errorf("network namespace %s: %w", ns.Label(), err)
 		}
+		if !ns.Own {
+			ns.Container, ns.Isolated = l.procs.containerOf(ns.PID), netnsIsolated(&ns)
+		}
 		if interrupted {
 			l.warnings = append(l.warnings, "the socket tables changed while they were read: some sockets may be missing")
 		}
@@ -118,6 +121,9 @@ func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, 
 		ns := &list[i]
 		ns.Container = l.procs.containerOf(ns.PID)
 		socks, interrupted, err := netlinkSockets(ctx, f, l.namesIn(ns), ns)
+		if err == nil && !ns.Own {
+			ns.Isolated = netnsIsolated(ns)
+		}
 		switch {
 		case err != nil && ns.Own && ctx.Err() == nil && l.source == "":
 			// As Sockets does where sock_diag is refused: this namespace's

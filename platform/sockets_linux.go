@@ -246,7 +246,7 @@ func dumpInetDiag(ns *Netns, req *inetDiagRequest, fn func(d *inetDiagSocket, si
 // of the given protocol in ns, and calls parse with each message of the
 // reply.
 func dumpNetlink(ns *Netns, protocol int, msg []byte, seq uint32, parse func(payload []byte) error) error {
-	fd, err := netlinkIn(ns, protocol)
+	fd, err := socketIn(ns, unix.AF_NETLINK, unix.SOCK_RAW, protocol)
 	if err != nil {
 		return err
 	}

@@ -452,9 +452,10 @@ func writeAuditPrometheus(w io.Writer, a *inspect.Audit, now time.Time) {
 		// namespace with neither container nor name is known by its inode,
 		// which lasts as long as it does, not by whichever process was
 		// found in it first.
-		if netns := netnsName(s); netns != "" {
-			if s.Container() == nil && s.Netns.Name == "" {
-				netns = fmt.Sprintf("net:[%d]", s.Netns.Inode)
+		if s.Netns != nil && !s.Netns.Own {
+			netns := s.Netns.ID()
+			if c := s.Container(); c != nil {
+				netns = c.Label()
 			}
 			labels = append(labels, "netns", netns)
 		}

@@ -210,7 +210,11 @@ func TestPodmanPublishedPort(t *testing.T) {
 	start := func(name, publish string) {
 		t.Helper()
 		podman(append(append([]string{"run", "-d", "--name", name}, limits...), "-p", publish, image, "/bin/httpd", "-f", "-p", "8080")...)
-		t.Cleanup(func() { exec.Command("podman", "rm", "-f", "-t", "0", name).Run() })
+		// Removed from the namespace it runs in, where netavark's rules are.
+		t.Cleanup(func() {
+			argv := append(slices.Clone(in), "podman", "rm", "-f", "-t", "0", name)
+			exec.Command(argv[0], argv[1:]...).Run()
+		})
 	}
 	const port = 18090 // the namespace is new: every port is free
 	name := fmt.Sprintf("pi-test-%d-web", os.Getpid())

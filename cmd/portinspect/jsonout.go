@@ -30,8 +30,9 @@ type jsonReport struct {
 	Host   jsonHost `json:"host"`
 	// Findings is an audit's, written after host; nil for other commands.
 	Findings []jsonFinding `json:"findings,omitempty"`
-	// Published are the ports NAT rules publish that no socket holds,
-	// written after sockets, and only when there are some.
+	// Published are the ports that NAT rules publish while no socket
+	// listed holds them for the rules (in a report about ports, or an
+	// audit), written after sockets, and only when there are some.
 	Published  []jsonPublication  `json:"published,omitempty"`
 	KnownPorts []knownports.Entry `json:"known_ports"`
 	Warnings   []string           `json:"warnings"`
@@ -119,6 +120,9 @@ type jsonPublication struct {
 	HostAddress string         `json:"host_address"`
 	HostPort    uint16         `json:"host_port"`
 	Listeners   []jsonListener `json:"listeners"`
+	// ListenersUnknown says why listeners could not be told: "" when
+	// they are the answer, none included.
+	ListenersUnknown string `json:"listeners_unknown"`
 }
 
 // jsonListener is a socket that takes what a publication forwards.
@@ -139,7 +143,7 @@ func newJSONPublications(pubs []*inspect.Publication) []jsonPublication {
 	list := make([]jsonPublication, 0, len(pubs))
 	for _, p := range pubs {
 		jp := jsonPublication{Container: newJSONContainer(p.Container), ContainerPort: p.ContainerPort,
-			Protocol: p.Protocol, Via: p.Via, HostPort: p.HostPort, Listeners: []jsonListener{}}
+			Protocol: p.Protocol, Via: p.Via, HostPort: p.HostPort, Listeners: []jsonListener{}, ListenersUnknown: p.ListenersUnknown}
 		if p.ContainerAddr.IsValid() {
 			jp.ContainerAddress = p.ContainerAddr.String()
 		}

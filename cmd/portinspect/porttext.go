@@ -184,22 +184,24 @@ func writePublished(w io.Writer, rep *inspect.Report) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Published")
 	for _, p := range pubs {
-		host := "*"
-		if p.HostAddr.IsValid() {
-			host = p.HostAddr.String()
-		}
 		target := "an address no container portinspect knows has"
-		if p.Container != nil {
+		switch {
+		case p.Container != nil:
 			target = describeContainer(p.Container)
-		} else if len(p.Listeners) > 0 && p.Listeners[0].Netns != nil {
+		case len(p.Listeners) > 0 && p.Listeners[0].Netns != nil && p.Listeners[0].Netns.Own:
+			target = "this host"
+		case len(p.Listeners) > 0 && p.Listeners[0].Netns != nil:
 			target = "network namespace " + escapeText(p.Listeners[0].Netns.Label())
 		}
 		to := net.JoinHostPort(p.ContainerAddr.String(), strconv.Itoa(int(p.ContainerPort)))
 		if !p.ContainerAddr.IsValid() {
 			to, target = "port "+strconv.Itoa(int(p.ContainerPort)), "this host"
 		}
-		fmt.Fprintf(w, "  %s/%s to %s at %s, %s\n", net.JoinHostPort(host, strconv.Itoa(int(p.HostPort))), p.Protocol, target, to, describeVia(p.Via))
-		if len(p.Listeners) == 0 && p.ContainerAddr.IsValid() {
+		fmt.Fprintf(w, "  %s/%s to %s at %s, %s\n", p.HostName(), p.Protocol, target, to, describeVia(p.Via))
+		switch {
+		case p.ListenersUnknown != "":
+			fmt.Fprintf(w, "    what listens there is unknown: %s\n", escapeText(p.ListenersUnknown))
+		case len(p.Listeners) == 0 && p.ContainerAddr.IsValid():
 			fmt.Fprintln(w, "    nothing found listening there")
 		}
 		for _, l := range p.Listeners {
@@ -208,11 +210,23 @@ func writePublished(w io.Writer, rep *inspect.Report) {
 				who = append(who, fmt.Sprintf("%s (pid %d)", escapeText(proc.Name), proc.PID))
 			}
 			if len(who) == 0 {
-				who = append(who, "a process portinspect could not see")
+				who = append(who, describeNoOwner(l.Owners))
 			}
-			fmt.Fprintf(w, "    listening there: %s on %s\n", strings.Join(who, ", "), l.LocalName())
+			fmt.Fprintf(w, "    listening there: %s on %s\n", strings.Join(who, ", "), escapeText(l.LocalName()))
 		}
 	}
+}
+
+// describeNoOwner says why a listener behind a published port is shown
+// without its process.
+func describeNoOwner(o platform.OwnerStatus) string {
+	switch o {
+	case platform.OwnersHidden:
+		return "a process hidden from this run (see the warnings)"
+	case platform.OwnersNone:
+		return "no process (a kernel socket)"
+	}
+	return "a socket (--no-processes)"
 }
 
 // describeVia says what forwards a published port.

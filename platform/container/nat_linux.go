@@ -36,14 +36,16 @@ type register struct {
 	data  []byte // an immediate's value
 }
 
-// ParseDNAT reads one rule's expressions as a publication: a
-// destination NAT to an address and port, taken by packets to one port of
-// one protocol, perhaps to one address. That is the rule Docker (with or
+// ParseDNAT reads one rule's expressions as a publication: a destination
+// NAT to an address (and port), taken by packets to one port of one
+// protocol, perhaps to one address. That is the rule Docker (with or
 // without its proxy), Podman's netavark and CNI's portmap write for a
 // published port, whether as nft rules or through iptables-nft, whose
-// DNAT target and tcp/udp matches arrive as xtables extensions. Rules that
-// match a port range or a set, or change only the address, say nothing of
-// one port and are not publications.
+// DNAT target and tcp/udp matches arrive as xtables extensions. A DNAT to
+// an address alone keeps the port. Rules that match a port range, a set
+// or an inverted port, map their destination, or load registers in ways
+// not followed here, say nothing of one port and are not publications;
+// IsDNAT tells them from rules that forward nothing.
 func ParseDNAT(exprs []expr.Any) (Publication, bool) {
 	var p Publication
 	regs := make(map[uint32]register)
@@ -51,20 +53,26 @@ func ParseDNAT(exprs []expr.Any) (Publication, bool) {
 	for _, e := range exprs {
 		switch e := e.(type) {
 		case *expr.Meta:
+			if e.SourceRegister {
+				continue // meta set: a register read
+			}
 			f := fieldUnknown
-			if e.Key == expr.MetaKeyL4PROTO && !e.SourceRegister {
+			if e.Key == expr.MetaKeyL4PROTO {
 				f = fieldL4Proto
 			}
 			regs[e.Register] = register{field: f}
 		case *expr.Payload:
-			if e.OperationType != expr.PayloadLoad {
-				continue
+			if e.OperationType == expr.PayloadLoad {
+				regs[e.DestRegister] = register{field: payloadField(e)}
 			}
-			regs[e.DestRegister] = register{field: payloadField(e)}
 		case *expr.Immediate:
 			regs[e.Register] = register{field: fieldConst, data: e.Data}
 		case *expr.Bitwise:
 			regs[e.DestRegister] = register{}
+		case *expr.Lookup:
+			if e.IsDestRegSet {
+				regs[e.DestRegister] = register{} // a map's value
+			}
 		case *expr.Cmp:
 			if e.Op != expr.CmpOpEq {
 				continue
@@ -86,17 +94,19 @@ func ParseDNAT(exprs []expr.Any) (Publication, bool) {
 		case *expr.Match:
 			// iptables-nft's "-m tcp --dport N", where it kept the match.
 			var ports [2]uint16
+			inverted := false
 			switch info := e.Info.(type) {
 			case *xt.Tcp:
-				p.Protocol, ports = "tcp", info.DstPorts
+				p.Protocol, ports, inverted = "tcp", info.DstPorts, info.InvFlags&xt.TcpInvDestPorts != 0
 			case *xt.Udp:
-				p.Protocol, ports = "udp", info.DstPorts
+				p.Protocol, ports, inverted = "udp", info.DstPorts, info.InvFlags&xt.UdpInvDestPorts != 0
 			default:
 				continue
 			}
-			if ports[0] == ports[1] {
-				p.HostPort = ports[0]
+			if inverted || ports[0] != ports[1] {
+				return Publication{}, false
 			}
+			p.HostPort = ports[0]
 		case *expr.NAT:
 			if e.Type != expr.NATTypeDestNAT {
 				return Publication{}, false
@@ -117,13 +127,44 @@ func ParseDNAT(exprs []expr.Any) (Publication, bool) {
 				return Publication{}, false
 			}
 			target = &ap
+		case *expr.Counter, *expr.Log, *expr.Limit, *expr.Quota, *expr.Verdict, *expr.Range:
+			// Neither a register written nor a destination.
+		default:
+			// Writes some register, perhaps the NAT's own: trust none.
+			clear(regs)
 		}
 	}
-	if target == nil || p.Protocol == "" || p.HostPort == 0 || target.Port() == 0 {
+	if target == nil || p.Protocol == "" || p.HostPort == 0 {
 		return Publication{}, false
 	}
-	p.ContainerAddr, p.ContainerPort, p.Via = target.Addr(), target.Port(), ViaNAT
+	port := target.Port()
+	if port == 0 {
+		port = p.HostPort // a DNAT to an address alone keeps the port
+	}
+	if !target.Addr().IsValid() && port == p.HostPort {
+		return Publication{}, false // to this host's own port: no forward
+	}
+	p.ContainerAddr, p.ContainerPort, p.Via = target.Addr(), port, ViaNAT
 	return p, true
+}
+
+// IsDNAT reports whether a rule's verdict is a destination NAT, as
+// nft's dnat or iptables' DNAT target: what ParseDNAT does not take of
+// those may still forward some port.
+func IsDNAT(exprs []expr.Any) bool {
+	for _, e := range exprs {
+		switch e := e.(type) {
+		case *expr.NAT:
+			if e.Type == expr.NATTypeDestNAT {
+				return true
+			}
+		case *expr.Target:
+			if e.Name == "DNAT" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // payloadField names the header field a payload load reads.
@@ -171,9 +212,14 @@ func natAddr(regs map[uint32]register, lo, hi uint32) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
+// natPort reads the one port a native DNAT maps to: none loaded keeps the
+// packet's, and a range is no one port.
 func natPort(regs map[uint32]register, lo, hi uint32) (uint16, bool) {
+	if lo == 0 {
+		return 0, true
+	}
 	r := regs[lo]
-	if lo == 0 || r.field != fieldConst || len(r.data) < 2 {
+	if r.field != fieldConst || len(r.data) < 2 {
 		return 0, false
 	}
 	port := binary.BigEndian.Uint16(r.data)
@@ -186,15 +232,21 @@ func natPort(regs map[uint32]register, lo, hi uint32) (uint16, bool) {
 }
 
 // xtDNAT reads iptables' DNAT target, in any of its revisions: one address
-// (or none, this host) and one port.
+// (or none, this host) and one port (or none, the packet's).
 func xtDNAT(info xt.InfoAny) (netip.AddrPort, bool) {
 	var flags xt.NatRangeFlags
 	var minIP, maxIP net.IP
 	var minPort, maxPort uint16
 	switch r := info.(type) {
 	case *xt.NatRange2:
+		if r == nil {
+			return netip.AddrPort{}, false
+		}
 		flags, minIP, maxIP, minPort, maxPort = xt.NatRangeFlags(r.Flags), r.MinIP, r.MaxIP, r.MinPort, r.MaxPort
 	case *xt.NatRange:
+		if r == nil {
+			return netip.AddrPort{}, false
+		}
 		flags, minIP, maxIP, minPort, maxPort = xt.NatRangeFlags(r.Flags), r.MinIP, r.MaxIP, r.MinPort, r.MaxPort
 	case *xt.NatIPv4MultiRangeCompat:
 		if r == nil || len(*r) != 1 {
@@ -205,7 +257,10 @@ func xtDNAT(info xt.InfoAny) (netip.AddrPort, bool) {
 	default:
 		return netip.AddrPort{}, false
 	}
-	if flags&xt.NatRangeProtoSpecified == 0 || minPort != maxPort {
+	if flags&xt.NatRangeProtoSpecified == 0 {
+		minPort, maxPort = 0, 0 // the packet's port, kept
+	}
+	if minPort != maxPort {
 		return netip.AddrPort{}, false
 	}
 	var addr netip.Addr

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/nftables/expr"
@@ -107,6 +108,29 @@ func TestParseDNAT(t *testing.T) {
 			[]expr.Any{&expr.Payload{Base: expr.PayloadBaseNetworkHeader, Offset: ipv4DaddrOffset, Len: 4, DestRegister: 1},
 				&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{127, 0, 0, 1}}},
 			dport(80), nativeDNAT("10.0.0.2:80")), pub("tcp", "", 80, "10.0.0.2:80"), true},
+		{"nft dnat to an address alone keeps the port", rule(l4proto(6), dport(8080),
+			[]expr.Any{&expr.Immediate{Register: 1, Data: []byte{10, 88, 0, 5}}, &expr.NAT{Type: expr.NATTypeDestNAT, Family: 2, RegAddrMin: 1}}),
+			pub("tcp", "", 8080, "10.88.0.5:8080"), true},
+		{"iptables DNAT to an address alone keeps the port", rule(l4proto(17), dport(53), []expr.Any{&expr.Target{Name: "DNAT", Rev: 2, Info: &xt.NatRange2{NatRange: xt.NatRange{
+			Flags: uint(xt.NatRangeMapIPs), MinIP: net.IPv4(10, 88, 0, 6).To4(), MaxIP: net.IPv4(10, 88, 0, 6).To4()}}}}),
+			pub("udp", "", 53, "10.88.0.6:53"), true},
+		{"a port moved on this host", rule(l4proto(6), dport(80),
+			[]expr.Any{&expr.Immediate{Register: 2, Data: []byte{0x1f, 0x90}}, &expr.NAT{Type: expr.NATTypeDestNAT, Family: 2, RegProtoMin: 2}}),
+			Publication{Protocol: "tcp", HostPort: 80, ContainerPort: 8080, Via: ViaNAT}, true},
+		{"an inverted port", rule([]expr.Any{&expr.Match{Name: "tcp", Info: &xt.Tcp{DstPorts: [2]uint16{22, 22}, InvFlags: xt.TcpInvDestPorts}}}, xtDNATRev2("10.0.0.2:22")),
+			Publication{}, false},
+		{"a destination from a map", rule(l4proto(6), dport(80),
+			[]expr.Any{&expr.Immediate{Register: 1, Data: []byte{10, 0, 0, 2}}, &expr.Payload{Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4, DestRegister: 1},
+				&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: "backends"}},
+			[]expr.Any{&expr.Immediate{Register: 2, Data: []byte{0, 80}}, &expr.NAT{Type: expr.NATTypeDestNAT, Family: 2, RegAddrMin: 1, RegProtoMin: 2}}),
+			Publication{}, false},
+		{"a register written by what is not followed", rule(l4proto(6), dport(80),
+			[]expr.Any{&expr.Immediate{Register: 1, Data: []byte{10, 0, 0, 2}}, &expr.Ct{Register: 1, Key: expr.CtKeyMARK},
+				&expr.Immediate{Register: 2, Data: []byte{0, 80}}, &expr.NAT{Type: expr.NATTypeDestNAT, Family: 2, RegAddrMin: 1, RegProtoMin: 2}}),
+			Publication{}, false},
+		{"a typed nil target", rule(l4proto(6), dport(80), []expr.Any{&expr.Target{Name: "DNAT", Rev: 2, Info: (*xt.NatRange2)(nil)}}), Publication{}, false},
+		{"meta mark set reads a register", rule(l4proto(6), dport(80), []expr.Any{&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1}},
+			nativeDNAT("10.0.0.2:80")), pub("tcp", "", 80, "10.0.0.2:80"), true},
 		{"empty", nil, Publication{}, false},
 	}
 	for _, tt := range tests {
@@ -115,39 +139,78 @@ func TestParseDNAT(t *testing.T) {
 			if ok != tt.ok || got != tt.want {
 				t.Errorf("ParseDNAT = %+v, %v; want %+v, %v", got, ok, tt.want, tt.ok)
 			}
+			// A DNAT that is no publication still forwards something.
+			dnat := slices.ContainsFunc(tt.exprs, func(e expr.Any) bool {
+				n, isNAT := e.(*expr.NAT)
+				t, isTarget := e.(*expr.Target)
+				return isNAT && n.Type == expr.NATTypeDestNAT || isTarget && t.Name == "DNAT"
+			})
+			if IsDNAT(tt.exprs) != dnat || ok && !dnat {
+				t.Errorf("IsDNAT = %v, want %v", IsDNAT(tt.exprs), dnat)
+			}
 		})
 	}
 }
 
-// FuzzParseDNAT runs rules built from arbitrary bytes, five to an
-// expression: a kind, a register, a header offset or length, and a value.
-func FuzzParseDNAT(f *testing.F) {
-	f.Add([]byte{0, 1, 0, 6, 0, 1, 1, 16, 4, 127, 2, 1, 2, 2, 0x46, 3, 1, 0, 0, 10, 3, 2, 0, 0x1f, 0x90, 4, 1, 2, 0, 0})
-	f.Add([]byte{5, 0, 0, 0x46, 0xaa, 6, 0, 2, 0x1f, 0x90})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		var exprs []expr.Any
-		for ; len(b) >= 5; b = b[5:] {
-			reg, x, v := uint32(b[1]%4), uint32(b[2]), b[3:5]
-			switch b[0] % 7 {
-			case 0:
-				exprs = append(exprs, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg})
-			case 1:
-				exprs = append(exprs, &expr.Payload{Base: expr.PayloadBase(x % 3), Offset: x, Len: uint32(v[0] % 17), DestRegister: reg})
-			case 2:
-				exprs = append(exprs, &expr.Cmp{Op: expr.CmpOp(x % 2), Register: reg, Data: v[:1+int(v[1]%2)]})
-			case 3:
-				exprs = append(exprs, &expr.Immediate{Register: reg, Data: b[2 : 2+int(x%4)]})
-			case 4:
-				exprs = append(exprs, &expr.NAT{Type: expr.NATType(x % 2), RegAddrMin: reg, RegProtoMin: uint32(v[0] % 4), RegProtoMax: uint32(v[1] % 4)})
-			case 5:
-				exprs = append(exprs, &expr.Match{Name: "tcp", Info: &xt.Tcp{DstPorts: [2]uint16{binary.BigEndian.Uint16(v), uint16(x)}}})
-			case 6:
-				exprs = append(exprs, &expr.Target{Name: "DNAT", Rev: 2, Info: &xt.NatRange2{NatRange: xt.NatRange{
-					Flags: uint(x), MinIP: net.IP(v), MaxIP: net.IP(v), MinPort: binary.BigEndian.Uint16(v), MaxPort: binary.BigEndian.Uint16(v)}}})
+// fuzzRule builds a rule from bytes, six to an expression: a kind, a
+// register and four values, drawn so that real rules can come of them:
+// header fields at the offsets rules load, addresses and ports.
+func fuzzRule(b []byte) []expr.Any {
+	var exprs []expr.Any
+	for ; len(b) >= 6; b = b[6:] {
+		reg, x, v := uint32(b[1]%4), b[2], b[3:6]
+		port := binary.BigEndian.Uint16(v)
+		addr := []byte{10, v[0], v[1], v[2]}
+		switch b[0] % 8 {
+		case 0:
+			exprs = append(exprs, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg, SourceRegister: x%5 == 0})
+		case 1:
+			offsets, lens := []uint32{9, 16, 2, 12, 24, 6}, []uint32{1, 4, 2, 16}
+			exprs = append(exprs, &expr.Payload{Base: expr.PayloadBase(x % 3), Offset: offsets[int(v[0])%len(offsets)], Len: lens[int(v[1])%len(lens)], DestRegister: reg})
+		case 2:
+			data := [][]byte{{v[0]}, v[:2], addr}[int(x)%3]
+			exprs = append(exprs, &expr.Cmp{Op: expr.CmpOp(x % 2), Register: reg, Data: data})
+		case 3:
+			data := v[:2]
+			if x%2 == 1 {
+				data = addr
 			}
+			exprs = append(exprs, &expr.Immediate{Register: reg, Data: data})
+		case 4:
+			exprs = append(exprs, &expr.NAT{Type: expr.NATType(x % 2), RegAddrMin: reg, RegProtoMin: uint32(v[0] % 4), RegProtoMax: uint32(v[1] % 4)})
+		case 5:
+			exprs = append(exprs, &expr.Match{Name: "tcp", Info: &xt.Tcp{DstPorts: [2]uint16{port, port + uint16(x%2)}, InvFlags: xt.TcpInvFlagset(x % 4)}})
+		case 6:
+			ip := net.IP(addr)
+			exprs = append(exprs, &expr.Target{Name: "DNAT", Rev: 2, Info: &xt.NatRange2{NatRange: xt.NatRange{
+				Flags: uint(x % 4), MinIP: ip, MaxIP: ip, MinPort: port, MaxPort: port}}})
+		case 7:
+			exprs = append(exprs, &expr.Ct{Register: reg, Key: expr.CtKeyMARK})
 		}
+	}
+	return exprs
+}
+
+// FuzzParseDNAT runs rules built from arbitrary bytes (fuzzRule). A rule
+// taken as a publication has a protocol, a port, a destination port and
+// is a DNAT.
+func FuzzParseDNAT(f *testing.F) {
+	// meta l4proto tcp; dport 18090; immediates 10.88.0.2 and 8080; dnat.
+	accepted := []byte{
+		0, 1, 1, 0, 0, 0, 2, 1, 0, 6, 0, 0,
+		1, 1, 2, 2, 2, 0, 2, 1, 4, 0x46, 0xaa, 0,
+		3, 1, 1, 88, 0, 2, 3, 2, 0, 0x1f, 0x90, 0,
+		4, 1, 1, 2, 0, 0,
+	}
+	if _, ok := ParseDNAT(fuzzRule(accepted)); !ok {
+		f.Fatal("the seed of a publication is not one")
+	}
+	f.Add(accepted)
+	f.Add([]byte{5, 0, 0, 0x46, 0xaa, 0, 6, 0, 3, 0x1f, 0x90, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		exprs := fuzzRule(b)
 		p, ok := ParseDNAT(exprs)
-		if ok && (p.Protocol == "" || p.HostPort == 0 || p.ContainerPort == 0 || p.Via != ViaNAT) {
+		if ok && (p.Protocol == "" || p.HostPort == 0 || p.ContainerPort == 0 || p.Via != ViaNAT || !IsDNAT(exprs)) {
 			t.Errorf("ParseDNAT accepted %+v", p)
 		}
 	})

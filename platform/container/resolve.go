@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 )
 
@@ -22,6 +24,30 @@ type Publication struct {
 	ContainerPort uint16
 	// Via names what forwards: docker-proxy, dockerd, conmon or nat.
 	Via string
+}
+
+// Host is where the publication takes connections: its host address and
+// port, the host address being the unspecified one of the container
+// address's family when it takes every address.
+func (p *Publication) Host() netip.AddrPort {
+	a := p.HostAddr
+	if !a.IsValid() {
+		a = netip.IPv4Unspecified()
+		if p.ContainerAddr.Is6() && !p.ContainerAddr.Is4In6() {
+			a = netip.IPv6Unspecified()
+		}
+	}
+	return netip.AddrPortFrom(a, p.HostPort)
+}
+
+// HostName spells where the publication takes connections as people read
+// it: "127.0.0.1:18090", "*:6379" for every address.
+func (p *Publication) HostName() string {
+	host := "*"
+	if p.HostAddr.IsValid() {
+		host = p.HostAddr.String()
+	}
+	return net.JoinHostPort(host, strconv.Itoa(int(p.HostPort)))
 }
 
 // What a Publication is forwarded by: its Via.

@@ -33,8 +33,10 @@ type Fake struct {
 	NAT    []container.Publication
 	NATErr error
 	// Behind are the listeners, in other namespaces, that take what is
-	// forwarded to an address.
-	Behind map[netip.AddrPort][]platform.Socket
+	// forwarded to an address; BehindUnknown says why that of an address
+	// could not be told.
+	Behind        map[netip.AddrPort][]platform.Socket
+	BehindUnknown map[netip.AddrPort]string
 
 	// OwnersCalled records whether an owner lookup ran.
 	OwnersCalled bool
@@ -56,30 +58,42 @@ func (f *Fake) Sockets(_ context.Context, flt platform.Filter) ([]platform.Socke
 	return out, nil
 }
 
-// Publications returns every NAT publication on a port flt keeps.
+// Publications returns the NAT publications on ports, protocols and
+// families flt keeps, as the Linux adapter does.
 func (f *Fake) Publications(_ context.Context, flt platform.Filter) ([]container.Publication, error) {
 	var out []container.Publication
 	for _, p := range f.NAT {
-		proto := platform.TCP
-		if p.Protocol == "udp" {
-			proto = platform.UDP
+		s := platform.Socket{Family: platform.IPv4, Local: p.Host(), State: platform.Listen}
+		s.Protocol, _ = platform.ProtocolNamed(p.Protocol)
+		if s.Local.Addr().Is6() {
+			s.Family = platform.IPv6
 		}
-		if flt.Ports == nil || slices.ContainsFunc(flt.Ports, func(r platform.PortRange) bool { return r.Has(p.HostPort, proto) }) {
+		if s.Protocol == platform.UDP {
+			s.State = platform.Unconnected
+		}
+		if flt.Match(&s) {
 			out = append(out, p)
 		}
 	}
 	return out, f.NATErr
 }
 
-func (f *Fake) Reached(_ context.Context, p platform.Protocol, addr netip.AddrPort) ([]platform.Socket, error) {
-	var out []platform.Socket
-	for _, s := range f.Behind[addr] {
-		if s.Protocol == p {
-			out = append(out, s)
+// Reached returns what Behind has for each target, with its owners.
+func (f *Fake) Reached(_ context.Context, _ platform.Filter, targets []platform.Target) (map[platform.Target]platform.Reach, error) {
+	out := make(map[platform.Target]platform.Reach)
+	for _, t := range targets {
+		var socks []platform.Socket
+		for _, s := range f.Behind[t.Addr] {
+			if s.Protocol == t.Protocol {
+				socks = append(socks, s)
+			}
 		}
+		if _, err := f.Owners(context.Background(), socks); err != nil {
+			return nil, err
+		}
+		out[t] = platform.Reach{Sockets: socks, Unknown: f.BehindUnknown[t.Addr]}
 	}
-	_, err := f.Owners(context.Background(), out)
-	return out, err
+	return out, nil
 }
 
 func (f *Fake) Owners(_ context.Context, socks []platform.Socket) (platform.OwnerReport, error) {
