@@ -10,6 +10,7 @@ import (
 
 	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
+	"github.com/portinspect/portinspect/platform/container"
 )
 
 // Severity ranks findings, on the known-ports database's scale.
@@ -359,16 +360,22 @@ type netnsPart struct {
 
 // byNetnsReach parts listeners in other namespaces by how far they are
 // published, the widest first. Published on loopback only, or not at
-// all, is a claim about a container whose namespace reaches other
-// machines only through this host (Netns.Isolated: a bridge's veth end,
-// private addresses) and is no pod's (pod addresses are routed across a
-// cluster). A listener no publication reaches is unpublished when its
-// container's runtime keeps its published ports (Docker) and has none, or
-// every NAT rule of the host was read and understood, and each led to its
-// listener: one whose listener could not be told may lead to this one.
+// all, is a claim about a Docker or Podman container, no Kubernetes pod
+// (a cluster routes to pods), whose namespace reaches other machines
+// through this host alone (Netns.Isolated: a bridge's veth end, private
+// addresses), where a runtime that publishes by NAT put it. A listener no
+// publication reaches is unpublished when its runtime keeps the
+// container's published ports (Docker) and has none, or every NAT rule of
+// the host was read and understood and each ended at its listener: one
+// that found none, or a forwarder (Docker in Docker's own proxy), may go
+// on to this one.
 func byNetnsReach(rep *Report, socks []*Socket) []*netnsPart {
 	all := rep.Publications()
-	rulesKnown := rep.natRead && !slices.ContainsFunc(all, func(p *Publication) bool { return p.ListenersUnknown != "" })
+	rulesKnown := rep.natRead && !slices.ContainsFunc(all, func(p *Publication) bool {
+		return p.ContainerAddr.IsValid() && len(p.Listeners) == 0 || slices.ContainsFunc(p.Listeners, func(l Socket) bool {
+			return slices.ContainsFunc(l.Processes, func(proc *Process) bool { return proc.Forward != nil })
+		})
+	})
 	parts := make([]*netnsPart, reachWide+1)
 	for _, s := range socks {
 		var pubs []*Publication
@@ -380,7 +387,7 @@ func byNetnsReach(rep *Report, socks []*Socket) []*netnsPart {
 			}
 		}
 		c := s.Container()
-		isolated := c != nil && c.Pod == "" && s.Netns != nil && s.Netns.Isolated
+		isolated := c != nil && (c.Runtime == container.Docker || c.Runtime == container.Podman) && c.Pod == "" && s.Netns != nil && s.Netns.Isolated
 		reach := reachUnknown
 		switch {
 		case wide:
@@ -420,7 +427,7 @@ func netnsFinding(g *listenerGroup, n *knownports.Note, part *netnsPart, here st
 		Sockets: part.sockets, Processes: procs, Advice: FillPID(AdvicePlatformFirst(n.Advice, here), procs),
 	}
 	where := fmt.Sprintf("%s listens on %s in %s", n.Title, addresses(part.sockets), netnsNames(part.sockets))
-	const notBeyond = "reachable from this host and that namespace's network (a container bridge), not from other machines"
+	const notBeyond = "reachable from this host and that namespace's network (a container bridge), not from other machines (unless they route to it through this host)"
 	switch part.reach {
 	case reachWide:
 		f.Message = fmt.Sprintf("%s, published on %s: reachable from other machines", where, hostPorts(part.pubs))

@@ -238,7 +238,7 @@ func TestAuditContainers(t *testing.T) {
 		knownports.Default().Port(5432).Only("tcp").Notes[0].Risk.String() + " | " + knownports.Default().Port(5432).Only("tcp").Notes[0].Title +
 			" listens on 0.0.0.0:5432 in network namespace pid 4242: reachable from other machines if that namespace has an interface or a published port of theirs | " +
 			fmt.Sprintf("%.42s", AdvicePlatformFirst(knownports.Default().Port(5432).Only("tcp").Notes[0].Advice, "linux")[0].Text),
-		"low | Redis server listens on 0.0.0.0:6379 in network namespace e150162819d6 (container cache), which publishes no port: reachable from this host and that namespace's network (a container bridge), not from other machines | " +
+		"low | Redis server listens on 0.0.0.0:6379 in network namespace e150162819d6 (container cache), which publishes no port: reachable from this host and that namespace's network (a container bridge), not from other machines (unless they route to it through this host) | " +
 			fmt.Sprintf("%.42s", AdvicePlatformFirst(knownports.Default().Port(6379).Only("tcp").Notes[0].Advice, "linux")[0].Text),
 	}
 	if !slices.Equal(got, want) {
@@ -294,8 +294,8 @@ func TestAuditPublishedNetns(t *testing.T) {
 	first := fmt.Sprintf("%.52s", AdvicePlatformFirst(knownports.Default().Port(6379).Only("tcp").Notes[0].Advice, "linux")[0].Text)
 	want := []string{
 		"critical | " + redis + "netns-wide (container wide), published on *:26379/tcp: reachable from other machines | Publish the container's port on 127.0.0.1 only, so t",
-		"low | " + redis + "netns-local (container local), published on 127.0.0.1:16379/tcp only: reachable from this host and that namespace's network (a container bridge), not from other machines | " + first,
-		"low | " + redis + "netns-none (container none), which publishes no port: reachable from this host and that namespace's network (a container bridge), not from other machines | " + first,
+		"low | " + redis + "netns-local (container local), published on 127.0.0.1:16379/tcp only: reachable from this host and that namespace's network (a container bridge), not from other machines (unless they route to it through this host) | " + first,
+		"low | " + redis + "netns-none (container none), which publishes no port: reachable from this host and that namespace's network (a container bridge), not from other machines (unless they route to it through this host) | " + first,
 	}
 	if got := findings(machine()); !slices.Equal(got, want) {
 		t.Errorf("findings\n %q\nwant\n %q", got, want)

@@ -58,11 +58,11 @@ func publish(ctx context.Context, src Source, q *Query, f platform.Filter, rep *
 		// they are the host's, read whole.
 		rep.natRead = err == nil && q.Netns == ""
 		if err != nil {
-			rep.Warnings = append(rep.Warnings, natWarning(err, rep, q)...)
+			rep.Warnings = append(rep.Warnings, natWarning(err, rep, q, byHolder)...)
 		}
-		unheld := q.everyPublication || q.Ports != nil && f.States&ListeningStates != 0 && !q.filtersOwners()
+		unheld := (q.everyPublication || q.Ports != nil) && !q.filtersOwners()
 		for _, rule := range rules {
-			if !attach(rep.Sockets, rule, q.Netns != "") && unheld && (q.Ports == nil || q.selectsPublication(rule)) {
+			if !attach(rep.Sockets, rule, q.Netns != "") && unheld && q.selectsPublication(rule, f) {
 				rep.Published = append(rep.Published, &Publication{Publication: rule})
 			}
 		}
@@ -107,9 +107,10 @@ func attach(socks []Socket, rule container.Publication, onlyNetns bool) bool {
 	return held
 }
 
-// selectsPublication reports whether q asks for the host port (and
-// address) a NAT rule publishes, as it would for a listener there.
-func (q *Query) selectsPublication(p container.Publication) bool {
+// selectsPublication reports whether q and its filter f keep a NAT
+// rule's host port, as they would a listener there: its port (and
+// address), protocol, family and a listening state.
+func (q *Query) selectsPublication(p container.Publication, f platform.Filter) bool {
 	proto, ok := platform.ProtocolNamed(p.Protocol)
 	if !ok {
 		return false
@@ -120,6 +121,12 @@ func (q *Query) selectsPublication(p container.Publication) bool {
 	}
 	if s.Local.Addr().Is6() {
 		s.Family = platform.IPv6
+	}
+	if !f.Match(&s.Socket) || q.onlyIPv4() && s.Family == platform.IPv6 {
+		return false
+	}
+	if q.Ports == nil {
+		return true
 	}
 	role, ok := q.role(&s, nil)
 	return ok && role == RoleLocal
@@ -133,23 +140,23 @@ const natUnreadable = natAloneHidden + ": reading the rules needs root (CAP_NET_
 
 // natWarning says what rules that could not be read hide, where it
 // matters: an audit, a port asked for that no listener answers (NAT rules
-// alone may publish it), and a port held for NAT rules (conmon, dockerd),
-// whose container they would name. Destination NAT rules that publish no
-// one port (kube-proxy's) are no news.
-func natWarning(err error, rep *Report, q *Query) []string {
+// alone may publish it), and a port held for NAT rules (conmon, dockerd,
+// byHolder), whose container they would name. Destination NAT rules that
+// publish no one port (kube-proxy's) are no news.
+func natWarning(err error, rep *Report, q *Query, byHolder bool) []string {
 	legacy := errors.Is(err, platform.ErrLegacyNAT)
 	if !legacy && errors.Is(err, platform.ErrUnparsedNAT) {
 		return nil
 	}
-	if q.Ports != nil && !q.everyPublication && !slices.ContainsFunc(q.Ports.Singles(), func(port uint16) bool {
-		return !slices.ContainsFunc(rep.Sockets, func(s Socket) bool { return s.Role == RoleLocal && s.Local.Port() == port })
-	}) {
-		return nil // every port asked for answers
-	}
+	missing := q.everyPublication || q.Ports != nil && slices.ContainsFunc(q.Ports, func(r PortRange) bool {
+		return !slices.ContainsFunc(rep.Sockets, func(s Socket) bool { return s.Role == RoleLocal && r.Has(s.Local.Port(), s.Protocol) })
+	})
 	switch {
+	case !missing && !byHolder:
+		return nil
 	case legacy:
-		return []string{"ports published by iptables-legacy's NAT rules are not shown: " + err.Error()}
-	case q.Ports == nil && !q.everyPublication:
+		return []string{"ports published by iptables-legacy's NAT rules are not shown: its nat table holds rules, which portinspect does not read"}
+	case !missing:
 		what := "the containers that ports held by conmon or dockerd forward to are not named"
 		if errors.Is(err, fs.ErrPermission) {
 			return []string{what + ": reading the NAT rules needs root (CAP_NET_ADMIN)"}
@@ -179,7 +186,11 @@ func reach(ctx context.Context, src Source, fwd platform.Forwarder, q *Query, f 
 	}
 	reached, err := fwd.Reached(ctx, f, targets)
 	if err != nil {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("what listens behind published ports is unknown: %v", err))
+		for _, p := range pubs {
+			if p.ContainerAddr.IsValid() {
+				p.ListenersUnknown = err.Error()
+			}
+		}
 		return
 	}
 	var all []platform.Socket
@@ -200,6 +211,9 @@ func reach(ctx context.Context, src Source, fwd platform.Forwarder, q *Query, f 
 				if proc := procs[pid]; proc != nil {
 					sock.Processes = append(sock.Processes, proc)
 				}
+			}
+			if sock.Owners == platform.OwnersKnown && len(sock.Processes) == 0 && !q.NoProcesses {
+				sock.Owners = platform.OwnersNone // every holder exited since
 			}
 			p.Listeners = append(p.Listeners, sock)
 			if p.Container == nil {

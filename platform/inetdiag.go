@@ -294,23 +294,26 @@ const ifInfoMsgLen = 16
 const (
 	iflaLinkInfo = 18
 	iflaInfoKind = 1
+	iffUp        = 0x1
 	iffLoopback  = 0x8
 )
 
-// parseIfInfoMsg reads what kind of interface an RTM_NEWLINK message is
-// about: a loopback, or the kind its IFLA_LINKINFO names ("veth",
-// "macvlan", "bridge"), "" for a physical device, which has none.
-func parseIfInfoMsg(b []byte) (loopback bool, kind string, ok bool) {
+// parseIfInfoMsg reads what an RTM_NEWLINK message says of an interface:
+// whether it is up, whether it is a loopback, and the kind its
+// IFLA_LINKINFO names ("veth", "macvlan", "bridge"), "" for a physical
+// device, which has none.
+func parseIfInfoMsg(b []byte) (up, loopback bool, kind string, ok bool) {
 	if len(b) < ifInfoMsgLen {
-		return false, "", false
+		return false, false, "", false
 	}
-	loopback = binary.NativeEndian.Uint32(b[8:])&iffLoopback != 0
+	flags := binary.NativeEndian.Uint32(b[8:])
+	up, loopback = flags&iffUp != 0, flags&iffLoopback != 0
 	if info, ok := netlinkAttr(b[ifInfoMsgLen:], iflaLinkInfo); ok {
 		if k, ok := netlinkAttr(info, iflaInfoKind); ok {
 			kind = strings.TrimRight(string(k), "\x00")
 		}
 	}
-	return loopback, kind, true
+	return up, loopback, kind, true
 }
 
 // ifAddrMsgLen is the size of struct ifaddrmsg (linux/if_addr.h), which

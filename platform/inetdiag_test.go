@@ -499,30 +499,31 @@ func ifInfoMsg(flags uint32, kind string) []byte {
 
 func TestParseIfInfoMsg(t *testing.T) {
 	for _, tt := range []struct {
-		name     string
-		in       []byte
-		loopback bool
-		kind     string
-		ok       bool
+		name         string
+		in           []byte
+		up, loopback bool
+		kind         string
+		ok           bool
 	}{
-		{"lo", ifInfoMsg(iffLoopback|1, ""), true, "", true},
-		{"a container's eth0", ifInfoMsg(1, "veth"), false, "veth", true},
-		{"macvlan", ifInfoMsg(1, "macvlan"), false, "macvlan", true},
-		{"a physical device", ifInfoMsg(1, ""), false, "", true},
-		{"short", make([]byte, 8), false, "", false},
+		{"lo", ifInfoMsg(iffLoopback|iffUp, ""), true, true, "", true},
+		{"a container's eth0", ifInfoMsg(iffUp, "veth"), true, false, "veth", true},
+		{"macvlan", ifInfoMsg(iffUp, "macvlan"), true, false, "macvlan", true},
+		{"a physical device", ifInfoMsg(iffUp, ""), true, false, "", true},
+		{"a fallback tunnel, down", ifInfoMsg(0, "ipip"), false, false, "ipip", true},
+		{"short", make([]byte, 8), false, false, "", false},
 	} {
-		loopback, kind, ok := parseIfInfoMsg(tt.in)
-		if loopback != tt.loopback || kind != tt.kind || ok != tt.ok {
-			t.Errorf("%s: %v %q %v, want %v %q %v", tt.name, loopback, kind, ok, tt.loopback, tt.kind, tt.ok)
+		up, loopback, kind, ok := parseIfInfoMsg(tt.in)
+		if up != tt.up || loopback != tt.loopback || kind != tt.kind || ok != tt.ok {
+			t.Errorf("%s: %v %v %q %v, want %v %v %q %v", tt.name, up, loopback, kind, ok, tt.up, tt.loopback, tt.kind, tt.ok)
 		}
 	}
 }
 
 func FuzzParseIfInfoMsg(f *testing.F) {
-	f.Add(ifInfoMsg(1, "veth"))
-	f.Add(ifInfoMsg(iffLoopback, ""))
+	f.Add(ifInfoMsg(iffUp, "veth"))
+	f.Add(ifInfoMsg(iffLoopback|iffUp, ""))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if _, kind, ok := parseIfInfoMsg(b); !ok && kind != "" {
+		if _, _, kind, ok := parseIfInfoMsg(b); !ok && kind != "" {
 			t.Errorf("a kind %q from a message refused", kind)
 		}
 	})

@@ -41,8 +41,6 @@ func (l *linuxInspector) Publications(ctx context.Context, f Filter) ([]containe
 	}
 	pubs, unparsed, err := natPublications(fd)
 	switch {
-	case errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOENT):
-		// No nf_tables in this kernel, or none loaded: no rules there.
 	case err != nil:
 		return nil, err
 	case unparsed > 0:
@@ -97,12 +95,22 @@ func natPublications(fd int) (pubs []container.Publication, unparsed int, err er
 	if fd >= 0 {
 		opts = append(opts, nftables.WithNetNSFd(fd))
 	}
+	// No nf_tables in this kernel, or none loaded, is no rules there.
+	absent := func(err error) bool {
+		return errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOENT)
+	}
 	conn, err := nftables.New(opts...)
+	if absent(err) {
+		return nil, 0, nil
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading NAT rules: %w", err)
 	}
 	defer conn.CloseLasting()
 	chains, err := conn.ListChains()
+	if absent(err) {
+		return nil, 0, nil
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading NAT rules: %w", err)
 	}
@@ -206,12 +214,13 @@ func xtablesEntries(ns *Netns, domain, level int, table string) (int, error) {
 }
 
 // Reached finds, in one pass over the machine's network namespaces, the
-// namespace that holds each target's address and has listeners on its
-// port: a listener bound to the address itself names it, one bound to a
-// wildcard once the namespace's interfaces are seen to hold the address.
-// A loopback address is looked for only where the rules are. Their owners
-// are searched among the namespace's processes first, not in another walk
-// of every descriptor on the machine.
+// namespace that holds each target's address, and its listeners on the
+// target's port, bound to the address or to a wildcard that takes it. A
+// loopback address is looked for only where the rules are; any other
+// held by more than one namespace (Docker in Docker, kind) is ambiguous.
+// Owners are searched among the namespace's processes first, not in
+// another walk of every descriptor on the machine. A namespace gone since
+// it was listed is no one's.
 func (l *linuxInspector) Reached(ctx context.Context, f Filter, targets []Target) (map[Target]Reach, error) {
 	out := make(map[Target]Reach, len(targets))
 	if len(targets) == 0 {
@@ -221,7 +230,7 @@ func (l *linuxInspector) Reached(ctx context.Context, f Filter, targets []Target
 	if err != nil {
 		return nil, err
 	}
-	list, _, err := l.listNetns()
+	list, unreadable, err := l.listNetns()
 	if err != nil {
 		return nil, err
 	}
@@ -230,29 +239,40 @@ func (l *linuxInspector) Reached(ctx context.Context, f Filter, targets []Target
 		flt.TCP, flt.UDP = flt.TCP || t.Protocol == TCP, flt.UDP || t.Protocol == UDP
 		flt.Ports = append(flt.Ports, PortRange{Low: t.Addr.Port(), High: t.Addr.Port(), TCP: t.Protocol == TCP, UDP: t.Protocol == UDP})
 	}
-	type match struct {
-		ns    *Netns
-		socks []Socket
-	}
-	found := make(map[Target][]match)
-	skipped := 0
+	holders := make(map[Target][]*Netns)
+	listeners := make(map[Target][]Socket)
+	denied, homeDenied := 0, false
 	for i := range list {
 		ns := &list[i]
+		isHome := ns.Inode == home.Inode
 		socks, _, err := netlinkSockets(ctx, flt, l.namesIn(ns), ns)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		if err != nil {
-			skipped++ // not to be entered without privilege
+			if !errors.Is(err, errNetnsGone) {
+				denied++
+				homeDenied = homeDenied || isHome
+			}
 			continue
 		}
 		var addrs []netip.Addr
 		addrsRead := false
 		for _, t := range targets {
 			want := t.Addr.Addr().Unmap()
-			if want.IsLoopback() && ns.Inode != home.Inode {
-				continue
+			if want.IsLoopback() {
+				if !isHome {
+					continue
+				}
+			} else {
+				if !addrsRead {
+					addrs, addrsRead = netnsAddrs(ns), true
+				}
+				if !slices.Contains(addrs, want) {
+					continue
+				}
 			}
+			holders[t] = append(holders[t], ns)
 			var bound, wild []Socket
 			for _, s := range socks {
 				switch {
@@ -263,38 +283,33 @@ func (l *linuxInspector) Reached(ctx context.Context, f Filter, targets []Target
 					wild = append(wild, s)
 				}
 			}
-			if len(bound) == 0 && len(wild) > 0 {
-				if !addrsRead {
-					addrs, addrsRead = netnsAddrs(ns), true
-				}
-				if slices.Contains(addrs, want) {
-					bound = wild
-				}
+			if len(bound) == 0 {
+				bound = wild // a socket bound to the address takes its packets first
 			}
-			if len(bound) > 0 {
-				found[t] = append(found[t], match{ns, bound})
+			for j := range bound {
+				bound[j].Netns = ns
 			}
+			listeners[t] = append(listeners[t], bound...)
 		}
 	}
 	for _, t := range targets {
-		switch m := found[t]; {
-		case len(m) == 1:
-			ns := m[0].ns
+		r := Reach{}
+		switch h := holders[t]; {
+		case len(h) > 1:
+			r.Unknown = fmt.Sprintf("%d network namespaces hold %s", len(h), t.Addr.Addr())
+		case len(h) == 1:
+			ns := h[0]
 			ns.Container = l.procs.containerOf(ns.PID)
-			for j := range m[0].socks {
-				m[0].socks[j].Netns = ns
-			}
-			if _, err := l.ownersAmong(ctx, m[0].socks, ns.pids); err != nil {
+			if _, err := l.ownersAmong(ctx, listeners[t], ns.pids); err != nil {
 				return nil, err
 			}
-			out[t] = Reach{Sockets: m[0].socks}
-		case len(m) > 1:
-			out[t] = Reach{Unknown: fmt.Sprintf("%d network namespaces hold %s and listen on port %d", len(m), t.Addr.Addr(), t.Addr.Port())}
-		case skipped > 0:
-			out[t] = Reach{Unknown: fmt.Sprintf("%s could not be entered; entering one needs root (CAP_SYS_ADMIN)", Plural(skipped, "network namespace"))}
-		default:
-			out[t] = Reach{}
+			r.Sockets = listeners[t]
+		case t.Addr.Addr().IsLoopback() && homeDenied, !t.Addr.Addr().IsLoopback() && denied > 0:
+			r.Unknown = fmt.Sprintf("%s could not be entered (entering one needs CAP_SYS_ADMIN)", Plural(denied, "network namespace"))
+		case !t.Addr.Addr().IsLoopback() && unreadable > 0:
+			r.Unknown = fmt.Sprintf("the network namespaces of %s could not be read", Plural(unreadable, "process"))
 		}
+		out[t] = r
 	}
 	return out, nil
 }
@@ -325,8 +340,10 @@ func netnsIsolated(ns *Netns) bool {
 	req := make([]byte, ifInfoMsgLen) // ifinfomsg: every family
 	isolated := true
 	err := dumpNetlink(ns, unix.NETLINK_ROUTE, netlinkRequest(rtmGetLink, nlmFRequest|nlmFDump, seq, req), seq, func(payload []byte) error {
-		loopback, kind, ok := parseIfInfoMsg(payload)
-		isolated = isolated && ok && (loopback || kind == "veth")
+		up, loopback, kind, ok := parseIfInfoMsg(payload)
+		// A link that is down carries nothing: the fallback devices
+		// (tunl0, sit0) that tunnel modules put in every namespace.
+		isolated = isolated && ok && (!up || loopback || kind == "veth")
 		return nil
 	})
 	if err != nil || !isolated {

@@ -50,17 +50,16 @@ func TestLiveReached(t *testing.T) {
 	}
 	for _, tt := range tests {
 		r := reached[tt.target]
-		if r.Unknown != "" {
-			t.Errorf("%+v: unknown: %s", tt.target, r.Unknown)
-		}
 		socks := r.Sockets
 		if !tt.want.IsValid() {
+			// Unknown is honest where some namespace could not be read
+			// (a sandbox's PID 1 refuses even root).
 			if len(socks) != 0 {
 				t.Errorf("%+v reaches %+v, want nothing", tt.target, socks)
 			}
 			continue
 		}
-		if len(socks) != 1 || socks[0].Local != tt.want || socks[0].Netns == nil || !socks[0].Netns.Own ||
+		if r.Unknown != "" || len(socks) != 1 || socks[0].Local != tt.want || socks[0].Netns == nil || !socks[0].Netns.Own ||
 			socks[0].Owners != OwnersKnown || !slices.Contains(socks[0].PIDs, os.Getpid()) {
 			t.Errorf("%+v reaches %+v, want %s held by this process", tt.target, socks, tt.want)
 		}
@@ -93,6 +92,8 @@ func TestLiveNetnsIsolated(t *testing.T) {
 	ip("-n", a, "link", "add", "v0", "type", "veth", "peer", "name", "v1", "netns", b)
 	ip("-n", a, "addr", "add", "10.201.0.1/24", "dev", "v0")
 	ip("-n", b, "addr", "add", "10.201.0.2/24", "dev", "v1")
+	ip("-n", a, "link", "set", "v0", "up")
+	ip("-n", b, "link", "set", "v1", "up")
 	for _, ns := range []string{a, b} {
 		ip("-n", ns, "link", "set", "lo", "up")
 	}
@@ -107,6 +108,7 @@ func TestLiveNetnsIsolated(t *testing.T) {
 		t.Errorf("veth ends with private addresses: isolated %v, %v", isolated(a), isolated(b))
 	}
 	ip("-n", a, "link", "add", "br0", "type", "bridge")
+	ip("-n", a, "link", "set", "br0", "up")
 	ip("-n", b, "addr", "add", "198.51.100.7/32", "dev", "v1")
 	if isolated(a) || isolated(b) {
 		t.Errorf("a bridge, a public address: isolated %v, %v", isolated(a), isolated(b))

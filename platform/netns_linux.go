@@ -140,16 +140,23 @@ func socketIn(ns *Netns, domain, typ, protocol int) (int, error) {
 // still ns.
 func openNetns(ns *Netns) (int, error) {
 	fd, err := unix.Open(ns.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
+		return -1, fmt.Errorf("network namespace %s: %w", ns.Label(), errNetnsGone)
+	}
 	if err != nil {
 		return -1, &os.PathError{Op: "open", Path: ns.path, Err: err}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil || st.Ino != ns.Inode {
 		unix.Close(fd)
-		return -1, fmt.Errorf("network namespace %s: gone since it was listed", ns.Label())
+		return -1, fmt.Errorf("network namespace %s: %w", ns.Label(), errNetnsGone)
 	}
 	return fd, nil
 }
+
+// errNetnsGone is a namespace gone since it was listed: its last process
+// exited, or its mount was removed, and a new one may have its path.
+var errNetnsGone = errors.New("gone since it was listed")
 
 // selectNetns finds the namespace sel names in list: a bind mount's name,
 // a path to a namespace file, the PID of a process in it, or "self", the

@@ -2,7 +2,9 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -98,7 +100,9 @@ func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, 
 			return nil, fmt.Errorf("network namespace %s: %w", ns.Label(), err)
 		}
 		if !ns.Own {
-			ns.Container, ns.Isolated = l.procs.containerOf(ns.PID), netnsIsolated(&ns)
+			if ns.Container = l.procs.containerOf(ns.PID); ns.Container != nil {
+				ns.Isolated = netnsIsolated(&ns)
+			}
 		}
 		if interrupted {
 			l.warnings = append(l.warnings, "the socket tables changed while they were read: some sockets may be missing")
@@ -116,13 +120,13 @@ func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, 
 		l.warnings = append(l.warnings, fmt.Sprintf("the network namespaces of %s could not be read: %s", Plural(unreadable, "process"), remedy))
 	}
 	var all []Socket
-	var skipped []string
+	var skipped, failed []string
 	for i := range list {
 		ns := &list[i]
 		ns.Container = l.procs.containerOf(ns.PID)
 		socks, interrupted, err := netlinkSockets(ctx, f, l.namesIn(ns), ns)
-		if err == nil && !ns.Own {
-			ns.Isolated = netnsIsolated(ns)
+		if err == nil && !ns.Own && ns.Container != nil {
+			ns.Isolated = netnsIsolated(ns) // for the audit, of containers only
 		}
 		switch {
 		case err != nil && ns.Own && ctx.Err() == nil && l.source == "":
@@ -139,8 +143,13 @@ func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, 
 			return socks, nil
 		case err != nil && (ns.Own || ctx.Err() != nil):
 			return nil, err
-		case err != nil:
+		case err != nil && errors.Is(err, fs.ErrPermission):
 			skipped = append(skipped, fmt.Sprintf("%s (%v)", ns.Label(), err))
+			continue
+		case err != nil && errors.Is(err, errNetnsGone):
+			continue // its last process left, or its mount went
+		case err != nil:
+			failed = append(failed, fmt.Sprintf("%s (%v)", ns.Label(), err))
 			continue
 		}
 		if interrupted {
@@ -151,10 +160,14 @@ func (l *linuxInspector) netnsSockets(ctx context.Context, f Filter) ([]Socket, 
 		}
 		all = append(all, socks...)
 	}
-	l.netnsSkipped, l.netnsUnreadable = len(skipped), unreadable
+	l.netnsSkipped, l.netnsUnreadable = len(skipped)+len(failed), unreadable
 	if len(skipped) > 0 {
 		l.warnings = append(l.warnings, fmt.Sprintf("%s skipped: %s; entering one needs root (CAP_SYS_ADMIN)",
 			Plural(len(skipped), "network namespace"), strings.Join(skipped, ", ")))
+	}
+	if len(failed) > 0 {
+		l.warnings = append(l.warnings, fmt.Sprintf("%s could not be read: %s",
+			Plural(len(failed), "network namespace"), strings.Join(failed, ", ")))
 	}
 	return all, nil
 }

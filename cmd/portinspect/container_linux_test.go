@@ -237,7 +237,7 @@ func TestPodmanPublishedPort(t *testing.T) {
 	for msg, sev := range map[string]string{
 		"Redis server is reachable beyond loopback on 0.0.0.0:6379, published to container " + redis + " port 8080/tcp": "critical",
 		fmt.Sprintf("%s listens on *:8080 in network namespace %s (container %s), published on 127.0.0.1:%d/tcp only: "+
-			"reachable from this host and that namespace's network (a container bridge), not from other machines",
+			"reachable from this host and that namespace's network (a container bridge), not from other machines (unless they route to it through this host)",
 			http.Title, podman("inspect", "-f", "{{.NetworkSettings.SandboxKey}}", name)[len("/run/netns/"):], name, port): http.RiskLoopback.String(),
 		fmt.Sprintf("%s listens on *:8080 in network namespace %s (container %s), published on *:6379/tcp: reachable from other machines",
 			http.Title, podman("inspect", "-f", "{{.NetworkSettings.SandboxKey}}", redis)[len("/run/netns/"):], redis): http.Risk.String(),

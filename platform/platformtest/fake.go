@@ -58,20 +58,15 @@ func (f *Fake) Sockets(_ context.Context, flt platform.Filter) ([]platform.Socke
 	return out, nil
 }
 
-// Publications returns the NAT publications on ports, protocols and
-// families flt keeps, as the Linux adapter does.
+// Publications returns the NAT publications of the protocols and
+// families flt keeps, as the Linux adapter does: ports and states are
+// the caller's to match.
 func (f *Fake) Publications(_ context.Context, flt platform.Filter) ([]container.Publication, error) {
 	var out []container.Publication
 	for _, p := range f.NAT {
-		s := platform.Socket{Family: platform.IPv4, Local: p.Host(), State: platform.Listen}
-		s.Protocol, _ = platform.ProtocolNamed(p.Protocol)
-		if s.Local.Addr().Is6() {
-			s.Family = platform.IPv6
-		}
-		if s.Protocol == platform.UDP {
-			s.State = platform.Unconnected
-		}
-		if flt.Match(&s) {
+		proto, _ := platform.ProtocolNamed(p.Protocol)
+		v6 := p.Host().Addr().Is6()
+		if (proto == platform.TCP && flt.TCP || proto == platform.UDP && flt.UDP) && (v6 && flt.IPv6 || !v6 && flt.IPv4) {
 			out = append(out, p)
 		}
 	}
