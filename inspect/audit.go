@@ -366,16 +366,13 @@ type netnsPart struct {
 // addresses), where a runtime that publishes by NAT put it. A listener no
 // publication reaches is unpublished when its runtime keeps the
 // container's published ports (Docker) and has none, or every NAT rule of
-// the host was read and understood and each ended at its listener: one
-// that found none, or a forwarder (Docker in Docker's own proxy), may go
-// on to this one.
+// the host was read and understood and each ended at its listener
+// (finalListeners): one that found none, or a forwarder (Docker in
+// Docker's own proxy), may go on to this one. Published on loopback only
+// needs the same, or Docker's state saying every binding is on loopback.
 func byNetnsReach(rep *Report, socks []*Socket) []*netnsPart {
 	all := rep.Publications()
-	rulesKnown := rep.natRead && !slices.ContainsFunc(all, func(p *Publication) bool {
-		return p.ContainerAddr.IsValid() && len(p.Listeners) == 0 || slices.ContainsFunc(p.Listeners, func(l Socket) bool {
-			return slices.ContainsFunc(l.Processes, func(proc *Process) bool { return proc.Forward != nil })
-		})
-	})
+	rulesKnown := rep.natRead && !slices.ContainsFunc(all, func(p *Publication) bool { return !p.finalListeners() })
 	parts := make([]*netnsPart, reachWide+1)
 	for _, s := range socks {
 		var pubs []*Publication
@@ -387,15 +384,18 @@ func byNetnsReach(rep *Report, socks []*Socket) []*netnsPart {
 			}
 		}
 		c := s.Container()
-		isolated := c != nil && (c.Runtime == container.Docker || c.Runtime == container.Podman) && c.Pod == "" && s.Netns != nil && s.Netns.Isolated
+		isolated := c != nil && (c.Runtime == container.Docker || c.Runtime == container.Podman) && c.Pod == "" && c.PodUID == "" &&
+			s.Netns != nil && s.Netns.Isolated
 		reach := reachUnknown
 		switch {
 		case wide:
 			reach = reachWide
 		case !isolated:
-		case len(pubs) > 0:
+		case len(pubs) > 0 && (rulesKnown || c.BindingsKnown && !slices.ContainsFunc(c.Bindings, func(b container.Binding) bool {
+			return !b.HostAddr.IsValid() || !b.HostAddr.IsLoopback()
+		})):
 			reach = reachLoopback
-		case rulesKnown || c.BindingsKnown && len(c.Bindings) == 0:
+		case len(pubs) == 0 && (rulesKnown || c.BindingsKnown && len(c.Bindings) == 0):
 			reach = reachUnpublished
 		}
 		if parts[reach] == nil {

@@ -303,8 +303,9 @@ func TestAuditPublishedNetns(t *testing.T) {
 
 	// A namespace with an interface of its own (macvlan, a public
 	// address), or a pod's, which a cluster routes to, is not judged by
-	// its publications on loopback or none; and none is unpublished when
-	// a rule's listener could not be told, which may be this one.
+	// its publications on loopback or none; nor is any when a rule's
+	// listener could not be told, or forwards on, or the audit left a rule
+	// out: that rule may lead to this one.
 	const unknownSuffix = ": reachable from other machines if that namespace has an interface or a published port of theirs | "
 	unknown := "critical | " + redis + "netns-local (container local), network namespace netns-none (container none)" + unknownSuffix + first
 	for name, change := range map[string]func(m *platformtest.Fake){
@@ -322,6 +323,25 @@ func TestAuditPublishedNetns(t *testing.T) {
 				}
 			}
 		},
+		"a pod by its cgroup": func(m *platformtest.Fake) {
+			for i := range m.SocketList {
+				if ns := m.SocketList[i].Netns; ns != nil {
+					ns.Container.PodUID = "0f4c5e2a-9b1d-4c3e-8f7a-6b5d4c3e2f10"
+				}
+			}
+		},
+		"a rule's listener unknown": func(m *platformtest.Fake) {
+			m.NAT = append(m.NAT, container.Publication{Protocol: "tcp", HostPort: 36379, ContainerAddr: netip.MustParseAddr("10.88.0.9"), ContainerPort: 6379, Via: container.ViaNAT})
+			m.BehindUnknown = map[netip.AddrPort]string{netip.MustParseAddrPort("10.88.0.9:6379"): "2 network namespaces hold 10.88.0.9"}
+		},
+		"a rule's listener forwards on": func(m *platformtest.Fake) {
+			proxy := platformtest.Sock(platform.TCP, "0.0.0.0:6380", "0.0.0.0:0", platform.Listen, 40)
+			m.Holders[40] = []int{40}
+			m.Processes[40] = platform.Process{PID: 40, Name: "docker-proxy", Exe: "/usr/bin/docker-proxy", UID: 0,
+				Container: &container.Container{Runtime: container.Docker, ID: strings.Repeat("9", 64), Name: "dind"}}
+			m.NAT = append(m.NAT, container.Publication{Protocol: "tcp", HostPort: 36380, ContainerAddr: netip.MustParseAddr("10.88.0.9"), ContainerPort: 6380, Via: container.ViaNAT})
+			m.Behind[netip.MustParseAddrPort("10.88.0.9:6380")] = []platform.Socket{proxy}
+		},
 	} {
 		m := machine()
 		change(m)
@@ -329,15 +349,20 @@ func TestAuditPublishedNetns(t *testing.T) {
 			t.Errorf("%s: findings\n %q\nwant the last\n %q", name, got, unknown)
 		}
 	}
-	m := machine()
-	m.NAT = append(m.NAT, container.Publication{Protocol: "tcp", HostPort: 36379, ContainerAddr: netip.MustParseAddr("10.88.0.9"), ContainerPort: 6379, Via: container.ViaNAT})
-	m.BehindUnknown = map[netip.AddrPort]string{netip.MustParseAddrPort("10.88.0.9:6379"): "2 network namespaces hold 10.88.0.9 and listen on port 6379"}
-	if got := findings(m); len(got) != 3 || got[1] != "critical | "+redis+"netns-none (container none)"+unknownSuffix+first || got[2] != want[1] {
-		t.Errorf("a rule's listener unknown: findings\n %q", got)
+	// An audit narrowed to an owner leaves the rules out, and with them
+	// what they tell of the others.
+	a, err := RunAudit(context.Background(), machine(), knownports.Default(), Query{AllNetns: true, Processes: []string{"redis-server"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range a.Findings {
+		if f.Port == 6379 && f.Severity != knownports.Default().Port(6379).Only("tcp").Notes[0].Risk {
+			t.Errorf("audit --process redis-server: %s | %s", f.Severity, f.Message)
+		}
 	}
 
 	// Rules that cannot be read say nothing of the third.
-	m = machine()
+	m := machine()
 	m.NATErr = fmt.Errorf("reading NAT rules: %w", fs.ErrPermission)
 	m.NAT = nil
 	got := findings(m)

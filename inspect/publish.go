@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
+	"path"
 	"slices"
 
 	"github.com/portinspect/portinspect/platform"
@@ -14,6 +15,9 @@ import (
 
 // Publication is a host port published to a container's port, or to
 // another network namespace's, with what listens behind it.
+//
+// A Publication's listeners are final when each is held by known
+// processes none of which forwards on (finalListeners).
 type Publication struct {
 	container.Publication
 	// Listeners are the sockets that take what is forwarded, in the
@@ -62,8 +66,15 @@ func publish(ctx context.Context, src Source, q *Query, f platform.Filter, rep *
 		}
 		unheld := (q.everyPublication || q.Ports != nil) && !q.filtersOwners()
 		for _, rule := range rules {
-			if !attach(rep.Sockets, rule, q.Netns != "") && unheld && q.selectsPublication(rule, f) {
+			switch {
+			case attach(rep.Sockets, rule, q.Netns != ""):
+			case unheld && q.selectsPublication(rule, f):
 				rep.Published = append(rep.Published, &Publication{Publication: rule})
+			case q.everyPublication:
+				// An audit narrowed by owner, port or family leaves out a
+				// rule that may reach a listener it shows: the rules no
+				// longer tell what is unpublished.
+				rep.natRead = false
 			}
 		}
 	}
@@ -105,6 +116,32 @@ func attach(socks []Socket, rule container.Publication, onlyNetns bool) bool {
 		}
 	}
 	return held
+}
+
+// finalListeners reports whether what listens behind p is known to end
+// there: found, each held by processes read, none of them a forwarder of
+// its own (Docker in Docker's docker-proxy or dockerd, a nested conmon),
+// by executable name, whether or not in a container.
+func (p *Publication) finalListeners() bool {
+	if p.ListenersUnknown != "" || p.ContainerAddr.IsValid() && len(p.Listeners) == 0 {
+		return false
+	}
+	for _, l := range p.Listeners {
+		if l.Owners != platform.OwnersKnown || len(l.Processes) == 0 || slices.ContainsFunc(l.Processes, forwarder) {
+			return false
+		}
+	}
+	return true
+}
+
+// forwarder reports whether a process passes connections on: it forwards
+// for a container, or is a runtime's forwarder by name.
+func forwarder(p *Process) bool {
+	switch path.Base(p.Exe) {
+	case "docker-proxy", "dockerd", "conmon", "rootlessport", "slirp4netns", "pasta":
+		return true
+	}
+	return p.Forward != nil
 }
 
 // selectsPublication reports whether q and its filter f keep a NAT
@@ -149,7 +186,7 @@ func natWarning(err error, rep *Report, q *Query, byHolder bool) []string {
 		return nil
 	}
 	missing := q.everyPublication || q.Ports != nil && slices.ContainsFunc(q.Ports, func(r PortRange) bool {
-		return !slices.ContainsFunc(rep.Sockets, func(s Socket) bool { return s.Role == RoleLocal && r.Has(s.Local.Port(), s.Protocol) })
+		return !slices.ContainsFunc(rep.Sockets, func(s Socket) bool { return s.Role == RoleLocal && r.Selects(&s) })
 	})
 	switch {
 	case !missing && !byHolder:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -40,6 +41,11 @@ func (l *linuxInspector) Publications(ctx context.Context, f Filter) ([]containe
 		incomplete = append(incomplete, fmt.Errorf("%w (%s)", ErrLegacyNAT, Plural(n, "rule")))
 	}
 	pubs, unparsed, err := natPublications(fd)
+	if errors.Is(err, unix.ENOENT) {
+		// A chain went between the listing and its rules (a runtime
+		// restarting): read them all again, once.
+		pubs, unparsed, err = natPublications(fd)
+	}
 	switch {
 	case err != nil:
 		return nil, err
@@ -241,7 +247,7 @@ func (l *linuxInspector) Reached(ctx context.Context, f Filter, targets []Target
 	}
 	holders := make(map[Target][]*Netns)
 	listeners := make(map[Target][]Socket)
-	denied, homeDenied := 0, false
+	denied, failed, homeMissed := 0, 0, false
 	for i := range list {
 		ns := &list[i]
 		isHome := ns.Inode == home.Inode
@@ -249,11 +255,16 @@ func (l *linuxInspector) Reached(ctx context.Context, f Filter, targets []Target
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		switch {
+		case err != nil && errors.Is(err, errNetnsGone):
+			continue
+		case err != nil && errors.Is(err, fs.ErrPermission):
+			denied++
+		case err != nil:
+			failed++
+		}
 		if err != nil {
-			if !errors.Is(err, errNetnsGone) {
-				denied++
-				homeDenied = homeDenied || isHome
-			}
+			homeMissed = homeMissed || isHome
 			continue
 		}
 		var addrs []netip.Addr
@@ -304,9 +315,15 @@ func (l *linuxInspector) Reached(ctx context.Context, f Filter, targets []Target
 				return nil, err
 			}
 			r.Sockets = listeners[t]
-		case t.Addr.Addr().IsLoopback() && homeDenied, !t.Addr.Addr().IsLoopback() && denied > 0:
+		case t.Addr.Addr().IsLoopback():
+			if homeMissed {
+				r.Unknown = "the rules' network namespace could not be read"
+			}
+		case denied > 0:
 			r.Unknown = fmt.Sprintf("%s could not be entered (entering one needs CAP_SYS_ADMIN)", Plural(denied, "network namespace"))
-		case !t.Addr.Addr().IsLoopback() && unreadable > 0:
+		case failed > 0:
+			r.Unknown = fmt.Sprintf("%s could not be read", Plural(failed, "network namespace"))
+		case unreadable > 0:
 			r.Unknown = fmt.Sprintf("the network namespaces of %s could not be read", Plural(unreadable, "process"))
 		}
 		out[t] = r

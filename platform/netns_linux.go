@@ -33,12 +33,18 @@ func listNetns(procRoot string, pids []int) (list []Netns, unreadable int, err e
 			return // not a namespace: a file left where a mount was
 		}
 		if i, ok := index[st.Ino]; ok {
-			list[i].Name = cmp.Or(list[i].Name, ns.Name)
+			n := &list[i]
+			n.Name = cmp.Or(n.Name, ns.Name)
+			n.PID = cmp.Or(n.PID, ns.PID)
 			if ns.PID != 0 {
-				list[i].pids = append(list[i].pids, ns.PID)
+				n.pids = append(n.pids, ns.PID)
 			}
-			if list[i].PID == 0 {
-				list[i].PID, list[i].path = ns.PID, cmp.Or(list[i].path, ns.path)
+			// A mount outlives any process in the namespace: open that
+			// first, the processes' paths after.
+			if ns.PID == 0 {
+				n.path, n.alts = ns.path, append([]string{n.path}, n.alts...)
+			} else {
+				n.alts = append(n.alts, ns.path)
 			}
 			return
 		}
@@ -135,23 +141,26 @@ func socketIn(ns *Netns, domain, typ, protocol int) (int, error) {
 	return r.fd, r.err
 }
 
-// openNetns opens ns's namespace file. A process's path may by now be
-// another process's, in another namespace: the inode says whether it is
-// still ns.
+// openNetns opens ns's namespace file: its mount, or the path of a process
+// in it, and then of the others, as processes exit. A process's path may
+// by now be another process's, in another namespace: the inode says
+// whether it is still ns. When no path leads to it any more, it is gone.
 func openNetns(ns *Netns) (int, error) {
-	fd, err := unix.Open(ns.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
-		return -1, fmt.Errorf("network namespace %s: %w", ns.Label(), errNetnsGone)
-	}
-	if err != nil {
-		return -1, &os.PathError{Op: "open", Path: ns.path, Err: err}
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Ino != ns.Inode {
+	for _, path := range append([]string{ns.path}, ns.alts...) {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
+			continue
+		}
+		if err != nil {
+			return -1, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err == nil && st.Ino == ns.Inode {
+			return fd, nil
+		}
 		unix.Close(fd)
-		return -1, fmt.Errorf("network namespace %s: %w", ns.Label(), errNetnsGone)
 	}
-	return fd, nil
+	return -1, fmt.Errorf("network namespace %s: %w", ns.Label(), errNetnsGone)
 }
 
 // errNetnsGone is a namespace gone since it was listed: its last process

@@ -300,8 +300,9 @@ type Netns struct {
 	// its interfaces are a container bridge's veth ends with private
 	// addresses (set for other namespaces when their sockets are listed).
 	Isolated bool
-	// path opens it.
+	// path opens it, or failing that one of alts.
 	path string
+	alts []string
 	// pids are the processes in it, when the machine's namespaces were
 	// listed.
 	pids []int

@@ -226,7 +226,7 @@ func describeHost(h platform.Host) string {
 func allNetnsNote(a *inspect.Audit) string {
 	var left []string
 	if a.NetnsSkipped > 0 {
-		left = append(left, platform.Plural(a.NetnsSkipped, "namespace")+" that could not be entered")
+		left = append(left, platform.Plural(a.NetnsSkipped, "namespace")+" that could not be entered or read")
 	}
 	if a.NetnsUnreadable > 0 {
 		left = append(left, "those of "+platform.Plural(a.NetnsUnreadable, "process")+" that could not be read")

@@ -494,7 +494,7 @@ func TestAllNamespaces(t *testing.T) {
 	// An audit of every namespace says, under its summary, which it could
 	// not look into.
 	out, _, _ = runCommand(t, []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin, "audit", "-A", "-o", "markdown"})
-	if !regexp.MustCompile(`(?m)^Every network namespace of the machine, containers' too, but \d+ namespaces? that could not be entered and those of \d+ process(es)? that could not be read \(see the warnings; --netns self: this one only\)\.$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^Every network namespace of the machine, containers' too, but \d+ namespaces? that could not be entered or read and those of \d+ process(es)? that could not be read \(see the warnings; --netns self: this one only\)\.$`).MatchString(out) {
 		t.Errorf("audit -A as nobody does not say what it left out:\n%s", out)
 	}
 }

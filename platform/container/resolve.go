@@ -115,6 +115,7 @@ func (r *Resolver) Resolve(ref Ref) *Container {
 	case Containerd, CRIO, Kubernetes:
 		r.fillFromBundle(c, ref)
 	}
+	c.PodUID = ref.PodUID
 	r.known[ref] = c
 	return c
 }

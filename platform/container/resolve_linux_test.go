@@ -47,8 +47,8 @@ func TestResolver(t *testing.T) {
 			Bindings: []Binding{{Protocol: "tcp", ContainerPort: 8080, HostAddr: netip.MustParseAddr("127.0.0.1"), HostPort: 18080}}}},
 		{Ref{Runtime: Docker, ID: id2}, Container{Runtime: Docker, ID: id2}}, // broken state: runtime and ID only
 		{Ref{Runtime: Podman, ID: id2}, Container{Runtime: Podman, ID: id2, Name: "web2", Image: "docker.io/library/busybox:latest"}},
-		{Ref{Runtime: Containerd, ID: id2, PodUID: pod}, Container{Runtime: Containerd, ID: id2, Name: "app", Image: "nginx:1.27", Pod: "web-0", PodNamespace: "shop"}},
-		{Ref{Runtime: Kubernetes, ID: id2, PodUID: pod}, Container{Runtime: Kubernetes, ID: id2, Name: "app", Image: "nginx:1.27", Pod: "web-0", PodNamespace: "shop"}},
+		{Ref{Runtime: Containerd, ID: id2, PodUID: pod}, Container{Runtime: Containerd, ID: id2, Name: "app", Image: "nginx:1.27", Pod: "web-0", PodNamespace: "shop", PodUID: pod}},
+		{Ref{Runtime: Kubernetes, ID: id2, PodUID: pod}, Container{Runtime: Kubernetes, ID: id2, Name: "app", Image: "nginx:1.27", Pod: "web-0", PodNamespace: "shop", PodUID: pod}},
 		{Ref{Runtime: Podman, ID: id1}, Container{Runtime: Podman, ID: id1}}, // not in containers.json
 		{Ref{Runtime: Nspawn, Name: "build-box"}, Container{Runtime: Nspawn, Name: "build-box"}},
 	} {

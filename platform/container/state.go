@@ -18,6 +18,9 @@ type Container struct {
 	Image        string
 	Pod          string // a Kubernetes pod's name
 	PodNamespace string
+	// PodUID is the pod's UID from the cgroup path, where the runtimes'
+	// state did not name the pod.
+	PodUID string
 	// Bindings are its published ports, where the runtime's state was
 	// read and keeps them (Docker); BindingsKnown says so.
 	Bindings      []Binding
