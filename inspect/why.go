@@ -1,0 +1,372 @@
+package inspect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/portinspect/portinspect/platform"
+)
+
+// Bind verdicts: what `why` answers.
+const (
+	BindFree    = "free"
+	BindBlocked = "blocked"
+	BindUnknown = "unknown"
+)
+
+// Codes of the reasons a bind fails, or might; stable, for scripts.
+const (
+	ReasonInUse        = "in_use"        // a listener, or a bound UDP socket, holds the address
+	ReasonConnections  = "connections"   // connections use the port as theirs, and no listener
+	ReasonTimeWait     = "time_wait"     // only connections in TIME_WAIT remain
+	ReasonPrivileged   = "privileged"    // below the unprivileged port start, without the capability
+	ReasonNotLocal     = "address_not_local"
+	ReasonEphemeral    = "ephemeral_range" // outgoing connections may take the port
+	ReasonOtherNetns   = "other_netns"     // held in another network namespace: no conflict here
+	ReasonNATPublished = "nat_published"   // NAT rules forward the port elsewhere
+	ReasonUnexplained  = "unexplained"     // the bind failed for a reason not found here
+)
+
+// BindRequest is the bind `why` judges.
+type BindRequest struct {
+	Protocol platform.Protocol
+	// Addrs are the addresses bound; none means the wildcards, 0.0.0.0
+	// and [::] (taking IPv4 too, as Linux's default does).
+	Addrs []netip.Addr
+	Port uint16
+	// User is who binds, as given ("" for the caller), UID its number.
+	User string
+	UID  int64
+}
+
+// BindReason is one reason a bind fails, or might, with what shows it and
+// what to do.
+type BindReason struct {
+	Code string
+	// Blocks says the reason makes the bind fail; the others are risks or
+	// context.
+	Blocks   bool
+	Summary  string
+	Evidence []string
+	Fix      string
+	Commands []string
+	// Sockets are the sockets the reason is about, with their processes.
+	Sockets []Socket
+}
+
+// BindTry is a bind tried for the truth, and what the system said.
+type BindTry struct {
+	Addr  netip.AddrPort
+	Reuse bool
+	Err   error
+}
+
+// BindAnswer is `why`'s answer.
+type BindAnswer struct {
+	Host     platform.Host
+	Request  BindRequest
+	Verdict  string
+	Reasons  []BindReason
+	Tried    []BindTry
+	Warnings []string
+}
+
+// bindAddrs are the addresses a request binds.
+func (r *BindRequest) bindAddrs() []netip.Addr {
+	if len(r.Addrs) > 0 {
+		return r.Addrs
+	}
+	return []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
+}
+
+// Why answers whether req's bind would succeed, and if not, why and what
+// to do: from the sockets on the port and their holders, the system's
+// port policy and, for the caller, a bind tried and closed at once.
+func Why(ctx context.Context, src Source, req BindRequest) (*BindAnswer, error) {
+	ports := PortSet{{PortRange: platform.PortRange{Low: req.Port, High: req.Port, TCP: req.Protocol == platform.TCP, UDP: req.Protocol == platform.UDP}}}
+	rep, err := Run(ctx, src, nil, Query{Ports: ports, States: platform.AllStates, Detail: platform.DetailFull})
+	if err != nil {
+		return nil, err
+	}
+	ans := &BindAnswer{Host: rep.Host, Request: req, Warnings: rep.Warnings}
+	ans.Reasons = append(ans.Reasons, socketReasons(req, rep.Sockets)...)
+	for _, p := range rep.Published {
+		ans.Reasons = append(ans.Reasons, BindReason{
+			Code:    ReasonNATPublished,
+			Summary: fmt.Sprintf("NAT rules forward %s/%s to %s: a bind succeeds, but connections from other machines go there", p.HostName(), p.Protocol, publishedTarget(p)),
+			Fix:     "Publish the container on another port, or bind another one.",
+		})
+	}
+	if r, ok := otherNetnsReason(ctx, src, ports, rep); ok {
+		ans.Reasons = append(ans.Reasons, r)
+	}
+	var policy platform.PortPolicy
+	binder, canBind := src.(platform.Binder)
+	if canBind {
+		if policy, err = binder.PortPolicy(); err != nil {
+			ans.Warnings = append(ans.Warnings, fmt.Sprintf("the port policy is unknown: %v", err))
+		}
+	}
+	self := req.UID < 0
+	if r, ok := privilegedReason(req, policy, self); ok {
+		ans.Reasons = append(ans.Reasons, r)
+	}
+	if policy.InEphemeral(req.Port) {
+		ans.Reasons = append(ans.Reasons, BindReason{
+			Code: ReasonEphemeral,
+			Summary: fmt.Sprintf("%d is in the ephemeral range %d-%d: an outgoing connection may take it at random before the server binds it",
+				req.Port, policy.Ephemeral.Low, policy.Ephemeral.High),
+			Evidence: []string{fmt.Sprintf("%s = %d %d", platform.SysctlLocalPortRange, policy.Ephemeral.Low, policy.Ephemeral.High)},
+			Fix:      "Reserve the port, so that outgoing connections leave it alone (add it to any already reserved).",
+			Commands: []string{fmt.Sprintf("sysctl -w %s=%d", platform.SysctlLocalReservedPorts, req.Port)},
+		})
+	}
+	if canBind && self {
+		tryBinds(binder, ans)
+	}
+	ans.Verdict = BindFree
+	for _, r := range ans.Reasons {
+		switch {
+		case r.Blocks:
+			ans.Verdict = BindBlocked
+		case r.Code == ReasonUnexplained && ans.Verdict == BindFree:
+			ans.Verdict = BindUnknown
+		}
+	}
+	return ans, nil
+}
+
+// overlaps reports whether a socket bound to l takes an address a bind to
+// a would: the same address, or a wildcard of its family on either side;
+// an IPv6 wildcard taking IPv4 too (dual-stack) overlaps every IPv4
+// address, and a bind to [::] here is dual-stack.
+func overlaps(s *platform.Socket, a netip.Addr) bool {
+	l := s.Local.Addr().Unmap()
+	a = a.Unmap()
+	switch {
+	case l.Is4() == a.Is4():
+		return l == a || l.IsUnspecified() || a.IsUnspecified()
+	case a.Is4():
+		return l.IsUnspecified() && s.DualStack != platform.DualStackNo
+	}
+	return a.IsUnspecified() // a dual-stack [::] takes every IPv4 address
+}
+
+// socketReasons are the sockets on the port that a bind of req collides
+// with: listeners (and bound UDP sockets) hold the address; connections
+// that use the port as theirs, and TIME_WAIT's, yield to SO_REUSEADDR.
+func socketReasons(req BindRequest, socks []Socket) []BindReason {
+	var held, conns, waiting []Socket
+	for _, s := range socks {
+		if s.Role != RoleLocal || s.Protocol != req.Protocol || s.Local.Port() != req.Port ||
+			!slices.ContainsFunc(req.bindAddrs(), func(a netip.Addr) bool { return overlaps(&s.Socket, a) }) {
+			continue
+		}
+		switch {
+		case s.State == platform.TimeWait:
+			waiting = append(waiting, s)
+		case s.Listening() || s.Protocol == platform.UDP:
+			held = append(held, s)
+		default:
+			conns = append(conns, s)
+		}
+	}
+	var out []BindReason
+	if len(held) > 0 {
+		r := BindReason{Code: ReasonInUse, Blocks: true, Sockets: held,
+			Summary: fmt.Sprintf("%s holds %s", describeHolders(ptrs(held)), addresses(ptrs(held))),
+			Fix:     "Stop what holds it (portinspect " + strconv.Itoa(int(req.Port)) + " shows it in full), or bind another port.",
+		}
+		if to, _ := publishedTo(ptrs(held)); to != "" {
+			r.Summary += ", published to " + to
+		}
+		for _, s := range held {
+			r.Evidence = append(r.Evidence, socketEvidence(&s))
+		}
+		if reusePortGroup(held) {
+			r.Fix += " Its listeners share the port by SO_REUSEPORT: a program of the same user that sets it too may join them."
+		}
+		out = append(out, r)
+	}
+	if len(conns) > 0 {
+		r := BindReason{Code: ReasonConnections, Sockets: conns,
+			Summary: fmt.Sprintf("%s use port %d as theirs, and nothing listens", platform.Plural(len(conns), "connection"), req.Port),
+			Fix:     "Set SO_REUSEADDR before the bind (most servers do); without it the bind fails while they last.",
+		}
+		for _, s := range conns {
+			r.Evidence = append(r.Evidence, socketEvidence(&s))
+		}
+		out = append(out, r)
+	}
+	if len(waiting) > 0 && len(held) == 0 {
+		r := BindReason{Code: ReasonTimeWait, Sockets: waiting,
+			Summary: fmt.Sprintf("only %s in TIME_WAIT remain on port %d; they end within 60 seconds", platform.Plural(len(waiting), "connection"), req.Port),
+			Fix:     "Set SO_REUSEADDR before the bind (most servers do), or wait for them to end.",
+		}
+		for _, s := range waiting {
+			r.Evidence = append(r.Evidence, socketEvidence(&s))
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// reusePortGroup reports whether listeners share one address and port, as
+// only SO_REUSEPORT lets them.
+func reusePortGroup(socks []Socket) bool {
+	seen := make(map[netip.AddrPort]int)
+	for _, s := range socks {
+		if s.Listening() {
+			seen[s.Local]++
+		}
+	}
+	for _, n := range seen {
+		if n > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// socketEvidence is one socket as the evidence lists it.
+func socketEvidence(s *Socket) string {
+	line := fmt.Sprintf("%s %s %s", s.Protocol, s.LocalName(), s.State)
+	if s.Remote.Port() != 0 {
+		line += " to " + s.Remote.String()
+	}
+	var who []string
+	for _, p := range s.Processes {
+		who = append(who, fmt.Sprintf("%s (pid %d)", p.Name, p.PID))
+	}
+	switch {
+	case len(who) > 0:
+		line += ", held by " + strings.Join(who, ", ")
+	case s.Owners == platform.OwnersHidden:
+		line += ", held by a process hidden from this run"
+	}
+	return line
+}
+
+func ptrs(socks []Socket) []*Socket {
+	out := make([]*Socket, len(socks))
+	for i := range socks {
+		out[i] = &socks[i]
+	}
+	return out
+}
+
+// publishedTarget names where a NAT rule forwards.
+func publishedTarget(p *Publication) string {
+	to := netip.AddrPortFrom(p.ContainerAddr, p.ContainerPort).String()
+	if p.Container != nil {
+		return "container " + p.Container.Label() + " at " + to
+	}
+	return to
+}
+
+// otherNetnsReason notes listeners on the port in other network
+// namespaces, which do not conflict with a bind here: `why` is asked
+// when "something" is on the port, and it may be a container's.
+func otherNetnsReason(ctx context.Context, src Source, ports PortSet, here *Report) (BindReason, bool) {
+	if here.Host.OS != "linux" || !here.Host.Privileged {
+		return BindReason{}, false
+	}
+	rep, err := Run(ctx, src, nil, Query{Ports: ports, AllNetns: true, Listening: true})
+	if err != nil {
+		return BindReason{}, false
+	}
+	var elsewhere []*Socket
+	for i := range rep.Sockets {
+		if s := &rep.Sockets[i]; s.Netns != nil && !s.Netns.Own && s.Role == RoleLocal {
+			elsewhere = append(elsewhere, s)
+		}
+	}
+	if len(elsewhere) == 0 {
+		return BindReason{}, false
+	}
+	r := BindReason{Code: ReasonOtherNetns,
+		Summary: fmt.Sprintf("%s listens on %s in %s: another namespace's port, no conflict here", describeHolders(elsewhere), addresses(elsewhere), netnsNames(elsewhere)),
+	}
+	for _, s := range elsewhere {
+		r.Evidence = append(r.Evidence, socketEvidence(s))
+		r.Sockets = append(r.Sockets, *s)
+	}
+	return r, true
+}
+
+// privilegedReason says when the port needs privilege the binder lacks:
+// the caller without CAP_NET_BIND_SERVICE, or another user than root.
+func privilegedReason(req BindRequest, policy platform.PortPolicy, self bool) (BindReason, bool) {
+	if policy.PrivilegedBelow == 0 || req.Port >= policy.PrivilegedBelow {
+		return BindReason{}, false
+	}
+	if self && policy.CanBindPrivileged || !self && req.UID == 0 {
+		return BindReason{}, false
+	}
+	who := "this user"
+	if !self {
+		who = "user " + req.User
+	}
+	return BindReason{
+		Code: ReasonPrivileged, Blocks: true,
+		Summary: fmt.Sprintf("ports below %d need root or CAP_NET_BIND_SERVICE, which %s lacks", policy.PrivilegedBelow, who),
+		Evidence: []string{fmt.Sprintf("%s = %d", platform.SysctlUnprivilegedPortStart, policy.PrivilegedBelow)},
+		Fix:      "Give the program the capability (a systemd service: AmbientCapabilities=CAP_NET_BIND_SERVICE), use a port from " + strconv.Itoa(int(policy.PrivilegedBelow)) + " up, or lower the start for this host.",
+		Commands: []string{
+			"sudo setcap cap_net_bind_service=+ep /path/to/program",
+			fmt.Sprintf("sudo sysctl -w %s=%d", platform.SysctlUnprivilegedPortStart, req.Port),
+		},
+	}, true
+}
+
+// tryBinds binds each address for the truth, plainly and, for TCP, with
+// SO_REUSEADDR as most servers do, and reconciles what the system said
+// with the reasons found: a failure none explains is unexplained, and
+// connections or TIME_WAIT that a plain bind trips on block one without
+// SO_REUSEADDR only.
+func tryBinds(b platform.Binder, ans *BindAnswer) {
+	req := ans.Request
+	has := func(code string) bool {
+		return slices.ContainsFunc(ans.Reasons, func(r BindReason) bool { return r.Code == code })
+	}
+	for _, a := range req.bindAddrs() {
+		addr := netip.AddrPortFrom(a, req.Port)
+		plain := b.TryBind(req.Protocol, addr, false, false)
+		ans.Tried = append(ans.Tried, BindTry{Addr: addr, Err: plain})
+		err := plain
+		if req.Protocol == platform.TCP && errors.Is(plain, syscall.EADDRINUSE) {
+			err = b.TryBind(req.Protocol, addr, true, false)
+			ans.Tried = append(ans.Tried, BindTry{Addr: addr, Reuse: true, Err: err})
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, syscall.EADDRINUSE) && (has(ReasonInUse) || has(ReasonConnections) || has(ReasonTimeWait)):
+			for i := range ans.Reasons {
+				if c := ans.Reasons[i].Code; c == ReasonConnections || c == ReasonTimeWait {
+					ans.Reasons[i].Blocks = true
+				}
+			}
+		case errors.Is(err, syscall.EACCES) && has(ReasonPrivileged):
+		case errors.Is(err, syscall.EADDRNOTAVAIL):
+			ans.Reasons = append(ans.Reasons, BindReason{
+				Code: ReasonNotLocal, Blocks: true,
+				Summary:  fmt.Sprintf("%s is no address of this host", a),
+				Evidence: []string{fmt.Sprintf("bind(%s): %v", addr, err)},
+				Fix:      "Bind an address of one of this host's interfaces (ip -br address lists them), or the wildcard.",
+			})
+		default:
+			ans.Reasons = append(ans.Reasons, BindReason{
+				Code:     ReasonUnexplained,
+				Summary:  fmt.Sprintf("binding %s failed for a reason not found here: %v", addr, err),
+				Evidence: []string{fmt.Sprintf("bind(%s): %v", addr, err)},
+				Fix:      "A security module (SELinux: look for an AVC denial in the audit log, ausearch -m avc) or a firewall on bind can refuse it.",
+			})
+		}
+	}
+}
