@@ -22,10 +22,10 @@ const (
 
 // Codes of the reasons a bind fails, or might; stable, for scripts.
 const (
-	ReasonInUse        = "in_use"        // a listener, or a bound UDP socket, holds the address
-	ReasonConnections  = "connections"   // connections use the port as theirs, and no listener
-	ReasonTimeWait     = "time_wait"     // only connections in TIME_WAIT remain
-	ReasonPrivileged   = "privileged"    // below the unprivileged port start, without the capability
+	ReasonInUse        = "in_use"      // a listener, or a bound UDP socket, holds the address
+	ReasonConnections  = "connections" // connections use the port as theirs, and no listener
+	ReasonTimeWait     = "time_wait"   // only connections in TIME_WAIT remain
+	ReasonPrivileged   = "privileged"  // below the unprivileged port start, without the capability
 	ReasonNotLocal     = "address_not_local"
 	ReasonEphemeral    = "ephemeral_range" // outgoing connections may take the port
 	ReasonOtherNetns   = "other_netns"     // held in another network namespace: no conflict here
@@ -39,7 +39,7 @@ type BindRequest struct {
 	// Addrs are the addresses bound; none means the wildcards, 0.0.0.0
 	// and [::] (taking IPv4 too, as Linux's default does).
 	Addrs []netip.Addr
-	Port uint16
+	Port  uint16
 	// User is who binds, as given ("" for the caller), UID its number.
 	User string
 	UID  int64
@@ -315,7 +315,7 @@ func privilegedReason(req BindRequest, policy platform.PortPolicy, self bool) (B
 	}
 	return BindReason{
 		Code: ReasonPrivileged, Blocks: true,
-		Summary: fmt.Sprintf("ports below %d need root or CAP_NET_BIND_SERVICE, which %s lacks", policy.PrivilegedBelow, who),
+		Summary:  fmt.Sprintf("ports below %d need root or CAP_NET_BIND_SERVICE, which %s lacks", policy.PrivilegedBelow, who),
 		Evidence: []string{fmt.Sprintf("%s = %d", platform.SysctlUnprivilegedPortStart, policy.PrivilegedBelow)},
 		Fix:      "Give the program the capability (a systemd service: AmbientCapabilities=CAP_NET_BIND_SERVICE), use a port from " + strconv.Itoa(int(policy.PrivilegedBelow)) + " up, or lower the start for this host.",
 		Commands: []string{
