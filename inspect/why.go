@@ -124,7 +124,7 @@ func Why(ctx context.Context, src Source, req BindRequest) (*BindAnswer, error) 
 				req.Port, policy.Ephemeral.Low, policy.Ephemeral.High),
 			Evidence: []string{fmt.Sprintf("%s = %d %d", platform.SysctlLocalPortRange, policy.Ephemeral.Low, policy.Ephemeral.High)},
 			Fix:      "Reserve the port, so that outgoing connections leave it alone (add it to any already reserved).",
-			Commands: []string{fmt.Sprintf("sysctl -w %s=%d", platform.SysctlLocalReservedPorts, req.Port)},
+			Commands: []string{fmt.Sprintf("sudo sysctl -w %s=%d", platform.SysctlLocalReservedPorts, req.Port)},
 		})
 	}
 	if canBind && self {

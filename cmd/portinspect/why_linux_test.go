@@ -219,7 +219,7 @@ func TestWhyPolicy(t *testing.T) {
 	sysctl("net.ipv4.ip_local_port_range=40000 40100")
 	doc, code := whyAs(inNS, "40050")
 	if doc.Verdict != "free" || len(doc.Reasons) != 1 || doc.Reasons[0].Code != "ephemeral_range" || code != 0 || !strings.Contains(doc.Reasons[0].Summary, "40000-40100") ||
-		doc.Reasons[0].Commands[0] != "sysctl -w net.ipv4.ip_local_reserved_ports=40050" {
+		doc.Reasons[0].Commands[0] != "sudo sysctl -w net.ipv4.ip_local_reserved_ports=40050" {
 		t.Errorf("40050 in the ephemeral range: %s, exit %d, %+v", doc.codes(), code, doc.Reasons)
 	}
 	sysctl("net.ipv4.ip_local_reserved_ports=40050")
