@@ -87,7 +87,9 @@ func (r *BindRequest) bindAddrs() []netip.Addr {
 
 // Why answers whether req's bind would succeed, and if not, why and what
 // to do: from the sockets on the port and their holders, the system's
-// port policy and, for the caller, a bind tried and closed at once.
+// port policy and a bind tried and closed at once: by this process for
+// the caller, by a child with the user's credentials for another user
+// when run as root.
 func Why(ctx context.Context, src Source, req BindRequest) (*BindAnswer, error) {
 	ports := PortSet{{PortRange: platform.PortRange{Low: req.Port, High: req.Port, TCP: req.Protocol == platform.TCP, UDP: req.Protocol == platform.UDP}}}
 	rep, err := Run(ctx, src, nil, Query{Ports: ports, States: platform.AllStates, Detail: platform.DetailFull})
@@ -127,8 +129,11 @@ func Why(ctx context.Context, src Source, req BindRequest) (*BindAnswer, error) 
 			Commands: []string{fmt.Sprintf("sudo sysctl -w %s=%d", platform.SysctlLocalReservedPorts, req.Port)},
 		})
 	}
-	if canBind && self {
-		tryBinds(binder, ans)
+	switch {
+	case canBind && self:
+		tryBinds(binder.TryBind, ans)
+	case canBind && rep.Host.Privileged && rep.Host.OS == "linux":
+		tryBinds(func(p platform.Protocol, a netip.AddrPort, reuse, _ bool) error { return binder.TryBindAs(p, a, reuse, req.UID) }, ans)
 	}
 	ans.Verdict = BindFree
 	for _, r := range ans.Reasons {
@@ -330,18 +335,22 @@ func privilegedReason(req BindRequest, policy platform.PortPolicy, self bool) (B
 // with the reasons found: a failure none explains is unexplained, and
 // connections or TIME_WAIT that a plain bind trips on block one without
 // SO_REUSEADDR only.
-func tryBinds(b platform.Binder, ans *BindAnswer) {
+func tryBinds(try func(p platform.Protocol, addr netip.AddrPort, reuse, v6only bool) error, ans *BindAnswer) {
 	req := ans.Request
 	has := func(code string) bool {
 		return slices.ContainsFunc(ans.Reasons, func(r BindReason) bool { return r.Code == code })
 	}
 	for _, a := range req.bindAddrs() {
 		addr := netip.AddrPortFrom(a, req.Port)
-		plain := b.TryBind(req.Protocol, addr, false, false)
+		plain := try(req.Protocol, addr, false, false)
+		if errors.Is(plain, platform.ErrNotTried) {
+			ans.Warnings = append(ans.Warnings, plain.Error()+": the verdict is the reasons'")
+			return
+		}
 		ans.Tried = append(ans.Tried, BindTry{Addr: addr, Err: plain})
 		err := plain
 		if req.Protocol == platform.TCP && errors.Is(plain, syscall.EADDRINUSE) {
-			err = b.TryBind(req.Protocol, addr, true, false)
+			err = try(req.Protocol, addr, true, false)
 			ans.Tried = append(ans.Tried, BindTry{Addr: addr, Reuse: true, Err: err})
 		}
 		switch {

@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -32,7 +33,16 @@ type Binder interface {
 	// when reuse, and closes it at once: the error is the system's, an
 	// IPv6 wildcard taking IPv4 too (IPV6_V6ONLY off) unless v6only.
 	TryBind(p Protocol, addr netip.AddrPort, reuse, v6only bool) error
+	// TryBindAs is TryBind as user uid, which needs root.
+	TryBindAs(p Protocol, addr netip.AddrPort, reuse bool, uid int64) error
 }
+
+// ErrNotTried wraps the error of a bind that could not be tried at all.
+var ErrNotTried = errors.New("the bind could not be tried")
+
+// TryBindArg, as portinspect's first argument, makes it the child that
+// tries a bind for TryBindAs (TryBindChild), not a command.
+const TryBindArg = "__portinspect-try-bind"
 
 // parseSysctlRange reads a sysctl of two numbers, as
 // net.ipv4.ip_local_port_range is ("32768\t60999\n").

@@ -1,9 +1,16 @@
 package platform
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -76,4 +83,63 @@ func (l *linuxInspector) TryBind(p Protocol, addr netip.AddrPort, reuse, v6only 
 		}
 	}
 	return unix.Bind(fd, sa)
+}
+
+// TryBindAs tries the bind as another user: in a child, this program run
+// again with the user's UID and primary group and no other groups, which
+// leaves it no capability, as that user's program would have none.
+func (l *linuxInspector) TryBindAs(p Protocol, addr netip.AddrPort, reuse bool, uid int64) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	gid := uint64(65534) // nogroup, for a UID the user database does not know
+	if u, err := user.LookupId(strconv.FormatInt(uid, 10)); err == nil {
+		if g, err := strconv.ParseUint(u.Gid, 10, 32); err == nil {
+			gid = g
+		}
+	}
+	cmd := exec.Command(exe, TryBindArg, p.String(), addr.String(), strconv.FormatBool(reuse))
+	cmd.Args[0] = "portinspect"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	out, err := cmd.Output()
+	if err != nil {
+		// Most often the user may not run this binary (under /root, or
+		// go run's build directory).
+		return fmt.Errorf("%w as UID %d: %w", ErrNotTried, uid, err)
+	}
+	errno, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		return fmt.Errorf("trying the bind as UID %d: the child said %q", uid, out)
+	}
+	if errno == 0 {
+		return nil
+	}
+	return syscall.Errno(errno)
+}
+
+// TryBindChild is the child of TryBindAs: it tries the bind its arguments
+// name (protocol, address, SO_REUSEADDR) and prints the errno, 0 for
+// none. It returns the exit code.
+func TryBindChild(args []string) int {
+	if len(args) != 3 {
+		return 2
+	}
+	p, ok := ProtocolNamed(args[0])
+	addr, err := netip.ParseAddrPort(args[1])
+	reuse, rerr := strconv.ParseBool(args[2])
+	if !ok || err != nil || rerr != nil {
+		return 2
+	}
+	err = (&linuxInspector{}).TryBind(p, addr, reuse, false)
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+		fmt.Println(0)
+	case errors.As(err, &errno):
+		fmt.Println(int(errno))
+	default:
+		return 1
+	}
+	return 0
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portinspect/portinspect/inspect"
+	"github.com/portinspect/portinspect/platform"
 )
 
 // Exit codes, the same for every command (DESIGN.md).
@@ -34,6 +35,9 @@ func (e *inspectError) Unwrap() error { return e.err }
 
 // Main runs portinspect with args and returns the exit code.
 func Main(args []string, f *Factory) int {
+	if len(args) > 0 && args[0] == platform.TryBindArg {
+		return platform.TryBindChild(args[1:]) // why --user's child
+	}
 	root := newCmdRoot(f)
 	root.SetArgs(args)
 	err := root.Execute()

@@ -205,8 +205,14 @@ func TestWhyPolicy(t *testing.T) {
 	} else if !strings.Contains(doc.Reasons[0].Summary, "below 1024") || doc.Tried[0].Error != "permission denied" {
 		t.Errorf("80 as nobody: %+v", doc)
 	}
-	if doc, code := whyAs(inNS, "80", "--user", "nobody"); doc.codes() != "blocked privileged!" || code != 1 || doc.Request.User != "nobody" || len(doc.Tried) != 0 {
+	// As root, --user tries the bind in a child with that user's
+	// credentials.
+	if doc, code := whyAs(inNS, "80", "--user", "nobody"); doc.codes() != "blocked privileged!" || code != 1 || doc.Request.User != "nobody" ||
+		len(doc.Tried) != 2 || doc.Tried[0].Error != "permission denied" {
 		t.Errorf("80 --user nobody, as root: %s, exit %d, %+v", doc.codes(), code, doc)
+	}
+	if doc, code := whyAs(inNS, "8081", "--user", "nobody"); doc.codes() != "free " || code != 0 || len(doc.Tried) != 2 || doc.Tried[0].Error != "" {
+		t.Errorf("8081 --user nobody, as root: %s, exit %d, %+v", doc.codes(), code, doc)
 	}
 	if doc, code := whyAs(inNS, "80"); doc.codes() != "free " || code != 0 {
 		t.Errorf("80 as root: %s, exit %d", doc.codes(), code)
