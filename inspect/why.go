@@ -133,7 +133,9 @@ func Why(ctx context.Context, src Source, req BindRequest) (*BindAnswer, error) 
 	case canBind && self:
 		tryBinds(binder.TryBind, ans)
 	case canBind && rep.Host.Privileged && rep.Host.OS == "linux":
-		tryBinds(func(p platform.Protocol, a netip.AddrPort, reuse, _ bool) error { return binder.TryBindAs(p, a, reuse, req.UID) }, ans)
+		tryBinds(func(p platform.Protocol, a netip.AddrPort, reuse, _ bool) error {
+			return binder.TryBindAs(p, a, reuse, req.UID)
+		}, ans)
 	}
 	ans.Verdict = BindFree
 	for _, r := range ans.Reasons {
