@@ -11,7 +11,10 @@ import (
 // tests and fuzz targets run on every system.
 
 type procStat struct {
-	comm       string
+	comm string
+	// state is the one-letter state: Z for a zombie, which holds no
+	// socket and waits only for its parent.
+	state      byte
 	startTicks uint64
 }
 
@@ -37,6 +40,9 @@ func parseProcStat(b []byte) (procStat, error) {
 		end := bytes.IndexAny(rest, " \n")
 		if end < 0 {
 			end = len(rest)
+		}
+		if i == 0 {
+			st.state = rest[0]
 		}
 		if i == startTimeIndex {
 			ticks, err := strconv.ParseUint(string(rest[:end]), 10, 64)

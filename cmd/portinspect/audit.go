@@ -520,7 +520,7 @@ func writeAuditJSON(out io.Writer, a *inspect.Audit) error {
 			jf.Port, jf.Protocol = &port, &proto
 		}
 		for _, s := range f.Sockets {
-			jf.Sockets = append(jf.Sockets, jsonFindingSocket{s.Protocol.String(), s.Local.Addr().String(), s.Local.Port(), s.Exposure.String()})
+			jf.Sockets = append(jf.Sockets, newJSONFindingSocket(s))
 		}
 		for _, p := range f.Processes {
 			jf.Processes = append(jf.Processes, jsonFindingProcess{p.PID, p.Name, p.Exe})

@@ -236,7 +236,7 @@ func renderCheck(out io.Writer, rep *inspect.Report, results []inspect.Result, f
 				Source: r.Source, Reason: r.Reason, Found: r.Found, Sockets: []jsonFindingSocket{},
 			}
 			for _, s := range r.Sockets {
-				jr.Sockets = append(jr.Sockets, jsonFindingSocket{s.Protocol.String(), s.Local.Addr().String(), s.Local.Port(), s.Exposure.String()})
+				jr.Sockets = append(jr.Sockets, newJSONFindingSocket(s))
 			}
 			doc.Results[i] = jr
 		}

@@ -17,6 +17,9 @@ import (
 // IOStreams are the streams a command may write to; commands never touch
 // os.Stdout directly, so tests can capture them.
 type IOStreams struct {
+	In io.Reader
+	// InTTY says whether In is a terminal, where a command may ask.
+	InTTY  bool
 	Out    io.Writer
 	ErrOut io.Writer
 	// OutTTY says whether Out is a terminal: tables get headers and
@@ -49,7 +52,7 @@ const socketSourceEnv = "PORTINSPECT_SOCKET_SOURCE"
 
 // SystemFactory returns the factory for the real machine and terminal.
 func SystemFactory() *Factory {
-	ios := &IOStreams{Out: os.Stdout, ErrOut: os.Stderr}
+	ios := &IOStreams{In: os.Stdin, InTTY: term.IsTerminal(int(os.Stdin.Fd())), Out: os.Stdout, ErrOut: os.Stderr}
 	if fd := int(os.Stdout.Fd()); term.IsTerminal(fd) {
 		ios.OutTTY = true
 		if w, _, err := term.GetSize(fd); err == nil {

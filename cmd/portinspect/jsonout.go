@@ -60,6 +60,10 @@ type jsonFindingSocket struct {
 	Exposure     string `json:"exposure"`
 }
 
+func newJSONFindingSocket(s *inspect.Socket) jsonFindingSocket {
+	return jsonFindingSocket{Protocol: s.Protocol.String(), LocalAddress: s.Local.Addr().String(), LocalPort: s.Local.Port(), Exposure: s.Exposure.String()}
+}
+
 // jsonFindingProcess names a process of the report's sockets list.
 type jsonFindingProcess struct {
 	PID  int    `json:"pid"`

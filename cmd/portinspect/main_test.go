@@ -9,10 +9,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -43,13 +45,26 @@ func TestMain(m *testing.M) {
 // -comm NAME it first renames itself, the way a hostile process can; with
 // -orphan, it hands each TCP listener to a message it never reads and
 // closes its own descriptors, so that no process holds the listener; with
-// -device NAME, its sockets are bound to that interface (Linux).
+// -device NAME, its sockets are bound to that interface (Linux); with
+// -ignore-term, SIGTERM does not end it; with -fork, a child of it holds
+// its sockets too, as a preforking server's workers do, and ends with it
+// (-hold is that child).
 func listenHelper() {
 	args := os.Args[1:]
-	orphan := false
+	orphan, fork := false, false
 	var lc net.ListenConfig
+	var files []*os.File
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		switch {
+		case args[0] == "-hold":
+			bufio.NewReader(os.Stdin).ReadString('\n')
+			return
+		case args[0] == "-ignore-term":
+			signal.Ignore(syscall.SIGTERM)
+			args = args[1:]
+		case args[0] == "-fork":
+			fork = true
+			args = args[1:]
 		case args[0] == "-orphan":
 			orphan = true
 			args = args[1:]
@@ -81,6 +96,13 @@ func listenHelper() {
 				helperFail(err)
 			}
 			local = l.Addr()
+			if fork {
+				f, err := l.(*net.TCPListener).File()
+				if err != nil {
+					helperFail(err)
+				}
+				files = append(files, f)
+			}
 			if orphan {
 				orphanListener(l.(*net.TCPListener))
 			}
@@ -101,6 +123,13 @@ func listenHelper() {
 		}
 		_, port, _ := net.SplitHostPort(local.String())
 		ports = append(ports, port)
+	}
+	if fork {
+		child := exec.Command(os.Args[0], "-hold")
+		child.Stdin, child.Stderr, child.ExtraFiles = os.Stdin, os.Stderr, files
+		if err := child.Start(); err != nil {
+			helperFail(err)
+		}
 	}
 	fmt.Println("ready", strings.Join(ports, " "))
 	bufio.NewReader(os.Stdin).ReadString('\n')

@@ -285,8 +285,8 @@ func newJSONWhy(ans *inspect.BindAnswer) *jsonWhy {
 		if jr.Commands == nil {
 			jr.Commands = []string{}
 		}
-		for _, s := range r.Sockets {
-			jr.Sockets = append(jr.Sockets, jsonFindingSocket{Protocol: s.Protocol.String(), LocalAddress: s.Local.Addr().String(), LocalPort: s.Local.Port(), Exposure: s.Exposure.String()})
+		for i := range r.Sockets {
+			jr.Sockets = append(jr.Sockets, newJSONFindingSocket(&r.Sockets[i]))
 		}
 		doc.Reasons = append(doc.Reasons, jr)
 	}
