@@ -59,6 +59,18 @@ func TestDockerPublishedPort(t *testing.T) {
 	}
 
 	assertContainerOwner(t, nil, port, "docker-proxy", name, id)
+
+	// free leaves docker-proxy alone, for Docker would keep the port, and
+	// names the command that stops the container; --stop-services runs it.
+	doc, _, code := free(t, strconv.Itoa(port), "--yes")
+	if code != 1 || len(doc.Holders) != 1 || doc.Holders[0].Action != "stop" || doc.Holders[0].Manager != "container "+name ||
+		strings.Join(doc.Holders[0].Command, " ") != "docker stop "+name || doc.Holders[0].Result != "untouched" {
+		t.Errorf("free a published port: exit %d, %+v", code, doc)
+	}
+	doc, _, code = free(t, strconv.Itoa(port), "--yes", "--stop-services", "--timeout", "20s")
+	if running := docker(t, "inspect", "-f", "{{.State.Running}}", name); code != 0 || doc.Free == nil || !*doc.Free || running != "false" {
+		t.Errorf("free --stop-services: exit %d, running %s, %+v", code, running, doc)
+	}
 }
 
 // TestDockerOwnDaemon runs Docker daemons of the test's own, with its
