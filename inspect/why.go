@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,6 +44,9 @@ type BindRequest struct {
 	// User is who binds, as given ("" for the caller), UID its number.
 	User string
 	UID  int64
+	// ReusePort asks about a bind that sets SO_REUSEPORT, to join the
+	// listeners already there.
+	ReusePort bool
 }
 
 // BindReason is one reason a bind fails, or might, with what shows it and
@@ -62,9 +66,10 @@ type BindReason struct {
 
 // BindTry is a bind tried for the truth, and what the system said.
 type BindTry struct {
-	Addr  netip.AddrPort
-	Reuse bool
-	Err   error
+	Addr      netip.AddrPort
+	Reuse     bool
+	ReusePort bool
+	Err       error
 }
 
 // BindAnswer is `why`'s answer.
@@ -133,8 +138,8 @@ func Why(ctx context.Context, src Source, req BindRequest) (*BindAnswer, error) 
 	case canBind && self:
 		tryBinds(binder.TryBind, ans)
 	case canBind && rep.Host.Privileged && rep.Host.OS == "linux":
-		tryBinds(func(p platform.Protocol, a netip.AddrPort, reuse, _ bool) error {
-			return binder.TryBindAs(p, a, reuse, req.UID)
+		tryBinds(func(p platform.Protocol, a netip.AddrPort, opts platform.BindOptions) error {
+			return binder.TryBindAs(p, a, opts, req.UID)
 		}, ans)
 	}
 	ans.Verdict = BindFree
@@ -196,7 +201,14 @@ func socketReasons(req BindRequest, socks []Socket) []BindReason {
 		for _, s := range held {
 			r.Evidence = append(r.Evidence, socketEvidence(&s))
 		}
-		if reusePortGroup(held) {
+		switch {
+		case req.ReusePort:
+			r.Summary += "; SO_REUSEPORT joins them only if every one set it too and runs as the same user"
+			if uids := otherUIDs(held, req.binderUID()); uids != "" {
+				r.Summary = fmt.Sprintf("%s holds %s as %s, and SO_REUSEPORT joins only listeners of the same user", describeHolders(ptrs(held)), addresses(ptrs(held)), uids)
+				r.Fix = "Run the server as the holder's user, or bind another port."
+			}
+		case reusePortGroup(held):
 			r.Fix += " Its listeners share the port by SO_REUSEPORT: a program of the same user that sets it too may join them."
 		}
 		out = append(out, r)
@@ -222,6 +234,40 @@ func socketReasons(req BindRequest, socks []Socket) []BindReason {
 		out = append(out, r)
 	}
 	return out
+}
+
+// binderUID is the UID the bind runs as.
+func (r *BindRequest) binderUID() int64 {
+	if r.UID >= 0 {
+		return r.UID
+	}
+	return int64(os.Geteuid())
+}
+
+// otherUIDs names the socket owners that are not uid ("UID 0"), "" when
+// every known one is.
+func otherUIDs(socks []Socket, uid int64) string {
+	var out []string
+	for _, s := range socks {
+		if s.UID >= 0 && s.UID != uid {
+			if u := "UID " + strconv.FormatInt(s.UID, 10); !slices.Contains(out, u) {
+				out = append(out, u)
+			}
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// joinsReusePort marks the holders as no block when a bind that sets
+// SO_REUSEPORT succeeded: it joined their group.
+func joinsReusePort(ans *BindAnswer) {
+	for i := range ans.Reasons {
+		if r := &ans.Reasons[i]; r.Code == ReasonInUse {
+			r.Blocks = false
+			r.Summary = fmt.Sprintf("%s holds %s with SO_REUSEPORT, as the same user: the bind joins them, and the kernel spreads connections among them", describeHolders(ptrs(r.Sockets)), addresses(ptrs(r.Sockets)))
+			r.Fix = "Nothing to fix, if sharing is meant; if not, a stale server may still be taking a share of the connections."
+		}
+	}
 }
 
 // reusePortGroup reports whether listeners share one address and port, as
@@ -337,25 +383,29 @@ func privilegedReason(req BindRequest, policy platform.PortPolicy, self bool) (B
 // with the reasons found: a failure none explains is unexplained, and
 // connections or TIME_WAIT that a plain bind trips on block one without
 // SO_REUSEADDR only.
-func tryBinds(try func(p platform.Protocol, addr netip.AddrPort, reuse, v6only bool) error, ans *BindAnswer) {
+func tryBinds(try func(p platform.Protocol, addr netip.AddrPort, opts platform.BindOptions) error, ans *BindAnswer) {
 	req := ans.Request
 	has := func(code string) bool {
 		return slices.ContainsFunc(ans.Reasons, func(r BindReason) bool { return r.Code == code })
 	}
 	for _, a := range req.bindAddrs() {
 		addr := netip.AddrPortFrom(a, req.Port)
-		plain := try(req.Protocol, addr, false, false)
+		opts := platform.BindOptions{ReusePort: req.ReusePort}
+		plain := try(req.Protocol, addr, opts)
 		if errors.Is(plain, platform.ErrNotTried) {
 			ans.Warnings = append(ans.Warnings, plain.Error()+": the verdict is the reasons'")
 			return
 		}
-		ans.Tried = append(ans.Tried, BindTry{Addr: addr, Err: plain})
+		ans.Tried = append(ans.Tried, BindTry{Addr: addr, ReusePort: req.ReusePort, Err: plain})
 		err := plain
 		if req.Protocol == platform.TCP && errors.Is(plain, syscall.EADDRINUSE) {
-			err = try(req.Protocol, addr, true, false)
-			ans.Tried = append(ans.Tried, BindTry{Addr: addr, Reuse: true, Err: err})
+			opts.ReuseAddr = true
+			err = try(req.Protocol, addr, opts)
+			ans.Tried = append(ans.Tried, BindTry{Addr: addr, Reuse: true, ReusePort: req.ReusePort, Err: err})
 		}
 		switch {
+		case err == nil && req.ReusePort:
+			joinsReusePort(ans)
 		case err == nil:
 		case errors.Is(err, syscall.EADDRINUSE) && (has(ReasonInUse) || has(ReasonConnections) || has(ReasonTimeWait)):
 			for i := range ans.Reasons {

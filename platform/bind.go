@@ -29,12 +29,18 @@ type PortPolicy struct {
 // a bind for the truth (Linux).
 type Binder interface {
 	PortPolicy() (PortPolicy, error)
-	// TryBind binds a socket of protocol p to addr, with SO_REUSEADDR
-	// when reuse, and closes it at once: the error is the system's, an
-	// IPv6 wildcard taking IPv4 too (IPV6_V6ONLY off) unless v6only.
-	TryBind(p Protocol, addr netip.AddrPort, reuse, v6only bool) error
+	// TryBind binds a socket of protocol p to addr with the options and
+	// closes it at once: the error is the system's, an IPv6 wildcard
+	// taking IPv4 too (IPV6_V6ONLY off), as Linux's default is.
+	TryBind(p Protocol, addr netip.AddrPort, opts BindOptions) error
 	// TryBindAs is TryBind as user uid, which needs root.
-	TryBindAs(p Protocol, addr netip.AddrPort, reuse bool, uid int64) error
+	TryBindAs(p Protocol, addr netip.AddrPort, opts BindOptions, uid int64) error
+}
+
+// BindOptions are the socket options a bind tried sets first.
+type BindOptions struct {
+	ReuseAddr bool // SO_REUSEADDR: past connections and TIME_WAIT
+	ReusePort bool // SO_REUSEPORT: join listeners of the same user that set it
 }
 
 // ErrNotTried wraps the error of a bind that could not be tried at all.

@@ -50,7 +50,7 @@ func (l *linuxInspector) PortPolicy() (PortPolicy, error) {
 
 // TryBind binds a plain socket, as a program that sets no option but
 // those asked would, and closes it.
-func (l *linuxInspector) TryBind(p Protocol, addr netip.AddrPort, reuse, v6only bool) error {
+func (l *linuxInspector) TryBind(p Protocol, addr netip.AddrPort, opts BindOptions) error {
 	domain, sa := unix.AF_INET, unix.Sockaddr(nil)
 	a := addr.Addr()
 	if a.Is4() {
@@ -68,17 +68,18 @@ func (l *linuxInspector) TryBind(p Protocol, addr netip.AddrPort, reuse, v6only 
 		return err
 	}
 	defer unix.Close(fd)
-	if reuse {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-			return err
+	for _, o := range []struct {
+		set          bool
+		level, which int
+	}{{opts.ReuseAddr, unix.SOL_SOCKET, unix.SO_REUSEADDR}, {opts.ReusePort, unix.SOL_SOCKET, unix.SO_REUSEPORT}} {
+		if o.set {
+			if err := unix.SetsockoptInt(fd, o.level, o.which, 1); err != nil {
+				return err
+			}
 		}
 	}
 	if domain == unix.AF_INET6 {
-		v := 0
-		if v6only {
-			v = 1
-		}
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v); err != nil {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
 			return err
 		}
 	}
@@ -88,7 +89,7 @@ func (l *linuxInspector) TryBind(p Protocol, addr netip.AddrPort, reuse, v6only 
 // TryBindAs tries the bind as another user: in a child, this program run
 // again with the user's UID and primary group and no other groups, which
 // leaves it no capability, as that user's program would have none.
-func (l *linuxInspector) TryBindAs(p Protocol, addr netip.AddrPort, reuse bool, uid int64) error {
+func (l *linuxInspector) TryBindAs(p Protocol, addr netip.AddrPort, opts BindOptions, uid int64) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -99,7 +100,7 @@ func (l *linuxInspector) TryBindAs(p Protocol, addr netip.AddrPort, reuse bool, 
 			gid = g
 		}
 	}
-	cmd := exec.Command(exe, TryBindArg, p.String(), addr.String(), strconv.FormatBool(reuse))
+	cmd := exec.Command(exe, TryBindArg, p.String(), addr.String(), strconv.FormatBool(opts.ReuseAddr), strconv.FormatBool(opts.ReusePort))
 	cmd.Args[0] = "portinspect"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
 	out, err := cmd.Output()
@@ -119,19 +120,20 @@ func (l *linuxInspector) TryBindAs(p Protocol, addr netip.AddrPort, reuse bool, 
 }
 
 // TryBindChild is the child of TryBindAs: it tries the bind its arguments
-// name (protocol, address, SO_REUSEADDR) and prints the errno, 0 for
-// none. It returns the exit code.
+// name (protocol, address, SO_REUSEADDR, SO_REUSEPORT) and prints the
+// errno, 0 for none. It returns the exit code.
 func TryBindChild(args []string) int {
-	if len(args) != 3 {
+	if len(args) != 4 {
 		return 2
 	}
 	p, ok := ProtocolNamed(args[0])
 	addr, err := netip.ParseAddrPort(args[1])
-	reuse, rerr := strconv.ParseBool(args[2])
-	if !ok || err != nil || rerr != nil {
+	reuseAddr, rerr := strconv.ParseBool(args[2])
+	reusePort, perr := strconv.ParseBool(args[3])
+	if !ok || err != nil || rerr != nil || perr != nil {
 		return 2
 	}
-	err = (&linuxInspector{}).TryBind(p, addr, reuse, false)
+	err = (&linuxInspector{}).TryBind(p, addr, BindOptions{ReuseAddr: reuseAddr, ReusePort: reusePort})
 	var errno syscall.Errno
 	switch {
 	case err == nil:

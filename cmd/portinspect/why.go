@@ -17,12 +17,13 @@ import (
 )
 
 type whyOptions struct {
-	Spec    string
-	address string
-	user    string
-	udp     bool
-	tcp     bool
-	out     outputFlags
+	Spec      string
+	address   string
+	user      string
+	udp       bool
+	tcp       bool
+	reusePort bool
+	out       outputFlags
 
 	request inspect.BindRequest
 }
@@ -51,7 +52,8 @@ reason not found), 2 bad input, 3 the machine's sockets could not be read.`,
 		Example: `  portinspect why 8080
   portinspect why 127.0.0.1:5432
   portinspect why 80 --user www-data
-  portinspect why 53 -u -o json`,
+  portinspect why 53 -u -o json
+  portinspect why 8080 --reuseport`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return &inspect.UsageError{Msg: "why needs one PORTSPEC: a port 1-65535 or a service name, perhaps with an address"}
@@ -74,6 +76,7 @@ reason not found), 2 bad input, 3 the machine's sockets could not be read.`,
 	fl.StringVar(&opts.user, "user", "", "who binds: a user name or UID (default the caller)")
 	fl.BoolVarP(&opts.tcp, "tcp", "t", false, "a TCP bind (the default)")
 	fl.BoolVarP(&opts.udp, "udp", "u", false, "a UDP bind")
+	fl.BoolVar(&opts.reusePort, "reuseport", false, "a bind that sets SO_REUSEPORT, to join the listeners there (same user only)")
 	opts.out.add(cmd, formatTable, formatJSON)
 	return cmd
 }
@@ -108,7 +111,7 @@ func (o *whyOptions) parse(f *Factory) error {
 			return err
 		}
 	}
-	o.request = inspect.BindRequest{Protocol: platform.TCP, Addrs: dedupeAddrs(addrs), Port: port, UID: -1}
+	o.request = inspect.BindRequest{Protocol: platform.TCP, Addrs: dedupeAddrs(addrs), Port: port, UID: -1, ReusePort: o.reusePort}
 	if o.udp {
 		o.request.Protocol = platform.UDP
 	}
@@ -214,9 +217,16 @@ func writeWhy(out io.Writer, ans *inspect.BindAnswer, width int) error {
 			if t.Err != nil {
 				result = t.Err.Error()
 			}
-			opt := ""
+			var opts []string
 			if t.Reuse {
-				opt = " with SO_REUSEADDR"
+				opts = append(opts, "SO_REUSEADDR")
+			}
+			if t.ReusePort {
+				opts = append(opts, "SO_REUSEPORT")
+			}
+			opt := ""
+			if len(opts) > 0 {
+				opt = " with " + strings.Join(opts, " and ")
 			}
 			fmt.Fprintf(w, "Tried: bind(%s)%s: %s\n", t.Addr, opt, result)
 		}
@@ -240,7 +250,8 @@ type jsonBindRequest struct {
 	Addresses []string `json:"addresses"`
 	Port      uint16   `json:"port"`
 	// User is "" for the caller.
-	User string `json:"user"`
+	User      string `json:"user"`
+	ReusePort bool   `json:"reuseport"`
 }
 
 type jsonReason struct {
@@ -257,6 +268,7 @@ type jsonBindTry struct {
 	Address   string `json:"address"`
 	Port      uint16 `json:"port"`
 	ReuseAddr bool   `json:"reuseaddr"`
+	ReusePort bool   `json:"reuseport"`
 	// Error is the system's, "" for a bind that succeeded.
 	Error string `json:"error"`
 }
@@ -266,7 +278,7 @@ func newJSONWhy(ans *inspect.BindAnswer) *jsonWhy {
 		Schema:   jsonSchema,
 		Host:     jsonHost{Hostname: ans.Host.Hostname, OS: ans.Host.OS, Privileged: ans.Host.Privileged},
 		Verdict:  ans.Verdict,
-		Request:  jsonBindRequest{Protocol: ans.Request.Protocol.String(), Addresses: []string{}, Port: ans.Request.Port, User: ans.Request.User},
+		Request:  jsonBindRequest{Protocol: ans.Request.Protocol.String(), Addresses: []string{}, Port: ans.Request.Port, User: ans.Request.User, ReusePort: ans.Request.ReusePort},
 		Reasons:  []jsonReason{},
 		Tried:    []jsonBindTry{},
 		Warnings: ans.Warnings,
@@ -291,7 +303,7 @@ func newJSONWhy(ans *inspect.BindAnswer) *jsonWhy {
 		doc.Reasons = append(doc.Reasons, jr)
 	}
 	for _, t := range ans.Tried {
-		jt := jsonBindTry{Address: t.Addr.Addr().String(), Port: t.Addr.Port(), ReuseAddr: t.Reuse}
+		jt := jsonBindTry{Address: t.Addr.Addr().String(), Port: t.Addr.Port(), ReuseAddr: t.Reuse, ReusePort: t.ReusePort}
 		if t.Err != nil {
 			jt.Error = t.Err.Error()
 		}

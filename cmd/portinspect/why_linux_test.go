@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // whyDoc is why's JSON, as far as the tests read it.
@@ -29,6 +31,7 @@ type whyDoc struct {
 		Address   string
 		Port      int
 		ReuseAddr bool
+		ReusePort bool
 		Error     string
 	}
 }
@@ -251,5 +254,40 @@ func TestWhyPolicy(t *testing.T) {
 		if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, "portinspect: ") {
 			t.Errorf("%q: exit %d, %q", args, code, errOut)
 		}
+	}
+}
+
+// TestWhyReusePort: a listener of this process that set SO_REUSEPORT
+// admits a bind that sets it too, as the same user only; one that did
+// not admits none.
+func TestWhyReusePort(t *testing.T) {
+	reusePort := func(_, _ string, c syscall.RawConn) error {
+		var err error
+		c.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1) })
+		return err
+	}
+	shared := "127.0.0.1:" + strconv.Itoa(listenPort(t, "tcp4", "127.0.0.1:0", reusePort))
+	plain := "127.0.0.1:" + strconv.Itoa(listenPort(t, "tcp4", "127.0.0.1:0", nil))
+	if doc, code := why(t, nil, shared, "--reuseport"); doc.codes() != "free in_use" || code != 0 || !strings.Contains(doc.Reasons[0].Summary, "joins them") || !doc.Tried[0].ReusePort {
+		t.Errorf("--reuseport beside a listener with SO_REUSEPORT: %s, exit %d, %+v", doc.codes(), code, doc)
+	}
+	if doc, code := why(t, nil, shared); doc.codes() != "blocked in_use!" || code != 1 {
+		t.Errorf("a plain bind beside it: %s, exit %d", doc.codes(), code)
+	}
+	if doc, code := why(t, nil, plain, "--reuseport"); doc.codes() != "blocked in_use!" || code != 1 {
+		t.Errorf("--reuseport beside a listener without SO_REUSEPORT: %s, exit %d", doc.codes(), code)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("another user's bind is tried by a child with that user's credentials, which needs root")
+	}
+	bin := publicCopy(t)
+	out, errOut, code := runCommand(t, []string{bin, "why", "-o", "json", shared, "--reuseport", "--user", "nobody"})
+	var doc whyDoc
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v: %s%s", err, out, errOut)
+	}
+	if doc.codes() != "blocked in_use!" || code != 1 || !strings.Contains(doc.Reasons[0].Summary, "as UID "+strconv.Itoa(os.Geteuid())+", and SO_REUSEPORT joins only listeners of the same user") ||
+		doc.Tried[0].Error != "address already in use" {
+		t.Errorf("--reuseport --user nobody beside root's group: %s, exit %d, %+v", doc.codes(), code, doc)
 	}
 }
