@@ -32,6 +32,8 @@ const (
 	ReasonOtherNetns   = "other_netns"     // held in another network namespace: no conflict here
 	ReasonNATPublished = "nat_published"   // NAT rules forward the port elsewhere
 	ReasonUnexplained  = "unexplained"     // the bind failed for a reason not found here
+	ReasonExcluded     = "excluded_range"  // Windows keeps the port from every program
+	ReasonHTTPSys      = "http_sys"        // HTTP.sys takes the port for an application (Windows)
 )
 
 // BindRequest is the bind `why` judges.
@@ -116,7 +118,7 @@ func Why(ctx context.Context, src Source, req BindRequest) (*BindAnswer, error) 
 	var policy platform.PortPolicy
 	binder, canBind := src.(platform.Binder)
 	if canBind {
-		if policy, err = binder.PortPolicy(); err != nil {
+		if policy, err = binder.PortPolicy(req.Protocol); err != nil {
 			ans.Warnings = append(ans.Warnings, fmt.Sprintf("the port policy is unknown: %v", err))
 		}
 	}
@@ -125,15 +127,9 @@ func Why(ctx context.Context, src Source, req BindRequest) (*BindAnswer, error) 
 		ans.Reasons = append(ans.Reasons, r)
 	}
 	if policy.InEphemeral(req.Port) {
-		ans.Reasons = append(ans.Reasons, BindReason{
-			Code: ReasonEphemeral,
-			Summary: fmt.Sprintf("%d is in the ephemeral range %d-%d: an outgoing connection may take it at random before the server binds it",
-				req.Port, policy.Ephemeral.Low, policy.Ephemeral.High),
-			Evidence: []string{fmt.Sprintf("%s = %d %d", platform.SysctlLocalPortRange, policy.Ephemeral.Low, policy.Ephemeral.High)},
-			Fix:      "Reserve the port, so that outgoing connections leave it alone (add it to any already reserved).",
-			Commands: []string{fmt.Sprintf("sudo sysctl -w %s=%d", platform.SysctlLocalReservedPorts, req.Port)},
-		})
+		ans.Reasons = append(ans.Reasons, ephemeralReason(req, policy, rep.Host.OS))
 	}
+	ans.Reasons = append(ans.Reasons, windowsReasons(src, req, policy)...)
 	switch {
 	case canBind && self:
 		tryBinds(binder.TryBind, ans)
@@ -202,6 +198,8 @@ func socketReasons(req BindRequest, socks []Socket) []BindReason {
 			r.Evidence = append(r.Evidence, socketEvidence(&s))
 		}
 		switch {
+		case airPlayHolds(held, req.Port):
+			r.Fix = "AirPlay Receiver holds it (ControlCenter): turn it off in System Settings > General > AirDrop & Handoff > AirPlay Receiver, or bind another port."
 		case req.ReusePort:
 			r.Summary += "; SO_REUSEPORT joins them only if every one set it too and runs as the same user"
 			if uids := otherUIDs(held, req.binderUID()); uids != "" {
@@ -234,6 +232,21 @@ func socketReasons(req BindRequest, socks []Socket) []BindReason {
 		out = append(out, r)
 	}
 	return out
+}
+
+// airPlayHolds reports whether macOS's AirPlay Receiver holds the port:
+// ControlCenter listens on 5000 and 7000 while it is on (macOS 12 and
+// later), and the kernel truncates its name to ControlCe.
+func airPlayHolds(socks []Socket, port uint16) bool {
+	if port != 5000 && port != 7000 {
+		return false
+	}
+	for _, p := range holders(ptrs(socks)) {
+		if strings.HasPrefix(p.Name, "ControlCe") {
+			return true
+		}
+	}
+	return false
 }
 
 // binderUID is the UID the bind runs as.
@@ -353,6 +366,81 @@ func otherNetnsReason(ctx context.Context, src Source, ports PortSet, here *Repo
 	return r, true
 }
 
+// ephemeralReason says that outgoing connections may take the port, and
+// how to reserve it on the system.
+func ephemeralReason(req BindRequest, policy platform.PortPolicy, goos string) BindReason {
+	r := BindReason{
+		Code: ReasonEphemeral,
+		Summary: fmt.Sprintf("%d is in the ephemeral range %d-%d: an outgoing connection may take it at random before the server binds it",
+			req.Port, policy.Ephemeral.Low, policy.Ephemeral.High),
+		Evidence: []string{fmt.Sprintf("%s: %d-%d", policy.EphemeralSource, policy.Ephemeral.Low, policy.Ephemeral.High)},
+		Fix:      "Reserve the port, so that outgoing connections leave it alone (add it to any already reserved).",
+		Commands: []string{fmt.Sprintf("sudo sysctl -w %s=%d", platform.SysctlLocalReservedPorts, req.Port)},
+	}
+	switch goos {
+	case "windows":
+		r.Commands = []string{fmt.Sprintf("netsh int ipv4 add excludedportrange protocol=%s startport=%d numberofports=1", req.Protocol, req.Port)}
+	case "darwin":
+		r.Fix = "macOS cannot reserve one port: use a port below the range, or move the range's start above it."
+		r.Commands = []string{fmt.Sprintf("sudo sysctl -w net.inet.ip.portrange.first=%d", int(req.Port)+1)}
+	}
+	return r
+}
+
+// windowsReasons are Windows's own: an excluded port range, which no
+// program may bind, and HTTP.sys taking the port for an application, so
+// that its holder reads as the System process.
+func windowsReasons(src Source, req BindRequest, policy platform.PortPolicy) []BindReason {
+	var out []BindReason
+	for _, ex := range policy.Excluded {
+		if !ex.Has(req.Port, req.Protocol) {
+			continue
+		}
+		span := fmt.Sprintf("%d-%d", ex.Low, ex.High)
+		r := BindReason{Code: ReasonExcluded, Blocks: true,
+			Evidence: []string{fmt.Sprintf("%s: %s%s", policy.ExcludedSource, span, map[bool]string{true: " *"}[ex.Administered])},
+		}
+		if ex.Administered {
+			r.Summary = fmt.Sprintf("%d is in the excluded port range %s, which an administrator added: Windows lets no program bind it", req.Port, span)
+			r.Fix = "Delete the exclusion, as an administrator, if nothing needs it."
+			r.Commands = []string{fmt.Sprintf("netsh int ipv4 delete excludedportrange protocol=%s startport=%d numberofports=%d", req.Protocol, ex.Low, int(ex.High)-int(ex.Low)+1)}
+		} else {
+			r.Summary = fmt.Sprintf("%d is in the excluded port range %s, which a service reserved (WinNAT, for Hyper-V, WSL 2 or Docker Desktop, most often): Windows lets no program bind it", req.Port, span)
+			r.Fix = "As an administrator, stop WinNAT, reserve the port for yourself, and start WinNAT again: it reserves its ranges elsewhere. Or move the dynamic range, which those services reserve from."
+			r.Commands = []string{
+				"net stop winnat",
+				fmt.Sprintf("netsh int ipv4 add excludedportrange protocol=%s startport=%d numberofports=1", req.Protocol, req.Port),
+				"net start winnat",
+			}
+		}
+		out = append(out, r)
+	}
+	for _, q := range platform.QueuesOn(policy.HTTPQueues, req.Port) {
+		var who []string
+		for _, pid := range q.PIDs {
+			if p, err := src.Process(pid, platform.DetailFull); err == nil {
+				name := fmt.Sprintf("%s (pid %d)", p.Name, pid)
+				if p.Service != "" {
+					name += ", service " + p.Service
+				}
+				who = append(who, name)
+			} else {
+				who = append(who, fmt.Sprintf("pid %d", pid))
+			}
+		}
+		holder := "an application with no process attached now (IIS starts one on demand)"
+		if len(who) > 0 {
+			holder = strings.Join(who, ", ")
+		}
+		out = append(out, BindReason{Code: ReasonHTTPSys,
+			Summary:  fmt.Sprintf("HTTP.sys takes %s on port %d for %s: the System process (pid 4) holds the port in its name", strings.Join(q.URLs, ", "), req.Port, holder),
+			Evidence: []string{"netsh http show servicestate view=requestq"},
+			Fix:      "Stop that application or service; HTTP.sys lets the port go when its last URL is removed.",
+		})
+	}
+	return out
+}
+
 // privilegedReason says when the port needs privilege the binder lacks:
 // the caller without CAP_NET_BIND_SERVICE, or another user than root.
 func privilegedReason(req BindRequest, policy platform.PortPolicy, self bool) (BindReason, bool) {
@@ -362,11 +450,15 @@ func privilegedReason(req BindRequest, policy platform.PortPolicy, self bool) (B
 	if self && policy.CanBindPrivileged || !self && req.UID == 0 {
 		return BindReason{}, false
 	}
+	wildcard := !slices.ContainsFunc(req.bindAddrs(), func(a netip.Addr) bool { return !a.IsUnspecified() })
+	if policy.WildcardUnprivileged && wildcard {
+		return BindReason{}, false
+	}
 	who := "this user"
 	if !self {
 		who = "user " + req.User
 	}
-	return BindReason{
+	r := BindReason{
 		Code: ReasonPrivileged, Blocks: true,
 		Summary:  fmt.Sprintf("ports below %d need root or CAP_NET_BIND_SERVICE, which %s lacks", policy.PrivilegedBelow, who),
 		Evidence: []string{fmt.Sprintf("%s = %d", platform.SysctlUnprivilegedPortStart, policy.PrivilegedBelow)},
@@ -375,7 +467,14 @@ func privilegedReason(req BindRequest, policy platform.PortPolicy, self bool) (B
 			"sudo setcap cap_net_bind_service=+ep /path/to/program",
 			fmt.Sprintf("sudo sysctl -w %s=%d", platform.SysctlUnprivilegedPortStart, req.Port),
 		},
-	}, true
+	}
+	if policy.WildcardUnprivileged {
+		r.Summary = fmt.Sprintf("ports below %d need root on a specific address, which %s is not", policy.PrivilegedBelow, who)
+		r.Evidence = []string{"macOS 10.14 and later let any user bind them on the wildcard address only"}
+		r.Fix = "Bind the wildcard address (0.0.0.0 or [::]) and filter connections yourself, use a port from " + strconv.Itoa(int(policy.PrivilegedBelow)) + " up, or run as root."
+		r.Commands = nil
+	}
+	return r, true
 }
 
 // tryBinds binds each address for the truth, plainly and, for TCP, with
@@ -398,7 +497,8 @@ func tryBinds(try func(p platform.Protocol, addr netip.AddrPort, opts platform.B
 		}
 		ans.Tried = append(ans.Tried, BindTry{Addr: addr, ReusePort: req.ReusePort, Err: plain})
 		err := plain
-		if req.Protocol == platform.TCP && errors.Is(plain, syscall.EADDRINUSE) {
+		// Windows's SO_REUSEADDR takes over live listeners: no retry.
+		if req.Protocol == platform.TCP && errors.Is(plain, syscall.EADDRINUSE) && ans.Host.OS != "windows" {
 			opts.ReuseAddr = true
 			err = try(req.Protocol, addr, opts)
 			ans.Tried = append(ans.Tried, BindTry{Addr: addr, Reuse: true, ReusePort: req.ReusePort, Err: err})
@@ -413,7 +513,7 @@ func tryBinds(try func(p platform.Protocol, addr netip.AddrPort, opts platform.B
 					ans.Reasons[i].Blocks = true
 				}
 			}
-		case errors.Is(err, syscall.EACCES) && has(ReasonPrivileged):
+		case errors.Is(err, syscall.EACCES) && (has(ReasonPrivileged) || has(ReasonExcluded)):
 		case errors.Is(err, syscall.EADDRNOTAVAIL):
 			ans.Reasons = append(ans.Reasons, BindReason{
 				Code: ReasonNotLocal, Blocks: true,

@@ -23,12 +23,25 @@ type PortPolicy struct {
 	// the ports kept out of it (net.ipv4.ip_local_reserved_ports).
 	Ephemeral PortRange
 	Reserved  []PortRange
+	// WildcardUnprivileged says a privileged port is free to bind for
+	// anyone on the wildcard address, as macOS (10.14 and later) allows.
+	WildcardUnprivileged bool
+	// Excluded are the port ranges Windows keeps from every program.
+	Excluded []ExcludedRange
+	// HTTPQueues are HTTP.sys's request queues and the URLs they take
+	// (Windows): the System process holds those ports for them.
+	HTTPQueues []HTTPQueue
+	// Evidence says where the range facts were read, for people:
+	// "net.ipv4.ip_local_port_range", "netsh int ipv4 show dynamicport tcp".
+	EphemeralSource, ExcludedSource string
 }
 
 // Binder is an Inspector that knows the system's port policy and can try
 // a bind for the truth (Linux).
 type Binder interface {
-	PortPolicy() (PortPolicy, error)
+	// PortPolicy is what the system says of binding a port of protocol
+	// p; an error leaves what could be read.
+	PortPolicy(p Protocol) (PortPolicy, error)
 	// TryBind binds a socket of protocol p to addr with the options and
 	// closes it at once: the error is the system's, an IPv6 wildcard
 	// taking IPv4 too (IPV6_V6ONLY off), as Linux's default is.

@@ -17,9 +17,9 @@ import (
 
 // PortPolicy reads the sysctls of the network namespace portinspect runs
 // in (/proc/sys/net shows the reader's) and this process's capabilities.
-func (l *linuxInspector) PortPolicy() (PortPolicy, error) {
+func (l *linuxInspector) PortPolicy(Protocol) (PortPolicy, error) {
 	sys := filepath.Join(l.procRoot, "sys", "net", "ipv4")
-	var p PortPolicy
+	p := PortPolicy{EphemeralSource: SysctlLocalPortRange}
 	b, err := os.ReadFile(filepath.Join(sys, "ip_unprivileged_port_start"))
 	if err != nil {
 		return p, err
@@ -48,42 +48,8 @@ func (l *linuxInspector) PortPolicy() (PortPolicy, error) {
 	return p, nil
 }
 
-// TryBind binds a plain socket, as a program that sets no option but
-// those asked would, and closes it.
 func (l *linuxInspector) TryBind(p Protocol, addr netip.AddrPort, opts BindOptions) error {
-	domain, sa := unix.AF_INET, unix.Sockaddr(nil)
-	a := addr.Addr()
-	if a.Is4() {
-		sa = &unix.SockaddrInet4{Port: int(addr.Port()), Addr: a.As4()}
-	} else {
-		domain = unix.AF_INET6
-		sa = &unix.SockaddrInet6{Port: int(addr.Port()), Addr: a.As16()}
-	}
-	typ := unix.SOCK_STREAM
-	if p == UDP {
-		typ = unix.SOCK_DGRAM
-	}
-	fd, err := unix.Socket(domain, typ|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	for _, o := range []struct {
-		set          bool
-		level, which int
-	}{{opts.ReuseAddr, unix.SOL_SOCKET, unix.SO_REUSEADDR}, {opts.ReusePort, unix.SOL_SOCKET, unix.SO_REUSEPORT}} {
-		if o.set {
-			if err := unix.SetsockoptInt(fd, o.level, o.which, 1); err != nil {
-				return err
-			}
-		}
-	}
-	if domain == unix.AF_INET6 {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
-			return err
-		}
-	}
-	return unix.Bind(fd, sa)
+	return tryBindSocket(p, addr, opts)
 }
 
 // TryBindAs tries the bind as another user: in a child, this program run
@@ -133,7 +99,7 @@ func TryBindChild(args []string) int {
 	if !ok || err != nil || rerr != nil || perr != nil {
 		return 2
 	}
-	err = (&linuxInspector{}).TryBind(p, addr, BindOptions{ReuseAddr: reuseAddr, ReusePort: reusePort})
+	err = tryBindSocket(p, addr, BindOptions{ReuseAddr: reuseAddr, ReusePort: reusePort})
 	var errno syscall.Errno
 	switch {
 	case err == nil:
