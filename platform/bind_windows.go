@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/windows"
@@ -20,28 +21,31 @@ func (w *windowsInspector) PortPolicy(p Protocol) (PortPolicy, error) {
 		EphemeralSource: "netsh int ipv4 show dynamicport " + p.String(),
 		ExcludedSource:  "netsh int ipv4 show excludedportrange protocol=" + p.String(),
 	}
-	var errs []error
+	var errs []string
 	if out, err := netsh("int", "ipv4", "show", "excludedportrange", "protocol="+p.String()); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, err.Error())
 	} else if policy.Excluded, err = parseExcludedPortRanges(out, p); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, err.Error())
 	}
 	for _, r := range policy.Excluded {
 		policy.Reserved = append(policy.Reserved, r.PortRange)
 	}
 	if out, err := netsh("int", "ipv4", "show", "dynamicport", p.String()); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, err.Error())
 	} else if policy.Ephemeral, err = parseDynamicPortRange(out); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, err.Error())
 	}
 	if p == TCP {
 		if out, err := netsh("http", "show", "servicestate", "view=requestq"); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, err.Error())
 		} else {
 			policy.HTTPQueues = parseHTTPServiceState(out)
 		}
 	}
-	return policy, errors.Join(errs...)
+	if len(errs) > 0 {
+		return policy, errors.New(strings.Join(errs, "; "))
+	}
+	return policy, nil
 }
 
 func netsh(args ...string) ([]byte, error) {

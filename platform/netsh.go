@@ -2,6 +2,7 @@ package platform
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -45,12 +46,12 @@ func parseExcludedPortRanges(b []byte, p Protocol) ([]ExcludedRange, error) {
 			continue
 		}
 		if lo > hi || len(f) == 3 && f[2] != "*" {
-			return nil, fmt.Errorf("%w: an excluded port range %q", ErrParse, bytes.TrimSpace(line))
+			return nil, fmt.Errorf("netsh printed an excluded port range %q that is not one", bytes.TrimSpace(line))
 		}
 		out = append(out, ExcludedRange{PortRange: PortRange{Low: uint16(lo), High: uint16(hi), TCP: p == TCP, UDP: p == UDP}, Administered: len(f) == 3})
 	}
 	if !rows {
-		return nil, fmt.Errorf("%w: no table of excluded port ranges", ErrParse)
+		return nil, errors.New("netsh printed no table of excluded port ranges")
 	}
 	return out, nil
 }
@@ -67,7 +68,7 @@ func parseDynamicPortRange(b []byte) (PortRange, error) {
 		}
 	}
 	if len(nums) < 2 || nums[0] == 0 || nums[1] == 0 || nums[0]+nums[1]-1 > 65535 {
-		return PortRange{}, fmt.Errorf("%w: no dynamic port range in %q", ErrParse, bytes.TrimSpace(b))
+		return PortRange{}, fmt.Errorf("netsh printed no dynamic port range: %q", bytes.TrimSpace(b))
 	}
 	return PortRange{Low: uint16(nums[0]), High: uint16(nums[0] + nums[1] - 1), TCP: true, UDP: true}, nil
 }

@@ -98,6 +98,30 @@ func TestWindowsBuildUnderWine(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^tcp +127\.0\.0\.1:3372 +0\.0\.0\.0:\* +LISTEN +- +- +loopback`).MatchString(out) {
 		t.Errorf("portinspect.exe 3372 -o wide: queues should be unknown:\n%s", out)
 	}
+
+	// why: the bind tried through Winsock fails as Linux's does, and the
+	// listener explains it; a port nothing holds is free.
+	var why struct {
+		Verdict string
+		Reasons []struct{ Code, Summary string }
+		Tried   []struct{ Address, Error string }
+	}
+	out, errOut, code = runCommand(t, append(wine, "why", "127.0.0.1:3372", "-o", "json"))
+	if err := json.Unmarshal([]byte(out), &why); err != nil || code != 1 || why.Verdict != "blocked" || len(why.Reasons) == 0 || why.Reasons[0].Code != "in_use" ||
+		len(why.Tried) != 1 || why.Tried[0].Error != "address already in use" {
+		t.Errorf("portinspect.exe why 127.0.0.1:3372: exit %d, %+v, %v, stderr %q", code, why, err, errOut)
+	}
+	out, errOut, code = runCommand(t, append(wine, "why", "127.0.0.1:3373", "-o", "json"))
+	if err := json.Unmarshal([]byte(out), &why); err != nil || code != 0 || why.Verdict != "free" || len(why.Tried) != 1 || why.Tried[0].Error != "" {
+		t.Errorf("portinspect.exe why 127.0.0.1:3373: exit %d, %+v, %v, stderr %q", code, why, err, errOut)
+	}
+	// free: Wine names no owner (PID 0), so there is nothing to signal.
+	var free freeDoc
+	out, errOut, code = runCommand(t, append(wine, "free", "3372", "--yes", "-o", "json"))
+	if err := json.Unmarshal([]byte(out), &free); err != nil || code != 1 || len(free.Holders) != 1 || free.Holders[0].Process != nil ||
+		free.Holders[0].Action != "refuse" || !strings.Contains(free.Holders[0].Reason, "does not say") {
+		t.Errorf("portinspect.exe free 3372: exit %d, %+v, %v, stderr %q", code, free, err, errOut)
+	}
 }
 
 // stopWineserver stops the wineserver of the Wine prefix, if one runs.
