@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,10 @@ type BindRequest struct {
 	// ReusePort asks about a bind that sets SO_REUSEPORT, to join the
 	// listeners already there.
 	ReusePort bool
+	// Program is the program that will bind (Linux), "" for none given;
+	// ProgramCaps the capabilities its file grants, nil when unread.
+	Program     string
+	ProgramCaps *platform.FileCaps
 }
 
 // BindReason is one reason a bind fails, or might, with what shows it and
@@ -458,15 +463,30 @@ func privilegedReason(req BindRequest, policy platform.PortPolicy, self bool) (B
 	if !self {
 		who = "user " + req.User
 	}
+	program := cmp.Or(req.Program, "/path/to/program")
 	r := BindReason{
 		Code: ReasonPrivileged, Blocks: true,
 		Summary:  fmt.Sprintf("ports below %d need root or CAP_NET_BIND_SERVICE, which %s lacks", policy.PrivilegedBelow, who),
 		Evidence: []string{fmt.Sprintf("%s = %d", platform.SysctlUnprivilegedPortStart, policy.PrivilegedBelow)},
 		Fix:      "Give the program the capability (a systemd service: AmbientCapabilities=CAP_NET_BIND_SERVICE), use a port from " + strconv.Itoa(int(policy.PrivilegedBelow)) + " up, or lower the start for this host.",
 		Commands: []string{
-			"sudo setcap cap_net_bind_service=+ep /path/to/program",
+			"sudo setcap cap_net_bind_service=+ep " + program,
 			fmt.Sprintf("sudo sysctl -w %s=%d", platform.SysctlUnprivilegedPortStart, req.Port),
 		},
+	}
+	if c := req.ProgramCaps; c != nil {
+		switch {
+		case c.BindsPrivileged() && c.Effective:
+			r.Blocks = false
+			r.Summary = fmt.Sprintf("ports below %d need root or CAP_NET_BIND_SERVICE; %s grants the capability to whoever runs it, so it may bind the port (the bind tried here, without the program, cannot show it)", policy.PrivilegedBelow, req.Program)
+			r.Evidence = append(r.Evidence, "getcap "+req.Program+": cap_net_bind_service=ep")
+			r.Fix, r.Commands = "", nil
+		case c.BindsPrivileged():
+			r.Summary += fmt.Sprintf("; %s has it as a permitted file capability, not an effective one, so only a program that raises it itself binds the port", req.Program)
+			r.Evidence = append(r.Evidence, "getcap "+req.Program+": cap_net_bind_service=p")
+		default:
+			r.Evidence = append(r.Evidence, "getcap "+req.Program+": no cap_net_bind_service")
+		}
 	}
 	if policy.WildcardUnprivileged {
 		r.Summary = fmt.Sprintf("ports below %d need root on a specific address, which %s is not", policy.PrivilegedBelow, who)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -23,6 +25,7 @@ type whyOptions struct {
 	udp       bool
 	tcp       bool
 	reusePort bool
+	program   string
 	out       outputFlags
 
 	request inspect.BindRequest
@@ -53,7 +56,8 @@ reason not found), 2 bad input, 3 the machine's sockets could not be read.`,
   portinspect why 127.0.0.1:5432
   portinspect why 80 --user www-data
   portinspect why 53 -u -o json
-  portinspect why 8080 --reuseport`,
+  portinspect why 8080 --reuseport
+  portinspect why 443 --user caddy --program /usr/bin/caddy`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return &inspect.UsageError{Msg: "why needs one PORTSPEC: a port 1-65535 or a service name, perhaps with an address"}
@@ -76,6 +80,7 @@ reason not found), 2 bad input, 3 the machine's sockets could not be read.`,
 	fl.StringVar(&opts.user, "user", "", "who binds: a user name or UID (default the caller)")
 	fl.BoolVarP(&opts.tcp, "tcp", "t", false, "a TCP bind (the default)")
 	fl.BoolVarP(&opts.udp, "udp", "u", false, "a UDP bind")
+	fl.StringVar(&opts.program, "program", "", "the program that will bind: its file capabilities count (Linux)")
 	fl.BoolVar(&opts.reusePort, "reuseport", false, "a bind that sets SO_REUSEPORT, to join the listeners there (same user only)")
 	opts.out.add(cmd, formatTable, formatJSON)
 	return cmd
@@ -114,6 +119,19 @@ func (o *whyOptions) parse(f *Factory) error {
 	o.request = inspect.BindRequest{Protocol: platform.TCP, Addrs: dedupeAddrs(addrs), Port: port, UID: -1, ReusePort: o.reusePort}
 	if o.udp {
 		o.request.Protocol = platform.UDP
+	}
+	if o.program != "" {
+		path, err := exec.LookPath(o.program)
+		if err != nil {
+			return &inspect.UsageError{Msg: fmt.Sprintf("invalid --program %q: no such program file", o.program)}
+		}
+		if path, err = filepath.Abs(path); err != nil {
+			return &inspect.UsageError{Msg: fmt.Sprintf("invalid --program %q: %v", o.program, err)}
+		}
+		o.request.Program = path
+		if caps, err := platform.ProgramCaps(path); err == nil {
+			o.request.ProgramCaps = &caps
+		}
 	}
 	return nil
 }

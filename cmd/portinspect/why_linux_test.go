@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -183,7 +185,7 @@ func TestWhyTimeWait(t *testing.T) {
 // and after it is reserved; a listener of another namespace, which does
 // not conflict; and bad input.
 func TestWhyPolicy(t *testing.T) {
-	requireRoot(t, "ip", "setpriv", "sysctl")
+	requireRoot(t, "ip", "setpriv", "sysctl", "setcap")
 	inNS := newNetns(t)
 	nobody := append(append([]string{}, inNS...), "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all")
 	sysctl := func(kv string) {
@@ -220,6 +222,25 @@ func TestWhyPolicy(t *testing.T) {
 	if doc, code := whyAs(inNS, "80"); doc.codes() != "free " || code != 0 {
 		t.Errorf("80 as root: %s, exit %d", doc.codes(), code)
 	}
+	// --program: a program file that grants CAP_NET_BIND_SERVICE binds
+	// 80 whoever runs it; one that does not, does not.
+	plainProgram, capProgram := filepath.Join(t.TempDir(), "server"), filepath.Join(t.TempDir(), "server-with-cap")
+	for _, p := range []string{plainProgram, capProgram} {
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, errOut, code := runCommand(t, []string{"setcap", "cap_net_bind_service=+ep", capProgram}); code != 0 {
+		t.Fatalf("setcap: %s", errOut)
+	}
+	if doc, code := whyAs(inNS, "80", "--user", "nobody", "--program", capProgram); doc.codes() != "free privileged" || code != 0 ||
+		!slices.Contains(doc.Reasons[0].Evidence, "getcap "+capProgram+": cap_net_bind_service=ep") {
+		t.Errorf("80 --user nobody --program with the capability: %s, exit %d, %+v", doc.codes(), code, doc.Reasons)
+	}
+	if doc, code := whyAs(inNS, "80", "--user", "nobody", "--program", plainProgram); doc.codes() != "blocked privileged!" || code != 1 ||
+		doc.Reasons[0].Commands[0] != "sudo setcap cap_net_bind_service=+ep "+plainProgram {
+		t.Errorf("80 --user nobody --program without it: %s, exit %d, %+v", doc.codes(), code, doc.Reasons)
+	}
 	sysctl("net.ipv4.ip_unprivileged_port_start=80")
 	if doc, code := whyAs(nobody, "80"); doc.codes() != "free " || code != 0 {
 		t.Errorf("80 as nobody, the start lowered to 80: %s, exit %d", doc.codes(), code)
@@ -247,6 +268,7 @@ func TestWhyPolicy(t *testing.T) {
 	}
 
 	for _, args := range [][]string{
+		{"why", "80", "--program", "/no/such/program"},
 		{"why"}, {"why", "1-5"}, {"why", "80,81"}, {"why", "80", "-t", "-u"}, {"why", "80", "--user", "pi-no-such-user"},
 		{"why", "127.0.0.1:80", "--address", "::1"}, {"why", "80", "--address", "not-an-address"},
 	} {

@@ -1,0 +1,56 @@
+package platform
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// FileCaps are the capabilities a program file grants whoever runs it
+// (setcap), from its security.capability attribute.
+type FileCaps struct {
+	Permitted, Inheritable uint64
+	// Effective says they are raised at exec ("+ep"); without it only a
+	// program that raises them itself has them.
+	Effective bool
+}
+
+// capNetBindService is CAP_NET_BIND_SERVICE's bit (linux/capability.h).
+const capNetBindService = 10
+
+// BindsPrivileged says the file grants CAP_NET_BIND_SERVICE.
+func (c FileCaps) BindsPrivileged() bool { return c.Permitted&(1<<capNetBindService) != 0 }
+
+// parseFileCaps reads struct vfs_cap_data (linux/capability.h): a
+// little-endian magic with the revision and the effective flag, then one
+// (revision 1) or two (2 and 3) pairs of permitted and inheritable
+// words; revision 3 adds the owner of a user namespace.
+func parseFileCaps(b []byte) (FileCaps, error) {
+	const (
+		revisionMask = 0xFF000000
+		effective    = 0x000001
+	)
+	if len(b) < 4 {
+		return FileCaps{}, fmt.Errorf("%w: a file capability of %d bytes", ErrParse, len(b))
+	}
+	magic := binary.LittleEndian.Uint32(b)
+	words, size := 0, 0
+	switch magic & revisionMask {
+	case 0x01000000:
+		words, size = 1, 12
+	case 0x02000000:
+		words, size = 2, 20
+	case 0x03000000:
+		words, size = 2, 24
+	default:
+		return FileCaps{}, fmt.Errorf("%w: a file capability of revision %#x", ErrParse, magic&revisionMask)
+	}
+	if len(b) != size {
+		return FileCaps{}, fmt.Errorf("%w: a file capability of %d bytes, want %d", ErrParse, len(b), size)
+	}
+	c := FileCaps{Effective: magic&effective != 0}
+	for i := range words {
+		c.Permitted |= uint64(binary.LittleEndian.Uint32(b[4+8*i:])) << (32 * i)
+		c.Inheritable |= uint64(binary.LittleEndian.Uint32(b[8+8*i:])) << (32 * i)
+	}
+	return c, nil
+}
