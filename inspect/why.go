@@ -35,6 +35,7 @@ const (
 	ReasonUnexplained  = "unexplained"     // the bind failed for a reason not found here
 	ReasonExcluded     = "excluded_range"  // Windows keeps the port from every program
 	ReasonHTTPSys      = "http_sys"        // HTTP.sys takes the port for an application (Windows)
+	ReasonSELinux      = "selinux"         // SELinux may refuse a confined program the port
 )
 
 // BindRequest is the bind `why` judges.
@@ -135,6 +136,9 @@ func Why(ctx context.Context, src Source, req BindRequest) (*BindAnswer, error) 
 		ans.Reasons = append(ans.Reasons, ephemeralReason(req, policy, rep.Host.OS))
 	}
 	ans.Reasons = append(ans.Reasons, windowsReasons(src, req, policy)...)
+	if policy.SELinuxEnforcing {
+		ans.Reasons = append(ans.Reasons, selinuxReason(req, policy))
+	}
 	switch {
 	case canBind && self:
 		tryBinds(binder.TryBind, ans)
@@ -392,6 +396,33 @@ func ephemeralReason(req BindRequest, policy platform.PortPolicy, goos string) B
 	return r
 }
 
+// selinuxReason says what SELinux, enforcing, makes of the port: a
+// confined program binds it only if its domain may name_bind the port's
+// type. Which domain a program runs in is not known here, so it is a
+// risk, and the likely cause when the bind tried fails with EACCES and
+// nothing else explains it.
+func selinuxReason(req BindRequest, policy platform.PortPolicy) BindReason {
+	typ := platform.SELinuxTypeOf(policy.SELinuxPorts, req.Port, req.Protocol)
+	r := BindReason{Code: ReasonSELinux,
+		Evidence: []string{"/sys/fs/selinux/enforce = 1"},
+		Fix:      "Find the denial (an AVC of name_bind naming the program's domain, scontext=…:httpd_t:…), then give the port the type that domain may bind, or use a port that has it.",
+		Commands: []string{
+			"sudo ausearch -m avc -ts recent | grep name_bind",
+			fmt.Sprintf("sudo semanage port -a -t TYPE_port_t -p %s %d", req.Protocol, req.Port),
+		},
+	}
+	switch {
+	case typ != "":
+		r.Summary = fmt.Sprintf("SELinux is enforcing and gives %d/%s the type %s: a confined program whose domain may not bind %s is refused", req.Port, req.Protocol, typ, typ)
+		r.Evidence = append(r.Evidence, fmt.Sprintf("semanage port -l: %s %s %d", typ, req.Protocol, req.Port))
+	case policy.SELinuxPorts == nil:
+		r.Summary = fmt.Sprintf("SELinux is enforcing: a confined program may be refused %d/%s by its domain (semanage, which would tell the port's type, is not installed or failed)", req.Port, req.Protocol)
+	default:
+		r.Summary = fmt.Sprintf("SELinux is enforcing and gives %d/%s no type of its own (so reserved_port_t or unreserved_port_t): a confined service binds it only if its domain may bind that", req.Port, req.Protocol)
+	}
+	return r
+}
+
 // windowsReasons are Windows's own: an excluded port range, which no
 // program may bind, and HTTP.sys taking the port for an application, so
 // that its holder reads as the System process.
@@ -534,6 +565,14 @@ func tryBinds(try func(p platform.Protocol, addr netip.AddrPort, opts platform.B
 				}
 			}
 		case errors.Is(err, syscall.EACCES) && (has(ReasonPrivileged) || has(ReasonExcluded)):
+		case errors.Is(err, syscall.EACCES) && has(ReasonSELinux):
+			for i := range ans.Reasons {
+				if r := &ans.Reasons[i]; r.Code == ReasonSELinux && !r.Blocks {
+					r.Blocks = true
+					r.Summary = "Likely: " + r.Summary
+					r.Evidence = append(r.Evidence, fmt.Sprintf("bind(%s): %v, which nothing else here explains", addr, err))
+				}
+			}
 		case errors.Is(err, syscall.EADDRNOTAVAIL):
 			ans.Reasons = append(ans.Reasons, BindReason{
 				Code: ReasonNotLocal, Blocks: true,

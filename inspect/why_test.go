@@ -92,6 +92,11 @@ func TestWhyOtherSystems(t *testing.T) {
 		return f
 	}
 	mac := platform.PortPolicy{PrivilegedBelow: 1024, WildcardUnprivileged: true}
+	linuxFake := func() *platformtest.Fake {
+		f := windows()
+		f.Machine.OS = "linux"
+		return f
+	}
 	for _, tt := range []struct {
 		name    string
 		src     *binderFake
@@ -107,6 +112,11 @@ func TestWhyOtherSystems(t *testing.T) {
 		{"HTTP.sys for an application", &binderFake{windows(platformtest.Sock(T, "0.0.0.0:8080", "0.0.0.0:0", platform.Listen, 1)),
 			platform.PortPolicy{HTTPQueues: []platform.HTTPQueue{{PIDs: []int{37584}, URLs: []string{"HTTP://LOCALHOST:8080/"}}}}, syscall.EADDRINUSE},
 			BindRequest{Protocol: T, Port: 8080, UID: -1}, "blocked in_use! http_sys", "", "System (pid 4)"},
+		{"SELinux refuses 82", &binderFake{linuxFake(), platform.PortPolicy{SELinuxEnforcing: true, SELinuxPorts: []platform.SELinuxPort{
+			{Type: "http_port_t", Protocol: "tcp", Ranges: []platform.PortRange{{Low: 82, High: 82, TCP: true}}}}}, syscall.EACCES},
+			BindRequest{Protocol: T, Port: 82, UID: -1}, "blocked selinux!", "sudo semanage port -a -t TYPE_port_t -p tcp 82", "Likely: SELinux is enforcing and gives 82/tcp the type http_port_t"},
+		{"SELinux, a bind that works", &binderFake{linuxFake(), platform.PortPolicy{SELinuxEnforcing: true}, nil},
+			BindRequest{Protocol: T, Port: 8089, UID: -1}, "free selinux", "", "semanage, which would tell"},
 		{"macOS, 80 on the wildcard", &binderFake{darwin(), mac, nil}, BindRequest{Protocol: T, Port: 80, UID: -1}, "free", "", ""},
 		{"macOS, 80 on loopback", &binderFake{darwin(), mac, syscall.EACCES},
 			BindRequest{Protocol: T, Port: 80, UID: -1, Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}, "blocked privileged!", "", "on a specific address"},

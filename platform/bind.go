@@ -31,6 +31,10 @@ type PortPolicy struct {
 	// HTTPQueues are HTTP.sys's request queues and the URLs they take
 	// (Windows): the System process holds those ports for them.
 	HTTPQueues []HTTPQueue
+	// SELinuxEnforcing says SELinux enforces its policy (Linux);
+	// SELinuxPorts are its port types, where semanage could list them.
+	SELinuxEnforcing bool
+	SELinuxPorts     []SELinuxPort
 	// Evidence says where the range facts were read, for people:
 	// "net.ipv4.ip_local_port_range", "netsh int ipv4 show dynamicport tcp".
 	EphemeralSource, ExcludedSource string

@@ -41,6 +41,14 @@ func (l *linuxInspector) PortPolicy(Protocol) (PortPolicy, error) {
 	if p.Reserved, err = parsePortList(b); err != nil {
 		return p, err
 	}
+	// semanage is slow (Python loading the policy), and asked only
+	// where SELinux enforces.
+	if b, err := os.ReadFile("/sys/fs/selinux/enforce"); err == nil && strings.TrimSpace(string(b)) == "1" {
+		p.SELinuxEnforcing = true
+		if out, err := exec.Command("semanage", "port", "-l").Output(); err == nil {
+			p.SELinuxPorts = parseSELinuxPorts(out)
+		}
+	}
 	if b, err := os.ReadFile(filepath.Join(l.procRoot, "self", "status")); err == nil {
 		caps, ok := parseStatusCapEff(b)
 		p.CanBindPrivileged = ok && caps&(1<<unix.CAP_NET_BIND_SERVICE) != 0
