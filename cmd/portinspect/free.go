@@ -175,6 +175,15 @@ func freeRun(f *Factory, opts *freeOptions) error {
 	return nil
 }
 
+// portsLabel names the ports asked about at the start of a sentence:
+// "Port 3000", "Ports 3000, 3001".
+func portsLabel(specs []string) string {
+	if len(specs) == 1 {
+		return "Port " + describeSpecs(specs)
+	}
+	return "Ports " + describeSpecs(specs)
+}
+
 // freeQuestion asks leave to do what the plan does.
 func freeQuestion(plan *inspect.FreePlan, opts *freeOptions) string {
 	var signal, stop []string
@@ -215,7 +224,7 @@ func holderName(h *inspect.FreeHolder) string {
 
 // writeFreePlan prints each holder, its sockets and what will be done.
 func writeFreePlan(out io.Writer, plan *inspect.FreePlan, opts *freeOptions, width int) {
-	fmt.Fprintf(out, "%s is held by:\n", describeSpecs(opts.Specs))
+	fmt.Fprintf(out, "%s is held by:\n", portsLabel(opts.Specs))
 	for _, h := range plan.Holders {
 		name := holderName(h)
 		if h.Process != nil && h.Process.User != "" {
@@ -252,9 +261,9 @@ func writeFreePlan(out io.Writer, plan *inspect.FreePlan, opts *freeOptions, wid
 // what became of each holder and of the port.
 func writeFree(out io.Writer, plan *inspect.FreePlan, res *inspect.FreeResult, opts *freeOptions, width int) error {
 	w := bufio.NewWriter(out)
-	spec := describeSpecs(opts.Specs)
+	spec := portsLabel(opts.Specs)
 	if len(plan.Holders) == 0 {
-		fmt.Fprintf(w, "Nothing holds %s: it is free.\n", spec)
+		fmt.Fprintf(w, "Nothing holds %s: it is free.\n", strings.ToLower(spec[:1])+spec[1:])
 		return w.Flush()
 	}
 	writeFreePlan(w, plan, opts, width)
