@@ -3,7 +3,6 @@ package platform
 import (
 	"bufio"
 	"bytes"
-	"strconv"
 	"strings"
 )
 
@@ -27,19 +26,14 @@ func parseSELinuxPorts(b []byte) []SELinuxPort {
 		if len(f) < 3 || !strings.HasSuffix(f[0], "_t") {
 			continue
 		}
+		ranges, err := parsePortList([]byte(strings.Join(f[2:], "")))
+		if err != nil {
+			continue
+		}
 		p := SELinuxPort{Type: f[0], Protocol: f[1]}
-		for _, item := range strings.Split(strings.Join(f[2:], ""), ",") {
-			lo, hi, isRange := strings.Cut(item, "-")
-			if !isRange {
-				hi = lo
-			}
-			l, err1 := strconv.ParseUint(lo, 10, 16)
-			h, err2 := strconv.ParseUint(hi, 10, 16)
-			if err1 != nil || err2 != nil || l > h {
-				p.Ranges = nil
-				break
-			}
-			p.Ranges = append(p.Ranges, PortRange{Low: uint16(l), High: uint16(h), TCP: f[1] == "tcp", UDP: f[1] == "udp"})
+		for _, r := range ranges {
+			r.TCP, r.UDP = f[1] == "tcp", f[1] == "udp"
+			p.Ranges = append(p.Ranges, r)
 		}
 		if len(p.Ranges) > 0 {
 			out = append(out, p)

@@ -85,15 +85,8 @@ read.`,
 const severityNames = "info, low, medium, high or critical"
 
 func (o *auditOptions) parse(f *Factory, failOnSet bool) error {
-	if err := o.out.parse(); err != nil {
-		return err
-	}
-	names := f.names()
-	q, err := o.filters.query(names)
+	q, err := socketQuery(f, &o.out, &o.filters, o.ports)
 	if err != nil {
-		return err
-	}
-	if q.Ports, err = parsePortSpecs(o.ports, names); err != nil {
 		return err
 	}
 	q.EveryNetnsUnlessAsked()

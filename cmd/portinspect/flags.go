@@ -164,6 +164,32 @@ func (fl *filterFlags) query(names inspect.Names) (inspect.Query, error) {
 	return q, nil
 }
 
+// socketQuery checks the output flags and builds the query of the
+// filters and PORTSPECs, as port, list, audit and free take them.
+func socketQuery(f *Factory, out *outputFlags, filters *filterFlags, specs []string) (inspect.Query, error) {
+	if err := out.parse(); err != nil {
+		return inspect.Query{}, err
+	}
+	names := f.names()
+	q, err := filters.query(names)
+	if err != nil {
+		return q, err
+	}
+	q.Ports, err = parsePortSpecs(specs, names)
+	return q, err
+}
+
+// needPortSpec is the argument check of the commands that need a
+// PORTSPEC.
+func needPortSpec(command string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return &inspect.UsageError{Msg: command + " needs a PORTSPEC: a port 1-65535, a range, or a service name"}
+		}
+		return nil
+	}
+}
+
 // parsePortSpecs parses PORTSPECs given as arguments or repeated --port
 // flags into one set.
 func parsePortSpecs(specs []string, names inspect.Names) (inspect.PortSet, error) {

@@ -64,12 +64,7 @@ on), 3 the machine's sockets could not be read.`,
   portinspect free 8080 --yes --timeout 10s
   portinspect free 127.0.0.1:5432 --dry-run
   portinspect free 80 --stop-services --yes`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return &inspect.UsageError{Msg: "free needs a PORTSPEC: a port 1-65535, a range, or a service name"}
-			}
-			return nil
-		},
+		Args: needPortSpec("free"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Specs = args
 			if err := opts.parse(f); err != nil {
@@ -93,15 +88,8 @@ on), 3 the machine's sockets could not be read.`,
 }
 
 func (o *freeOptions) parse(f *Factory) error {
-	if err := o.out.parse(); err != nil {
-		return err
-	}
-	names := f.names()
-	q, err := o.filters.query(names)
+	q, err := socketQuery(f, &o.out, &o.filters, o.Specs)
 	if err != nil {
-		return err
-	}
-	if q.Ports, err = parsePortSpecs(o.Specs, names); err != nil {
 		return err
 	}
 	sig, err := platform.ParseSignal(o.signal)

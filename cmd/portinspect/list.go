@@ -19,15 +19,8 @@ type listOptions struct {
 }
 
 func (o *listOptions) parse(f *Factory) error {
-	if err := o.out.parse(); err != nil {
-		return err
-	}
-	names := f.names()
-	q, err := o.filters.query(names)
+	q, err := socketQuery(f, &o.out, &o.filters, o.ports)
 	if err != nil {
-		return err
-	}
-	if q.Ports, err = parsePortSpecs(o.ports, names); err != nil {
 		return err
 	}
 	if o.out.format == formatJSON {

@@ -31,15 +31,8 @@ func addPortFlags(cmd *cobra.Command, opts *portOptions) {
 
 // parse checks the flags and PORTSPECs and builds the query.
 func (o *portOptions) parse(f *Factory) error {
-	if err := o.out.parse(); err != nil {
-		return err
-	}
-	names := f.names()
-	q, err := o.filters.query(names)
+	q, err := socketQuery(f, &o.out, &o.filters, o.Specs)
 	if err != nil {
-		return err
-	}
-	if q.Ports, err = parsePortSpecs(o.Specs, names); err != nil {
 		return err
 	}
 	q.Clients = true
@@ -70,12 +63,7 @@ nothing is, 2 bad input, 3 the machine's sockets could not be read.`,
   portinspect port 127.0.0.1:8080
   portinspect port 22,80,443/tcp -o json
   portinspect port msdtc --full`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return &inspect.UsageError{Msg: "port needs a PORTSPEC: a port 1-65535, a range, or a service name"}
-			}
-			return nil
-		},
+		Args: needPortSpec("port"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Specs = args
 			if err := opts.parse(f); err != nil {
