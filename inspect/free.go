@@ -56,10 +56,16 @@ type FreeHolder struct {
 
 // FreePlan is what `free` finds on the port and will do.
 type FreePlan struct {
-	Host     platform.Host
-	Holders  []*FreeHolder
-	Warnings []string
-	query    Query
+	Host    platform.Host
+	Holders []*FreeHolder
+	// OthersHold says processes the owner filters (--pid, --user,
+	// --process) left out hold the port too.
+	OthersHold bool
+	Warnings   []string
+	query      Query
+	// portQuery is query without its owner filters: whether the port is
+	// free is everyone's business.
+	portQuery Query
 }
 
 // FreeOptions say how `free` acts.
@@ -77,10 +83,11 @@ type FreeResult struct {
 	Free bool
 	// Remaining are the sockets still on it, with their holders.
 	Remaining []Socket
-	// Lingering counts the connections left in TIME_WAIT: a server
-	// that sets SO_REUSEADDR binds past them, others wait.
-	Lingering int
-	Warnings  []string
+	// Lingering counts the connections left in TIME_WAIT, Connections
+	// the others that use the port as theirs: a server that sets
+	// SO_REUSEADDR binds past both, others wait.
+	Lingering, Connections int
+	Warnings               []string
 }
 
 // PlanFree finds the holders of q's ports in this network namespace,
@@ -91,7 +98,16 @@ func PlanFree(ctx context.Context, src Source, q Query) (*FreePlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan := &FreePlan{Host: rep.Host, Warnings: rep.Warnings, query: q}
+	portQuery := q
+	portQuery.PIDs, portQuery.Processes, portQuery.Users = nil, nil, nil
+	plan := &FreePlan{Host: rep.Host, Warnings: rep.Warnings, query: q, portQuery: portQuery}
+	if q.filtersOwners() {
+		all, err := Run(ctx, src, nil, portQuery)
+		if err != nil {
+			return nil, err
+		}
+		plan.OthersHold = len(held(all.Sockets)) > len(held(rep.Sockets))
+	}
 	byPID := map[int]*FreeHolder{}
 	for _, s := range held(rep.Sockets) {
 		if len(s.Processes) == 0 {
@@ -117,13 +133,15 @@ func PlanFree(ctx context.Context, src Source, q Query) (*FreePlan, error) {
 	return plan, nil
 }
 
-// held keeps the sockets that hold the port: every one on it but the
-// clients of another machine's port and TIME_WAIT's, which no process
-// holds.
+// held keeps the sockets that hold the port against a server's bind:
+// TCP listeners and UDP sockets. Connections that use the port as theirs
+// (a server's accepted ones, an outgoing one) block only a bind without
+// SO_REUSEADDR, and their processes are no holders: `free 22` must not
+// end every SSH session.
 func held(socks []Socket) []Socket {
 	var out []Socket
 	for _, s := range socks {
-		if s.Role == RoleLocal && s.State != platform.TimeWait {
+		if s.Role == RoleLocal && (s.State == platform.Listen || s.Protocol == platform.UDP) {
 			out = append(out, s)
 		}
 	}
@@ -147,23 +165,35 @@ func classifyHolder(h *FreeHolder, host platform.Host) {
 	switch {
 	case p.PID == os.Getpid():
 		h.Action, h.Reason = FreeRefuse, "it is portinspect itself"
-	case p.PID == 1:
+	case p.PID == 1 && host.OS != "windows":
 		h.Action, h.Reason = FreeRefuse, "it is PID 1, "+p.Name+": it holds the port for socket activation, and ending it would end the system; stop the socket unit instead (systemctl list-sockets names it)"
-	case host.OS == "windows" && (p.PID == 4 || p.PID == 0):
+	case p.PID <= 1, host.OS == "windows" && p.PID == 4:
 		h.Action, h.Reason = FreeRefuse, "it is the kernel (HTTP.sys or another driver): netsh http show servicestate names the application that registered the port"
+	case host.OS == "windows" && windowsCritical[strings.ToLower(p.Name)]:
+		h.Action, h.Reason = FreeRefuse, "it is "+p.Name+", a process Windows cannot run without: ending it stops the machine"
 	default:
 		if c := holderContainer(h); c != nil {
 			h.Action, h.Manager = FreeStop, "container "+c.Label()
 			h.Command, h.Reason = containerStop(c)
 			return
 		}
-		if cmd, manager := serviceStop(p, host.OS); cmd != nil {
+		if cmd, manager := serviceStop(p, host.OS); manager != "" {
 			h.Action, h.Manager, h.Command = FreeStop, manager, cmd
 			h.Reason = "its manager would start it again if it were killed"
+			if cmd == nil {
+				h.Reason = "it hosts several services, and which holds the port is not known: stop that one (sc.exe stop NAME)"
+			}
 			return
 		}
 		h.Action = FreeSignal
 	}
+}
+
+// windowsCritical are the processes whose end stops Windows (they are
+// marked critical; ending one is a bug check), some of which listen:
+// wininit.exe and services.exe on RPC's dynamic ports, lsass.exe too.
+var windowsCritical = map[string]bool{
+	"smss.exe": true, "csrss.exe": true, "wininit.exe": true, "winlogon.exe": true, "services.exe": true, "lsass.exe": true,
 }
 
 // holderContainer is the container the holder runs in, or that it
@@ -197,7 +227,8 @@ func containerStop(c *container.Container) ([]string, string) {
 }
 
 // serviceStop is the command that stops the service p runs in through
-// its manager, and the manager's name for it; nil when p is no service.
+// its manager, and the manager's name for it; "" when p is no service,
+// a nil command when no one command would do.
 // A systemd scope (a login session, an app a desktop started) restarts
 // nothing, so its processes are signalled.
 func serviceStop(p *Process, goos string) ([]string, string) {
@@ -206,12 +237,24 @@ func serviceStop(p *Process, goos string) ([]string, string) {
 	}
 	switch goos {
 	case "linux":
-		if strings.HasSuffix(p.Service, ".service") && !strings.HasPrefix(p.Service, "user@") {
+		switch {
+		case !strings.HasSuffix(p.Service, ".service") || strings.HasPrefix(p.Service, "user@"):
+		case p.UserUnit && p.User != "":
+			return []string{"systemctl", "--user", "--machine", p.User + "@", "stop", p.Service}, "systemd user unit " + p.Service + " of " + p.User
+		case !p.UserUnit:
 			return []string{"systemctl", "stop", p.Service}, "systemd unit " + p.Service
 		}
 	case "windows":
-		return []string{"powershell.exe", "-NoProfile", "-Command", "Stop-Service", "-Name", strings.Join(strings.Split(p.Service, ", "), ",")}, "Windows service " + p.Service
+		// sc.exe takes the name as one argument: no shell reads it. A
+		// shared svchost.exe names every service it hosts, and which
+		// one holds the port is not known: stop that one alone.
+		if strings.Contains(p.Service, ", ") {
+			return nil, "Windows services " + p.Service
+		}
+		return []string{"sc.exe", "stop", p.Service}, "Windows service " + p.Service
 	case "darwin":
+		// A LaunchAgent runs in its user's GUI domain; a LaunchDaemon,
+		// whatever user it runs as, in the system domain.
 		domain := "system/"
 		if p.UID > 0 {
 			domain = fmt.Sprintf("gui/%d/", p.UID)
@@ -228,26 +271,42 @@ func (plan *FreePlan) Acts(opts FreeOptions) bool {
 	})
 }
 
+// stopCommandTimeout bounds a manager's stop command: docker stop
+// waits 10 s for a container before it kills it.
+const stopCommandTimeout = 30 * time.Second
+
 // Free signals the holders the plan signals, stops the services and
-// containers when asked, and waits up to opts.Timeout for the port to be
-// free and for them to be gone.
+// containers when asked (each manager once), and waits up to
+// opts.Timeout for the port to be free and for them to be gone.
 func Free(ctx context.Context, src Source, plan *FreePlan, opts FreeOptions) (*FreeResult, error) {
 	signaller, canSignal := src.(platform.Signaller)
 	var acted []*FreeHolder
+	stopped := map[string]error{}
 	for _, h := range plan.Holders {
 		switch {
 		case h.Action == FreeSignal && !canSignal:
 			h.Result, h.Err = HolderFailed, fmt.Errorf("signalling a process: %w", platform.ErrNotSupported)
+			continue
 		case h.Action == FreeSignal:
 			h.Err = signaller.Signal(h.Process, inodes(h.Sockets), opts.Signal)
-		case h.Action == FreeStop && opts.StopServices:
-			h.Err = opts.RunCommand(ctx, h.Command)
+		case h.Action == FreeStop && opts.StopServices && h.Command != nil:
+			key := strings.Join(h.Command, "\x00")
+			err, done := stopped[key]
+			if !done {
+				cctx, cancel := context.WithTimeout(ctx, max(opts.Timeout, stopCommandTimeout))
+				err = opts.RunCommand(cctx, h.Command)
+				cancel()
+				stopped[key] = err
+			}
+			h.Err = err
 		default:
 			continue
 		}
 		switch {
 		case errors.Is(h.Err, platform.ErrNotSameProcess):
 			h.Result, h.Err = HolderGone, nil
+		case errors.Is(h.Err, platform.ErrNotHolding):
+			h.Result = HolderUntouched
 		case h.Err != nil:
 			h.Result = HolderFailed
 		default:
@@ -276,7 +335,7 @@ func inodes(socks []Socket) []uint64 {
 // and they are gone, or the timeout; then reads what is left on the port
 // with its holders.
 func waitFree(ctx context.Context, src Source, plan *FreePlan, acted []*FreeHolder, timeout time.Duration, canSignal bool) (*FreeResult, error) {
-	quick := plan.query
+	quick := plan.portQuery
 	quick.NoProcesses = true
 	deadline := time.Now().Add(timeout)
 	for {
@@ -299,15 +358,24 @@ func waitFree(ctx context.Context, src Source, plan *FreePlan, acted []*FreeHold
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	rep, err := Run(ctx, src, nil, plan.query)
+	rep, err := Run(ctx, src, nil, plan.portQuery)
 	if err != nil {
 		return nil, err
 	}
-	res := &FreeResult{Remaining: held(rep.Sockets), Warnings: rep.Warnings}
+	res := &FreeResult{Remaining: held(rep.Sockets)}
 	res.Free = len(res.Remaining) == 0
+	for _, w := range rep.Warnings {
+		if !slices.Contains(plan.Warnings, w) && !slices.Contains(res.Warnings, w) {
+			res.Warnings = append(res.Warnings, w)
+		}
+	}
 	for _, s := range rep.Sockets {
-		if s.Role == RoleLocal && s.State == platform.TimeWait {
+		switch {
+		case s.Role != RoleLocal || s.State == platform.Listen || s.Protocol == platform.UDP:
+		case s.State == platform.TimeWait:
 			res.Lingering++
+		default:
+			res.Connections++
 		}
 	}
 	return res, nil

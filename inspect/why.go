@@ -280,14 +280,24 @@ func otherUIDs(socks []Socket, uid int64) string {
 	return strings.Join(out, ", ")
 }
 
-// joinsReusePort marks the holders as no block when a bind that sets
-// SO_REUSEPORT succeeded: it joined their group.
-func joinsReusePort(ans *BindAnswer) {
+// bindsPastHolders unblocks the holders when every address bound anyway:
+// by SO_REUSEPORT, it joined their group; by SO_REUSEADDR, the system lets
+// a specific address share a port with a wildcard (macOS and the BSDs
+// do, Linux does not).
+func bindsPastHolders(ans *BindAnswer, viaReuseAddr bool) {
 	for i := range ans.Reasons {
-		if r := &ans.Reasons[i]; r.Code == ReasonInUse {
-			r.Blocks = false
+		r := &ans.Reasons[i]
+		if r.Code != ReasonInUse || !r.Blocks {
+			continue
+		}
+		r.Blocks = false
+		switch {
+		case ans.Request.ReusePort:
 			r.Summary = fmt.Sprintf("%s holds %s with SO_REUSEPORT, as the same user: the bind joins them, and the kernel spreads connections among them", describeHolders(ptrs(r.Sockets)), addresses(ptrs(r.Sockets)))
 			r.Fix = "Nothing to fix, if sharing is meant; if not, a stale server may still be taking a share of the connections."
+		case viaReuseAddr:
+			r.Summary += "; a bind with SO_REUSEADDR gets past it here, each socket taking its own address's connections"
+			r.Fix = "Set SO_REUSEADDR before the bind, if sharing the port is meant."
 		}
 	}
 }
@@ -384,14 +394,17 @@ func ephemeralReason(req BindRequest, policy platform.PortPolicy, goos string) B
 			req.Port, policy.Ephemeral.Low, policy.Ephemeral.High),
 		Evidence: []string{fmt.Sprintf("%s: %d-%d", policy.EphemeralSource, policy.Ephemeral.Low, policy.Ephemeral.High)},
 		Fix:      "Reserve the port, so that outgoing connections leave it alone (add it to any already reserved).",
-		Commands: []string{fmt.Sprintf("sudo sysctl -w %s=%d", platform.SysctlLocalReservedPorts, req.Port)},
+		Commands: []string{fmt.Sprintf("sudo sysctl -w %s=%s", platform.SysctlLocalReservedPorts, reservedWith(policy.Reserved, req.Port))},
 	}
 	switch goos {
 	case "windows":
 		r.Commands = []string{fmt.Sprintf("netsh int ipv4 add excludedportrange protocol=%s startport=%d numberofports=1", req.Protocol, req.Port)}
 	case "darwin":
 		r.Fix = "macOS cannot reserve one port: use a port below the range, or move the range's start above it."
-		r.Commands = []string{fmt.Sprintf("sudo sysctl -w net.inet.ip.portrange.first=%d", int(req.Port)+1)}
+		r.Commands = nil
+		if req.Port < 65535 {
+			r.Commands = []string{fmt.Sprintf("sudo sysctl -w net.inet.ip.portrange.first=%d", int(req.Port)+1)}
+		}
 	}
 	return r
 }
@@ -421,6 +434,21 @@ func selinuxReason(req BindRequest, policy platform.PortPolicy) BindReason {
 		r.Summary = fmt.Sprintf("SELinux is enforcing and gives %d/%s no type of its own (so reserved_port_t or unreserved_port_t): a confined service binds it only if its domain may bind that", req.Port, req.Protocol)
 	}
 	return r
+}
+
+// reservedWith spells the reserved ports with port added, as the sysctl
+// takes them: writing it replaces the list, so the ports already there
+// are kept.
+func reservedWith(reserved []platform.PortRange, port uint16) string {
+	var items []string
+	for _, r := range reserved {
+		if r.Low == r.High {
+			items = append(items, strconv.Itoa(int(r.Low)))
+		} else {
+			items = append(items, fmt.Sprintf("%d-%d", r.Low, r.High))
+		}
+	}
+	return strings.Join(append(items, strconv.Itoa(int(port))), ",")
 }
 
 // windowsReasons are Windows's own: an excluded port range, which no
@@ -507,6 +535,12 @@ func privilegedReason(req BindRequest, policy platform.PortPolicy, self bool) (B
 	}
 	if c := req.ProgramCaps; c != nil {
 		switch {
+		case c.HasNetBindService() && c.Ignored != "":
+			r.Summary += fmt.Sprintf("; %s has the capability set, but %s", req.Program, c.Ignored)
+			r.Evidence = append(r.Evidence, "getcap "+req.Program+": cap_net_bind_service, ignored")
+		case c.HasNetBindService() && c.RootID != 0:
+			r.Summary += fmt.Sprintf("; %s has the capability only for the user namespace whose root is UID %d", req.Program, c.RootID)
+			r.Evidence = append(r.Evidence, fmt.Sprintf("getcap %s: cap_net_bind_service, for namespace root %d", req.Program, c.RootID))
 		case c.BindsPrivileged() && c.Effective:
 			r.Blocks = false
 			r.Summary = fmt.Sprintf("ports below %d need root or CAP_NET_BIND_SERVICE; %s grants the capability to whoever runs it, so it may bind the port (the bind tried here, without the program, cannot show it)", policy.PrivilegedBelow, req.Program)
@@ -538,6 +572,7 @@ func tryBinds(try func(p platform.Protocol, addr netip.AddrPort, opts platform.B
 	has := func(code string) bool {
 		return slices.ContainsFunc(ans.Reasons, func(r BindReason) bool { return r.Code == code })
 	}
+	allBound, viaReuseAddr := true, false
 	for _, a := range req.bindAddrs() {
 		addr := netip.AddrPortFrom(a, req.Port)
 		opts := platform.BindOptions{ReusePort: req.ReusePort}
@@ -554,14 +589,24 @@ func tryBinds(try func(p platform.Protocol, addr netip.AddrPort, opts platform.B
 			err = try(req.Protocol, addr, opts)
 			ans.Tried = append(ans.Tried, BindTry{Addr: addr, Reuse: true, ReusePort: req.ReusePort, Err: err})
 		}
+		allBound = allBound && err == nil
+		viaReuseAddr = viaReuseAddr || err == nil && plain != nil
 		switch {
-		case err == nil && req.ReusePort:
-			joinsReusePort(ans)
 		case err == nil:
+		case errors.Is(err, syscall.EAFNOSUPPORT) && a.Is6():
+			allBound = true
+			ans.Warnings = append(ans.Warnings, fmt.Sprintf("this host has no IPv6 (bind(%s): %v): the verdict is IPv4's", addr, err))
 		case errors.Is(err, syscall.EADDRINUSE) && (has(ReasonInUse) || has(ReasonConnections) || has(ReasonTimeWait)):
 			for i := range ans.Reasons {
-				if c := ans.Reasons[i].Code; c == ReasonConnections || c == ReasonTimeWait {
-					ans.Reasons[i].Blocks = true
+				r := &ans.Reasons[i]
+				if r.Code != ReasonConnections && r.Code != ReasonTimeWait {
+					continue
+				}
+				r.Blocks = true
+				if errors.Is(plain, syscall.EADDRINUSE) && opts.ReuseAddr {
+					// Linux lets a bind past them only when both sockets
+					// set SO_REUSEADDR.
+					r.Fix = "Even with SO_REUSEADDR the bind fails: their sockets did not set it, and Linux passes them only when both did. Wait for them to end, or end what holds them."
 				}
 			}
 		case errors.Is(err, syscall.EACCES) && (has(ReasonPrivileged) || has(ReasonExcluded)):
@@ -588,5 +633,8 @@ func tryBinds(try func(p platform.Protocol, addr netip.AddrPort, opts platform.B
 				Fix:      "A security module (SELinux: look for an AVC denial in the audit log, ausearch -m avc) or a firewall on bind can refuse it.",
 			})
 		}
+	}
+	if allBound {
+		bindsPastHolders(ans, viaReuseAddr)
 	}
 }

@@ -3,6 +3,7 @@ package platform
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -20,16 +21,19 @@ import (
 func (l *linuxInspector) PortPolicy(Protocol) (PortPolicy, error) {
 	sys := filepath.Join(l.procRoot, "sys", "net", "ipv4")
 	p := PortPolicy{EphemeralSource: SysctlLocalPortRange}
-	b, err := os.ReadFile(filepath.Join(sys, "ip_unprivileged_port_start"))
-	if err != nil {
+	// Kernels before 4.11 have no such sysctl: 1024, fixed.
+	p.PrivilegedBelow = 1024
+	if b, err := os.ReadFile(filepath.Join(sys, "ip_unprivileged_port_start")); err == nil {
+		start, err := parseSysctlUint(b)
+		if err != nil {
+			return p, err
+		}
+		p.PrivilegedBelow = uint16(min(start, 65535))
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return p, err
 	}
-	start, err := parseSysctlUint(b)
+	b, err := os.ReadFile(filepath.Join(sys, "ip_local_port_range"))
 	if err != nil {
-		return p, err
-	}
-	p.PrivilegedBelow = uint16(min(start, 65535))
-	if b, err = os.ReadFile(filepath.Join(sys, "ip_local_port_range")); err != nil {
 		return p, err
 	}
 	if p.Ephemeral, err = parseSysctlRange(b); err != nil {

@@ -93,6 +93,8 @@ func (w *windowsInspector) TryBind(p Protocol, addr netip.AddrPort, opts BindOpt
 		return syscall.EACCES
 	case errors.Is(err, windows.WSAEADDRNOTAVAIL):
 		return syscall.EADDRNOTAVAIL
+	case errors.Is(err, windows.WSAEAFNOSUPPORT):
+		return syscall.EAFNOSUPPORT
 	default:
 		return err
 	}

@@ -23,7 +23,7 @@ func TestParseFileCaps(t *testing.T) {
 		{"+ep", capData(0x02000001, 1<<10, 0, 0, 0), FileCaps{Permitted: 1 << 10, Effective: true}},
 		{"+p", capData(0x02000000, 1<<10, 0, 0, 0), FileCaps{Permitted: 1 << 10}},
 		{"revision 1", capData(0x01000001, 1<<10, 1<<12), FileCaps{Permitted: 1 << 10, Inheritable: 1 << 12, Effective: true}},
-		{"revision 3, a high capability", capData(0x03000001, 0, 0, 1<<8, 0, 1000), FileCaps{Permitted: 1 << 40, Effective: true}},
+		{"revision 3, a high capability", capData(0x03000001, 0, 0, 1<<8, 0, 1000), FileCaps{Permitted: 1 << 40, Effective: true, RootID: 1000}},
 	} {
 		got, err := parseFileCaps(tt.b)
 		if err != nil || got != tt.want {
@@ -32,6 +32,9 @@ func TestParseFileCaps(t *testing.T) {
 	}
 	if !(FileCaps{Permitted: 1 << 10}).BindsPrivileged() || (FileCaps{Permitted: 1 << 12}).BindsPrivileged() {
 		t.Error("BindsPrivileged reads the wrong bit")
+	}
+	if (FileCaps{Permitted: 1 << 10, RootID: 1000}).BindsPrivileged() || (FileCaps{Permitted: 1 << 10, Ignored: "a script"}).BindsPrivileged() {
+		t.Error("BindsPrivileged grants what the kernel would not: another namespace's root, or an ignored file")
 	}
 	for _, bad := range [][]byte{nil, {1, 2}, capData(0x02000001, 1), capData(0x04000000, 0, 0, 0, 0), capData(0x01000000, 0, 0, 0)} {
 		if _, err := parseFileCaps(bad); err == nil {

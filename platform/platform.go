@@ -398,6 +398,9 @@ type Process struct {
 	Started time.Time
 	// Service is the systemd unit or Windows service running the process.
 	Service string
+	// UserUnit says Service is a unit of the user's own systemd manager
+	// (systemctl --user), not the system's.
+	UserUnit bool
 	// Hidden is set when some details were unreadable for lack of privilege.
 	Hidden bool
 	// ExeDeleted says the executable file was deleted or replaced after

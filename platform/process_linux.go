@@ -154,6 +154,7 @@ func (p *procReader) process(pid int, detail ProcessDetail) (Process, error) {
 			proc.Container = p.containers.Resolve(ref)
 		} else {
 			proc.Service = systemdUnit(cgroup)
+			proc.UserUnit = inUserManager(cgroup)
 		}
 	}
 	proc.Forward = p.forwardOf(&proc)

@@ -138,6 +138,19 @@ func systemdUnit(cgroup []byte) string {
 	return named
 }
 
+// inUserManager reports whether the process's unit is one its user's
+// own systemd manager runs (systemctl --user), below user@UID.service,
+// not that manager itself.
+func inUserManager(cgroup []byte) bool {
+	i := bytes.Index(cgroup, []byte("/user@"))
+	if i < 0 {
+		return false
+	}
+	rest := cgroup[i+1:]
+	end := bytes.IndexAny(rest, "/\n")
+	return end >= 0 && rest[end] == '/' && bytes.Contains(rest[end:], []byte(".service"))
+}
+
 func unitInPath(path []byte) string {
 	unit := ""
 	for part := range bytes.SplitSeq(path, []byte("/")) {

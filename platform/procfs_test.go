@@ -109,6 +109,16 @@ func TestSystemdUnit(t *testing.T) {
 			t.Errorf("systemdUnit(%q) = %q, want %q", tt.cgroup, got, tt.want)
 		}
 	}
+	for cgroup, want := range map[string]bool{
+		"0::/user.slice/user-1000.slice/user@1000.service/app.slice/syncthing.service\n": true,
+		"0::/user.slice/user-1000.slice/user@1000.service/init.scope\n":                  false,
+		"0::/user.slice/user-1000.slice/user@1000.service\n":                             false,
+		"0::/system.slice/nginx.service\n":                                               false,
+	} {
+		if got := inUserManager([]byte(cgroup)); got != want {
+			t.Errorf("inUserManager(%q) = %v", cgroup, got)
+		}
+	}
 }
 
 func FuzzParseProcStat(f *testing.F) {

@@ -25,6 +25,10 @@ type Signaller interface {
 // names another process.
 var ErrNotSameProcess = errors.New("no longer the process that was read (it exited, or its PID was reused)")
 
+// ErrNotHolding says a process to signal runs still but no longer holds
+// the socket it was found holding (it passed it on, or closed it).
+var ErrNotHolding = errors.New("runs, but no longer holds the socket: not signalled")
+
 // ErrNoGracefulStop says the system has no way to ask that process to
 // exit, only to end it (Windows, for a process without a window).
 var ErrNoGracefulStop = errors.New("cannot be asked to exit, only ended")

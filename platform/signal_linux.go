@@ -22,7 +22,8 @@ func (l *linuxInspector) Signal(p *Process, inodes []uint64, sig syscall.Signal)
 	switch {
 	case errors.Is(err, unix.ESRCH):
 		return fmt.Errorf("pid %d: %w", p.PID, ErrNotSameProcess)
-	case errors.Is(err, unix.ENOSYS):
+	case errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EPERM):
+		// No pidfd (before 5.3), or a seccomp filter refuses it.
 		pidfd = -1
 	case err != nil:
 		return fmt.Errorf("pidfd_open %d: %w", p.PID, err)
@@ -69,7 +70,7 @@ func (l *linuxInspector) sameProcess(p *Process, inodes []uint64) error {
 	case denied > 0:
 		return fmt.Errorf("pid %d: its sockets cannot be read: %w", p.PID, fs.ErrPermission)
 	}
-	return fmt.Errorf("pid %d no longer holds the socket: %w", p.PID, ErrNotSameProcess)
+	return fmt.Errorf("pid %d: %w", p.PID, ErrNotHolding)
 }
 
 func (l *linuxInspector) stat(pid int) (procStat, error) {

@@ -44,8 +44,8 @@ func TestSignalOnlyTheProcessRead(t *testing.T) {
 	if err := s.Signal(&older, nil, 0); !errors.Is(err, ErrNotSameProcess) || s.Running(&older) {
 		t.Errorf("another start time: Signal = %v, Running = %v; want ErrNotSameProcess, false", err, s.Running(&older))
 	}
-	if err := s.Signal(&self, []uint64{socks[0].Inode + 1<<40}, 0); !errors.Is(err, ErrNotSameProcess) {
-		t.Errorf("a socket it does not hold: Signal = %v, want ErrNotSameProcess", err)
+	if err := s.Signal(&self, []uint64{socks[0].Inode + 1<<40}, 0); !errors.Is(err, ErrNotHolding) {
+		t.Errorf("a socket it does not hold: Signal = %v, want ErrNotHolding", err)
 	}
 	gone := Process{PID: 1 << 22, Started: self.Started}
 	if err := s.Signal(&gone, nil, 0); !errors.Is(err, ErrNotSameProcess) {

@@ -3,9 +3,9 @@ package platform
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
@@ -56,20 +56,32 @@ func handleIsProcess(h windows.Handle, p *Process) bool {
 	return time.Unix(0, created.Nanoseconds()).UTC().Equal(p.Started)
 }
 
+// windowSearch is the search closeWindowsCallback serves: one at a time,
+// since a callback is made once (Go keeps every callback it makes for
+// good, and allows about two thousand).
+var windowSearch struct {
+	sync.Mutex
+	pid   uint32
+	found int
+}
+
+var closeWindowsCallback = windows.NewCallback(func(hwnd windows.HWND, _ uintptr) uintptr {
+	var owner uint32
+	if _, err := windows.GetWindowThreadProcessId(hwnd, &owner); err == nil && owner == windowSearch.pid && windows.IsWindowVisible(hwnd) {
+		procPostMessageW.Call(uintptr(hwnd), wmClose, 0, 0)
+		windowSearch.found++
+	}
+	return 1
+})
+
 // closeWindows posts WM_CLOSE to pid's visible top-level windows and
 // returns how many it found.
 func closeWindows(pid uint32) int {
-	found := 0
-	cb := windows.NewCallback(func(hwnd windows.HWND, _ uintptr) uintptr {
-		var owner uint32
-		if _, err := windows.GetWindowThreadProcessId(hwnd, &owner); err == nil && owner == pid && windows.IsWindowVisible(hwnd) {
-			procPostMessageW.Call(uintptr(hwnd), wmClose, 0, 0)
-			found++
-		}
-		return 1
-	})
-	windows.EnumWindows(cb, unsafe.Pointer(nil))
-	return found
+	windowSearch.Lock()
+	defer windowSearch.Unlock()
+	windowSearch.pid, windowSearch.found = pid, 0
+	windows.EnumWindows(closeWindowsCallback, nil)
+	return windowSearch.found
 }
 
 func (w *windowsInspector) Running(p *Process) bool {

@@ -120,6 +120,9 @@ func runStopCommand(errOut io.Writer) func(context.Context, []string) error {
 func freeRun(f *Factory, opts *freeOptions) error {
 	var plan *inspect.FreePlan
 	var res *inspect.FreeResult
+	// The plan shown before asking is not shown again on the same
+	// terminal; piped, the output keeps it.
+	planShown := false
 	err := withMachine(f, opts.out.format, func(src inspect.Source) error {
 		var err error
 		if plan, err = inspect.PlanFree(context.Background(), src, opts.query); err != nil {
@@ -134,6 +137,7 @@ func freeRun(f *Factory, opts *freeOptions) error {
 				return &inspect.UsageError{Msg: "free acts only when asked: give --yes, or run it on a terminal to be asked (--dry-run shows what it would do)"}
 			}
 			writeFreePlan(f.IO.ErrOut, plan, opts, textWidth(f.IO))
+			planShown = f.IO.OutTTY
 			if !confirm(f.IO, freeQuestion(plan, opts)) {
 				fmt.Fprintln(f.IO.ErrOut, "Nothing done.")
 				return &errSilentExit{code: exitNotFound}
@@ -153,11 +157,11 @@ func freeRun(f *Factory, opts *freeOptions) error {
 		if res != nil {
 			warn(f.IO, res.Warnings, opts.out.format)
 		}
-		if err := writeFree(f.IO.Out, plan, res, opts, textWidth(f.IO)); err != nil {
+		if err := writeFree(f.IO.Out, plan, res, opts, planShown, textWidth(f.IO)); err != nil {
 			return err
 		}
 	}
-	if res != nil && !res.Free || res == nil && len(plan.Holders) > 0 {
+	if res != nil && !res.Free || res == nil && (len(plan.Holders) > 0 || plan.OthersHold) {
 		return &errSilentExit{code: exitNotFound}
 	}
 	return nil
@@ -247,14 +251,20 @@ func writeFreePlan(out io.Writer, plan *inspect.FreePlan, opts *freeOptions, wid
 
 // writeFree prints the plan, unless it was shown before asking, then
 // what became of each holder and of the port.
-func writeFree(out io.Writer, plan *inspect.FreePlan, res *inspect.FreeResult, opts *freeOptions, width int) error {
+func writeFree(out io.Writer, plan *inspect.FreePlan, res *inspect.FreeResult, opts *freeOptions, planShown bool, width int) error {
 	w := bufio.NewWriter(out)
 	spec := portsLabel(opts.Specs)
-	if len(plan.Holders) == 0 {
-		fmt.Fprintf(w, "Nothing holds %s: it is free.\n", strings.ToLower(spec[:1])+spec[1:])
+	lower := strings.ToLower(spec[:1]) + spec[1:]
+	switch {
+	case len(plan.Holders) == 0 && plan.OthersHold:
+		fmt.Fprintf(w, "Nothing the filters select holds %s, but other processes do (portinspect %s shows them).\n", lower, describeSpecs(opts.Specs))
 		return w.Flush()
+	case len(plan.Holders) == 0:
+		fmt.Fprintf(w, "Nothing holds %s: it is free.\n", lower)
+		return w.Flush()
+	case !planShown:
+		writeFreePlan(w, plan, opts, width)
 	}
-	writeFreePlan(w, plan, opts, width)
 	if res == nil {
 		switch {
 		case opts.dryRun:
@@ -271,13 +281,18 @@ func writeFree(out io.Writer, plan *inspect.FreePlan, res *inspect.FreeResult, o
 			fmt.Fprintf(w, "%s: gone.\n", holderName(h))
 		case inspect.HolderRunning:
 			fmt.Fprintf(w, "%s: still running after %s.\n", holderName(h), opts.timeout)
+		case inspect.HolderUntouched:
+			if h.Err != nil {
+				writeWrapped(w, "", fmt.Sprintf("%s: %s.", holderName(h), escapeText(h.Err.Error())), width)
+			}
 		case inspect.HolderFailed:
 			writeWrapped(w, "", fmt.Sprintf("%s: %s.", holderName(h), escapeText(describeFreeError(h.Err))), width)
 		}
 	}
 	switch {
-	case res.Free && res.Lingering > 0:
-		fmt.Fprintf(w, "%s is free; %d connections remain in TIME_WAIT, which a server that sets SO_REUSEADDR binds past.\n", spec, res.Lingering)
+	case res.Free && res.Lingering+res.Connections > 0:
+		fmt.Fprintf(w, "%s is free; %s still use it, which a server binds past with SO_REUSEADDR when their socket set it too (most servers do).\n",
+			spec, platform.Plural(res.Lingering+res.Connections, "connection"))
 	case res.Free:
 		fmt.Fprintf(w, "%s is free.\n", spec)
 	default:
@@ -321,10 +336,11 @@ type jsonFree struct {
 	DryRun  bool             `json:"dry_run"`
 	Holders []jsonFreeHolder `json:"holders"`
 	// Free is null when nothing was done (a dry run, or nothing allowed).
-	Free      *bool               `json:"free"`
-	Remaining []jsonFindingSocket `json:"remaining"`
-	Lingering int                 `json:"time_wait"`
-	Warnings  []string            `json:"warnings"`
+	Free        *bool               `json:"free"`
+	Remaining   []jsonFindingSocket `json:"remaining"`
+	Lingering   int                 `json:"time_wait"`
+	Connections int                 `json:"connections"`
+	Warnings    []string            `json:"warnings"`
 }
 
 type jsonFreeHolder struct {
@@ -366,7 +382,7 @@ func newJSONFree(plan *inspect.FreePlan, res *inspect.FreeResult, opts *freeOpti
 	if res != nil {
 		doc.Free = &res.Free
 		doc.Remaining = jsonFindingSockets(res.Remaining)
-		doc.Lingering = res.Lingering
+		doc.Lingering, doc.Connections = res.Lingering, res.Connections
 		doc.Warnings = append(doc.Warnings, res.Warnings...)
 	} else if len(plan.Holders) == 0 {
 		free := true

@@ -223,15 +223,31 @@ func TestWhyPolicy(t *testing.T) {
 		t.Errorf("80 as root: %s, exit %d", doc.codes(), code)
 	}
 	// --program: a program file that grants CAP_NET_BIND_SERVICE binds
-	// 80 whoever runs it; one that does not, does not.
-	plainProgram, capProgram := filepath.Join(t.TempDir(), "server"), filepath.Join(t.TempDir(), "server-with-cap")
-	for _, p := range []string{plainProgram, capProgram} {
-		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
+	// 80 whoever runs it; one that does not, does not; and a script's
+	// capability the kernel ignores.
+	dir := t.TempDir()
+	var st unix.Statfs_t
+	if unix.Statfs(dir, &st) == nil && st.Flags&unix.ST_NOSUID != 0 {
+		t.Fatalf("%s is on a nosuid mount, where file capabilities do not work: set TMPDIR elsewhere", dir)
+	}
+	plainProgram, capProgram, capScript := filepath.Join(dir, "server"), filepath.Join(dir, "server-with-cap"), filepath.Join(dir, "script-with-cap")
+	elf, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, body := range map[string][]byte{plainProgram: elf, capProgram: elf, capScript: []byte("#!/bin/sh\n")} {
+		if err := os.WriteFile(p, body, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, errOut, code := runCommand(t, []string{"setcap", "cap_net_bind_service=+ep", capProgram}); code != 0 {
-		t.Fatalf("setcap: %s", errOut)
+	for _, p := range []string{capProgram, capScript} {
+		if _, errOut, code := runCommand(t, []string{"setcap", "cap_net_bind_service=+ep", p}); code != 0 {
+			t.Fatalf("setcap: %s", errOut)
+		}
+	}
+	if doc, code := whyAs(inNS, "80", "--user", "nobody", "--program", capScript); doc.codes() != "blocked privileged!" || code != 1 ||
+		!strings.Contains(doc.Reasons[0].Summary, "it is a script") {
+		t.Errorf("80 --user nobody --program, a script with the capability: %s, exit %d, %+v", doc.codes(), code, doc.Reasons)
 	}
 	if doc, code := whyAs(inNS, "80", "--user", "nobody", "--program", capProgram); doc.codes() != "free privileged" || code != 0 ||
 		!slices.Contains(doc.Reasons[0].Evidence, "getcap "+capProgram+": cap_net_bind_service=ep") {
