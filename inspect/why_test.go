@@ -50,10 +50,16 @@ type binderFake struct {
 	*platformtest.Fake
 	policy  platform.PortPolicy
 	bindErr error
+	// reuseOK makes a bind with SO_REUSEADDR succeed, as macOS lets one
+	// beside a wildcard listener.
+	reuseOK bool
 }
 
 func (b *binderFake) PortPolicy(platform.Protocol) (platform.PortPolicy, error) { return b.policy, nil }
-func (b *binderFake) TryBind(platform.Protocol, netip.AddrPort, platform.BindOptions) error {
+func (b *binderFake) TryBind(_ platform.Protocol, _ netip.AddrPort, opts platform.BindOptions) error {
+	if opts.ReuseAddr && b.reuseOK {
+		return nil
+	}
 	return b.bindErr
 }
 func (b *binderFake) TryBindAs(platform.Protocol, netip.AddrPort, platform.BindOptions, int64) error {
@@ -105,22 +111,24 @@ func TestWhyOtherSystems(t *testing.T) {
 		command string // a command the first reason gives
 		text    string // a phrase of the first reason's summary or fix
 	}{
-		{"a range WinNAT reserved", &binderFake{windows(), excluded, syscall.EACCES}, BindRequest{Protocol: T, Port: 50010, UID: -1},
+		{"a range WinNAT reserved", &binderFake{windows(), excluded, syscall.EACCES, false}, BindRequest{Protocol: T, Port: 50010, UID: -1},
 			"blocked excluded_range!", "net stop winnat", "a service reserved"},
-		{"an administered range", &binderFake{windows(), excluded, syscall.EACCES}, BindRequest{Protocol: T, Port: 55679, UID: -1},
+		{"an administered range", &binderFake{windows(), excluded, syscall.EACCES, false}, BindRequest{Protocol: T, Port: 55679, UID: -1},
 			"blocked excluded_range!", "netsh int ipv4 delete excludedportrange protocol=tcp startport=55679 numberofports=1", "an administrator added"},
 		{"HTTP.sys for an application", &binderFake{windows(platformtest.Sock(T, "0.0.0.0:8080", "0.0.0.0:0", platform.Listen, 1)),
-			platform.PortPolicy{HTTPQueues: []platform.HTTPQueue{{PIDs: []int{37584}, URLs: []string{"HTTP://LOCALHOST:8080/"}}}}, syscall.EADDRINUSE},
+			platform.PortPolicy{HTTPQueues: []platform.HTTPQueue{{PIDs: []int{37584}, URLs: []string{"HTTP://LOCALHOST:8080/"}}}}, syscall.EADDRINUSE, false},
 			BindRequest{Protocol: T, Port: 8080, UID: -1}, "blocked in_use! http_sys", "", "System (pid 4)"},
 		{"SELinux refuses 82", &binderFake{linuxFake(), platform.PortPolicy{SELinuxEnforcing: true, SELinuxPorts: []platform.SELinuxPort{
-			{Type: "http_port_t", Protocol: "tcp", Ranges: []platform.PortRange{{Low: 82, High: 82, TCP: true}}}}}, syscall.EACCES},
+			{Type: "http_port_t", Protocol: "tcp", Ranges: []platform.PortRange{{Low: 82, High: 82, TCP: true}}}}}, syscall.EACCES, false},
 			BindRequest{Protocol: T, Port: 82, UID: -1}, "blocked selinux!", "sudo semanage port -a -t TYPE_port_t -p tcp 82", "Likely: SELinux is enforcing and gives 82/tcp the type http_port_t"},
-		{"SELinux, a bind that works", &binderFake{linuxFake(), platform.PortPolicy{SELinuxEnforcing: true}, nil},
+		{"SELinux, a bind that works", &binderFake{linuxFake(), platform.PortPolicy{SELinuxEnforcing: true}, nil, false},
 			BindRequest{Protocol: T, Port: 8089, UID: -1}, "free selinux", "", "semanage, which would tell"},
-		{"macOS, 80 on the wildcard", &binderFake{darwin(), mac, nil}, BindRequest{Protocol: T, Port: 80, UID: -1}, "free", "", ""},
-		{"macOS, 80 on loopback", &binderFake{darwin(), mac, syscall.EACCES},
+		{"macOS, 80 on the wildcard", &binderFake{darwin(), mac, nil, false}, BindRequest{Protocol: T, Port: 80, UID: -1}, "free", "", ""},
+		{"macOS, 80 on loopback", &binderFake{darwin(), mac, syscall.EACCES, false},
 			BindRequest{Protocol: T, Port: 80, UID: -1, Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}, "blocked privileged!", "", "on a specific address"},
-		{"macOS, AirPlay on 5000", &binderFake{darwin(platformtest.Sock(T, "0.0.0.0:5000", "0.0.0.0:0", platform.Listen, 2)), mac, syscall.EADDRINUSE},
+		{"macOS, 127.0.0.1:5000 beside AirPlay, SO_REUSEADDR", &binderFake{darwin(platformtest.Sock(T, "0.0.0.0:5000", "0.0.0.0:0", platform.Listen, 2)), mac, syscall.EADDRINUSE, true},
+			BindRequest{Protocol: T, Port: 5000, UID: -1, Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}, "free in_use", "", "a bind with SO_REUSEADDR gets past it here"},
+		{"macOS, AirPlay on 5000", &binderFake{darwin(platformtest.Sock(T, "0.0.0.0:5000", "0.0.0.0:0", platform.Listen, 2)), mac, syscall.EADDRINUSE, false},
 			BindRequest{Protocol: T, Port: 5000, UID: -1}, "blocked in_use!", "", "AirPlay Receiver"},
 	} {
 		ans, err := Why(context.Background(), tt.src, tt.req)

@@ -106,7 +106,9 @@ func FuzzParseNetsh(f *testing.F) {
 		}
 		for _, q := range parseHTTPServiceState(b) {
 			for _, u := range q.URLs {
-				URLPort(u)
+				if p, ok := URLPort(u); ok == (p == 0) {
+					t.Fatalf("URLPort(%q) = %d, %v", u, p, ok)
+				}
 			}
 		}
 	})
