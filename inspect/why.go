@@ -35,6 +35,7 @@ const (
 	ReasonUnexplained  = "unexplained"     // the bind failed for a reason not found here
 	ReasonExcluded     = "excluded_range"  // Windows keeps the port from every program
 	ReasonHTTPSys      = "http_sys"        // HTTP.sys takes the port for an application (Windows)
+	ReasonURLReserved  = "http_urlacl"     // HTTP.sys reserves URLs on the port for some accounts (Windows)
 	ReasonSELinux      = "selinux"         // SELinux may refuse a confined program the port
 )
 
@@ -478,6 +479,21 @@ func windowsReasons(src Source, req BindRequest, policy platform.PortPolicy) []B
 			}
 		}
 		out = append(out, r)
+	}
+	var reserved, deletes []string
+	for _, r := range policy.URLReservations {
+		if p, ok := platform.URLPort(r.URL); ok && p == req.Port {
+			reserved = append(reserved, fmt.Sprintf("%s for %s", r.URL, strings.Join(r.Users, ", ")))
+			deletes = append(deletes, "netsh http delete urlacl url="+r.URL)
+		}
+	}
+	if len(reserved) > 0 {
+		out = append(out, BindReason{Code: ReasonURLReserved,
+			Summary:  fmt.Sprintf("HTTP.sys reserves %s: programs using HTTP.sys (IIS, HttpListener, WinRM) of those accounts may take the port without being administrators; a reservation holds no port by itself", strings.Join(reserved, "; ")),
+			Evidence: []string{"netsh http show urlacl"},
+			Fix:      "If no program of theirs should take the port, delete the reservation as an administrator.",
+			Commands: deletes,
+		})
 	}
 	for _, q := range platform.QueuesOn(policy.HTTPQueues, req.Port) {
 		var who []string

@@ -118,6 +118,9 @@ func TestWhyOtherSystems(t *testing.T) {
 		{"HTTP.sys for an application", &binderFake{windows(platformtest.Sock(T, "0.0.0.0:8080", "0.0.0.0:0", platform.Listen, 1)),
 			platform.PortPolicy{HTTPQueues: []platform.HTTPQueue{{PIDs: []int{37584}, URLs: []string{"HTTP://LOCALHOST:8080/"}}}}, syscall.EADDRINUSE, false},
 			BindRequest{Protocol: T, Port: 8080, UID: -1}, "blocked in_use! http_sys", "", "System (pid 4)"},
+		{"an HTTP.sys URL reservation", &binderFake{windows(), platform.PortPolicy{URLReservations: []platform.URLReservation{
+			{URL: "http://+:80/Temporary_Listen_Addresses/", Users: []string{`\Everyone`}}, {URL: "http://*:5357/"}}}, nil, false},
+			BindRequest{Protocol: T, Port: 80, UID: -1}, "free http_urlacl", "netsh http delete urlacl url=http://+:80/Temporary_Listen_Addresses/", `http://+:80/Temporary_Listen_Addresses/ for \Everyone:`},
 		{"SELinux refuses 82", &binderFake{linuxFake(), platform.PortPolicy{SELinuxEnforcing: true, SELinuxPorts: []platform.SELinuxPort{
 			{Type: "http_port_t", Protocol: "tcp", Ranges: []platform.PortRange{{Low: 82, High: 82, TCP: true}}}}}, syscall.EACCES, false},
 			BindRequest{Protocol: T, Port: 82, UID: -1}, "blocked selinux!", "sudo semanage port -a -t TYPE_port_t -p tcp 82", "Likely: SELinux is enforcing and gives 82/tcp the type http_port_t"},

@@ -31,6 +31,8 @@ type PortPolicy struct {
 	// HTTPQueues are HTTP.sys's request queues and the URLs they take
 	// (Windows): the System process holds those ports for them.
 	HTTPQueues []HTTPQueue
+	// URLReservations are HTTP.sys's URL reservations (Windows).
+	URLReservations []URLReservation
 	// SELinuxEnforcing says SELinux enforces its policy (Linux);
 	// SELinuxPorts are its port types, where semanage could list them.
 	SELinuxEnforcing bool

@@ -41,6 +41,11 @@ func (w *windowsInspector) PortPolicy(p Protocol) (PortPolicy, error) {
 		} else {
 			policy.HTTPQueues = parseHTTPServiceState(out)
 		}
+		if out, err := netsh("http", "show", "urlacl"); err != nil {
+			errs = append(errs, err.Error())
+		} else {
+			policy.URLReservations = parseURLACL(out)
+		}
 	}
 	if len(errs) > 0 {
 		return policy, errors.New(strings.Join(errs, "; "))

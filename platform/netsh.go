@@ -139,6 +139,40 @@ func parseHTTPServiceState(b []byte) []HTTPQueue {
 	return out
 }
 
+// URLReservation is an HTTP.sys URL reservation (netsh http show
+// urlacl): which accounts may register URLs under it without being
+// administrators. It holds no port by itself.
+type URLReservation struct {
+	URL   string
+	Users []string
+	SDDL  string
+}
+
+// parseURLACL reads `netsh http show urlacl` by its values alone: a value
+// with a URL starts a reservation, a value with a backslash is an account
+// ("BUILTIN\Users", "\Everyone"), and one starting "D:" its SDDL.
+func parseURLACL(b []byte) []URLReservation {
+	var out []URLReservation
+	for line := range bytes.Lines(b) {
+		_, v, ok := strings.Cut(strings.TrimSpace(string(line)), ": ")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		lower := strings.ToLower(v)
+		switch {
+		case strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://"):
+			out = append(out, URLReservation{URL: v})
+		case len(out) == 0:
+		case strings.HasPrefix(v, "D:"):
+			out[len(out)-1].SDDL = v
+		case strings.Contains(v, `\`):
+			out[len(out)-1].Users = append(out[len(out)-1].Users, v)
+		}
+	}
+	return out
+}
+
 // URLPort is the port of an HTTP.sys URL: "HTTP://+:8080/x/" is 8080,
 // "HTTP://127.0.0.1:8000:127.0.0.1/" 8000 (a host name, then the port,
 // then the address it is bound to), "https://[::1]/" 443.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -74,6 +75,18 @@ func TestParseHTTPServiceState(t *testing.T) {
 	}
 }
 
+func TestParseURLACL(t *testing.T) {
+	want := []URLReservation{
+		{URL: "http://*:5357/", Users: []string{`BUILTIN\Users`, `NT AUTHORITY\LOCAL SERVICE`}, SDDL: "D:(A;;GX;;;BU)(A;;GX;;;LS)"},
+		{URL: "http://+:80/Temporary_Listen_Addresses/", Users: []string{`\Everyone`}, SDDL: "D:(A;;GX;;;WD)"},
+		{URL: "https://*:5358/", Users: []string{`BUILTIN\Users`, `NT AUTHORITY\LOCAL SERVICE`}, SDDL: "D:(A;;GX;;;BU)(A;;GX;;;LS)"},
+		{URL: "http://+:10247/apps/", Users: []string{`NT AUTHORITY\Authenticated Users`}, SDDL: "D:(A;;GX;;;AU)"},
+	}
+	if got := parseURLACL(readNetsh(t, "http-urlacl-en.txt")); !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
 func TestURLPort(t *testing.T) {
 	for url, want := range map[string]uint16{
 		"HTTP://+:8080/x/": 8080, "http://127.0.0.1:8000:127.0.0.1/": 8000, "https://[::1]/": 443, "http://[::1]:81/": 81,
@@ -86,7 +99,7 @@ func TestURLPort(t *testing.T) {
 }
 
 func FuzzParseNetsh(f *testing.F) {
-	for _, name := range []string{"excludedportrange-en.txt", "excludedportrange-es.txt", "dynamicport-en.txt", "http-servicestate-requestq-en.txt"} {
+	for _, name := range []string{"excludedportrange-en.txt", "excludedportrange-es.txt", "dynamicport-en.txt", "http-servicestate-requestq-en.txt", "http-urlacl-en.txt"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "netsh", name))
 		if err != nil {
 			f.Fatal(err)
@@ -103,6 +116,11 @@ func FuzzParseNetsh(f *testing.F) {
 		}
 		if r, err := parseDynamicPortRange(b); err == nil && (r.Low == 0 || r.Low > r.High) {
 			t.Fatalf("bad dynamic range %+v", r)
+		}
+		for _, r := range parseURLACL(b) {
+			if !strings.Contains(strings.ToLower(r.URL), "://") {
+				t.Fatalf("a reservation of no URL: %+v", r)
+			}
 		}
 		for _, q := range parseHTTPServiceState(b) {
 			for _, u := range q.URLs {
