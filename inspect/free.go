@@ -271,6 +271,11 @@ func (plan *FreePlan) Acts(opts FreeOptions) bool {
 	})
 }
 
+// freePollInterval is how often free looks at the port while it waits: a
+// listing of one port's sockets, without owners, and a stat of each
+// holder, which cost a fraction of a millisecond.
+const freePollInterval = 20 * time.Millisecond
+
 // stopCommandTimeout bounds a manager's stop command: docker stop
 // waits 10 s for a container before it kills it.
 const stopCommandTimeout = 30 * time.Second
@@ -355,7 +360,7 @@ func waitFree(ctx context.Context, src Source, plan *FreePlan, acted []*FreeHold
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(freePollInterval):
 		}
 	}
 	rep, err := Run(ctx, src, nil, plan.portQuery)
