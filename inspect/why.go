@@ -471,11 +471,12 @@ func windowsReasons(src Source, req BindRequest, policy platform.PortPolicy) []B
 			r.Commands = []string{fmt.Sprintf("netsh int ipv4 delete excludedportrange protocol=%s startport=%d numberofports=%d", req.Protocol, ex.Low, int(ex.High)-int(ex.Low)+1)}
 		} else {
 			r.Summary = fmt.Sprintf("%d is in the excluded port range %s, which a service reserved (WinNAT, for Hyper-V, WSL 2 or Docker Desktop, most often): Windows lets no program bind it", req.Port, span)
-			r.Fix = "As an administrator, stop WinNAT, reserve the port for yourself, and start WinNAT again: it reserves its ranges elsewhere. Or move the dynamic range, which those services reserve from."
+			r.Fix = "As an administrator, stop WinNAT, reserve the port for yourself, and start WinNAT again: it reserves its ranges elsewhere. Or move the dynamic range, which those services reserve from, off the port (Windows's default is 49152 and up)."
 			r.Commands = []string{
 				"net stop winnat",
 				fmt.Sprintf("netsh int ipv4 add excludedportrange protocol=%s startport=%d numberofports=1", req.Protocol, req.Port),
 				"net start winnat",
+				fmt.Sprintf("netsh int ipv4 set dynamicport %s start=49152 num=16384", req.Protocol),
 			}
 		}
 		out = append(out, r)
