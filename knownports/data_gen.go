@@ -15553,7 +15553,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "See whether anything listens on 3372 and which process owns it: the last column of netstat is the PID, and tasklist /svc names the services that PID hosts. msdtc.exe (service MSDTC) there means TIP is enabled.",
-				Commands:   []string{"netstat -ano | findstr :3372", "tasklist /svc /FI \"PID eq <PID>\"", "portinspect 3372"},
+				Commands:   []string{"netstat -ano | findstr /C:\":3372 \"", "tasklist /svc /FI \"PID eq <PID>\"", "portinspect 3372"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: tasklist (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/tasklist)"},
 			},
 			{
@@ -15571,7 +15571,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Or set NetworkDtcAccessTip to 0, restart MSDTC, and check that 3372 is closed. The exact effect of this value is not verified against Microsoft's administration docs; the protocol specification [MS-CMOM] maps 0 (or a missing value) to MSDTC's \"Allow TIP\" security flag being false. Programs can do the same through IDtcNetworkAccessConfig::SetNetworkTIPAccess(FALSE). The PowerShell cmdlet Set-DtcNetworkSetting cannot: it has no TIP parameter.",
-				Commands:   []string{"reg add \"HKLM\\Software\\Microsoft\\MSDTC\\Security\" /v NetworkDtcAccessTip /t REG_DWORD /d 0 /f", "Restart-Service -Name MSDTC", "netstat -ano | findstr :3372"},
+				Commands:   []string{"reg add \"HKLM\\Software\\Microsoft\\MSDTC\\Security\" /v NetworkDtcAccessTip /t REG_DWORD /d 0 /f", "Restart-Service -Name MSDTC", "netstat -ano | findstr /C:\":3372 \""},
 				References: []string{"[MS-CMOM]: MSDTC Connection Manager: OleTx Management Protocol, section 3.3.1.2.1 Functional Registry Keys (https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-cmom/28fb3f2a-2e6c-47b6-933c-8380ca01ac0e)", "Microsoft Learn: IDtcNetworkAccessConfig::SetNetworkTIPAccess (https://learn.microsoft.com/en-us/previous-versions/windows/desktop/ms679896(v=vs.85))", "Microsoft Learn: Set-DtcNetworkSetting (https://learn.microsoft.com/en-us/powershell/module/msdtc/set-dtcnetworksetting)", "Microsoft Learn: reg add (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/reg-add)", "Microsoft Learn: Restart-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/restart-service)"},
 			},
 			{
@@ -15619,7 +15619,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find what listens on 21 and which service the PID hosts; FTPSVC in the tasklist output means the IIS FTP service.",
-				Commands:   []string{"netstat -ano | findstr :21", "Get-NetTCPConnection -LocalPort 21 -State Listen", "tasklist /svc /FI \"PID eq <PID>\"", "portinspect 21"},
+				Commands:   []string{"netstat -ano | findstr /C:\":21 \"", "Get-NetTCPConnection -LocalPort 21 -State Listen", "tasklist /svc /FI \"PID eq <PID>\"", "portinspect 21"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: Get-NetTCPConnection (https://learn.microsoft.com/en-us/powershell/module/nettcpip/get-nettcpconnection)", "Microsoft Learn: tasklist (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/tasklist)"},
 			},
 			{
@@ -15726,7 +15726,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "On a Windows version that still has the Telnet service, find the listener, stop and disable the service, and block the port.",
-				Commands:   []string{"netstat -ano | findstr :23", "tasklist /svc /FI \"PID eq <PID>\"", "Stop-Service -Name TlntSvr", "Set-Service -Name TlntSvr -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Block Telnet 23\" -Direction Inbound -Protocol TCP -LocalPort 23 -Action Block"},
+				Commands:   []string{"netstat -ano | findstr /C:\":23 \"", "tasklist /svc /FI \"PID eq <PID>\"", "Stop-Service -Name TlntSvr", "Set-Service -Name TlntSvr -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Block Telnet 23\" -Direction Inbound -Protocol TCP -LocalPort 23 -Action Block"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: tasklist (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/tasklist)", "Microsoft Learn: Set-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/set-service)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)"},
 			},
 			{
@@ -15775,7 +15775,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find the listener; if it is the deprecated SMTP Server feature and nothing needs it, stop and disable SMTPSVC, or block the port.",
-				Commands:   []string{"netstat -ano | findstr :25", "tasklist /svc /FI \"PID eq <PID>\"", "Stop-Service -Name SMTPSVC", "Set-Service -Name SMTPSVC -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Block SMTP 25\" -Direction Inbound -Protocol TCP -LocalPort 25 -Action Block"},
+				Commands:   []string{"netstat -ano | findstr /C:\":25 \"", "tasklist /svc /FI \"PID eq <PID>\"", "Stop-Service -Name SMTPSVC", "Set-Service -Name SMTPSVC -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Block SMTP 25\" -Direction Inbound -Protocol TCP -LocalPort 25 -Action Block"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: Set-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/set-service)", "Microsoft Learn: Features Removed or Deprecated in Windows Server 2012 (https://learn.microsoft.com/en-us/previous-versions/windows/it-pro/windows-server-2012-r2-and-2012/hh831568(v=ws.11))", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)"},
 			},
 			{
@@ -15972,7 +15972,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "If netstat shows PID 4, ask HTTP.sys which process registered the URL; for IIS, stop and disable the World Wide Web Publishing Service.",
-				Commands:   []string{"netstat -ano | findstr :80", "netsh http show servicestate view=requestq", "Stop-Service -Name W3SVC", "Set-Service -Name W3SVC -StartupType Disabled"},
+				Commands:   []string{"netstat -ano | findstr /C:\":80 \"", "netsh http show servicestate view=requestq", "Stop-Service -Name W3SVC", "Set-Service -Name W3SVC -StartupType Disabled"},
 				References: []string{"Microsoft Learn: netsh http commands (https://learn.microsoft.com/en-us/windows-server/networking/technologies/netsh/netsh-http)", "Microsoft Learn: HTTP Server API (https://learn.microsoft.com/en-us/windows/win32/http/http-api-start-page)", "Microsoft Learn: Set-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/set-service)"},
 			},
 			{
@@ -16149,7 +16149,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "On an Exchange server that does not need POP3, stop both POP3 services and keep them from starting.",
-				Commands:   []string{"netstat -ano | findstr :110", "Get-Service -Name MSExchangePOP3, MSExchangePOP3BE", "Stop-Service -Name MSExchangePOP3, MSExchangePOP3BE", "Set-Service -Name MSExchangePOP3 -StartupType Disabled", "Set-Service -Name MSExchangePOP3BE -StartupType Disabled"},
+				Commands:   []string{"netstat -ano | findstr /C:\":110 \"", "Get-Service -Name MSExchangePOP3, MSExchangePOP3BE", "Stop-Service -Name MSExchangePOP3, MSExchangePOP3BE", "Set-Service -Name MSExchangePOP3 -StartupType Disabled", "Set-Service -Name MSExchangePOP3BE -StartupType Disabled"},
 				References: []string{"Microsoft Learn: Enable and configure POP3 on an Exchange server (https://learn.microsoft.com/en-us/exchange/clients/pop3-and-imap4/configure-pop3)", "Microsoft Learn: Set-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/set-service)"},
 			},
 			{
@@ -16190,7 +16190,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "On an Exchange server that does not need IMAP, stop both IMAP4 services and keep them from starting.",
-				Commands:   []string{"netstat -ano | findstr :143", "Get-Service -Name MSExchangeIMAP4, MSExchangeIMAP4BE", "Stop-Service -Name MSExchangeIMAP4, MSExchangeIMAP4BE", "Set-Service -Name MSExchangeIMAP4 -StartupType Disabled", "Set-Service -Name MSExchangeIMAP4BE -StartupType Disabled"},
+				Commands:   []string{"netstat -ano | findstr /C:\":143 \"", "Get-Service -Name MSExchangeIMAP4, MSExchangeIMAP4BE", "Stop-Service -Name MSExchangeIMAP4, MSExchangeIMAP4BE", "Set-Service -Name MSExchangeIMAP4 -StartupType Disabled", "Set-Service -Name MSExchangeIMAP4BE -StartupType Disabled"},
 				References: []string{"Microsoft Learn: Enable and configure IMAP4 on an Exchange server (https://learn.microsoft.com/en-us/exchange/clients/pop3-and-imap4/configure-imap4)", "Microsoft Learn: Set-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/set-service)"},
 			},
 			{
@@ -16380,7 +16380,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Check for the LPD Service; if no UNIX client prints through it, stop it and remove the feature, or block the port.",
-				Commands:   []string{"netstat -ano | findstr :515", "Get-Service -Name LPDSVC", "Stop-Service -Name LPDSVC", "Disable-WindowsOptionalFeature -Online -FeatureName Printing-Foundation-LPDPrintService", "New-NetFirewallRule -DisplayName \"Block LPD 515\" -Direction Inbound -Protocol TCP -LocalPort 515 -Action Block"},
+				Commands:   []string{"netstat -ano | findstr /C:\":515 \"", "Get-Service -Name LPDSVC", "Stop-Service -Name LPDSVC", "Disable-WindowsOptionalFeature -Online -FeatureName Printing-Foundation-LPDPrintService", "New-NetFirewallRule -DisplayName \"Block LPD 515\" -Direction Inbound -Protocol TCP -LocalPort 515 -Action Block"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: Stop-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/stop-service)", "Microsoft Learn: Disable-WindowsOptionalFeature (https://learn.microsoft.com/en-us/powershell/module/dism/disable-windowsoptionalfeature)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)"},
 			},
 			{
@@ -17310,7 +17310,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "CUPS is not part of Windows. If something listens on 631, find the process and decide whether it should.",
-				Commands:   []string{"netstat -ano | findstr :631", "Get-NetTCPConnection -LocalPort 631 -State Listen", "portinspect 631"},
+				Commands:   []string{"netstat -ano | findstr /C:\":631 \"", "Get-NetTCPConnection -LocalPort 631 -State Listen", "portinspect 631"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: Get-NetTCPConnection (https://learn.microsoft.com/en-us/powershell/module/nettcpip/get-nettcpconnection)"},
 			},
 		},
@@ -17386,7 +17386,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "On Windows Server, check for Server for NFS and its shares; stop and disable it, or remove the role service, if nothing needs it.",
-				Commands:   []string{"netstat -ano | findstr :2049", "Get-Service -Name NfsService", "Get-NfsShare", "Stop-Service -Name NfsService", "Set-Service -Name NfsService -StartupType Disabled", "Uninstall-WindowsFeature -Name FS-NFS-Service"},
+				Commands:   []string{"netstat -ano | findstr /C:\":2049 \"", "Get-Service -Name NfsService", "Get-NfsShare", "Stop-Service -Name NfsService", "Set-Service -Name NfsService -StartupType Disabled", "Uninstall-WindowsFeature -Name FS-NFS-Service"},
 				References: []string{"Microsoft Learn: Network File System overview (https://learn.microsoft.com/en-us/windows-server/storage/nfs/nfs-overview)", "Microsoft Learn: Get-NfsShare (https://learn.microsoft.com/en-us/powershell/module/nfs/get-nfsshare)", "Microsoft Learn: Set-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/set-service)", "Microsoft Learn: Stop-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/stop-service)", "Microsoft Learn: Uninstall-WindowsFeature (https://learn.microsoft.com/en-us/powershell/module/servermanager/uninstall-windowsfeature)", "Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)"},
 			},
 		},
@@ -17429,7 +17429,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Windows has no built-in AirPlay Receiver. Find the process on 5000 or 7000 and judge it on its own.",
-				Commands:   []string{"netstat -ano | findstr \":5000 :7000\"", "Get-NetTCPConnection -LocalPort 5000,7000 -State Listen", "tasklist /svc /FI \"PID eq <PID>\"", "portinspect 5000,7000"},
+				Commands:   []string{"netstat -ano | findstr /C:\":5000 \" /C:\":7000 \"", "Get-NetTCPConnection -LocalPort 5000,7000 -State Listen", "tasklist /svc /FI \"PID eq <PID>\"", "portinspect 5000,7000"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: Get-NetTCPConnection (https://learn.microsoft.com/en-us/powershell/module/nettcpip/get-nettcpconnection)", "Microsoft Learn: tasklist (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/tasklist)"},
 			},
 		},
@@ -17502,7 +17502,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find the process on 5900 and the service it runs as; stop and disable the service if remote access is not needed, or block the port except from administration hosts.",
-				Commands:   []string{"netstat -ano | findstr :5900", "tasklist /svc /FI \"PID eq <PID>\"", "Stop-Service -Name <service>", "Set-Service -Name <service> -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Block VNC 5900\" -Direction Inbound -Protocol TCP -LocalPort 5900 -Action Block", "portinspect 5900"},
+				Commands:   []string{"netstat -ano | findstr /C:\":5900 \"", "tasklist /svc /FI \"PID eq <PID>\"", "Stop-Service -Name <service>", "Set-Service -Name <service> -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Block VNC 5900\" -Direction Inbound -Protocol TCP -LocalPort 5900 -Action Block", "portinspect 5900"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: tasklist (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/tasklist)", "Microsoft Learn: Stop-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/stop-service)", "Microsoft Learn: Set-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/set-service)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)"},
 			},
 		},
@@ -17580,7 +17580,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find the listener service, check it with lsnrctl, and stop and disable it if no local database needs remote clients; otherwise restrict 1521 with the firewall.",
-				Commands:   []string{"netstat -ano | findstr :1521", "Get-Service -Name \"Oracle*TNSListener\"", "lsnrctl status", "Stop-Service -Name \"Oracle*TNSListener\"", "Set-Service -Name OracleOraDB19Home1TNSListener -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Oracle listener from app servers\" -Direction Inbound -Protocol TCP -LocalPort 1521 -RemoteAddress 10.0.0.0/24 -Action Allow"},
+				Commands:   []string{"netstat -ano | findstr /C:\":1521 \"", "Get-Service -Name \"Oracle*TNSListener\"", "lsnrctl status", "Stop-Service -Name \"Oracle*TNSListener\"", "Set-Service -Name OracleOraDB19Home1TNSListener -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Oracle listener from app servers\" -Direction Inbound -Protocol TCP -LocalPort 1521 -RemoteAddress 10.0.0.0/24 -Action Allow"},
 				References: []string{"Oracle Database Platform Guide for Windows 10g: Oracle Net Services subkeys, OracleHOME_NAMETNSListener (https://docs.oracle.com/cd/B13789_01/win.101/b10113/ap_net.htm)", "Oracle Database Administrator's Reference for Windows 21c: Running Oracle Net Services (https://docs.oracle.com/en/database/oracle/oracle-database/21/ntqrf/running-oracle-net-services.html)", "Microsoft Learn: Stop-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/stop-service)", "Microsoft Learn: Set-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/set-service)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)"},
 			},
 			{
@@ -17622,7 +17622,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find epmd.exe and the service that started it; for a single node, set ERL_EPMD_ADDRESS=127.0.0.1 as a system environment variable and restart that service, or block 4369 from other hosts.",
-				Commands:   []string{"netstat -ano | findstr :4369", "tasklist /FI \"IMAGENAME eq epmd.exe\"", "New-NetFirewallRule -DisplayName \"Block epmd 4369\" -Direction Inbound -Protocol TCP -LocalPort 4369 -Action Block"},
+				Commands:   []string{"netstat -ano | findstr /C:\":4369 \"", "tasklist /FI \"IMAGENAME eq epmd.exe\"", "New-NetFirewallRule -DisplayName \"Block epmd 4369\" -Direction Inbound -Protocol TCP -LocalPort 4369 -Action Block"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: tasklist (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/tasklist)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)"},
 			},
 			{
@@ -17672,7 +17672,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find the owner. For Docker Desktop, clear \"Expose daemon on tcp://localhost:2375 without TLS\" under Settings > General and choose Apply & restart. For Docker Engine (dockerd.exe, service docker), remove the tcp:// entry from \"hosts\" in C:\\ProgramData\\docker\\config\\daemon.json and restart the service.",
-				Commands:   []string{"netstat -ano | findstr :2375", "Get-NetTCPConnection -LocalPort 2375 -State Listen", "tasklist /svc /FI \"PID eq <PID>\"", "notepad C:\\ProgramData\\docker\\config\\daemon.json", "Restart-Service -Name docker", "portinspect 2375"},
+				Commands:   []string{"netstat -ano | findstr /C:\":2375 \"", "Get-NetTCPConnection -LocalPort 2375 -State Listen", "tasklist /svc /FI \"PID eq <PID>\"", "notepad C:\\ProgramData\\docker\\config\\daemon.json", "Restart-Service -Name docker", "portinspect 2375"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: Get-NetTCPConnection (https://learn.microsoft.com/en-us/powershell/module/nettcpip/get-nettcpconnection)", "Docker docs: Change your Docker Desktop settings, Expose daemon on tcp://localhost:2375 without TLS (https://docs.docker.com/desktop/settings-and-maintenance/settings/)", "Docker docs: Docker daemon configuration overview (https://docs.docker.com/engine/daemon/)", "Microsoft Learn: Docker Engine on Windows (https://learn.microsoft.com/en-us/virtualization/windowscontainers/manage-docker/configure-docker-daemon)", "Microsoft Learn: Restart-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/restart-service)"},
 			},
 			{
@@ -17720,7 +17720,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find the owner, check the TLS settings in C:\\ProgramData\\docker\\config\\daemon.json, restart the docker service after a change, and block the port where no remote client needs it. Windows Firewall block rules win over allow rules, so to admit only some hosts narrow the allow rule with -RemoteAddress instead.",
-				Commands:   []string{"netstat -ano | findstr :2376", "Get-NetTCPConnection -LocalPort 2376 -State Listen", "Restart-Service -Name docker", "New-NetFirewallRule -DisplayName \"Block Docker TLS API 2376\" -Direction Inbound -Protocol TCP -LocalPort 2376 -Action Block", "portinspect 2376"},
+				Commands:   []string{"netstat -ano | findstr /C:\":2376 \"", "Get-NetTCPConnection -LocalPort 2376 -State Listen", "Restart-Service -Name docker", "New-NetFirewallRule -DisplayName \"Block Docker TLS API 2376\" -Direction Inbound -Protocol TCP -LocalPort 2376 -Action Block", "portinspect 2376"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: Get-NetTCPConnection (https://learn.microsoft.com/en-us/powershell/module/nettcpip/get-nettcpconnection)", "Microsoft Learn: Restart-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/restart-service)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)", "Docker docs: Docker daemon configuration overview (https://docs.docker.com/engine/daemon/)"},
 			},
 			{
@@ -17768,7 +17768,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Nothing from Microsoft listens here. Find the program (an etcd binary, a development cluster) and stop it or block the ports.",
-				Commands:   []string{"netstat -ano | findstr :2379", "tasklist /svc /FI \"PID eq <PID>\"", "New-NetFirewallRule -DisplayName \"Block etcd 2379-2380\" -Direction Inbound -Protocol TCP -LocalPort 2379-2380 -Action Block"},
+				Commands:   []string{"netstat -ano | findstr /C:\":2379 \"", "tasklist /svc /FI \"PID eq <PID>\"", "New-NetFirewallRule -DisplayName \"Block etcd 2379-2380\" -Direction Inbound -Protocol TCP -LocalPort 2379-2380 -Action Block"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: tasklist (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/tasklist)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)"},
 			},
 			{
@@ -17817,7 +17817,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find the process and its service; the service's command line shows which my.ini it reads (set bind-address there). Stop and disable the service if the database is not needed, or block the port.",
-				Commands:   []string{"netstat -ano | findstr :3306", "Get-CimInstance -ClassName Win32_Service -Filter \"Name LIKE 'MySQL%' OR Name LIKE 'MariaDB%'\" | Select-Object Name, State, PathName", "Stop-Service -Name <SERVICE>", "Set-Service -Name <SERVICE> -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Block MySQL 3306\" -Direction Inbound -Protocol TCP -LocalPort 3306 -Action Block", "portinspect 3306"},
+				Commands:   []string{"netstat -ano | findstr /C:\":3306 \"", "Get-CimInstance -ClassName Win32_Service -Filter \"Name LIKE 'MySQL%' OR Name LIKE 'MariaDB%'\" | Select-Object Name, State, PathName", "Stop-Service -Name <SERVICE>", "Set-Service -Name <SERVICE> -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Block MySQL 3306\" -Direction Inbound -Protocol TCP -LocalPort 3306 -Action Block", "portinspect 3306"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "MySQL Reference Manual: Starting MySQL as a Windows Service (https://dev.mysql.com/doc/refman/8.4/en/windows-start-service.html)", "MySQL Reference Manual: MySQL Server Configuration with MySQL Configurator (https://dev.mysql.com/doc/refman/8.4/en/mysql-configurator-workflow-server.html)", "Microsoft Learn: Stop-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/stop-service)", "Microsoft Learn: Set-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/set-service)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)"},
 			},
 			{
@@ -17865,7 +17865,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find the process and its service, then stop and disable it if unused, or keep it and block the port.",
-				Commands:   []string{"netstat -ano | findstr :5432", "Get-Service -Name postgresql*", "Stop-Service -Name <SERVICE>", "Set-Service -Name <SERVICE> -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Block PostgreSQL 5432\" -Direction Inbound -Protocol TCP -LocalPort 5432 -Action Block", "portinspect 5432"},
+				Commands:   []string{"netstat -ano | findstr /C:\":5432 \"", "Get-Service -Name postgresql*", "Stop-Service -Name <SERVICE>", "Set-Service -Name <SERVICE> -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Block PostgreSQL 5432\" -Direction Inbound -Protocol TCP -LocalPort 5432 -Action Block", "portinspect 5432"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: Get-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/get-service)", "Microsoft Learn: Stop-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/stop-service)", "Microsoft Learn: Set-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/set-service)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)"},
 			},
 			{
@@ -17907,7 +17907,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find the owner; stop and disable the RabbitMQ service if unused, or block the port.",
-				Commands:   []string{"netstat -ano | findstr :5672", "Get-Service -Name RabbitMQ", "Stop-Service -Name RabbitMQ", "Set-Service -Name RabbitMQ -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Block AMQP 5672\" -Direction Inbound -Protocol TCP -LocalPort 5672 -Action Block", "portinspect 5672"},
+				Commands:   []string{"netstat -ano | findstr /C:\":5672 \"", "Get-Service -Name RabbitMQ", "Stop-Service -Name RabbitMQ", "Set-Service -Name RabbitMQ -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Block AMQP 5672\" -Direction Inbound -Protocol TCP -LocalPort 5672 -Action Block", "portinspect 5672"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "RabbitMQ: Installing on Windows (https://www.rabbitmq.com/docs/install-windows)", "Microsoft Learn: Stop-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/stop-service)", "Microsoft Learn: Set-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/set-service)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)"},
 			},
 			{
@@ -17956,7 +17956,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find the owner: a Windows port of Redis running as a service, or another program (for example one forwarding to Redis in WSL or in a container). Stop the service if unused, or block the port.",
-				Commands:   []string{"netstat -ano | findstr :6379", "tasklist /svc /FI \"PID eq <PID>\"", "Stop-Service -Name <SERVICE>", "New-NetFirewallRule -DisplayName \"Block Redis 6379\" -Direction Inbound -Protocol TCP -LocalPort 6379 -Action Block", "portinspect 6379"},
+				Commands:   []string{"netstat -ano | findstr /C:\":6379 \"", "tasklist /svc /FI \"PID eq <PID>\"", "Stop-Service -Name <SERVICE>", "New-NetFirewallRule -DisplayName \"Block Redis 6379\" -Direction Inbound -Protocol TCP -LocalPort 6379 -Action Block", "portinspect 6379"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: tasklist (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/tasklist)", "Microsoft Learn: Stop-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/stop-service)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)"},
 			},
 		},
@@ -17993,7 +17993,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find the owner. If it is Docker Desktop and no local cluster is needed, clear Settings > Kubernetes > Enable Kubernetes.",
-				Commands:   []string{"netstat -ano | findstr :6443", "tasklist /svc /FI \"PID eq <PID>\"", "portinspect 6443"},
+				Commands:   []string{"netstat -ano | findstr /C:\":6443 \"", "tasklist /svc /FI \"PID eq <PID>\"", "portinspect 6443"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: tasklist (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/tasklist)", "Docker docs: Change your Docker Desktop settings, Kubernetes (https://docs.docker.com/desktop/settings-and-maintenance/settings/)"},
 			},
 			{
@@ -18035,7 +18035,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find the process and its command line, then end it.",
-				Commands:   []string{"netstat -ano | findstr :8000", "Get-CimInstance -ClassName Win32_Process -Filter \"ProcessId = <PID>\" | Select-Object CommandLine", "Stop-Process -Id <PID>", "portinspect 8000"},
+				Commands:   []string{"netstat -ano | findstr /C:\":8000 \"", "Get-CimInstance -ClassName Win32_Process -Filter \"ProcessId = <PID>\" | Select-Object CommandLine", "Stop-Process -Id <PID>", "portinspect 8000"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: Get-CimInstance (https://learn.microsoft.com/en-us/powershell/module/cimcmdlets/get-ciminstance)", "Microsoft Learn: Stop-Process (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/stop-process)"},
 			},
 			{
@@ -18075,7 +18075,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find the process and stop it if it should not be running.",
-				Commands:   []string{"netstat -ano | findstr :8888", "Get-CimInstance -ClassName Win32_Process -Filter \"ProcessId = <PID>\" | Select-Object CommandLine", "Stop-Process -Id <PID>"},
+				Commands:   []string{"netstat -ano | findstr /C:\":8888 \"", "Get-CimInstance -ClassName Win32_Process -Filter \"ProcessId = <PID>\" | Select-Object CommandLine", "Stop-Process -Id <PID>"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: Get-CimInstance (https://learn.microsoft.com/en-us/powershell/module/cimcmdlets/get-ciminstance)", "Microsoft Learn: Stop-Process (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/stop-process)"},
 			},
 			{
@@ -18125,7 +18125,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Nothing from Microsoft listens here. Find the program and its service, then stop it or block the port.",
-				Commands:   []string{"netstat -ano | findstr :9000", "tasklist /svc /FI \"PID eq <PID>\"", "New-NetFirewallRule -DisplayName \"Block 9000\" -Direction Inbound -Protocol TCP -LocalPort 9000 -Action Block"},
+				Commands:   []string{"netstat -ano | findstr /C:\":9000 \"", "tasklist /svc /FI \"PID eq <PID>\"", "New-NetFirewallRule -DisplayName \"Block 9000\" -Direction Inbound -Protocol TCP -LocalPort 9000 -Action Block"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: tasklist (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/tasklist)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)"},
 			},
 			{
@@ -18174,7 +18174,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find the process; stop it or block the port.",
-				Commands:   []string{"netstat -ano | findstr :9090", "Stop-Process -Id <PID>", "New-NetFirewallRule -DisplayName \"Block 9090\" -Direction Inbound -Protocol TCP -LocalPort 9090 -Action Block"},
+				Commands:   []string{"netstat -ano | findstr /C:\":9090 \"", "Stop-Process -Id <PID>", "New-NetFirewallRule -DisplayName \"Block 9090\" -Direction Inbound -Protocol TCP -LocalPort 9090 -Action Block"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: Stop-Process (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/stop-process)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)"},
 			},
 			{
@@ -18223,7 +18223,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Nothing from Microsoft listens here, and the Prometheus exporter for Windows (windows_exporter) uses 9182, not 9100: find the program and decide whether it should be reachable.",
-				Commands:   []string{"netstat -ano | findstr :9100", "tasklist /svc /FI \"PID eq <PID>\""},
+				Commands:   []string{"netstat -ano | findstr /C:\":9100 \"", "tasklist /svc /FI \"PID eq <PID>\""},
 				References: []string{"windows_exporter README, default port 9182 (https://github.com/prometheus-community/windows_exporter)", "Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: tasklist (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/tasklist)"},
 			},
 			{
@@ -18265,7 +18265,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find the process and its service; stop and disable it if unused, or block the ports.",
-				Commands:   []string{"netstat -ano | findstr :9200", "Get-Service -Name elasticsearch*", "Stop-Service -Name elasticsearch-service-x64", "Set-Service -Name elasticsearch-service-x64 -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Block Elasticsearch\" -Direction Inbound -Protocol TCP -LocalPort 9200,9300 -Action Block"},
+				Commands:   []string{"netstat -ano | findstr /C:\":9200 \"", "Get-Service -Name elasticsearch*", "Stop-Service -Name elasticsearch-service-x64", "Set-Service -Name elasticsearch-service-x64 -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Block Elasticsearch\" -Direction Inbound -Protocol TCP -LocalPort 9200,9300 -Action Block"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Elasticsearch Guide: Install Elasticsearch with .zip on Windows, elasticsearch-service-x64 (https://www.elastic.co/guide/en/elasticsearch/reference/current/zip-windows.html)", "Microsoft Learn: Stop-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/stop-service)", "Microsoft Learn: Set-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/set-service)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)"},
 			},
 			{
@@ -18307,7 +18307,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find the owner. On a worker node, admit only the control plane; block rules win over allow rules in Windows Firewall, so scope the allow rule with -RemoteAddress and make sure no broader rule opens the port.",
-				Commands:   []string{"netstat -ano | findstr :10250", "Get-NetFirewallPortFilter -Protocol TCP | Where-Object LocalPort -eq 10250 | Get-NetFirewallRule", "New-NetFirewallRule -DisplayName \"kubelet from control plane\" -Direction Inbound -Protocol TCP -LocalPort 10250 -RemoteAddress 10.0.0.0/24 -Action Allow", "portinspect 10250"},
+				Commands:   []string{"netstat -ano | findstr /C:\":10250 \"", "Get-NetFirewallPortFilter -Protocol TCP | Where-Object LocalPort -eq 10250 | Get-NetFirewallRule", "New-NetFirewallRule -DisplayName \"kubelet from control plane\" -Direction Inbound -Protocol TCP -LocalPort 10250 -RemoteAddress 10.0.0.0/24 -Action Allow", "portinspect 10250"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: Get-NetFirewallPortFilter (https://learn.microsoft.com/en-us/powershell/module/netsecurity/get-netfirewallportfilter)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)", "Kubernetes: Windows containers in Kubernetes (https://kubernetes.io/docs/concepts/windows/intro/)"},
 			},
 		},
@@ -18348,7 +18348,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "memcached has no official Windows build: find the program that holds the port (TCP or UDP) and stop it, or block both protocols.",
-				Commands:   []string{"netstat -ano | findstr :11211", "Get-NetUDPEndpoint -LocalPort 11211", "New-NetFirewallRule -DisplayName \"Block memcached TCP\" -Direction Inbound -Protocol TCP -LocalPort 11211 -Action Block", "New-NetFirewallRule -DisplayName \"Block memcached UDP\" -Direction Inbound -Protocol UDP -LocalPort 11211 -Action Block"},
+				Commands:   []string{"netstat -ano | findstr /C:\":11211 \"", "Get-NetUDPEndpoint -LocalPort 11211", "New-NetFirewallRule -DisplayName \"Block memcached TCP\" -Direction Inbound -Protocol TCP -LocalPort 11211 -Action Block", "New-NetFirewallRule -DisplayName \"Block memcached UDP\" -Direction Inbound -Protocol UDP -LocalPort 11211 -Action Block"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: Get-NetUDPEndpoint (https://learn.microsoft.com/en-us/powershell/module/nettcpip/get-netudpendpoint)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)"},
 			},
 		},
@@ -18384,7 +18384,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "windows",
 				Text:       "Find the owner; stop and disable the MongoDB service if unused (bindIp lives in its mongod.cfg), or block the port.",
-				Commands:   []string{"netstat -ano | findstr :27017", "Stop-Service -Name MongoDB", "Set-Service -Name MongoDB -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Block MongoDB 27017\" -Direction Inbound -Protocol TCP -LocalPort 27017 -Action Block", "portinspect 27017"},
+				Commands:   []string{"netstat -ano | findstr /C:\":27017 \"", "Stop-Service -Name MongoDB", "Set-Service -Name MongoDB -StartupType Disabled", "New-NetFirewallRule -DisplayName \"Block MongoDB 27017\" -Direction Inbound -Protocol TCP -LocalPort 27017 -Action Block", "portinspect 27017"},
 				References: []string{"Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "MongoDB Manual: mongod.exe, --serviceName default MongoDB (https://www.mongodb.com/docs/manual/reference/program/mongod.exe/)", "Microsoft Learn: Stop-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/stop-service)", "Microsoft Learn: Set-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/set-service)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)"},
 			},
 			{

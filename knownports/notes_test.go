@@ -3,13 +3,19 @@ package knownports
 import (
 	"errors"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 )
 
+// bareFindstr is a findstr of a port without /C: and the space after
+// it: "findstr :80", "findstr \":5000 :7000\"".
+var bareFindstr = regexp.MustCompile(`findstr\s+"?:\d`)
+
 // TestNotes checks every note of the embedded notes.yaml against the rules
 // its header states, including the editorial ones parsing does not enforce.
+
 func TestNotes(t *testing.T) {
 	db := Default()
 	if err := db.Err(); err != nil {
@@ -113,6 +119,10 @@ func TestNotes(t *testing.T) {
 					if strings.TrimSpace(c) == "" {
 						t.Error("empty command")
 					}
+					// findstr :80 also matches :8080 and :8000.
+					if bareFindstr.MatchString(c) {
+						t.Errorf("command %q: a bare findstr :N matches longer ports too: use findstr /C:\":N \" or Get-NetTCPConnection -LocalPort N", c)
+					}
 				}
 				for _, r := range a.References {
 					if !slices.Contains(n.References, r) {
@@ -158,7 +168,7 @@ func TestNote3372(t *testing.T) {
 		`"tip2"`, "RFC 2371", "deprecated", "Windows XP and Windows Server 2003",
 		`HKLM\Software\Microsoft\MSDTC\Security`, "NetworkDtcAccessTip", "not verified",
 		"dcomcnfg", "Get-DtcNetworkSetting", "SetNetworkTIPAccess",
-		"netstat -ano | findstr :3372", "tasklist /svc",
+		`netstat -ano | findstr /C:":3372 "`, "tasklist /svc",
 		"sc.exe config msdtc start= disabled", "New-NetFirewallRule",
 		"MS05-051", "CVE-2005-2119", "CVE-2005-1978", "CVE-2005-1979", "CVE-2005-1980",
 		"MS06-018", "CVE-2006-0034", "CVE-2006-1184", "CVE-2002-0224",

@@ -87,7 +87,7 @@ func TestPortAnswer(t *testing.T) {
 		"    Commonly seen:\n      windows: msdtc.exe (service MSDTC) — off by default.",
 		"    What to do on Windows:\n      1. See whether anything listens on 3372",
 		"      2. Look at MSDTC's network settings.",
-		"           netstat -ano | findstr :3372\n",
+		"           netstat -ano | findstr /C:\":3372 \"\n",
 		"    References:\n      - ",
 	)
 	if strings.Contains(full, "On any") || strings.Count(full, "What to do on Windows:") != 1 {

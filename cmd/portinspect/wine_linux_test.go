@@ -90,7 +90,7 @@ func TestWindowsBuildUnderWine(t *testing.T) {
 	}
 	// The answer on Windows: Windows's first step, queues unknown.
 	out, _, code = runCommand(t, append(wine, "3372"))
-	if code != 0 || !strings.Contains(out, "  What to do on Windows (step 1 of ") || !strings.Contains(out, "netstat -ano | findstr :3372") ||
+	if code != 0 || !strings.Contains(out, "  What to do on Windows (step 1 of ") || !strings.Contains(out, `netstat -ano | findstr /C:":3372 "`) ||
 		!strings.Contains(out, "Full entry: portinspect lookup 3372") {
 		t.Errorf("portinspect.exe 3372: exit %d:\n%s", code, out)
 	}
