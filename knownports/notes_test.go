@@ -15,7 +15,6 @@ var bareFindstr = regexp.MustCompile(`findstr\s+"?:\d`)
 
 // TestNotes checks every note of the embedded notes.yaml against the rules
 // its header states, including the editorial ones parsing does not enforce.
-
 func TestNotes(t *testing.T) {
 	db := Default()
 	if err := db.Err(); err != nil {
