@@ -23,6 +23,7 @@ const (
 	RuleSuspiciousExecutable = "suspicious-executable"
 	RuleOwnerlessListener    = "ownerless-listener"
 	RulePartialCoverage      = "partial-coverage"
+	RuleUnexpectedProgram    = "unexpected-program"
 )
 
 // Finding is one thing an audit flags about the machine's listeners.
@@ -162,6 +163,58 @@ func groupListeners(socks []Socket) []*listenerGroup {
 	return groups
 }
 
+// servedNotes are the notes whose risk applies to socks: the note their
+// holder matches, where one does (9090 held by prometheus is not Cockpit),
+// else every note about a service on the port.
+func servedNotes(socks []*Socket, notes []*knownports.Note) []*knownports.Note {
+	for _, s := range socks {
+		if s.Match == knownports.MatchExpected && s.Note != nil && !s.Note.Wide() {
+			return []*knownports.Note{s.Note}
+		}
+	}
+	var out []*knownports.Note
+	for _, n := range notes {
+		if !n.Wide() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// unexpectedPrograms finds listeners held by a program their port's note
+// does not expect: a python3 on 6379 is not Redis, whatever the port
+// says. The note's risk applies (at least medium beyond loopback: an
+// unexplained program is listening there), and its loopback risk on
+// loopback.
+func unexpectedPrograms(g *listenerGroup, here string) []Finding {
+	var out []Finding
+	for _, loopback := range []bool{false, true} {
+		var socks []*Socket
+		for _, s := range g.sockets {
+			if s.Match == knownports.MatchUnexpected && (s.Exposure == ExposureLoopback) == loopback {
+				socks = append(socks, s)
+			}
+		}
+		if len(socks) == 0 {
+			continue
+		}
+		n := socks[0].Note
+		severity := max(n.Risk, knownports.RiskMedium)
+		if loopback {
+			severity = n.RiskLoopback
+		}
+		procs := holders(socks)
+		out = append(out, Finding{
+			Rule: RuleUnexpectedProgram, Severity: severity,
+			Message: fmt.Sprintf("%s on %s is not the program expected there: expected %s (%s); held by %s",
+				addresses(socks), n.Title, n.ExpectedText(here), n.ID(), describeHolders(socks)),
+			Port: g.port, Protocol: g.proto, Sockets: socks, Processes: procs,
+			Advice: unknownListenerAdvice(here, g.port, g.proto, procs),
+		})
+	}
+	return out
+}
+
 // kernelServices are listeners the kernel itself holds, by port and
 // protocol: no process is expected.
 var kernelServices = map[[2]int]string{
@@ -217,24 +270,23 @@ func groupFindings(g *listenerGroup, rep *Report, db *knownports.DB, here string
 	// machines: the note's risk on loopback. Where nothing says (NAT rules
 	// unread, its own interface), it keeps the note's risk.
 	for _, part := range byNetnsReach(rep, inNetns) {
-		for _, n := range entry.Notes {
-			if !n.Wide() {
-				out = append(out, netnsFinding(g, n, part, here))
-			}
+		for _, n := range servedNotes(part.sockets, entry.Notes) {
+			out = append(out, netnsFinding(g, n, part, here))
 		}
 	}
 
 	if len(exposed) > 0 {
 		procs := holders(exposed)
 		named := false
-		for _, n := range entry.Notes {
-			if n.Wide() {
-				continue
-			}
+		for _, n := range servedNotes(exposed, entry.Notes) {
 			named = true
 			msg := fmt.Sprintf("%s is reachable beyond loopback on %s", n.Title, addresses(exposed))
 			advice := FillPID(AdvicePlatformFirst(n.Advice, here), procs)
-			if to, containerPort := publishedTo(exposed); to != "" {
+			to, containerPort := publishedTo(exposed)
+			switch {
+			case to == "" && len(procs) > 0:
+				msg += ", held by " + describeHolders(exposed)
+			case to != "":
 				msg += ", published to " + to
 				advice = append([]knownports.Advice{publishOnLoopback(g.port, containerPort)}, advice...)
 			}
@@ -254,6 +306,8 @@ func groupFindings(g *listenerGroup, rep *Report, db *knownports.DB, here string
 			})
 		}
 	}
+
+	out = append(out, unexpectedPrograms(g, here)...)
 
 	for _, p := range holders(g.sockets) {
 		suspect := suspectExecutable(p)
@@ -427,6 +481,9 @@ func netnsFinding(g *listenerGroup, n *knownports.Note, part *netnsPart, here st
 		Sockets: part.sockets, Processes: procs, Advice: FillPID(AdvicePlatformFirst(n.Advice, here), procs),
 	}
 	where := fmt.Sprintf("%s listens on %s in %s", n.Title, addresses(part.sockets), netnsNames(part.sockets))
+	if len(holders(part.sockets)) > 0 {
+		where += ", held by " + describeHolders(part.sockets)
+	}
 	const notBeyond = "reachable from this host and that namespace's network (a container bridge), not from other machines (unless they route to it through this host)"
 	switch part.reach {
 	case reachWide:

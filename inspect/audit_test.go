@@ -236,9 +236,9 @@ func TestAuditContainers(t *testing.T) {
 	want := []string{
 		"critical | Redis server is reachable beyond loopback on 0.0.0.0:6379, published to container web1 port 6379/tcp | Publish the container's port on 127.0.0.1 ",
 		knownports.Default().Port(5432).Only("tcp").Notes[0].Risk.String() + " | " + knownports.Default().Port(5432).Only("tcp").Notes[0].Title +
-			" listens on 0.0.0.0:5432 in network namespace pid 4242: reachable from other machines if that namespace has an interface or a published port of theirs | " +
+			" listens on 0.0.0.0:5432 in network namespace pid 4242, held by postgres (pid 30): reachable from other machines if that namespace has an interface or a published port of theirs | " +
 			fmt.Sprintf("%.42s", AdvicePlatformFirst(knownports.Default().Port(5432).Only("tcp").Notes[0].Advice, "linux")[0].Text),
-		"low | Redis server listens on 0.0.0.0:6379 in network namespace e150162819d6 (container cache), which publishes no port: reachable from this host and that namespace's network (a container bridge), not from other machines (unless they route to it through this host) | " +
+		"low | Redis server listens on 0.0.0.0:6379 in network namespace e150162819d6 (container cache), held by redis-server (pid 10), which publishes no port: reachable from this host and that namespace's network (a container bridge), not from other machines (unless they route to it through this host) | " +
 			fmt.Sprintf("%.42s", AdvicePlatformFirst(knownports.Default().Port(6379).Only("tcp").Notes[0].Advice, "linux")[0].Text),
 	}
 	if !slices.Equal(got, want) {
@@ -293,9 +293,9 @@ func TestAuditPublishedNetns(t *testing.T) {
 	const redis = "Redis server listens on 0.0.0.0:6379 in network namespace "
 	first := fmt.Sprintf("%.52s", AdvicePlatformFirst(knownports.Default().Port(6379).Only("tcp").Notes[0].Advice, "linux")[0].Text)
 	want := []string{
-		"critical | " + redis + "netns-wide (container wide), published on *:26379/tcp: reachable from other machines | Publish the container's port on 127.0.0.1 only, so t",
-		"low | " + redis + "netns-local (container local), published on 127.0.0.1:16379/tcp only: reachable from this host and that namespace's network (a container bridge), not from other machines (unless they route to it through this host) | " + first,
-		"low | " + redis + "netns-none (container none), which publishes no port: reachable from this host and that namespace's network (a container bridge), not from other machines (unless they route to it through this host) | " + first,
+		"critical | " + redis + "netns-wide (container wide), held by redis-server (pid 20), published on *:26379/tcp: reachable from other machines | Publish the container's port on 127.0.0.1 only, so t",
+		"low | " + redis + "netns-local (container local), held by redis-server (pid 21), published on 127.0.0.1:16379/tcp only: reachable from this host and that namespace's network (a container bridge), not from other machines (unless they route to it through this host) | " + first,
+		"low | " + redis + "netns-none (container none), held by redis-server (pid 22), which publishes no port: reachable from this host and that namespace's network (a container bridge), not from other machines (unless they route to it through this host) | " + first,
 	}
 	if got := findings(machine()); !slices.Equal(got, want) {
 		t.Errorf("findings\n %q\nwant\n %q", got, want)
@@ -307,7 +307,7 @@ func TestAuditPublishedNetns(t *testing.T) {
 	// listener could not be told, or forwards on, or the audit left a rule
 	// out: that rule may lead to this one.
 	const unknownSuffix = ": reachable from other machines if that namespace has an interface or a published port of theirs | "
-	unknown := "critical | " + redis + "netns-local (container local), network namespace netns-none (container none)" + unknownSuffix + first
+	unknown := "critical | " + redis + "netns-local (container local), network namespace netns-none (container none), held by redis-server (pid 21), redis-server (pid 22)" + unknownSuffix + first
 	for name, change := range map[string]func(m *platformtest.Fake){
 		"not isolated": func(m *platformtest.Fake) {
 			for i := range m.SocketList {
@@ -366,8 +366,8 @@ func TestAuditPublishedNetns(t *testing.T) {
 	m.NATErr = fmt.Errorf("reading NAT rules: %w", fs.ErrPermission)
 	m.NAT = nil
 	got := findings(m)
-	want = []string{"critical | " + redis + "netns-wide (container wide), network namespace netns-local (container local), network namespace netns-none (container none): " +
-		"reachable from other machines if that namespace has an interface or a published port of theirs | " + first}
+	want = []string{"critical | " + redis + "netns-wide (container wide), network namespace netns-local (container local), network namespace netns-none (container none), " +
+		"held by redis-server (pid 20), redis-server (pid 21), redis-server (pid 22): reachable from other machines if that namespace has an interface or a published port of theirs | " + first}
 	if !slices.Equal(got, want) {
 		t.Errorf("without the rules\n %q\nwant\n %q", got, want)
 	}

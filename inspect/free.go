@@ -252,7 +252,7 @@ func serviceStop(p *Process, goos string) ([]string, string) {
 			return nil, "Windows services " + p.Service
 		}
 		return []string{"sc.exe", "stop", p.Service}, "Windows service " + p.Service
-	case "darwin":
+	case "macos":
 		// A LaunchAgent runs in its user's GUI domain; a LaunchDaemon,
 		// whatever user it runs as, in the system domain.
 		domain := "system/"

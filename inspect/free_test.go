@@ -66,7 +66,7 @@ func TestPlanFree(t *testing.T) {
 		{"windows", 9001, "700 stop", "", "several services"},
 		{"windows", 49664, "800 refuse", "", "cannot run without"},
 		{"windows", 135, "900 stop", "sc.exe stop RpcSs", ""},
-		{"darwin", 9000, "600 stop", "launchctl bootout gui/1000/app-gnome-term.scope", ""},
+		{"macos", 9000, "600 stop", "launchctl bootout gui/1000/app-gnome-term.scope", ""},
 	} {
 		q := Query{Ports: PortSet{{PortRange: platform.PortRange{Low: tt.port, High: tt.port, TCP: true, UDP: true}}}}
 		plan, err := PlanFree(context.Background(), fake(tt.goos), q)

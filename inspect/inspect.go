@@ -117,6 +117,11 @@ type Socket struct {
 	// rules forward to while its holder keeps the port, as Podman's
 	// conmon does.
 	Published []*Publication
+	// Note is the known-ports note about a listener's port that its
+	// holder matches, or the one that says what should hold it; Match
+	// says which (nil and "" for sockets no note covers).
+	Note  *knownports.Note
+	Match knownports.Match
 }
 
 // Container is the container of a process holding s or, failing that, of
@@ -308,6 +313,7 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 	}
 	if db != nil {
 		nameServices(db, rep.Sockets, listening)
+		matchNotes(db, rep.Sockets, rep.Host.OS)
 		rep.KnownPorts = knownPortsFor(db, q, rep.Sockets)
 	}
 	return rep, nil
@@ -526,6 +532,57 @@ func nameServices(db *knownports.DB, socks []Socket, listening map[portKey]bool)
 		}
 		s.Service = db.ServiceName(port, s.Protocol.String())
 	}
+}
+
+// matchNotes finds, for each listener, the note about its port that its
+// holder matches (a port shared by several meanings, as 9090 is by
+// Prometheus and Cockpit, takes the holder's), or else the note that
+// says what should hold it; a match names the listener's service.
+// os is the Host's, which spells systems as the notes do.
+func matchNotes(db *knownports.DB, socks []Socket, os string) {
+	for i := range socks {
+		s := &socks[i]
+		if !s.Listening() || s.Role != RoleLocal {
+			continue
+		}
+		h, known := holderOf(s, os)
+		note, m := db.NoteFor(s.Local.Port(), s.Protocol.String(), h)
+		if note == nil {
+			continue
+		}
+		if !known {
+			m = knownports.MatchUnknown
+		}
+		s.Note, s.Match = note, m
+		if m == knownports.MatchExpected && len(note.Aliases) > 0 && !note.Wide() {
+			s.Service = note.ID()
+		}
+	}
+}
+
+// holderOf is the program that serves s: its holder, or, for a holder
+// that only forwards (docker-proxy, conmon), the program listening behind
+// it when that is known. known is false when neither can be told.
+func holderOf(s *Socket, platform string) (knownports.Holder, bool) {
+	h := knownports.Holder{Platform: platform}
+	procs := s.Processes
+	if slices.ContainsFunc(procs, forwarder) {
+		procs = nil
+		for _, pub := range s.Published {
+			if pub.finalListeners() {
+				for _, l := range pub.Listeners {
+					procs = append(procs, l.Processes...)
+				}
+			}
+		}
+		h.Platform = "linux" // containers run on Linux
+	}
+	if len(procs) == 0 {
+		return h, false
+	}
+	p := procs[0]
+	h.Name, h.Exe, h.Service = p.Name, p.Exe, p.Service
+	return h, true
 }
 
 // knownPortsFor returns the database entries a report should carry, each

@@ -400,7 +400,7 @@ func ephemeralReason(req BindRequest, policy platform.PortPolicy, goos string) B
 	switch goos {
 	case "windows":
 		r.Commands = []string{fmt.Sprintf("netsh int ipv4 add excludedportrange protocol=%s startport=%d numberofports=1", req.Protocol, req.Port)}
-	case "darwin":
+	case "macos":
 		r.Fix = "macOS cannot reserve one port: use a port below the range, or move the range's start above it."
 		r.Commands = nil
 		if req.Port < 65535 {

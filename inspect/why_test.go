@@ -94,7 +94,7 @@ func TestWhyOtherSystems(t *testing.T) {
 	}, ExcludedSource: "netsh int ipv4 show excludedportrange protocol=tcp"}
 	darwin := func(socks ...platform.Socket) *platformtest.Fake {
 		f := windows(socks...)
-		f.Machine.OS = "darwin"
+		f.Machine.OS = "macos"
 		return f
 	}
 	mac := platform.PortPolicy{PrivilegedBelow: 1024, WildcardUnprivileged: true}

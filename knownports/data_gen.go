@@ -18189,17 +18189,16 @@ var curatedNotes = []*Note{
 	{
 		Ports:        []PortRange{{Low: 9100, High: 9100}},
 		Protocols:    []string{"tcp"},
-		Title:        "Prometheus node_exporter or printer raw port (JetDirect)",
-		Aliases:      []string{"node-exporter", "jetdirect"},
-		Platforms:    []string{"any"},
+		Title:        "Prometheus node_exporter",
+		Aliases:      []string{"node-exporter"},
+		Platforms:    []string{"linux", "macos"},
 		Risk:         RiskMedium,
 		RiskLoopback: RiskInfo,
-		Summary:      "IANA registers 9100 (tcp and udp) twice, as \"hp-pdl-datastr\" (PDL Data Streaming Port) and \"pdl-datastream\" (Printer PDL Data Stream): the raw printing port HP's JetDirect made standard, also called AppSocket, which CUPS reaches with socket:// URIs. Bytes sent to a printer's 9100 go straight to its print engine, with no authentication. On a Linux or macOS host the usual listener is instead the Prometheus node_exporter (default :9100, all interfaces), which serves the machine's metrics (kernel and OS versions, filesystems, network interfaces, hardware) to anyone who asks unless a web configuration file adds TLS or basic authentication; small print servers such as p910nd also listen here. Beyond loopback: medium (unauthenticated printing on a printer, host reconnaissance from node_exporter). On loopback: info.",
+		Summary:      "IANA registers 9100 for raw printing (see the printer note on the same port), but on a Linux or macOS host the usual listener is the Prometheus node_exporter (default :9100, all interfaces, in Prometheus's list of default ports), which serves the machine's metrics (kernel and OS versions, filesystems, network interfaces, hardware) to anyone who asks unless a web configuration file adds TLS or basic authentication. Beyond loopback: medium (host reconnaissance). On loopback: info.",
 		CommonlySeen: []Seen{
-			{Platform: "linux", Program: "node_exporter", Service: "prometheus-node-exporter.service", Default: "off", Note: "Debian and Ubuntu package name and unit; flags come from ARGS in /etc/default/prometheus-node-exporter."},
+			{Platform: "linux", Program: "node_exporter", Service: "node_exporter.service", Default: "off", Note: "The upstream binary, as installed from a release tarball."},
+			{Platform: "linux", Program: "prometheus-node-exporter", Service: "prometheus-node-exporter.service", Default: "off", Note: "Debian and Ubuntu's package, binary and unit (Linux shows the process as prometheus-node, its first 15 bytes); flags come from ARGS in /etc/default/prometheus-node-exporter."},
 			{Platform: "macos", Program: "node_exporter", Service: "homebrew.mxcl.node_exporter", Default: "off", Note: "Installed and started with Homebrew."},
-			{Platform: "linux", Program: "p910nd", Service: "", Default: "off", Note: "A small printer daemon that passes jobs on 9100 + n straight to printer n."},
-			{Platform: "any", Program: "", Service: "JetDirect / AppSocket", Default: "on", Note: "Network printers and print servers listen on 9100 out of the box."},
 		},
 		Advice: []Advice{
 			{
@@ -18226,6 +18225,23 @@ var curatedNotes = []*Note{
 				Commands:   []string{"netstat -ano | findstr /C:\":9100 \"", "tasklist /svc /FI \"PID eq <PID>\""},
 				References: []string{"windows_exporter README, default port 9182 (https://github.com/prometheus-community/windows_exporter)", "Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: tasklist (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/tasklist)"},
 			},
+		},
+		References: []string{"IANA Service Name and Transport Protocol Port Number Registry: hp-pdl-datastr and pdl-datastream, 9100 (https://www.iana.org/assignments/service-names-port-numbers/service-names-port-numbers.xhtml?search=9100)", "Prometheus wiki: Default port allocations, 9100 Node exporter (https://github.com/prometheus/prometheus/wiki/Default-port-allocations)", "Prometheus node_exporter README, --web.listen-address and TLS/basic auth (https://github.com/prometheus/node_exporter)", "Prometheus: Security model, exporters (https://prometheus.io/docs/operating/security/)", "Debian package prometheus-node-exporter: /usr/bin/prometheus-node-exporter (https://packages.debian.org/bookworm/prometheus-node-exporter)", "windows_exporter README, default port 9182 (https://github.com/prometheus-community/windows_exporter)", "ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "Prometheus: Monitoring Linux host metrics with the Node Exporter (https://prometheus.io/docs/guides/node-exporter/)", "ufw(8) (https://manpages.ubuntu.com/manpages/noble/en/man8/ufw.8.html)", "systemctl(1) (https://man7.org/linux/man-pages/man1/systemctl.1.html)", "lsof (https://github.com/lsof-org/lsof)", "Homebrew: brew services (https://github.com/Homebrew/homebrew-services)", "Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: tasklist (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/tasklist)"},
+	},
+	{
+		Ports:        []PortRange{{Low: 9100, High: 9100}},
+		Protocols:    []string{"tcp"},
+		Title:        "Printer raw port (JetDirect, AppSocket)",
+		Aliases:      []string{"jetdirect", "appsocket"},
+		Platforms:    []string{"any"},
+		Risk:         RiskMedium,
+		RiskLoopback: RiskInfo,
+		Summary:      "IANA registers 9100 (tcp and udp) twice, as \"hp-pdl-datastr\" (PDL Data Streaming Port) and \"pdl-datastream\" (Printer PDL Data Stream): the raw printing port HP's JetDirect made standard, also called AppSocket, which CUPS reaches with socket:// URIs. Bytes sent to a printer's 9100 go straight to its print engine, with no authentication. On hosts, small print servers such as p910nd listen here too. Beyond loopback: medium (unauthenticated printing). On loopback: info.",
+		CommonlySeen: []Seen{
+			{Platform: "linux", Program: "p910nd", Service: "", Default: "off", Note: "A small printer daemon that passes jobs on 9100 + n straight to printer n."},
+			{Platform: "any", Program: "", Service: "JetDirect / AppSocket", Default: "on", Note: "Network printers and print servers listen on 9100 out of the box."},
+		},
+		Advice: []Advice{
 			{
 				Platform:   "any",
 				Text:       "On a printer, 9100 cannot be given a password: keep printers on a network segment only print servers and users can reach, and where the printer's administration page offers it, turn raw printing off if jobs go through IPP or a print server instead.",
@@ -18233,7 +18249,7 @@ var curatedNotes = []*Note{
 				References: []string{"LPRng Reference Manual: The Socket API, HP JetDirect port 9100 (https://lprng.sourceforge.net/LPRng-Reference-Multipart/socketapi.htm)"},
 			},
 		},
-		References: []string{"IANA Service Name and Transport Protocol Port Number Registry: hp-pdl-datastr and pdl-datastream, 9100 (https://www.iana.org/assignments/service-names-port-numbers/service-names-port-numbers.xhtml?search=9100)", "Prometheus wiki: Default port allocations, 9100 Node exporter (https://github.com/prometheus/prometheus/wiki/Default-port-allocations)", "Prometheus node_exporter README, --web.listen-address and TLS/basic auth (https://github.com/prometheus/node_exporter)", "Prometheus: Security model, exporters (https://prometheus.io/docs/operating/security/)", "LPRng Reference Manual: The Socket API, HP JetDirect port 9100 (https://lprng.sourceforge.net/LPRng-Reference-Multipart/socketapi.htm)", "CUPS: Using Network Printers, AppSocket and socket:// (https://www.cups.org/doc/network.html)", "p910nd: port 910n printer daemon (https://p910nd.sourceforge.net)", "windows_exporter README, default port 9182 (https://github.com/prometheus-community/windows_exporter)", "ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "Prometheus: Monitoring Linux host metrics with the Node Exporter (https://prometheus.io/docs/guides/node-exporter/)", "ufw(8) (https://manpages.ubuntu.com/manpages/noble/en/man8/ufw.8.html)", "systemctl(1) (https://man7.org/linux/man-pages/man1/systemctl.1.html)", "lsof (https://github.com/lsof-org/lsof)", "Homebrew: brew services (https://github.com/Homebrew/homebrew-services)", "Microsoft Learn: netstat (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/netstat)", "Microsoft Learn: tasklist (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/tasklist)"},
+		References: []string{"IANA Service Name and Transport Protocol Port Number Registry: hp-pdl-datastr and pdl-datastream, 9100 (https://www.iana.org/assignments/service-names-port-numbers/service-names-port-numbers.xhtml?search=9100)", "LPRng Reference Manual: The Socket API, HP JetDirect port 9100 (https://lprng.sourceforge.net/LPRng-Reference-Multipart/socketapi.htm)", "CUPS: Using Network Printers, AppSocket and socket:// (https://www.cups.org/doc/network.html)", "p910nd: port 910n printer daemon (https://p910nd.sourceforge.net)"},
 	},
 	{
 		Ports:        []PortRange{{Low: 9200, High: 9200}, {Low: 9300, High: 9300}},

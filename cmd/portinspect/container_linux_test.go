@@ -248,11 +248,11 @@ func TestPodmanPublishedPort(t *testing.T) {
 	http := knownports.Default().Port(8080).Only("tcp").Notes[0]
 	for msg, sev := range map[string]string{
 		"Redis server is reachable beyond loopback on 0.0.0.0:6379, published to container " + redis + " port 8080/tcp": "critical",
-		fmt.Sprintf("%s listens on *:8080 in network namespace %s (container %s), published on 127.0.0.1:%d/tcp only: "+
+		fmt.Sprintf("%s listens on *:8080 in network namespace %s (container %s), held by httpd (pid %s), published on 127.0.0.1:%d/tcp only: "+
 			"reachable from this host and that namespace's network (a container bridge), not from other machines (unless they route to it through this host)",
-			http.Title, podman("inspect", "-f", "{{.NetworkSettings.SandboxKey}}", name)[len("/run/netns/"):], name, port): http.RiskLoopback.String(),
-		fmt.Sprintf("%s listens on *:8080 in network namespace %s (container %s), published on *:6379/tcp: reachable from other machines",
-			http.Title, podman("inspect", "-f", "{{.NetworkSettings.SandboxKey}}", redis)[len("/run/netns/"):], redis): http.Risk.String(),
+			http.Title, podman("inspect", "-f", "{{.NetworkSettings.SandboxKey}}", name)[len("/run/netns/"):], name, podman("inspect", "-f", "{{.State.Pid}}", name), port): http.RiskLoopback.String(),
+		fmt.Sprintf("%s listens on *:8080 in network namespace %s (container %s), held by httpd (pid %s), published on *:6379/tcp: reachable from other machines",
+			http.Title, podman("inspect", "-f", "{{.NetworkSettings.SandboxKey}}", redis)[len("/run/netns/"):], redis, podman("inspect", "-f", "{{.State.Pid}}", redis)): http.Risk.String(),
 	} {
 		f := auditFinding(t, in, func(m string) bool { return m == msg })
 		if f.Severity != sev {
@@ -481,7 +481,7 @@ func TestAllNamespaces(t *testing.T) {
 
 	// audit -A: Redis on 0.0.0.0 in that namespace, which no runtime says
 	// is unpublished, keeps the note's risk and says where it listens.
-	startListener(t, inNS, "tcp4:0.0.0.0:6379")
+	redisPID, _ := startListener(t, inNS, "tcp4:0.0.0.0:6379")
 	out, _, _ = portinspect(t, nil, "audit", "-A", "-o", "json")
 	var audit struct {
 		Findings []struct{ Rule, Severity, Message string }
@@ -489,7 +489,7 @@ func TestAllNamespaces(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &audit); err != nil {
 		t.Fatal(err)
 	}
-	want := "Redis server listens on 0.0.0.0:6379 in network namespace " + ns + ": reachable from other machines if that namespace has an interface or a published port of theirs"
+	want := "Redis server listens on 0.0.0.0:6379 in network namespace " + ns + ", held by pi-listen (pid " + strconv.Itoa(redisPID) + "): reachable from other machines if that namespace has an interface or a published port of theirs"
 	found := false
 	for _, f := range audit.Findings {
 		found = found || f.Rule == "exposed-risky-service" && f.Severity == "critical" && f.Message == want

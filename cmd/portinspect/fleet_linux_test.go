@@ -139,14 +139,14 @@ func TestFleetPlaybook(t *testing.T) {
 
 	// The Docker API on every interface: a critical finding, and a listener
 	// the policy denies. ansible-playbook exits 2 when a host fails.
-	startListenerAt(t, inNS, helper, "tcp4:0.0.0.0:2375")
+	startListenerAt(t, inNS, helper, "-comm", "dockerd", "tcp4:0.0.0.0:2375") // the program the note expects
 	out, code = play()
 	if code != 2 {
 		t.Errorf("with a denied listener: exit %d, want 2\n%s", code, out)
 	}
 	expect(out, "localhost: 1 finding(s) at or above high, policy FAILS",
 		"audit: 1 finding(s) at or above high: critical exposed-risky-service 2375/tcp: ",
-		"/etc/policy.yaml:6 deny 2375: listening on 0.0.0.0:2375/tcp by pi-listen",
+		"/etc/policy.yaml:6 deny 2375: listening on 0.0.0.0:2375/tcp by dockerd",
 		"(the Docker API must not listen)")
 
 	writeFile(t, filepath.Join(work, "policy.yaml"), "require:\n  - port: 70000\n", 0o644)
@@ -292,8 +292,10 @@ alerting:
 	}
 	slices.Sort(got)
 	want := []string{
-		"firing PortinspectCriticalFinding 1e+00 severity=critical instance=" + exporter,
-		"firing PortinspectHighFinding 2e+00 severity=high instance=" + exporter,
+		// Each listener's exposed-risky-service and, since neither holder
+		// is the program its note expects, unexpected-program.
+		"firing PortinspectCriticalFinding 2e+00 severity=critical instance=" + exporter,
+		"firing PortinspectHighFinding 4e+00 severity=high instance=" + exporter,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("alerts\n %q\nwant\n %q", got, want)

@@ -35,6 +35,8 @@ type jsonSocket struct {
 	DualStack     *bool          `json:"dual_stack,omitempty"`
 	Device        string         `json:"device,omitempty"`
 	Role          string         `json:"role,omitempty"`
+	Match         string         `json:"match,omitempty"`
+	Note          string         `json:"note,omitempty"`
 }
 
 // jsonProcesses converts each process once, as the reference model.
@@ -56,6 +58,9 @@ func (procs jsonProcesses) socket(s *inspect.Socket) *jsonSocket {
 	}
 	if s.Inode != 0 {
 		js.Inode = &s.Inode
+	}
+	if s.Note != nil {
+		js.Match, js.Note = string(s.Match), s.Note.ID()
 	}
 	if s.UID >= 0 {
 		js.UID = &s.UID

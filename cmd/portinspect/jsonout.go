@@ -395,6 +395,10 @@ func (jw *jsonWriter) appendSocket(b []byte, s *inspect.Socket) ([]byte, error) 
 		b = appendJSONField(b, ", ", "name", s.Netns.Name)
 		b = append(b, '}')
 	}
+	if s.Note != nil {
+		b = appendJSONField(b, ","+in, "match", string(s.Match))
+		b = appendJSONField(b, ","+in, "note", s.Note.ID())
+	}
 	if len(s.Published) > 0 {
 		enc, err := jw.encode(in[1:], newJSONPublications(s.Published))
 		if err != nil {

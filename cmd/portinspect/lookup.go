@@ -13,6 +13,7 @@ import (
 
 	"github.com/portinspect/portinspect/inspect"
 	"github.com/portinspect/portinspect/knownports"
+	"github.com/portinspect/portinspect/platform"
 )
 
 // maxLookupRows bounds a word search's table on a terminal; piped, JSON
@@ -20,8 +21,9 @@ import (
 const maxLookupRows = 30
 
 type lookupOptions struct {
-	Args []string
-	out  outputFlags
+	Args    []string
+	program string
+	out     outputFlags
 }
 
 func newCmdLookup(f *Factory, runF func(*lookupOptions) error) *cobra.Command {
@@ -37,13 +39,24 @@ Arguments that are all PORTSPECs (3372, 3372/udp, 5000-5010, 22,80,443) or
 service names (msdtc, ssh) look those ports up (lookup 22 80, lookup ssh
 http); anything else is a search over names, descriptions and notes, best
 match first.
+--program NAME lists the ports a program is known to open: an executable
+(redis-server, msdtc.exe), a systemd unit, a Windows service or a launchd
+label, as the notes' "commonly seen" name them.
+
 Exit status: 0 found, 1 nothing found, 2 bad input.`,
 		Example: `  portinspect lookup 3372
   portinspect lookup 5000-5010
   portinspect lookup msdtc
   portinspect lookup ssh http
-  portinspect lookup remote desktop`,
+  portinspect lookup remote desktop
+  portinspect lookup --program ollama`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if opts.program != "" {
+				if len(args) > 0 {
+					return &inspect.UsageError{Msg: "lookup takes --program or ports and words, not both"}
+				}
+				return nil
+			}
 			if len(args) == 0 {
 				return &inspect.UsageError{Msg: "lookup needs a port 0-65535, a range, a service name or words to search for"}
 			}
@@ -61,16 +74,24 @@ Exit status: 0 found, 1 nothing found, 2 bad input.`,
 		},
 	}
 	opts.out.add(cmd)
+	cmd.Flags().StringVar(&opts.program, "program", "", "the ports a program (executable, unit, service or launchd label) is known to open")
 	return cmd
 }
 
 func lookupRun(f *Factory, opts *lookupOptions) error {
 	db := f.KnownPorts()
 	entries, single, err := lookupEntries(db, f.names(), opts.Args)
+	query := strings.Join(opts.Args, " ")
+	if opts.program != "" {
+		entries, single, err = programEntries(db, opts.program), false, nil
+		if len(entries) == 0 && opts.out.format != formatJSON && opts.out.format != formatCSV {
+			fmt.Fprintf(f.IO.Out, "No note names the program %q.\n", escapeText(opts.program))
+			return &errSilentExit{code: exitNotFound}
+		}
+	}
 	if err != nil {
 		return err
 	}
-	query := strings.Join(opts.Args, " ")
 	if err := renderLookup(f.IO, db, entries, single, query, opts.out.format); err != nil {
 		return err
 	}
@@ -97,6 +118,23 @@ func lookupEntries(db *knownports.DB, names inspect.Names, args []string) (entri
 		set = append(set, ports...)
 	}
 	return entriesFor(db, set), true, nil
+}
+
+// programEntries are the ports whose notes expect program, in port
+// order; a wide range counts by its first port.
+func programEntries(db *knownports.DB, program string) []knownports.Entry {
+	var set inspect.PortSet
+	for _, n := range db.ProgramPorts(program) {
+		for _, r := range n.Ports {
+			high := r.High
+			if int(r.High)-int(r.Low) >= 16 {
+				high = r.Low
+			}
+			tcp, udp := slices.Contains(n.Protocols, "tcp"), slices.Contains(n.Protocols, "udp")
+			set = append(set, inspect.PortRange{PortRange: platform.PortRange{Low: r.Low, High: high, TCP: tcp, UDP: udp}})
+		}
+	}
+	return entriesFor(db, set)
 }
 
 // looksNumeric reports whether a lookup argument is meant as port numbers,

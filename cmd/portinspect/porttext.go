@@ -79,7 +79,7 @@ func renderPort(ios *IOStreams, rep *inspect.Report, opts *portOptions) error {
 		if opts.full {
 			writeKnownPort(w, e, rep.Host.OS, textWidth(ios))
 		} else {
-			writeKnownPortBrief(w, e, listenersOn(own, e.Port), rep.Host.OS, textWidth(ios))
+			writeKnownPortBrief(w, e, own, rep.Host.OS, textWidth(ios))
 		}
 	}
 	return w.Flush()
@@ -324,14 +324,24 @@ func platformName(p string) string {
 // and this platform's first step cut short (with the PID filled in when
 // one process holds the port), any other notes by title, and where to read
 // the whole entry.
-func writeKnownPortBrief(w io.Writer, e knownports.Entry, holders []*inspect.Process, here string, width int) {
+func writeKnownPortBrief(w io.Writer, e knownports.Entry, socks []inspect.Socket, here string, width int) {
 	writeRegistrations(w, e)
-	notes := briefNotes(e.Notes, here)
+	holders := listenersOn(socks, e.Port)
+	judged := judgedListener(socks, e.Port)
+	var matched *knownports.Note
+	if judged != nil {
+		matched = judged.Note
+	}
+	notes := briefNotes(e.Notes, here, matched)
 	if len(notes) == 0 {
 		return
 	}
 	n := notes[0]
 	writeNoteTitle(w, n)
+	if judged != nil && judged.Match == knownports.MatchUnexpected && judged.Note == n {
+		writeWrapped(w, "  ", fmt.Sprintf("Not the program expected here: expected %s; held by %s.",
+			n.ExpectedText(here), describeProcesses(judged.Processes)), width)
+	}
 	writeWrappedCut(w, "    ", n.Summary, width, maxSummaryLines)
 	// Only this platform's step: another's would not help here, and the
 	// full entry has them all.
@@ -353,11 +363,35 @@ func writeKnownPortBrief(w io.Writer, e knownports.Entry, holders []*inspect.Pro
 	fmt.Fprintf(w, "  Full entry: portinspect lookup %d\n", e.Port)
 }
 
-// briefNotes orders an entry's notes for the answer: notes about a service
-// before notes about a class of ports (the ephemeral range), and among
-// them those for this platform first.
-func briefNotes(notes []*knownports.Note, here string) []*knownports.Note {
+// judgedListener is the first listener on port that a note judges, the
+// program it expected or not; nil for none.
+func judgedListener(socks []inspect.Socket, port uint16) *inspect.Socket {
+	for i := range socks {
+		if s := &socks[i]; s.Local.Port() == port && s.Note != nil && s.Match != knownports.MatchUnknown {
+			return s
+		}
+	}
+	return nil
+}
+
+// describeProcesses names processes for a sentence: "python3 (pid 8290)".
+func describeProcesses(procs []*inspect.Process) string {
+	var names []string
+	for _, p := range procs {
+		names = append(names, fmt.Sprintf("%s (pid %d)", escapeText(p.Name), p.PID))
+	}
+	return strings.Join(names, ", ")
+}
+
+// briefNotes orders an entry's notes for the answer: the note the holder
+// matches first, then notes about a service before notes about a class of
+// ports (the ephemeral range), and among them those for this platform
+// first.
+func briefNotes(notes []*knownports.Note, here string, matched *knownports.Note) []*knownports.Note {
 	rank := func(n *knownports.Note) int {
+		if n == matched {
+			return -1
+		}
 		r := 0
 		if n.Wide() {
 			r += 2
