@@ -27,8 +27,8 @@ func TestAuditRules(t *testing.T) {
 	}
 	want := []string{
 		"high exposed-risky-service 2049/udp", // NFS: its note's risk
-		"high suspicious-executable 4444/tcp",
-		"high suspicious-executable 4445/tcp",
+		"high suspicious-executable 4747/tcp",
+		"high suspicious-executable 4748/tcp",
 		"medium exposed-risky-service 3372/tcp",
 		"medium ownerless-listener 8123/tcp",
 		"info ownerless-listener 2049/udp", // the kernel's nfsd: named, not alarming
@@ -70,8 +70,8 @@ func TestAuditRules(t *testing.T) {
 				t.Errorf("nfsd finding %q", f.Message)
 			}
 		case RuleSuspiciousExecutable:
-			if f.Port == 4444 && !strings.Contains(f.Message, "temporary directory /tmp/.x") ||
-				f.Port == 4445 && !strings.Contains(f.Message, "deleted") {
+			if f.Port == 4747 && !strings.Contains(f.Message, "temporary directory /tmp/.x") ||
+				f.Port == 4748 && !strings.Contains(f.Message, "deleted") {
 				t.Errorf("suspicious finding %q", f.Message)
 			}
 			if !slices.Contains(f.Advice[0].Commands, fmt.Sprintf("ps -o pid,ppid,user,lstart,args -p %d", f.Processes[0].PID)) {

@@ -204,7 +204,8 @@ func TestServiceName(t *testing.T) {
 		{80, "tcp", "http"},
 		{6010, "tcp", "x11"},
 		{0, "tcp", ""},
-		{50000, "tcp", ""},
+		{50000, "tcp", "db2"}, // a note in the dynamic range
+		{50001, "tcp", ""},
 		{6379, "udp", ""}, // reserved for udp
 	}
 	for _, tt := range tests {

@@ -29,7 +29,7 @@ func TestAuditTable(t *testing.T) {
 		"medium    exposed-risky-service  3372/tcp   MSDTC TIP listener is reachable beyond loopback on\n"+
 			"                                            0.0.0.0:3372, held by tipd (pid 10)\n",
 		"What to do about 3372/tcp (exposed-risky-service, medium) on Linux:\n  1. ",
-		"What to do about 4444/tcp (suspicious-executable, high) on Linux:\n  1. ",
+		"What to do about 4747/tcp (suspicious-executable, high) on Linux:\n  1. ",
 		"       ps -o pid,ppid,user,lstart,args -p 40\n",
 		"\nListeners\nPORT   PROTO  SERVICE",
 		"3372   tcp    msdtc",

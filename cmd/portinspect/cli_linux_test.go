@@ -302,7 +302,7 @@ func TestAuditRulesLive(t *testing.T) {
 	if err := os.WriteFile(planted, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(inNS[0], append(inNS[1:], planted, "tcp4:127.0.0.1:4444")...)
+	cmd := exec.Command(inNS[0], append(inNS[1:], planted, "tcp4:127.0.0.1:4747")...)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -330,7 +330,7 @@ func TestAuditRulesLive(t *testing.T) {
 		got = append(got, f.Severity+" "+f.Rule+" "+port)
 	}
 	want := []string{
-		"high suspicious-executable 4444/tcp",
+		"high suspicious-executable 4747/tcp",
 		"medium exposed-risky-service 3372/tcp",
 		"medium ownerless-listener 8123/tcp",
 		"info unknown-listener 8123/tcp",

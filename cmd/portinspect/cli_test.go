@@ -597,5 +597,5 @@ func TestLookupTableFitsTheTerminal(t *testing.T) {
 	}
 	assertContains(t, "table", out.String(), "PORT  PROTO    REGISTERED (IANA)", "3389  tcp,udp  ms-wbt-server")
 	piped, _, _ := runCLI(t, platformtest.Workstation(), false, "lookup", "remote", "desktop")
-	assertContains(t, "piped", piped, "3283\ttcp,udp\tApple Remote Desktop (Net Assistant) (Net Assistant)\t-\t-\n")
+	assertContains(t, "piped", piped, "3283\ttcp,udp\tApple Remote Desktop (Net Assistant) (Net Assistant)\tApple Remote Management (ARDAgent)\thigh\n")
 }

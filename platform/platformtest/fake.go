@@ -189,8 +189,8 @@ func Risky() *Fake {
 			Sock(T, "0.0.0.0:3372", "0.0.0.0:0", platform.Listen, 1),      // MSDTC/TIP on all
 			Sock(T, "127.0.0.1:6379", "0.0.0.0:0", platform.Listen, 2),    // Redis, loopback: no finding
 			Sock(T, "[::]:47002", "[::]:0", platform.Listen, 3),           // nothing known
-			Sock(T, "127.0.0.1:4444", "0.0.0.0:0", platform.Listen, 4),    // run from /tmp
-			Sock(T, "127.0.0.1:4445", "0.0.0.0:0", platform.Listen, 5),    // deleted
+			Sock(T, "127.0.0.1:4747", "0.0.0.0:0", platform.Listen, 4),    // run from /tmp
+			Sock(T, "127.0.0.1:4748", "0.0.0.0:0", platform.Listen, 5),    // deleted
 			Sock(T, "0.0.0.0:8123", "0.0.0.0:0", platform.Listen, 6),      // no holder
 			Sock(U, "0.0.0.0:2049", "0.0.0.0:0", platform.Unconnected, 7), // nfsd
 			Sock(T, "127.0.0.1:3372", "127.0.0.1:50000", platform.Established, 8),
