@@ -18797,7 +18797,7 @@ var curatedNotes = []*Note{
 			},
 			{
 				Platform:   "linux",
-				Text:       "Find the listener. An MIT kadmind that need not take password changes stops listening for them with kpasswd_listen = \"\" in the realm's section of kdc.conf (then restart it); one that must can be limited to client networks at the firewall. A samba process here means a Samba AD DC: keep it updated.",
+				Text:       "Find the listener. An MIT kadmind that need not take password changes may stop listening for them with kpasswd_listen = \"\" in the realm's section of kdc.conf (kdc.conf documents the empty value for kdc_tcp_listen; for kpasswd_listen it is not verified), then a restart; the firewall is the sure way. One that must can be limited to client networks at the firewall. A samba process here means a Samba AD DC: keep it updated.",
 				Commands:   []string{"sudo ss -lntup 'sport = :464'", "systemctl status krb5-admin-server samba-ad-dc", "sudo systemctl restart krb5-admin-server", "sudo ufw allow from 192.0.2.0/24 to any port 464", "portinspect 464"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "systemctl(1) (https://man7.org/linux/man-pages/man1/systemctl.1.html)", "MIT Kerberos Documentation: kdc.conf (https://web.mit.edu/kerberos/krb5-devel/doc/admin/conf_files/kdc_conf.html)", "ufw(8) (https://manpages.ubuntu.com/manpages/noble/man8/ufw.8.html)"},
 			},
@@ -19091,7 +19091,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "Bind transports to internal addresses (Asterisk \"bind=\" in each pjsip.conf transport, Kamailio \"listen=\", FreeSWITCH sip-ip in the profile), allow 5060-5061 only from your phones and your SIP trunk's addresses (replace 203.0.113.10), use long random SIP passwords, and feed authentication failures to Fail2Ban (FreeSWITCH log-auth-failures). Stop the PBX if it is not in use.",
-				Commands:   []string{"sudo ufw allow from 203.0.113.10 to any port 5060:5061 proto udp", "sudo ufw deny 5060:5061/udp", "sudo ufw deny 5060:5061/tcp", "sudo systemctl disable --now asterisk"},
+				Commands:   []string{"sudo ufw allow from 203.0.113.10 to any port 5060:5061 proto udp", "sudo ufw allow from 203.0.113.10 to any port 5060:5061 proto tcp", "sudo ufw deny 5060:5061/udp", "sudo ufw deny 5060:5061/tcp", "sudo systemctl disable --now asterisk"},
 				References: []string{"Asterisk documentation: Configuring res_pjsip for IPv6, transport bind addresses (https://docs.asterisk.org/Configuration/Channel-Drivers/SIP/Configuring-res_pjsip/Configuring-res_pjsip-for-IPv6)", "Kamailio source: etc/kamailio.cfg, default bind on all available addresses, port=5060, friendly-scanner rule (https://github.com/kamailio/kamailio/blob/ac31eb11cc4b194b2d7e9dddff63fd074f456005/etc/kamailio.cfg)", "FreeSWITCH 1.8 (Packt, book excerpt): friendly-scanner/SIPVicious and log-auth-failures for Fail2Ban (https://ebookreading.net/view/book/FreeSWITCH+1+8-EB9781785889134_452.html)", "ufw(8) (https://manpages.ubuntu.com/manpages/noble/man8/ufw.8.html)", "systemctl(1) (https://man7.org/linux/man-pages/man1/systemctl.1.html)"},
 			},
 			{
@@ -19235,7 +19235,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens, on which address, and from which project directory.",
-				Commands:   []string{"ss -ltnp 'sport = :3000'", "portinspect 3000", "ps -o pid,user,args -p <PID>", "readlink /proc/<PID>/cwd"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :3000'", "portinspect 3000", "ps -o pid,user,args -p <PID>", "readlink /proc/<PID>/cwd"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)", "proc(5), /proc/pid/cwd (https://man7.org/linux/man-pages/man5/proc.5.html)"},
 			},
 			{
@@ -19281,7 +19281,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens and on which address; 0.0.0.0 or [::] means it was started with --host.",
-				Commands:   []string{"ss -ltnp 'sport = :4200'", "portinspect 4200", "ps -o pid,user,args -p <PID>"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :4200'", "portinspect 4200", "ps -o pid,user,args -p <PID>"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)"},
 			},
 			{
@@ -19321,7 +19321,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens and on which address, and which Vite version the project uses.",
-				Commands:   []string{"ss -ltnp 'sport = :5173'", "portinspect 5173", "ps -o pid,user,args -p <PID>", "npm ls vite"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :5173'", "portinspect 5173", "ps -o pid,user,args -p <PID>", "npm ls vite"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)"},
 			},
 			{
@@ -19362,7 +19362,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "Identify the program and its command line before anything else.",
-				Commands:   []string{"ss -ltnp 'sport = :8081'", "portinspect 8081", "ps -o pid,user,args -p <PID>"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :8081'", "portinspect 8081", "ps -o pid,user,args -p <PID>"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)"},
 			},
 			{
@@ -19411,7 +19411,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "Identify the program; beam.smp, ruby and node say little without the command line.",
-				Commands:   []string{"ss -ltnp 'sport = :4000'", "portinspect 4000", "ps -o pid,user,args -p <PID>"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :4000'", "portinspect 4000", "ps -o pid,user,args -p <PID>"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)"},
 			},
 			{
@@ -19458,7 +19458,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See which process listens and on which address, and look for --inspect in its command line and NODE_OPTIONS in its environment.",
-				Commands:   []string{"ss -ltnp 'sport = :9229'", "portinspect 9229", "ps -o pid,user,args -p <PID>", "sudo cat /proc/<PID>/environ | tr '\\0' '\\n' | grep NODE_OPTIONS"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :9229'", "portinspect 9229", "ps -o pid,user,args -p <PID>", "sudo cat /proc/<PID>/environ | tr '\\0' '\\n' | grep NODE_OPTIONS"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)", "proc(5), /proc/pid/environ (https://man7.org/linux/man-pages/man5/proc.5.html)"},
 			},
 			{
@@ -19490,7 +19490,7 @@ var curatedNotes = []*Note{
 		Platforms:    []string{"windows", "linux", "macos"},
 		Risk:         RiskCritical,
 		RiskLoopback: RiskMedium,
-		Summary:      "IANA registers 9222 (tcp and udp) as \"teamcoherence\" (QSC Team Coherence). In practice 9222 is the conventional remote debugging port of Chromium-based browsers: chrome, chromium or msedge started with --remote-debugging-port=9222 (the port Microsoft's Edge documentation and most tooling use) serve the Chrome DevTools Protocol, with HTTP endpoints such as /json/version and /json/list that hand out WebSocket URLs. Firefox's --remote-debugging-port (its Remote Agent for CDP and WebDriver BiDi) also defaults to localhost:9222. Browser automation (Puppeteer, Playwright, Selenium, scraping and AI agents) and apps embedding Chromium (CEF's remote debugging port setting) use it. Whoever reaches it controls the browser: it can open any page with the profile's cookies and sessions, read page contents and cookies, and run script in any site. Chrome binds it to 127.0.0.1 (current Chrome reportedly ignores --remote-debugging-address; not verified); exposure beyond loopback comes from port forwarding, containers or proxies. Since Chrome 136 the switch is ignored for the default user data directory and needs a separate --user-data-dir, because infostealers used it to steal cookies. Beyond loopback: critical. On loopback: medium (any local process can take over the browser profile).",
+		Summary:      "IANA registers 9222 (tcp and udp) as \"teamcoherence\" (QSC Team Coherence). In practice 9222 is the conventional remote debugging port of Chromium-based browsers: chrome, chromium or msedge started with --remote-debugging-port=9222 (the port Microsoft's Edge documentation and most tooling use) serve the Chrome DevTools Protocol, with HTTP endpoints such as /json/version and /json/list that hand out WebSocket URLs. Firefox's --remote-debugging-port (its Remote Agent for WebDriver BiDi; CDP is off by default since Firefox 129, not verified here) also defaults to localhost:9222. Browser automation (Puppeteer, Playwright, Selenium, scraping and AI agents) and apps embedding Chromium (CEF's remote debugging port setting) use it. Whoever reaches it controls the browser: it can open any page with the profile's cookies and sessions, read page contents and cookies, and run script in any site. Chrome binds it to 127.0.0.1 (current Chrome reportedly ignores --remote-debugging-address; not verified); exposure beyond loopback comes from port forwarding, containers or proxies. Since Chrome 136 the switch is ignored for the default user data directory and needs a separate --user-data-dir, because infostealers used it to steal cookies. Beyond loopback: critical. On loopback: medium (any local process can take over the browser profile).",
 		CommonlySeen: []Seen{
 			{Platform: "windows", Program: "chrome.exe", Service: "", Default: "off", Note: "The command line contains --remote-debugging-port."},
 			{Platform: "windows", Program: "msedge.exe", Service: "", Default: "off", Note: "The command line contains --remote-debugging-port."},
@@ -19503,7 +19503,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "Find the browser process and its command line, and ask the endpoint what it is (read-only).",
-				Commands:   []string{"ss -ltnp 'sport = :9222'", "portinspect 9222", "ps -o pid,user,args -p <PID>", "curl -s http://127.0.0.1:9222/json/version"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :9222'", "portinspect 9222", "ps -o pid,user,args -p <PID>", "curl -s http://127.0.0.1:9222/json/version"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)", "Microsoft Learn: Microsoft Edge DevTools Protocol, /json/version and /json/list (https://learn.microsoft.com/en-us/microsoft-edge/devtools-protocol-chromium)"},
 			},
 			{
@@ -19545,7 +19545,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See whether the server listens on 127.0.0.1 only, and which devices it manages.",
-				Commands:   []string{"ss -ltnp 'sport = :5037'", "portinspect 5037", "ps -o pid,user,args -p <PID>", "adb devices -l"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :5037'", "portinspect 5037", "ps -o pid,user,args -p <PID>", "adb devices -l"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)"},
 			},
 			{
@@ -19588,7 +19588,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "On a computer, see what holds 5555 (usually an emulator) and which devices adb reaches over TCP.",
-				Commands:   []string{"ss -ltnp 'sport = :5555'", "portinspect 5555", "adb devices -l"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :5555'", "portinspect 5555", "adb devices -l"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "Android Developers: Send emulator console commands, ports 5554-5585, localhost only (https://developer.android.com/studio/run/emulator-console)"},
 			},
 			{
@@ -19620,7 +19620,7 @@ var curatedNotes = []*Note{
 		Platforms:    []string{"any"},
 		Risk:         RiskHigh,
 		RiskLoopback: RiskLow,
-		Summary:      "IANA registers 5000 (tcp and udp) as \"commplex-main\", without a description. On a Mac it is usually the AirPlay Receiver, and the Docker registry also defaults to 5000; both have their own note. This note is about development servers. flask run starts Werkzeug's development server on localhost:5000; with --debug it adds the interactive debugger and reloader, and with --host=0.0.0.0 it listens on all addresses. Flask says not to use the development server in production. Werkzeug's debugger allows the execution of arbitrary code from the browser; a PIN printed on the console protects it by default, and CVE-2024-34069 (fixed in Werkzeug 3.0.3) let a site the developer visits and types the PIN into run code even when the server listened on localhost only. ASP.NET Core's Kestrel binds http://localhost:5000 when no endpoint is configured (new project templates pick a random port between 5000 and 5300). Beyond loopback: high (debugger code execution when debug mode is on; source and error pages otherwise). On loopback: low.",
+		Summary:      "IANA registers 5000 (tcp and udp) as \"commplex-main\", without a description. On a Mac it is usually the AirPlay Receiver, and the Docker registry also defaults to 5000; both are covered by the AirPlay Receiver note. This note is about development servers. flask run starts Werkzeug's development server on localhost:5000; with --debug it adds the interactive debugger and reloader, and with --host=0.0.0.0 it listens on all addresses. Flask says not to use the development server in production. Werkzeug's debugger allows the execution of arbitrary code from the browser; a PIN printed on the console protects it by default, and CVE-2024-34069 (fixed in Werkzeug 3.0.3) let a site the developer visits and types the PIN into run code even when the server listened on localhost only. ASP.NET Core's Kestrel binds http://localhost:5000 when no endpoint is configured (new project templates pick a random port between 5000 and 5300). Beyond loopback: high (debugger code execution when debug mode is on; source and error pages otherwise). On loopback: low.",
 		CommonlySeen: []Seen{
 			{Platform: "any", Program: "flask", Service: "", Default: "off", Note: "flask run, shown under the script's name on Linux and macOS; python or python3 when started as python app.py or python -m flask."},
 			{Platform: "any", Program: "python3", Service: "", Default: "off", Note: "app.run() or python3 -m flask run; the command line tells which app."},
@@ -19631,7 +19631,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens and on which address; 0.0.0.0 or [::] means it was started with --host or an equivalent.",
-				Commands:   []string{"ss -ltnp 'sport = :5000'", "portinspect 5000", "ps -o pid,user,args -p <PID>"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :5000'", "portinspect 5000", "ps -o pid,user,args -p <PID>"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)"},
 			},
 			{
@@ -19673,7 +19673,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens, on which address, and with which flags. A listener on 0.0.0.0 or [::] means --bind_all or --host was given. Stop it when the run is over, and restart it without those flags (localhost is the default); reach it remotely through an SSH tunnel.",
-				Commands:   []string{"ss -ltnp 'sport = :6006'", "portinspect 6006", "ps -o pid,args -p <PID>", "tensorboard --logdir <LOGDIR> --port 6006", "ssh -L 6006:localhost:6006 <user>@<server>"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :6006'", "portinspect 6006", "ps -o pid,args -p <PID>", "tensorboard --logdir <LOGDIR> --port 6006", "ssh -L 6006:localhost:6006 <user>@<server>"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "TensorBoard source, tensorboard/plugins/core/core_plugin.py: --host default localhost, --bind_all, --port default 6006 with nearby fallback (https://github.com/tensorflow/tensorboard/blob/master/tensorboard/plugins/core/core_plugin.py)", "tensorflow/tensorboard issue 2513: default --host to localhost, SSH port forwarding instead (https://github.com/tensorflow/tensorboard/issues/2513)"},
 			},
 			{
@@ -19715,7 +19715,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens and on which address, and which flags the app was started with. Remove --listen and --share (or GRADIO_SERVER_NAME=0.0.0.0 and share=True) unless other hosts must use it; if they must, set --gradio-auth (or auth= in launch) and keep Gradio current.",
-				Commands:   []string{"ss -ltnp 'sport = :7860'", "portinspect 7860", "ps -o pid,args -p <PID>", "grep COMMANDLINE_ARGS webui-user.sh", "python3 -m pip show gradio", "sudo ufw deny 7860/tcp"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :7860'", "portinspect 7860", "ps -o pid,args -p <PID>", "grep COMMANDLINE_ARGS webui-user.sh", "python3 -m pip show gradio", "sudo ufw deny 7860/tcp"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "Gradio guide: Environment Variables, GRADIO_SERVER_PORT default 7860, GRADIO_SERVER_NAME default 127.0.0.1 (https://gradio.app/4.44.1/guides/environment-variables)", "AUTOMATIC1111 stable-diffusion-webui, modules/cmd_args.py: --listen, --share, --gradio-auth, --port default 7860 (https://github.com/AUTOMATIC1111/stable-diffusion-webui/blob/master/modules/cmd_args.py)", "ufw(8) (https://manpages.ubuntu.com/manpages/noble/en/man8/ufw.8.html)"},
 			},
 			{
@@ -19757,7 +19757,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens and on which address. Restart ComfyUI without --listen (or with --listen 127.0.0.1) and reach it from elsewhere through an SSH tunnel or an authenticating reverse proxy. If ComfyUI-Manager is installed on a shared instance, set security_level = strong in its config.ini so that installs and updates are refused.",
-				Commands:   []string{"ss -ltnp 'sport = :8188'", "portinspect 8188", "ps -o pid,args -p <PID>", "python3 main.py --listen 127.0.0.1 --port 8188", "sudo ufw deny 8188/tcp"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :8188'", "portinspect 8188", "ps -o pid,args -p <PID>", "python3 main.py --listen 127.0.0.1 --port 8188", "sudo ufw deny 8188/tcp"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ComfyUI source, comfy/cli_args.py: --listen default 127.0.0.1, bare --listen is 0.0.0.0,::, --port default 8188 (https://github.com/comfyanonymous/ComfyUI/blob/master/comfy/cli_args.py)", "ComfyUI-Manager README: Security policy, security_level strong, normal, normal-, weak (https://github.com/ltdrdata/ComfyUI-Manager)", "ufw(8) (https://manpages.ubuntu.com/manpages/noble/en/man8/ufw.8.html)"},
 			},
 			{
@@ -19795,7 +19795,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens and where OLLAMA_HOST comes from. To keep it on loopback, remove OLLAMA_HOST or set it to 127.0.0.1:11434 in the service drop-in, then restart. Publish a container as 127.0.0.1:11434:11434. Front it with an authenticating reverse proxy if other hosts need it; disable the service if nothing uses it.",
-				Commands:   []string{"ss -ltnp 'sport = :11434'", "portinspect 11434", "systemctl show ollama --property=Environment", "sudo systemctl edit ollama", "sudo systemctl restart ollama", "docker container ls --filter publish=11434", "docker run -d -p 127.0.0.1:11434:11434 ollama/ollama", "sudo systemctl disable --now ollama"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :11434'", "portinspect 11434", "systemctl show ollama --property=Environment", "sudo systemctl edit ollama", "sudo systemctl restart ollama", "docker container ls --filter publish=11434", "docker run -d -p 127.0.0.1:11434:11434 ollama/ollama", "sudo systemctl disable --now ollama"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "Ollama FAQ: How can I expose Ollama on my network, setting environment variables on Linux (https://docs.ollama.com/faq.md)", "systemctl(1) (https://man7.org/linux/man-pages/man1/systemctl.1.html)", "Docker docs: docker container ls (https://docs.docker.com/reference/cli/docker/container/ls/)", "Docker docs: Packet filtering and firewalls, Docker and ufw (https://docs.docker.com/engine/network/packet-filtering-firewalls/#docker-and-ufw)"},
 			},
 			{
@@ -19827,7 +19827,7 @@ var curatedNotes = []*Note{
 		Platforms:    []string{"linux", "macos", "windows"},
 		Risk:         RiskCritical,
 		RiskLoopback: RiskMedium,
-		Summary:      "IANA registers nothing on 8265 (it is the last port of the unassigned block 8244-8265). In practice 8265 is the Ray Dashboard on a Ray head node (ray start --head, or ray.init() in a script), and the same port serves the Ray Jobs REST API (/api/jobs/). Ray's own security page says these services give complete access to the cluster: anybody who can reach the port can execute arbitrary code, for example by submitting a job. The dashboard binds 127.0.0.1 by default; --dashboard-host 0.0.0.0 (or dashboard_host in ray.init) exposes it, as cluster and container setups commonly do. CVE-2023-48022 describes this job-submission code execution; Anyscale disputes it because Ray is meant only for strictly controlled networks, and it was exploited against exposed clusters in the campaign named ShadowRay (not verified here). Token authentication exists since Ray 2.52.0 (RAY_AUTH_MODE=token) but is off by default. Before 2.52.0 even a loopback-only dashboard could be driven from a malicious web page through DNS rebinding in Firefox or Safari (CVE-2025-62593). Beyond loopback: critical. On loopback: medium (any local user, and on old versions a web page, can run code as the Ray user).",
+		Summary:      "IANA registers nothing on 8265 (it is the last port of the unassigned block 8244-8265). In practice 8265 is the Ray Dashboard on a Ray head node (ray start --head, or ray.init() in a script), and the same port serves the Ray Jobs REST API (/api/jobs/). Ray's own security page says these services give complete access to the cluster: anybody who can reach the port can execute arbitrary code, for example by submitting a job. The dashboard binds 127.0.0.1 by default; --dashboard-host 0.0.0.0 (or dashboard_host in ray.init) exposes it, as cluster and container setups commonly do. CVE-2023-48022 describes this job-submission code execution; Anyscale disputes it because Ray is meant only for strictly controlled networks, and it was exploited against exposed clusters in the campaign named ShadowRay (not verified here). Token authentication exists since Ray 2.52.0 (RAY_AUTH_MODE=token): off by default in 2.52 to 2.58, on for local clusters from 2.59 and for every cluster from 2.61 unless RAY_AUTH_MODE=disabled is set (Ray's release notes; the version boundaries are not verified here). Before 2.52.0 even a loopback-only dashboard could be driven from a malicious web page through DNS rebinding in Firefox or Safari (CVE-2025-62593). Beyond loopback: critical. On loopback: medium (any local user, and on old versions a web page, can run code as the Ray user).",
 		CommonlySeen: []Seen{
 			{Platform: "any", Program: "python3", Service: "", Default: "off", Note: "The dashboard is a Python process whose command line runs ray/dashboard/dashboard.py with --host and --port=8265 (as seen in public process listings, not verified in Ray's documentation); the --host value shows whether it is exposed."},
 			{Platform: "any", Program: "python", Service: "", Default: "off", Note: "The same process from a virtual environment whose interpreter is named python."},
@@ -19837,7 +19837,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens and with which --host. Keep the dashboard on 127.0.0.1 (the default) and use an SSH tunnel to reach it; on Ray 2.52.0 or later turn on token authentication; block the port from other hosts; stop Ray when it is not in use.",
-				Commands:   []string{"ss -ltnp 'sport = :8265'", "portinspect 8265", "ps -o pid,args -p <PID>", "python3 -m pip show ray", "ray get-auth-token --generate", "RAY_AUTH_MODE=token ray start --head --dashboard-host=127.0.0.1", "sudo ufw deny 8265/tcp", "ray stop"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :8265'", "portinspect 8265", "ps -o pid,args -p <PID>", "python3 -m pip show ray", "ray get-auth-token --generate", "RAY_AUTH_MODE=token ray start --head --dashboard-host=127.0.0.1", "sudo ufw deny 8265/tcp", "ray stop"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "Ray docs: Cluster Management CLI, ray start --dashboard-host default 127.0.0.1, --dashboard-port default 8265 (https://docs.ray.io/en/latest/cluster/cli.html)", "Ray docs: Ray token authentication, RAY_AUTH_MODE=token, Ray 2.52.0 or later, disabled by default (https://docs.ray.io/en/latest/ray-security/token-auth.html)", "ufw(8) (https://manpages.ubuntu.com/manpages/noble/en/man8/ufw.8.html)"},
 			},
 			{
@@ -19885,7 +19885,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens and on which address; stop and disable a headless service if nothing uses it, or block the port for other hosts.",
-				Commands:   []string{"ss -ltnp 'sport = :1234'", "portinspect 1234", "sudo systemctl disable --now lmstudio", "sudo ufw deny 1234/tcp"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :1234'", "portinspect 1234", "sudo systemctl disable --now lmstudio", "sudo ufw deny 1234/tcp"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "LM Studio docs: Configure llmster to run on startup using systemctl, lmstudio.service (https://lmstudio.ai/docs/developer/core/headless_llmster)", "systemctl(1) (https://man7.org/linux/man-pages/man1/systemctl.1.html)", "ufw(8) (https://manpages.ubuntu.com/manpages/noble/en/man8/ufw.8.html)"},
 			},
 			{
@@ -19922,7 +19922,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "Identify the owner and its command line. A Selenium server reachable from other hosts should be moved behind a firewall or given --username and --password; a container should be published on 127.0.0.1. Anything you cannot explain on 4444 should be treated as a possible backdoor until proven otherwise.",
-				Commands:   []string{"ss -ltnp 'sport = :4444'", "portinspect 4444", "ps -o pid,args -p <PID>", "ls -l /proc/<PID>/exe", "docker container ls --filter publish=4444", "sudo ufw deny 4444/tcp"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :4444'", "portinspect 4444", "ps -o pid,args -p <PID>", "ls -l /proc/<PID>/exe", "docker container ls --filter publish=4444", "sudo ufw deny 4444/tcp"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "Selenium docs: CLI options in the Selenium Grid, Router --username and --password, Server --port 4444 (https://www.selenium.dev/documentation/grid/configuration/cli_options/)", "Docker docs: docker container ls (https://docs.docker.com/reference/cli/docker/container/ls/)", "ufw(8) (https://manpages.ubuntu.com/manpages/noble/en/man8/ufw.8.html)"},
 			},
 			{
@@ -19971,7 +19971,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "List listeners in the range with their addresses and owners; quit Discord to close them.",
-				Commands:   []string{"ss -ltnp 'sport >= :6463 and sport <= :6472'", "portinspect 6463-6472"},
+				Commands:   []string{"sudo ss -ltnp 'sport >= :6463 and sport <= :6472'", "portinspect 6463-6472"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)"},
 			},
 			{
@@ -20079,7 +20079,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See the UDP sockets and their owner; firewalld's steam-streaming service opens them deliberately.",
-				Commands:   []string{"ss -lunp 'sport >= :27031 and sport <= :27036'", "portinspect 27031-27036/udp", "firewall-cmd --info-service=steam-streaming"},
+				Commands:   []string{"sudo ss -lunp 'sport >= :27031 and sport <= :27036'", "portinspect 27031-27036/udp", "firewall-cmd --info-service=steam-streaming"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "firewalld: config/services/steam-streaming.xml, UDP 27031 and 27036, TCP 27036 and 27037 (https://github.com/firewalld/firewalld/blob/HEAD/config/services/steam-streaming.xml)"},
 			},
 			{
@@ -20115,7 +20115,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See the listener and its owner.",
-				Commands:   []string{"ss -ltnp 'sport = :27036'", "portinspect 27036/tcp"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :27036'", "portinspect 27036/tcp"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)"},
 			},
 			{
@@ -20145,7 +20145,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens, on which address, and how CouchDB is configured to bind. A 0.0.0.0 or :: listener answers every network the host is on.",
-				Commands:   []string{"ss -ltnp 'sport = :5984'", "portinspect 5984", "sudo grep -rn bind_address /opt/couchdb/etc/local.ini /opt/couchdb/etc/local.d/"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :5984'", "portinspect 5984", "sudo grep -rn bind_address /opt/couchdb/etc/local.ini /opt/couchdb/etc/local.d/"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "CouchDB docs: CouchDB HTTP Server, [chttpd] bind_address (https://docs.couchdb.org/en/latest/config/http.html)"},
 			},
 			{
@@ -20188,7 +20188,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens and which listen addresses and authentication settings neo4j.conf holds.",
-				Commands:   []string{"ss -ltnp '( sport = :7474 or sport = :7687 )'", "portinspect 7474", "sudo grep -nE 'listen_address|auth_enabled' /etc/neo4j/neo4j.conf"},
+				Commands:   []string{"sudo ss -ltnp '( sport = :7474 or sport = :7687 )'", "portinspect 7474", "sudo grep -nE 'listen_address|auth_enabled' /etc/neo4j/neo4j.conf"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "Neo4j Operations Manual: Configure network connectors, listen_address default localhost (https://neo4j.com/docs/operations-manual/current/configuration/connectors)"},
 			},
 			{
@@ -20230,7 +20230,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens and how the HTTP listener and authentication are configured.",
-				Commands:   []string{"ss -ltnp 'sport = :8086'", "portinspect 8086", "sudo grep -nE 'bind-address|auth-enabled' /etc/influxdb/influxdb.conf /etc/influxdb/config.toml"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :8086'", "portinspect 8086", "sudo grep -nE 'bind-address|auth-enabled' /etc/influxdb/influxdb.conf /etc/influxdb/config.toml"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "InfluxDB OSS v2: InfluxDB configuration options, http-bind-address (https://docs.influxdata.com/influxdb/v2/reference/config-options/)"},
 			},
 			{
@@ -20272,7 +20272,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens, and which http_port and http_access rules the configuration holds.",
-				Commands:   []string{"ss -ltnp 'sport = :3128'", "portinspect 3128", "sudo grep -nE '^(http_port|http_access|acl)' /etc/squid/squid.conf"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :3128'", "portinspect 3128", "sudo grep -nE '^(http_port|http_access|acl)' /etc/squid/squid.conf"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "Squid configuration directive http_port (https://www.squid-cache.org/Doc/config/http_port/)"},
 			},
 			{
@@ -20402,7 +20402,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens on both ports and which listeners and authentication settings the broker has.",
-				Commands:   []string{"ss -ltnp '( sport = :1883 or sport = :8883 )'", "portinspect 1883", "sudo grep -rnE '^(listener|bind_address|allow_anonymous|password_file|per_listener_settings)' /etc/mosquitto/"},
+				Commands:   []string{"sudo ss -ltnp '( sport = :1883 or sport = :8883 )'", "portinspect 1883", "sudo grep -rnE '^(listener|bind_address|allow_anonymous|password_file|per_listener_settings)' /etc/mosquitto/"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "mosquitto.conf(5) (https://mosquitto.org/man/mosquitto-conf-5.html)"},
 			},
 			{
@@ -20485,7 +20485,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens and ask the agent itself; the running configuration is also served at /netdata.conf to allowed clients.",
-				Commands:   []string{"ss -ltnp 'sport = :19999'", "portinspect 19999", "curl -s http://127.0.0.1:19999/api/v1/info"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :19999'", "portinspect 19999", "curl -s http://127.0.0.1:19999/api/v1/info"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "Netdata: Service Control, check status (https://learn.netdata.cloud/docs/maintaining/starting-and-stopping-netdata-agents)"},
 			},
 			{
@@ -20799,7 +20799,7 @@ var curatedNotes = []*Note{
 		Platforms:    []string{"linux", "windows", "macos"},
 		Risk:         RiskMedium,
 		RiskLoopback: RiskInfo,
-		Summary:      "IANA registers 465/tcp as \"submissions\" (Message Submission over TLS, RFC 8314), and also as \"urd\" (URL Rendezvous Directory for SSM); 465/udp is \"igmpv3lite\". Clients start TLS with the first byte (implicit TLS), then authenticate and submit mail as on 587; RFC 8314 recommends this over STARTTLS. The old name \"smtps\" was a use IANA had never approved (as the comments in Apple's copy of Postfix's master.cf point out); RFC 8314 registered 465 for submission in 2017. Listeners: Postfix's master process with the smtps (or submissions) entry enabled, using smtpd_tls_wrappermode=yes (commented out by default); Exim with tls_on_connect_ports = 465; and Exchange Server, whose \"Client Proxy <server>\" Receive connector in the Transport service listens on 465 to take client submissions proxied from the Front End Transport service, not clients directly. Exposure on a mail server is normal but invites password guessing; relaying without authentication makes an open relay. Beyond loopback: medium. On loopback: info.",
+		Summary:      "IANA registers 465/tcp as \"submissions\" (Message Submission over TLS, RFC 8314), and also as \"urd\" (URL Rendezvous Directory for SSM); 465/udp is \"igmpv3lite\". Clients start TLS with the first byte (implicit TLS), then authenticate and submit mail as on 587; RFC 8314 recommends this over STARTTLS. 465 was briefly registered as \"smtps\", then revoked and reassigned (RFC 8314 section 7.3); RFC 8314 registered it for submission in 2017. Listeners: Postfix's master process with the smtps (or submissions) entry enabled, using smtpd_tls_wrappermode=yes (commented out by default); Exim with tls_on_connect_ports = 465; and Exchange Server, whose \"Client Proxy <server>\" Receive connector in the Transport service listens on 465 to take client submissions proxied from the Front End Transport service, not clients directly. Exposure on a mail server is normal but invites password guessing; relaying without authentication makes an open relay. Beyond loopback: medium. On loopback: info.",
 		CommonlySeen: []Seen{
 			{Platform: "linux", Program: "master", Service: "postfix.service", Default: "off", Note: "Postfix's master process; the smtps/inet or submissions/inet entry in master.cf decides whether 465 is open."},
 			{Platform: "linux", Program: "exim4", Service: "exim4.service", Default: "", Note: "Debian's Exim (exim on Red Hat family) with 465 in daemon_smtp_ports and tls_on_connect_ports."},
@@ -20815,7 +20815,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "If no remote client submits mail here, comment the entry out and reload; where clients do, require authentication and relay only for authenticated clients (smtpd_sasl_auth_enable=yes, smtpd_client_restrictions=permit_sasl_authenticated,reject).",
-				Commands:   []string{"sudo postconf -M# smtps/inet", "sudo postfix reload", "sudo ufw deny 465/tcp"},
+				Commands:   []string{"sudo postconf -M# smtps/inet", "sudo postconf -M# submissions/inet", "sudo postfix reload", "sudo ufw deny 465/tcp"},
 				References: []string{"postconf(1), Oracle copy of the Postfix manual page: -M, -M# (https://docs.oracle.com/cd/E75432_01/html/E71066/postconf-1.html)", "Postfix master.cf as shipped (Apple open source copy): submission and smtps commented out, with smtpd_sasl_auth_enable and permit_sasl_authenticated,reject (https://opensource.apple.com/source/postfix/postfix-247/Postfix.Config/master.cf.defaultserver.auto.html)", "ufw(8) (https://manpages.ubuntu.com/manpages/noble/man8/ufw.8.html)"},
 			},
 			{
@@ -20980,7 +20980,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See who holds the ports and which endpoints the configuration sets; docker-proxy means a container published them.",
-				Commands:   []string{"ss -ltnp '( sport = :4317 or sport = :4318 )'", "portinspect 4317", "systemctl status otelcol-contrib otelcol", "grep -n endpoint /etc/otelcol-contrib/config.yaml", "docker ps --filter publish=4317"},
+				Commands:   []string{"sudo ss -ltnp '( sport = :4317 or sport = :4318 )'", "portinspect 4317", "systemctl status otelcol-contrib otelcol", "grep -n endpoint /etc/otelcol-contrib/config.yaml", "docker ps --filter publish=4317"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "systemctl(1) (https://man7.org/linux/man-pages/man1/systemctl.1.html)", "Docker docs: docker container ls (https://docs.docker.com/reference/cli/docker/container/ls/)"},
 			},
 			{
@@ -21023,7 +21023,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what holds the port: java is a Zipkin server, otelcol or otelcol-contrib a Collector receiver, docker-proxy a container.",
-				Commands:   []string{"ss -ltnp 'sport = :9411'", "portinspect 9411", "ps -o args= -C java", "docker ps --filter publish=9411"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :9411'", "portinspect 9411", "ps -o args= -C java", "docker ps --filter publish=9411"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)", "Docker docs: docker container ls (https://docs.docker.com/reference/cli/docker/container/ls/)"},
 			},
 			{
@@ -21066,7 +21066,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See which program owns 9093 and whether the gossip port is open on TCP and UDP; java on 9093 is Kafka, not Alertmanager.",
-				Commands:   []string{"ss -ltnp '( sport = :9093 or sport = :9094 )'", "ss -lunp 'sport = :9094'", "portinspect 9093", "systemctl status prometheus-alertmanager"},
+				Commands:   []string{"sudo ss -ltnp '( sport = :9093 or sport = :9094 )'", "sudo ss -lunp 'sport = :9094'", "portinspect 9093", "systemctl status prometheus-alertmanager"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "systemctl(1) (https://man7.org/linux/man-pages/man1/systemctl.1.html)"},
 			},
 			{
@@ -21103,7 +21103,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens and on which address, and read rpc_address and authenticator from the configuration.",
-				Commands:   []string{"ss -ltnp 'sport = :9042'", "portinspect 9042", "grep -nE '^(rpc_address|rpc_interface|native_transport_port|authenticator)' /etc/cassandra/cassandra.yaml", "docker ps --filter publish=9042"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :9042'", "portinspect 9042", "grep -nE '^(rpc_address|rpc_interface|native_transport_port|authenticator)' /etc/cassandra/cassandra.yaml", "docker ps --filter publish=9042"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "Apache Cassandra conf/cassandra.yaml: native_transport_port 9042, rpc_address localhost, do not expose to the internet (https://github.com/apache/cassandra/blob/trunk/conf/cassandra.yaml)", "Docker docs: docker container ls (https://docs.docker.com/reference/cli/docker/container/ls/)"},
 			},
 			{
@@ -21145,7 +21145,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See which process listens and whether it runs with --insecure.",
-				Commands:   []string{"ss -ltnp 'sport = :26257'", "portinspect 26257", "ps -o args= -C cockroach", "docker ps --filter publish=26257"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :26257'", "portinspect 26257", "ps -o args= -C cockroach", "docker ps --filter publish=26257"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)", "Docker docs: docker container ls (https://docs.docker.com/reference/cli/docker/container/ls/)"},
 			},
 			{
@@ -21188,7 +21188,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See who listens and whether the monitoring (8222) and cluster (6222) ports are open too; check the configuration for authorization.",
-				Commands:   []string{"ss -ltnp '( sport = :4222 or sport = :6222 or sport = :8222 )'", "portinspect 4222", "grep -nE 'listen|host|net|authorization|accounts' /etc/nats-server.conf"},
+				Commands:   []string{"sudo ss -ltnp '( sport = :4222 or sport = :6222 or sport = :8222 )'", "portinspect 4222", "grep -nE 'listen|host|net|authorization|accounts' /etc/nats-server.conf"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "NATS docs: Flags, -a/--addr default 0.0.0.0, -p default 4222 (https://docs.nats.io/nats-server/flags)"},
 			},
 			{
@@ -21263,7 +21263,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "Find the process and check what it serves; a reply from /debug/pprof/ confirms a pprof endpoint.",
-				Commands:   []string{"ss -ltnp 'sport = :6060'", "portinspect 6060", "curl -s http://127.0.0.1:6060/debug/pprof/ | head"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :6060'", "portinspect 6060", "curl -s http://127.0.0.1:6060/debug/pprof/ | head"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "Go standard library: net/http/pprof (https://pkg.go.dev/net/http/pprof)"},
 			},
 			{
@@ -21306,7 +21306,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See which address the GUI listens on; 0.0.0.0 or a LAN address means other hosts can reach it.",
-				Commands:   []string{"ss -ltnp 'sport = :8384'", "portinspect 8384", "systemctl --user status syncthing.service", "docker ps --filter publish=8384"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :8384'", "portinspect 8384", "systemctl --user status syncthing.service", "docker ps --filter publish=8384"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "systemctl(1) (https://man7.org/linux/man-pages/man1/systemctl.1.html)", "Docker docs: docker container ls (https://docs.docker.com/reference/cli/docker/container/ls/)"},
 			},
 			{
@@ -21355,7 +21355,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See that the TCP and UDP listeners belong to syncthing.",
-				Commands:   []string{"ss -ltnp 'sport = :22000'", "ss -lunp 'sport = :22000'", "portinspect 22000"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :22000'", "sudo ss -lunp 'sport = :22000'", "portinspect 22000"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)"},
 			},
 			{
@@ -21404,7 +21404,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See who listens and whether the discovery and DLNA ports are open too.",
-				Commands:   []string{"ss -ltnp 'sport = :32400'", "ss -lunp '( sport >= :32410 and sport <= :32414 ) or sport = :1900'", "portinspect 32400", "systemctl status plexmediaserver"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :32400'", "sudo ss -lunp '( sport >= :32410 and sport <= :32414 ) or sport = :1900'", "portinspect 32400", "systemctl status plexmediaserver"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "systemctl(1) (https://man7.org/linux/man-pages/man1/systemctl.1.html)"},
 			},
 			{
@@ -21454,7 +21454,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens, which program it is, and whether server.xml defines an AJP connector, on which address and with which secret settings.",
-				Commands:   []string{"ss -ltnp 'sport = :8009'", "portinspect 8009", "ps -o pid,user,args -p <PID>", "sudo grep -n -B2 -A6 'AJP/1.3' /etc/tomcat*/server.xml"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :8009'", "portinspect 8009", "ps -o pid,user,args -p <PID>", "sudo grep -n -B2 -A6 'AJP/1.3' /etc/tomcat*/server.xml"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)", "Apache Tomcat: The AJP Connector, address defaults to loopback, secret and secretRequired (https://github.com/apache/tomcat/blob/84ac9af072d4c43ebb44ccc0ceba405ad0a84903/webapps/docs/config/ajp.xml)"},
 			},
 			{
@@ -21496,7 +21496,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens, which server it is, and which listen address and ports the domain configures.",
-				Commands:   []string{"ss -ltnp 'sport = :7001'", "portinspect 7001", "ps -o pid,user,args -p <PID>", "grep -nE \"<(name|listen-address|listen-port|administration-port)>\" \"$DOMAIN_HOME/config/config.xml\""},
+				Commands:   []string{"sudo ss -ltnp 'sport = :7001'", "portinspect 7001", "ps -o pid,user,args -p <PID>", "grep -nE \"<(name|listen-address|listen-port|administration-port)>\" \"$DOMAIN_HOME/config/config.xml\""},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)", "Oracle WebLogic Server: Server Listen Address, undefined means any address of the host (https://docs.oracle.com/cd/E72987_01/wls/FMWCH/pagehelp/Corecoreservercreateserver3title.html)"},
 			},
 			{
@@ -21528,7 +21528,7 @@ var curatedNotes = []*Note{
 		Platforms:    []string{"linux", "windows", "macos"},
 		Risk:         RiskHigh,
 		RiskLoopback: RiskMedium,
-		Summary:      "IANA registers 8161 (tcp and udp) as \"patrol-snmp\" (Patrol SNMP); in practice 8161/tcp is the embedded Jetty web server of Apache ActiveMQ Classic (admin console at /admin, plus the REST API and the Jolokia JMX bridge at /api/jolokia) and of ActiveMQ Artemis. Classic ships a well-known login, admin/admin (conf/jetty-realm.properties in 5.x, conf/users.properties in 6.x), and an authenticated user can run code on the broker through Jolokia (CVE-2022-41678, CVE-2026-34197), so whoever reaches the console with the default password controls the broker's account on the host. Classic bound the console to 0.0.0.0 up to 5.15.x; since 5.16.0 its shipped configuration binds 127.0.0.1 (AMQ-7007). Artemis instances made with \"artemis create\" bind the web server to localhost unless --http-host says otherwise. Change the default password, keep the console on loopback or behind an authenticating proxy, and upgrade. Beyond loopback: high (critical with the default password). On loopback: medium, because any local user who knows admin/admin can run code as the broker.",
+		Summary:      "IANA registers 8161 (tcp and udp) as \"patrol-snmp\" (Patrol SNMP); in practice 8161/tcp is the embedded Jetty web server of Apache ActiveMQ Classic (admin console at /admin, plus the REST API and the Jolokia JMX bridge at /api/jolokia) and of ActiveMQ Artemis. Classic ships a well-known login, admin/admin (conf/jetty-realm.properties in 5.x, conf/users.properties in 6.x), and an authenticated user can run code on the broker through Jolokia (CVE-2022-41678, CVE-2026-34197); ActiveMQ 6.0.0 to 6.1.1 served Jolokia and the REST API with no login at all (CVE-2024-32114, fixed in 6.1.2), so whoever reaches the console with the default password controls the broker's account on the host. Classic bound the console to 0.0.0.0 up to 5.15.x; since 5.16.0 its shipped configuration binds 127.0.0.1 (AMQ-7007). Artemis instances made with \"artemis create\" bind the web server to localhost unless --http-host says otherwise. Change the default password, keep the console on loopback or behind an authenticating proxy, and upgrade. Beyond loopback: high (critical with the default password). On loopback: medium, because any local user who knows admin/admin can run code as the broker.",
 		CommonlySeen: []Seen{
 			{Platform: "linux", Program: "java", Service: "", Default: "off", Note: "ActiveMQ Classic (bin/activemq start runs java -jar .../bin/activemq.jar) or Artemis (bin/artemis run, class org.apache.activemq.artemis.boot.Artemis); the console starts with the broker."},
 			{Platform: "windows", Program: "java.exe", Service: "ActiveMQ", Default: "off", Note: "Classic's bin\\win64\\InstallService.bat registers the service ActiveMQ with the Java Service Wrapper (wrapper.exe), which starts java.exe."},
@@ -21538,12 +21538,12 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens and on which address, and whether the default account is still in place.",
-				Commands:   []string{"ss -ltnp 'sport = :8161'", "portinspect 8161", "ps -o pid,user,args -p <PID>", "grep -n -A3 'jettyPort' <ACTIVEMQ_BASE>/conf/jetty.xml", "grep -nE '^admin' <ACTIVEMQ_BASE>/conf/users.properties <ACTIVEMQ_BASE>/conf/jetty-realm.properties"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :8161'", "portinspect 8161", "ps -o pid,user,args -p <PID>", "grep -n -A3 'jettyPort' <ACTIVEMQ_BASE>/conf/jetty.xml", "grep -nE '^admin' <ACTIVEMQ_BASE>/conf/users.properties <ACTIVEMQ_BASE>/conf/jetty-realm.properties"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)", "Apache ActiveMQ 5.18.3: conf/jetty.xml, console on 127.0.0.1:8161 (https://github.com/apache/activemq/blob/activemq-5.18.3/assembly/src/release/conf/jetty.xml)", "Apache ActiveMQ 6.2.0: conf/users.properties, admin=admin (https://github.com/apache/activemq/blob/activemq-6.2.0/assembly/src/release/conf/users.properties)"},
 			},
 			{
 				Platform:   "any",
-				Text:       "Replace the admin/admin login (users.properties or jetty-realm.properties), keep the console's host at 127.0.0.1 (the jettyPort bean in conf/jetty.xml for Classic; --http-host at creation or the web binding uri in etc/bootstrap.xml for Artemis), reach it through an SSH tunnel or an authenticating reverse proxy, and upgrade to a release that fixes the Jolokia flaws.",
+				Text:       "Replace the admin/admin login (users.properties or jetty-realm.properties), keep the console's host at 127.0.0.1 (the jettyPort bean in conf/jetty.xml for Classic; --http-host at creation or the web binding uri in etc/bootstrap.xml for Artemis), reach it through an SSH tunnel or an authenticating reverse proxy, and upgrade to a release that fixes the Jolokia flaws (6.1.2 or later for CVE-2024-32114).",
 				Commands:   []string{},
 				References: []string{"Apache ActiveMQ: AMQ-7007, restrict jetty endpoint to 127.0.0.1 by default (https://github.com/apache/activemq/commit/d535e34947f3198d70b2680aad4601bb0d1b079c)", "Apache ActiveMQ Artemis: artemis create, --http-host defaults to localhost (https://github.com/apache/activemq-artemis/blob/6700541d4604e2602551c8c64dac7d923fcbe165/artemis-cli/src/main/java/org/apache/activemq/artemis/cli/commands/Create.java)", "CVE-2022-41678: ActiveMQ, code execution by an authenticated Jolokia user (https://www.cve.org/CVERecord?id=CVE-2022-41678)", "CVE-2026-34197: ActiveMQ Classic, code execution through the console's Jolokia API (https://www.cve.org/CVERecord?id=CVE-2026-34197)"},
 			},
@@ -21566,7 +21566,7 @@ var curatedNotes = []*Note{
 				References: []string{"lsof (https://github.com/lsof-org/lsof)", "Homebrew: brew services (https://github.com/Homebrew/homebrew-services)", "Homebrew formula activemq (https://github.com/Homebrew/homebrew-core/blob/2161cb7a1415580b264f80ef013aeff33dd6b79a/Formula/activemq.rb)"},
 			},
 		},
-		References: []string{"IANA Service Name and Transport Protocol Port Number Registry: patrol-snmp, 8161 (https://www.iana.org/assignments/service-names-port-numbers/service-names-port-numbers.xhtml?search=8161)", "Apache ActiveMQ 5.15.0: conf/jetty.xml, console on 0.0.0.0:8161 (https://github.com/apache/activemq/blob/activemq-5.15.0/assembly/src/release/conf/jetty.xml)", "Apache ActiveMQ 5.18.3: conf/jetty.xml, console on 127.0.0.1:8161 (https://github.com/apache/activemq/blob/activemq-5.18.3/assembly/src/release/conf/jetty.xml)", "Apache ActiveMQ 5.18.3: conf/jetty-realm.properties, admin: admin (https://github.com/apache/activemq/blob/activemq-5.18.3/assembly/src/release/conf/jetty-realm.properties)", "Apache ActiveMQ 6.2.0: conf/users.properties, admin=admin (https://github.com/apache/activemq/blob/activemq-6.2.0/assembly/src/release/conf/users.properties)", "Apache ActiveMQ: AMQ-7007, restrict jetty endpoint to 127.0.0.1 by default (https://github.com/apache/activemq/commit/d535e34947f3198d70b2680aad4601bb0d1b079c)", "Apache ActiveMQ: Web Console, http://localhost:8161/admin, default admin/admin (https://raw.githubusercontent.com/apache/activemq-web/main/monitoring-activemq.html)", "CVE-2022-41678: ActiveMQ, code execution by an authenticated Jolokia user (https://www.cve.org/CVERecord?id=CVE-2022-41678)", "CVE-2026-34197: ActiveMQ Classic, code execution through the console's Jolokia API (https://www.cve.org/CVERecord?id=CVE-2026-34197)", "Apache ActiveMQ Artemis: artemis create, --http-host defaults to localhost (https://github.com/apache/activemq-artemis/blob/6700541d4604e2602551c8c64dac7d923fcbe165/artemis-cli/src/main/java/org/apache/activemq/artemis/cli/commands/Create.java)", "Apache ActiveMQ 6.2.0: bin/activemq, java -jar bin/activemq.jar (https://github.com/apache/activemq/blob/activemq-6.2.0/assembly/src/release/bin/activemq)", "ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)", "ufw(8) (https://manpages.ubuntu.com/manpages/noble/en/man8/ufw.8.html)", "Microsoft Learn: Get-NetTCPConnection (https://learn.microsoft.com/en-us/powershell/module/nettcpip/get-nettcpconnection)", "Microsoft Learn: Get-CimInstance (https://learn.microsoft.com/en-us/powershell/module/cimcmdlets/get-ciminstance)", "Microsoft Learn: Stop-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/stop-service)", "Microsoft Learn: Set-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/set-service)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)", "Apache ActiveMQ 6.2.0: bin/win64/wrapper.conf, service name ActiveMQ (https://github.com/apache/activemq/blob/activemq-6.2.0/assembly/src/release/bin/win64/wrapper.conf)", "lsof (https://github.com/lsof-org/lsof)", "Homebrew: brew services (https://github.com/Homebrew/homebrew-services)", "Homebrew formula activemq (https://github.com/Homebrew/homebrew-core/blob/2161cb7a1415580b264f80ef013aeff33dd6b79a/Formula/activemq.rb)"},
+		References: []string{"IANA Service Name and Transport Protocol Port Number Registry: patrol-snmp, 8161 (https://www.iana.org/assignments/service-names-port-numbers/service-names-port-numbers.xhtml?search=8161)", "Apache ActiveMQ 5.15.0: conf/jetty.xml, console on 0.0.0.0:8161 (https://github.com/apache/activemq/blob/activemq-5.15.0/assembly/src/release/conf/jetty.xml)", "Apache ActiveMQ 5.18.3: conf/jetty.xml, console on 127.0.0.1:8161 (https://github.com/apache/activemq/blob/activemq-5.18.3/assembly/src/release/conf/jetty.xml)", "Apache ActiveMQ 5.18.3: conf/jetty-realm.properties, admin: admin (https://github.com/apache/activemq/blob/activemq-5.18.3/assembly/src/release/conf/jetty-realm.properties)", "Apache ActiveMQ 6.2.0: conf/users.properties, admin=admin (https://github.com/apache/activemq/blob/activemq-6.2.0/assembly/src/release/conf/users.properties)", "Apache ActiveMQ: AMQ-7007, restrict jetty endpoint to 127.0.0.1 by default (https://github.com/apache/activemq/commit/d535e34947f3198d70b2680aad4601bb0d1b079c)", "Apache ActiveMQ: Web Console, http://localhost:8161/admin, default admin/admin (https://raw.githubusercontent.com/apache/activemq-web/main/monitoring-activemq.html)", "CVE-2022-41678: ActiveMQ, code execution by an authenticated Jolokia user (https://www.cve.org/CVERecord?id=CVE-2022-41678)", "CVE-2026-34197: ActiveMQ Classic, code execution through the console's Jolokia API (https://www.cve.org/CVERecord?id=CVE-2026-34197)", "CVE-2024-32114: ActiveMQ 6.0.0-6.1.1, Jolokia and REST API without authentication (https://www.cve.org/CVERecord?id=CVE-2024-32114)", "Apache ActiveMQ Artemis: artemis create, --http-host defaults to localhost (https://github.com/apache/activemq-artemis/blob/6700541d4604e2602551c8c64dac7d923fcbe165/artemis-cli/src/main/java/org/apache/activemq/artemis/cli/commands/Create.java)", "Apache ActiveMQ 6.2.0: bin/activemq, java -jar bin/activemq.jar (https://github.com/apache/activemq/blob/activemq-6.2.0/assembly/src/release/bin/activemq)", "ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)", "ufw(8) (https://manpages.ubuntu.com/manpages/noble/en/man8/ufw.8.html)", "Microsoft Learn: Get-NetTCPConnection (https://learn.microsoft.com/en-us/powershell/module/nettcpip/get-nettcpconnection)", "Microsoft Learn: Get-CimInstance (https://learn.microsoft.com/en-us/powershell/module/cimcmdlets/get-ciminstance)", "Microsoft Learn: Stop-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/stop-service)", "Microsoft Learn: Set-Service (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/set-service)", "Microsoft Learn: New-NetFirewallRule (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule)", "Apache ActiveMQ 6.2.0: bin/win64/wrapper.conf, service name ActiveMQ (https://github.com/apache/activemq/blob/activemq-6.2.0/assembly/src/release/bin/win64/wrapper.conf)", "lsof (https://github.com/lsof-org/lsof)", "Homebrew: brew services (https://github.com/Homebrew/homebrew-services)", "Homebrew formula activemq (https://github.com/Homebrew/homebrew-core/blob/2161cb7a1415580b264f80ef013aeff33dd6b79a/Formula/activemq.rb)"},
 	},
 	{
 		Ports:        []PortRange{{Low: 61616, High: 61616}},
@@ -21586,7 +21586,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens, which broker it is, and which transport connectors (Classic) or acceptors (Artemis) it opens.",
-				Commands:   []string{"ss -ltnp 'sport = :61616'", "portinspect 61616", "ps -o pid,user,args -p <PID>", "grep -n 'transportConnector' <ACTIVEMQ_BASE>/conf/activemq.xml", "grep -n '<acceptor' <ARTEMIS_INSTANCE>/etc/broker.xml"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :61616'", "portinspect 61616", "ps -o pid,user,args -p <PID>", "grep -n 'transportConnector' <ACTIVEMQ_BASE>/conf/activemq.xml", "grep -n '<acceptor' <ARTEMIS_INSTANCE>/etc/broker.xml"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)", "Apache ActiveMQ: conf/activemq.xml, openwire on tcp://0.0.0.0:61616, security plugins disabled (https://github.com/apache/activemq/blob/activemq-6.3.1/assembly/src/release/conf/activemq.xml)"},
 			},
 			{
@@ -21634,7 +21634,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens and how the agent is configured: client_addr or addresses, ACLs, and script checks.",
-				Commands:   []string{"ss -ltnp 'sport = :8500'", "portinspect 8500", "ps -o pid,user,args -p <PID>", "sudo grep -rnE 'client_addr|addresses|acl|script_checks' /etc/consul.d/"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :8500'", "portinspect 8500", "ps -o pid,user,args -p <PID>", "sudo grep -rnE 'client_addr|addresses|acl|script_checks' /etc/consul.d/"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)", "Consul: agent command, -client defaults to 127.0.0.1 (https://developer.hashicorp.com/consul/commands/agent)"},
 			},
 			{
@@ -21676,7 +21676,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens, whether it is a dev server (-dev on the command line), and how its listeners are configured; sys/health answers without a token.",
-				Commands:   []string{"ss -ltnp '( sport = :8200 or sport = :8201 )'", "portinspect 8200", "ps -o pid,user,args -p <PID>", "sudo grep -n -A4 'listener' /etc/vault.d/vault.hcl", "curl -sk https://127.0.0.1:8200/v1/sys/health"},
+				Commands:   []string{"sudo ss -ltnp '( sport = :8200 or sport = :8201 )'", "portinspect 8200", "ps -o pid,user,args -p <PID>", "sudo grep -n -A4 'listener' /etc/vault.d/vault.hcl", "curl -sk https://127.0.0.1:8200/v1/sys/health"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)", "Vault: tcp listener, address 127.0.0.1:8200, cluster_address, unauthenticated endpoints (https://developer.hashicorp.com/vault/docs/v1.17.x/configuration/listener/tcp)"},
 			},
 			{
@@ -21719,7 +21719,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens, which broker it is, and which listeners, security protocols and authorizer server.properties sets.",
-				Commands:   []string{"ss -ltnp '( sport = :9092 or sport = :9093 )'", "portinspect 9092", "ps -o pid,user,args -p <PID>", "grep -nE '^(listeners|advertised.listeners|listener.security.protocol.map|authorizer.class.name)' <KAFKA_HOME>/config/server.properties"},
+				Commands:   []string{"sudo ss -ltnp '( sport = :9092 or sport = :9093 )'", "portinspect 9092", "ps -o pid,user,args -p <PID>", "grep -nE '^(listeners|advertised.listeners|listener.security.protocol.map|authorizer.class.name)' <KAFKA_HOME>/config/server.properties"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)", "Apache Kafka 4.0: Listener Configuration (https://kafka.apache.org/40/security/listener-configuration)"},
 			},
 			{
@@ -21761,7 +21761,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens, which program it is, what the server reports, and how zoo.cfg sets the client address, four-letter words, AdminServer and authentication.",
-				Commands:   []string{"ss -ltnp '( sport = :2181 or sport = :8080 )'", "portinspect 2181", "ps -o pid,user,args -p <PID>", "echo srvr | nc 127.0.0.1 2181", "grep -nE 'clientPort|4lw|admin\\.|enforce\\.auth' <ZOOKEEPER_CONF>/zoo.cfg"},
+				Commands:   []string{"sudo ss -ltnp '( sport = :2181 or sport = :8080 )'", "portinspect 2181", "ps -o pid,user,args -p <PID>", "echo srvr | nc 127.0.0.1 2181", "grep -nE 'clientPort|4lw|admin\\.|enforce\\.auth' <ZOOKEEPER_CONF>/zoo.cfg"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)", "ZooKeeper Administrator's Guide: clientPortAddress, 4lw.commands.whitelist, AdminServer, enforce.auth.enabled (https://github.com/apache/zookeeper/blob/release-3.9.5/zookeeper-docs/src/main/resources/markdown/zookeeperAdmin.md)"},
 			},
 			{
@@ -21804,7 +21804,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens and which address kibana.yml sets.",
-				Commands:   []string{"ss -ltnp 'sport = :5601'", "portinspect 5601", "ps -o pid,user,args -p <PID>", "sudo grep -nE '^[[:space:]]*server\\.(host|port)' /etc/kibana/kibana.yml"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :5601'", "portinspect 5601", "ps -o pid,user,args -p <PID>", "sudo grep -nE '^[[:space:]]*server\\.(host|port)' /etc/kibana/kibana.yml"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "ps(1) (https://man7.org/linux/man-pages/man1/ps.1.html)", "Configure Kibana: localhost:5601 by default, kibana.yml in /etc/kibana for packages (https://elastic.co/docs/deploy-manage/deploy/self-managed/configure-kibana)"},
 			},
 			{
@@ -21853,7 +21853,7 @@ var curatedNotes = []*Note{
 			{
 				Platform:   "linux",
 				Text:       "See what listens, which plugins are enabled, and which listeners the node reports.",
-				Commands:   []string{"ss -ltnp 'sport = :15672'", "portinspect 15672", "sudo rabbitmq-plugins list -e", "sudo rabbitmq-diagnostics -s listeners"},
+				Commands:   []string{"sudo ss -ltnp 'sport = :15672'", "portinspect 15672", "sudo rabbitmq-plugins list -e", "sudo rabbitmq-diagnostics -s listeners"},
 				References: []string{"ss(8) (https://man7.org/linux/man-pages/man8/ss.8.html)", "RabbitMQ: Management Plugin, port, management.tcp.ip, listeners (https://github.com/rabbitmq/rabbitmq-website/blob/3afc34cfc5dc3013b7f4b487fe96d410cbbe6697/docs/management.md)"},
 			},
 			{
