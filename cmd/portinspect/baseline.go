@@ -289,4 +289,3 @@ func writeDrift(out io.Writer, d *inspect.DriftReport, format outputFormat, file
 func markdownCell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ").Replace(escapeText(s))
 }
-
