@@ -239,10 +239,13 @@ func auditFindings(rep *Report, db *knownports.DB, here string) []Finding {
 			Advice:  partialCoverageAdvice(here, rep.Host.PrivilegeHint),
 		})
 	}
-	slices.SortStableFunc(findings, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Port, b.Port), cmp.Compare(a.Protocol, b.Protocol))
-	})
+	slices.SortStableFunc(findings, compareFindings)
 	return findings
+}
+
+// compareFindings orders findings worst first, then by port and protocol.
+func compareFindings(a, b Finding) int {
+	return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Port, b.Port), cmp.Compare(a.Protocol, b.Protocol))
 }
 
 // hiddenOwners counts the sockets whose owners are hidden.

@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
 )
 
@@ -28,8 +28,11 @@ type Baseline struct {
 	OS       string    `json:"os"`
 	Created  time.Time `json:"created"`
 	// Privileged says every owner could be seen when it was taken.
-	Privileged bool               `json:"privileged"`
-	Listeners  []BaselineListener `json:"listeners"`
+	Privileged bool `json:"privileged"`
+	// AllNetns says it holds every network namespace's listeners, not
+	// only the machine's own.
+	AllNetns  bool               `json:"all_namespaces"`
+	Listeners []BaselineListener `json:"listeners"`
 }
 
 // BaselineListener is one listener's identity.
@@ -47,8 +50,9 @@ type BaselineListener struct {
 	// Netns is the network namespace's container name, else its name or
 	// id, "" for the machine's own.
 	Netns string `json:"netns,omitempty"`
-	// Program is the holder's executable name, Service its unit or
-	// service; both "" when the owner was not seen (OwnerSeen false).
+	// Program is the holder's executable (its path, or its name where the
+	// path is unknown), Service its unit or service; both "" when the
+	// owner was not seen (OwnerSeen false).
 	Program   string `json:"program"`
 	Service   string `json:"service"`
 	OwnerSeen bool   `json:"owner_seen"`
@@ -92,7 +96,8 @@ func (l *BaselineListener) Owner() string {
 // on a dual-stack system a wildcard is one listener, whether a program
 // binds [::] alone or 0.0.0.0 and [::].
 func NewBaseline(rep *Report, ephemeral platform.PortRange, now time.Time) *Baseline {
-	b := &Baseline{Schema: BaselineSchema, Hostname: rep.Host.Hostname, OS: rep.Host.OS, Created: now.UTC(), Privileged: rep.Host.Privileged, Listeners: []BaselineListener{}}
+	b := &Baseline{Schema: BaselineSchema, Hostname: rep.Host.Hostname, OS: rep.Host.OS, Created: now.UTC(),
+		Privileged: rep.Host.Privileged, AllNetns: rep.AllNetns, Listeners: []BaselineListener{}}
 	seen := map[string]bool{}
 	for i := range rep.Sockets {
 		s := &rep.Sockets[i]
@@ -117,10 +122,9 @@ func NewBaseline(rep *Report, ephemeral platform.PortRange, now time.Time) *Base
 		case platform.OwnersKnown:
 			l.OwnerSeen = true
 			p := s.Processes[0]
-			l.Program, l.Service = p.Name, p.Service
-			if p.Exe != "" {
-				l.Program = path.Base(strings.ReplaceAll(p.Exe, `\`, "/"))
-			}
+			// The executable's path: a process may rename itself, and
+			// the same name in another directory is another program.
+			l.Program, l.Service = cmp.Or(p.Exe, p.Name), p.Service
 		case platform.OwnersNone:
 			l.OwnerSeen = true
 		}
@@ -188,6 +192,62 @@ func Diff(base, now *Baseline) *DriftReport {
 			d.Changes = append(d.Changes, Drift{Change: DriftRemoved, Listener: l})
 		}
 	}
+	return d
+}
+
+// Rules of the drift findings audit --baseline adds.
+const (
+	RuleNewListener  = "new-listener"
+	RuleGoneListener = "gone-listener"
+	RuleChangedOwner = "changed-owner"
+)
+
+// AddDrift compares the audited machine with a baseline and adds the
+// drift as findings: a new listener (medium beyond loopback, low on
+// loopback), one gone (info), one held by another program (medium beyond
+// loopback, low on loopback). An audit of every namespace compared with a
+// baseline of the machine's own compares the machine's own.
+func (a *Audit) AddDrift(base *Baseline, ephemeral platform.PortRange, now time.Time) *DriftReport {
+	cur := NewBaseline(a.Report, ephemeral, now)
+	if !base.AllNetns {
+		cur.Listeners = slices.DeleteFunc(cur.Listeners, func(l BaselineListener) bool { return l.Netns != "" })
+	}
+	d := Diff(base, cur)
+	for _, c := range d.Changes {
+		l := c.Listener
+		proto, _ := platform.ProtocolNamed(l.Protocol)
+		f := Finding{Port: l.Port, Protocol: proto}
+		exposed := l.Exposure != ExposureLoopback.String()
+		switch c.Change {
+		case DriftAdded:
+			f.Rule, f.Severity = RuleNewListener, knownports.RiskLow
+			if exposed {
+				f.Severity = knownports.RiskMedium
+			}
+			f.Message = fmt.Sprintf("%s, held by %s, is not in the baseline of %s", l.Name(), l.Owner(), base.Created.Format(time.RFC3339))
+		case DriftRemoved:
+			f.Rule, f.Severity = RuleGoneListener, knownports.RiskInfo
+			f.Message = fmt.Sprintf("%s, held by %s in the baseline, listens no more", l.Name(), l.Owner())
+		case DriftChanged:
+			f.Rule, f.Severity = RuleChangedOwner, knownports.RiskLow
+			if exposed {
+				f.Severity = knownports.RiskMedium
+			}
+			f.Message = fmt.Sprintf("%s is held by %s, and was by %s in the baseline", l.Name(), l.Owner(), c.Was.Owner())
+		}
+		for i := range a.Report.Sockets {
+			s := &a.Report.Sockets[i]
+			if s.Listening() && s.Local.Port() == l.Port && s.Protocol == proto {
+				f.Sockets = append(f.Sockets, s)
+			}
+		}
+		f.Processes = holders(f.Sockets)
+		if c.Change != DriftRemoved {
+			f.Advice = unknownListenerAdvice(a.Report.Host.OS, l.Port, proto, f.Processes)
+		}
+		a.Findings = append(a.Findings, f)
+	}
+	slices.SortStableFunc(a.Findings, compareFindings)
 	return d
 }
 

@@ -51,7 +51,7 @@ func TestBaselineNoiseAndDrift(t *testing.T) {
 	for _, l := range base.Listeners {
 		names = append(names, l.Name()+" "+l.Owner())
 	}
-	if got := strings.Join(names, "; "); got != "tcp *:22 sshd (ssh.service); udp *:123 chronyd (chrony.service); tcp 127.0.0.1:5432 postgres (postgresql@16-main.service); tcp 127.0.0.1:8080 python3.12" {
+	if got := strings.Join(names, "; "); got != "tcp *:22 /usr/sbin/sshd (ssh.service); udp *:123 /usr/sbin/chronyd (chrony.service); tcp 127.0.0.1:5432 /usr/lib/postgresql/16/bin/postgres (postgresql@16-main.service); tcp 127.0.0.1:8080 /usr/bin/python3.12" {
 		t.Errorf("baseline: %s", got)
 	}
 	if d := Diff(base, baselineOf(t, machine())); len(d.Changes) != 0 {
@@ -75,7 +75,7 @@ func TestBaselineNoiseAndDrift(t *testing.T) {
 		}
 		got = append(got, s)
 	}
-	if want := "changed tcp 127.0.0.1:5432 nc.openbsd was postgres (postgresql@16-main.service); added tcp *:9000 php-fpm; removed tcp 127.0.0.1:8080 python3.12"; strings.Join(got, "; ") != want {
+	if want := "changed tcp 127.0.0.1:5432 /usr/bin/nc.openbsd was /usr/lib/postgresql/16/bin/postgres (postgresql@16-main.service); added tcp *:9000 php-fpm; removed tcp 127.0.0.1:8080 /usr/bin/python3.12"; strings.Join(got, "; ") != want {
 		t.Errorf("drift:\n %s\nwant\n %s", strings.Join(got, "; "), want)
 	}
 

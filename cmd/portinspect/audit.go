@@ -23,6 +23,7 @@ type auditOptions struct {
 	ports        []string
 	failOn       string
 	allowPartial bool
+	baseline     string
 	quiet        bool
 
 	query inspect.Query
@@ -77,6 +78,7 @@ read.`,
 	fs.StringArrayVar(&opts.ports, "port", nil, "listeners on these local ports only (a PORTSPEC; repeats)")
 	fs.StringVar(&opts.failOn, "fail-on", "", "exit 1 when a finding is at or above this severity: "+severityNames)
 	fs.BoolVar(&opts.allowPartial, "allow-partial", false, "let --fail-on pass an audit that could not see every owner")
+	fs.StringVar(&opts.baseline, "baseline", "", "add the drift from this baseline (portinspect baseline save) as findings: new-listener, gone-listener, changed-owner")
 	fs.BoolVarP(&opts.quiet, "quiet", "q", false, "print nothing: the exit status says it all")
 	return cmd
 }
@@ -105,9 +107,18 @@ func (o *auditOptions) parse(f *Factory, failOnSet bool) error {
 }
 
 func auditRun(f *Factory, opts *auditOptions) error {
+	var base *inspect.Baseline
+	if opts.baseline != "" {
+		var err error
+		if base, err = readBaselineFile(opts.baseline); err != nil {
+			return err
+		}
+	}
 	var a *inspect.Audit
 	err := withMachine(f, opts.out.format, func(src inspect.Source) (err error) {
-		a, err = inspect.RunAudit(context.Background(), src, f.KnownPorts(), opts.query)
+		if a, err = inspect.RunAudit(context.Background(), src, f.KnownPorts(), opts.query); err == nil && base != nil {
+			a.AddDrift(base, ephemeralUDP(src), time.Now())
+		}
 		return err
 	})
 	if err != nil {
