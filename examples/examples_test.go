@@ -148,7 +148,7 @@ func TestAlertRules(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"PortinspectHighFinding", "PortinspectCriticalFinding", "PortinspectNewListener", "PortinspectAuditStale"}
+	want := []string{"PortinspectHighFinding", "PortinspectCriticalFinding", "PortinspectNewListener", "PortinspectBaselineDrift", "PortinspectAuditStale"}
 	if !slices.Equal(alerts, want) {
 		t.Errorf("alerts %q, want %q", alerts, want)
 	}
