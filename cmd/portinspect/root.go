@@ -101,7 +101,7 @@ exposed they are, and what their ports are known for.
 	root.SetFlagErrorFunc(flagError)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
-	root.AddCommand(newCmdPort(f, nil), newCmdList(f, nil), newCmdAudit(f, nil), newCmdCheck(f, nil), newCmdWhy(f, nil), newCmdFree(f, nil), newCmdBaseline(f), newCmdLookup(f, nil), newCmdVersion(f))
+	root.AddCommand(newCmdPort(f, nil), newCmdList(f, nil), newCmdAudit(f, nil), newCmdCheck(f, nil), newCmdWhy(f, nil), newCmdFree(f, nil), newCmdBaseline(f), newCmdWatch(f), newCmdLookup(f, nil), newCmdVersion(f))
 	root.InitDefaultCompletionCmd()
 	if completion, _, err := root.Find([]string{"completion"}); err == nil {
 		// Without this, "completion tcsh" prints help and exits 0.
