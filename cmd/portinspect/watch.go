@@ -40,6 +40,12 @@ func newCmdWatch(f *Factory) *cobra.Command {
 change, flushed as it happens ({"event", "time", "socket"}), so that
 "portinspect watch -o json | jq" works.
 
+On a terminal the view is live and full-screen: a socket that appeared is
+marked + (and bold) for a few refreshes, one that went stays marked - (and
+struck through); the status line counts them. Keys: q quit, p pause, f filter
+(a port or part of a process name), s sort (port, process, PID), arrows to
+select, Enter the port's answer.
+
 Each refresh lists the sockets without owners; owners are looked up only for
 sockets not seen before, and kept while the socket lasts. Watching polls: a
 listener that lives shorter than the interval can be missed.
@@ -103,6 +109,9 @@ func watchRun(f *Factory, opts *watchOptions) error {
 		w := inspect.NewWatcher(src, opts.query)
 		if _, err := w.Refresh(ctx, time.Now()); err != nil {
 			return err
+		}
+		if f.IO.OutTTY && opts.out.format == formatTable {
+			return runWatchTUI(ctx, f, src, w, opts)
 		}
 		if opts.out.format != formatJSON {
 			fmt.Fprintf(f.IO.ErrOut, "Watching %s every %s (a listener shorter-lived than that can be missed); Ctrl-C ends it.\n",
