@@ -255,7 +255,11 @@ func dumpNetlink(ns *Netns, protocol int, msg []byte, seq uint32, parse func(pay
 		return err
 	}
 	// The kernel fills a reply up to the reader's buffer, up to 32 KiB.
-	buf := make([]byte, 64<<10)
+	// The buffer is pooled: a listing makes four dumps, and watch one
+	// listing a second.
+	bp := netlinkBufs.Get().(*[]byte)
+	defer netlinkBufs.Put(bp)
+	buf := *bp
 	interrupted := false
 	for {
 		n, _, flags, from, err := unix.Recvmsg(fd, buf, nil, 0)
@@ -286,6 +290,12 @@ func dumpNetlink(ns *Netns, protocol int, msg []byte, seq uint32, parse func(pay
 		return nil
 	}
 }
+
+// netlinkBufs are dumpNetlink's receive buffers.
+var netlinkBufs = sync.Pool{New: func() any {
+	b := make([]byte, 64<<10)
+	return &b
+}}
 
 // errDumpInterrupted is a dump the kernel marked NLM_F_DUMP_INTR.
 var errDumpInterrupted = errors.New("the table changed while it was dumped")
