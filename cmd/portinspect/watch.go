@@ -71,6 +71,7 @@ read.`,
 	fl.BoolVarP(&opts.filters.allNetns, "all-namespaces", "A", false, "sockets of every network namespace (Linux; needs root)")
 	fl.StringVar(&opts.filters.netns, "netns", "", "sockets of one network namespace (Linux; needs root)")
 	fl.BoolVarP(&opts.all, "all", "a", false, "every socket, connections too, not only listeners")
+	fl.BoolVarP(&opts.filters.listening, "listening", "l", false, "listeners only (the default)")
 	fl.DurationVar(&opts.interval, "interval", time.Second, "time between refreshes")
 	fl.IntVar(&opts.count, "count", 0, "end after this many changes (0: no limit)")
 	fl.DurationVar(&opts.forTime, "for", 0, "end after this long (0: no limit)")
@@ -84,6 +85,8 @@ func (o *watchOptions) parse(f *Factory, args []string) error {
 		return err
 	}
 	switch {
+	case o.all && o.filters.listening:
+		return &inspect.UsageError{Msg: "watch takes -l (listeners, the default) or -a (every socket), not both"}
 	case o.interval < 10*time.Millisecond:
 		return &inspect.UsageError{Msg: fmt.Sprintf("invalid --interval %s: want 10ms or more", o.interval)}
 	case o.count < 0:

@@ -82,7 +82,7 @@ func TestWatchJSON(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("watch --for 3s: %v", err)
 	}
-	for _, args := range [][]string{{"watch", "--interval", "1ms"}, {"watch", "--count", "-1"}, {"watch", "--for", "-1s"}, {"watch", "-o", "csv"}} {
+	for _, args := range [][]string{{"watch", "--interval", "1ms"}, {"watch", "--count", "-1"}, {"watch", "--for", "-1s"}, {"watch", "-o", "csv"}, {"watch", "-l", "-a"}} {
 		if _, errOut, code := portinspect(t, nil, args...); code != 2 || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("%q: exit %d, %q", args, code, errOut)
 		}
