@@ -338,8 +338,8 @@ wait:
 			}
 		}
 	}
-	if n != 4 {
-		t.Errorf("Prometheus loaded %d rules, want 4", n)
+	if n != 5 {
+		t.Errorf("Prometheus loaded %d rules, want 5", n)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gdamore/tcell/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/portinspect/portinspect/inspect"
@@ -114,7 +115,11 @@ func watchRun(f *Factory, opts *watchOptions) error {
 			return err
 		}
 		if f.IO.OutTTY && opts.out.format == formatTable {
-			return runWatchTUI(ctx, f, src, w, opts)
+			screen, err := tcell.NewScreen()
+			if err != nil {
+				return err
+			}
+			return runWatchTUI(ctx, f, src, w, opts, screen)
 		}
 		if opts.out.format != formatJSON {
 			fmt.Fprintf(f.IO.ErrOut, "Watching %s every %s (a listener shorter-lived than that can be missed); Ctrl-C ends it.\n",

@@ -10,8 +10,7 @@ import (
 	"strings"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
+	"github.com/gdamore/tcell/v2"
 
 	"github.com/portinspect/portinspect/inspect"
 	"github.com/portinspect/portinspect/platform"
@@ -31,20 +30,33 @@ type watchRow struct {
 	added, removed int
 }
 
-// refreshMsg is a refresh's result; tickMsg asks for one.
-type (
-	refreshMsg struct {
-		events []inspect.WatchEvent
-		err    error
-		at     time.Time
-	}
-	tickMsg time.Time
+// lineKind says how a line of the view is drawn.
+type lineKind uint8
+
+const (
+	lineNormal lineKind = iota
+	lineNew
+	lineGone
+	lineSelected
+	lineStatus
 )
 
-// watchModel is the live view: bubbletea's model, whose Update and View
-// are pure functions of it, so that they are tested without a terminal.
+type viewLine struct {
+	text string
+	kind lineKind
+}
+
+// watchKey is a key the view reacts to: a name (Enter, Esc, Up, Down,
+// Backspace, Ctrl-C) or a rune.
+type watchKey struct {
+	name string
+	r    rune
+}
+
+// watchModel is the live view's state. Its refresh, key and lines
+// methods are pure of any terminal, so that they are tested without one;
+// runWatchTUI draws it with tcell.
 type watchModel struct {
-	refresh  func(time.Time) ([]inspect.WatchEvent, error)
 	details  func(s *inspect.Socket) string
 	interval time.Duration
 	// remote shows the REMOTE column: connections are watched too.
@@ -61,14 +73,12 @@ type watchModel struct {
 	detail   string // the answer shown for the selected socket, "" for the list
 	last     time.Time
 	err      error
-	width    int
-	height   int
 	added    int
 	removed  int
 }
 
-func newWatchModel(sockets []inspect.Socket, interval time.Duration, refresh func(time.Time) ([]inspect.WatchEvent, error), details func(*inspect.Socket) string) *watchModel {
-	m := &watchModel{refresh: refresh, details: details, interval: interval, rows: map[string]*watchRow{}, width: 80, height: 24}
+func newWatchModel(sockets []inspect.Socket, interval time.Duration, details func(*inspect.Socket) string) *watchModel {
+	m := &watchModel{details: details, interval: interval, rows: map[string]*watchRow{}}
 	for _, s := range sockets {
 		m.rows[rowKey(&s)] = &watchRow{sock: s}
 	}
@@ -84,38 +94,10 @@ func rowKey(s *inspect.Socket) string {
 	return fmt.Sprintf("%d|%s|%s|%s|%d", ns, s.Protocol, s.Local, s.Remote, s.Inode)
 }
 
-func (m *watchModel) Init() tea.Cmd { return m.tick() }
-
-func (m *watchModel) tick() tea.Cmd {
-	return tea.Tick(m.interval, func(t time.Time) tea.Msg { return tickMsg(t) })
-}
-
-func (m *watchModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	switch msg := msg.(type) {
-	case tea.WindowSizeMsg:
-		m.width, m.height = msg.Width, msg.Height
-	case tickMsg:
-		if m.paused {
-			return m, m.tick()
-		}
-		at := time.Time(msg)
-		return m, func() tea.Msg {
-			events, err := m.refresh(at)
-			return refreshMsg{events: events, err: err, at: at}
-		}
-	case refreshMsg:
-		m.apply(msg)
-		return m, m.tick()
-	case tea.KeyMsg:
-		return m.key(msg)
-	}
-	return m, nil
-}
-
-// apply ages the marks, then marks what the refresh found.
-func (m *watchModel) apply(r refreshMsg) {
-	m.err, m.last = r.err, r.at
-	if r.err != nil {
+// refreshed ages the marks, then marks what the refresh found.
+func (m *watchModel) refreshed(events []inspect.WatchEvent, err error, at time.Time) {
+	m.err, m.last = err, at
+	if err != nil {
 		return
 	}
 	for k, row := range m.rows {
@@ -128,7 +110,7 @@ func (m *watchModel) apply(r refreshMsg) {
 			}
 		}
 	}
-	for _, e := range r.events {
+	for _, e := range events {
 		k := rowKey(&e.Socket)
 		switch e.Event {
 		case inspect.WatchAdded:
@@ -144,55 +126,54 @@ func (m *watchModel) apply(r refreshMsg) {
 	m.reorder()
 }
 
-func (m *watchModel) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
+// key handles a key and reports whether the view ends.
+func (m *watchModel) key(k watchKey) (quit bool) {
+	if k.name == "Ctrl-C" {
+		return true
+	}
 	if m.typing {
-		switch k.Type {
-		case tea.KeyEnter:
+		switch k.name {
+		case "Enter":
 			m.filter, m.typing = strings.TrimSpace(m.input), false
 			m.reorder()
-		case tea.KeyEsc:
+		case "Esc":
 			m.typing = false
-		case tea.KeyBackspace:
-			if m.input != "" {
-				m.input = m.input[:len(m.input)-1]
+		case "Backspace":
+			if r := []rune(m.input); len(r) > 0 {
+				m.input = string(r[:len(r)-1])
 			}
-		case tea.KeyRunes, tea.KeySpace:
-			m.input += string(k.Runes)
-		case tea.KeyCtrlC:
-			return m, tea.Quit
+		case "":
+			m.input += string(k.r)
 		}
-		return m, nil
+		return false
 	}
 	if m.detail != "" {
-		switch k.String() {
-		case "q", "esc", "enter":
+		if k.name == "Esc" || k.name == "Enter" || k.r == 'q' {
 			m.detail = ""
-		case "ctrl+c":
-			return m, tea.Quit
 		}
-		return m, nil
+		return false
 	}
-	switch k.String() {
-	case "q", "ctrl+c":
-		return m, tea.Quit
-	case "p":
+	switch {
+	case k.r == 'q':
+		return true
+	case k.r == 'p':
 		m.paused = !m.paused
-	case "f":
+	case k.r == 'f':
 		m.typing, m.input = true, m.filter
-	case "s":
+	case k.r == 's':
 		m.sortBy = (m.sortBy + 1) % len(watchSorts)
 		m.reorder()
-	case "up", "k":
+	case k.name == "Up" || k.r == 'k':
 		m.selected = max(m.selected-1, 0)
-	case "down", "j":
+	case k.name == "Down" || k.r == 'j':
 		m.selected = min(m.selected+1, max(len(m.order)-1, 0))
-	case "enter":
+	case k.name == "Enter":
 		if m.selected < len(m.order) && m.details != nil {
 			s := m.rows[m.order[m.selected]].sock
 			m.detail = m.details(&s)
 		}
 	}
-	return m, nil
+	return false
 }
 
 // matches says whether a row passes the filter: a port, or a part of a
@@ -250,31 +231,27 @@ func firstPID(s *inspect.Socket) int {
 	return s.Processes[0].PID
 }
 
-var (
-	styleNew      = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("10"))
-	styleGone     = lipgloss.NewStyle().Faint(true).Strikethrough(true)
-	styleSelected = lipgloss.NewStyle().Reverse(true)
-	styleStatus   = lipgloss.NewStyle().Reverse(true)
-)
-
-// View draws the table and the status line in the terminal's size. A
-// new socket is marked "+", a gone one "-" (as well as by colour, which a
-// screen capture or a monochrome terminal does not show).
-func (m *watchModel) View() string {
+// lines lays the view out in width × height: a header, the rows, the
+// status line last. A new socket is marked "+", a gone one "-", besides
+// their styles, which a screen capture or a monochrome terminal loses.
+func (m *watchModel) lines(width, height int) []viewLine {
+	var out []viewLine
 	if m.detail != "" {
-		lines := strings.Split(strings.TrimRight(m.detail, "\n"), "\n")
-		if len(lines) > m.height-1 {
-			lines = lines[:m.height-1]
+		text := strings.Split(strings.TrimRight(m.detail, "\n"), "\n")
+		for _, l := range text[:min(len(text), height-1)] {
+			out = append(out, viewLine{text: fit(l, width)})
 		}
-		return strings.Join(lines, "\n") + "\n" + styleStatus.Render(fit("q or Esc: back to the list", m.width))
+		for len(out) < height-1 {
+			out = append(out, viewLine{text: fit("", width)})
+		}
+		return append(out, viewLine{fit("q or Esc: back to the list", width), lineStatus})
 	}
-	var b strings.Builder
 	header := fmt.Sprintf("  %-5s %-22s %-11s %s", "PROTO", "LOCAL", "STATE", "PROCESS")
 	if m.remote {
 		header = fmt.Sprintf("  %-5s %-22s %-22s %-11s %s", "PROTO", "LOCAL", "REMOTE", "STATE", "PROCESS")
 	}
-	b.WriteString(fit(header, m.width) + "\n")
-	rows := m.height - 2
+	out = append(out, viewLine{text: fit(header, width)})
+	rows := height - 2
 	first := 0
 	if m.selected >= rows {
 		first = m.selected - rows + 1
@@ -282,32 +259,37 @@ func (m *watchModel) View() string {
 	for i := first; i < len(m.order) && i < first+rows; i++ {
 		row := m.rows[m.order[i]]
 		s := &row.sock
-		mark := " "
+		mark, kind := " ", lineNormal
 		switch {
 		case row.removed > 0:
-			mark = "-"
+			mark, kind = "-", lineGone
 		case row.added > 0:
-			mark = "+"
+			mark, kind = "+", lineNew
 		}
-		line := fmt.Sprintf("%s %-5s %-22s %-11s %s", mark, s.Protocol, escapeText(s.LocalName()), s.State, escapeText(describeOwners(s)))
+		if i == m.selected {
+			kind = lineSelected
+		}
+		text := fmt.Sprintf("%s %-5s %-22s %-11s %s", mark, s.Protocol, escapeText(s.LocalName()), s.State, escapeText(describeOwners(s)))
 		if m.remote {
-			line = fmt.Sprintf("%s %-5s %-22s %-22s %-11s %s", mark, s.Protocol, escapeText(s.LocalName()), formatRemote(s.Remote), s.State, escapeText(describeOwners(s)))
+			text = fmt.Sprintf("%s %-5s %-22s %-22s %-11s %s", mark, s.Protocol, escapeText(s.LocalName()), formatRemote(s.Remote), s.State, escapeText(describeOwners(s)))
 		}
-		line = fit(line, m.width)
-		switch {
-		case i == m.selected:
-			line = styleSelected.Render(line)
-		case row.removed > 0:
-			line = styleGone.Render(line)
-		case row.added > 0:
-			line = styleNew.Render(line)
+		out = append(out, viewLine{fit(text, width), kind})
+	}
+	for len(out) < height-1 {
+		out = append(out, viewLine{text: fit("", width)})
+	}
+	return append(out, viewLine{fit(m.status(), width), lineStatus})
+}
+
+// View is the view's text, one line per row of the terminal, for tests.
+func (m *watchModel) View(width, height int) string {
+	var b strings.Builder
+	for i, l := range m.lines(width, height) {
+		if i > 0 {
+			b.WriteByte('\n')
 		}
-		b.WriteString(line + "\n")
+		b.WriteString(l.text)
 	}
-	for i := len(m.order) - first; i < rows; i++ {
-		b.WriteString("\n")
-	}
-	b.WriteString(styleStatus.Render(fit(m.status(), m.width)))
 	return b.String()
 }
 
@@ -332,8 +314,8 @@ func (m *watchModel) status() string {
 
 // fit cuts or pads a line to width display columns.
 func fit(s string, width int) string {
-	if displayWidth(s) <= width {
-		return s + strings.Repeat(" ", width-displayWidth(s))
+	if w := displayWidth(s); w <= width {
+		return s + strings.Repeat(" ", width-w)
 	}
 	r := []rune(s)
 	for len(r) > 0 && displayWidth(string(r)) > width-1 {
@@ -342,10 +324,67 @@ func fit(s string, width int) string {
 	return string(r) + "…"
 }
 
-// runWatchTUI runs the live view until q, Ctrl-C, or the context ends.
-// bubbletea restores the terminal on every way out, a panic included.
-func runWatchTUI(ctx context.Context, f *Factory, src inspect.Source, w *inspect.Watcher, opts *watchOptions) error {
-	refresh := func(at time.Time) ([]inspect.WatchEvent, error) { return w.Refresh(ctx, at) }
+// watchStyles are how each kind of line is drawn.
+var watchStyles = map[lineKind]tcell.Style{
+	lineNormal:   tcell.StyleDefault,
+	lineNew:      tcell.StyleDefault.Bold(true).Foreground(tcell.ColorGreen),
+	lineGone:     tcell.StyleDefault.Dim(true).StrikeThrough(true),
+	lineSelected: tcell.StyleDefault.Reverse(true),
+	lineStatus:   tcell.StyleDefault.Reverse(true),
+}
+
+// draw puts the view on the screen.
+func draw(screen tcell.Screen, m *watchModel) {
+	screen.Clear()
+	width, height := screen.Size()
+	for y, l := range m.lines(width, height) {
+		x := 0
+		for _, r := range l.text {
+			screen.SetContent(x, y, r, nil, watchStyles[l.kind])
+			x += max(displayWidth(string(r)), 1)
+		}
+	}
+	screen.Show()
+}
+
+// keyOf turns tcell's key event into the view's.
+func keyOf(ev *tcell.EventKey) watchKey {
+	switch ev.Key() {
+	case tcell.KeyEnter:
+		return watchKey{name: "Enter"}
+	case tcell.KeyEscape:
+		return watchKey{name: "Esc"}
+	case tcell.KeyUp:
+		return watchKey{name: "Up"}
+	case tcell.KeyDown:
+		return watchKey{name: "Down"}
+	case tcell.KeyBackspace, tcell.KeyBackspace2:
+		return watchKey{name: "Backspace"}
+	case tcell.KeyCtrlC:
+		return watchKey{name: "Ctrl-C"}
+	case tcell.KeyRune:
+		return watchKey{r: ev.Rune()}
+	}
+	return watchKey{name: "other"}
+}
+
+// runWatchTUI runs the live view on screen until q, Ctrl-C, or the
+// context ends, and restores the terminal on every way out, a panic
+// included. tcell, not bubbletea: bubbletea v1 queries the terminal's
+// background colour when the package initializes, which put escape
+// sequences before every answer portinspect printed on a terminal and
+// could stall it for seconds.
+func runWatchTUI(ctx context.Context, f *Factory, src inspect.Source, w *inspect.Watcher, opts *watchOptions, screen tcell.Screen) (err error) {
+	if err := screen.Init(); err != nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			screen.Fini()
+			panic(r)
+		}
+		screen.Fini()
+	}()
 	details := func(s *inspect.Socket) string {
 		q := inspect.Query{Ports: inspect.PortSet{{PortRange: platform.PortRange{Low: s.Local.Port(), High: s.Local.Port(), TCP: true, UDP: true}}},
 			Clients: true, KnownPorts: inspect.KnownPortsAsked, Detail: platform.DetailFull, AllNetns: opts.query.AllNetns, Netns: opts.query.Netns}
@@ -354,15 +393,55 @@ func runWatchTUI(ctx context.Context, f *Factory, src inspect.Source, w *inspect
 			return err.Error()
 		}
 		var buf bytes.Buffer
-		ios := &IOStreams{Out: &buf, ErrOut: &buf, OutTTY: true, Width: f.IO.Width}
+		width, _ := screen.Size()
+		ios := &IOStreams{Out: &buf, ErrOut: &buf, OutTTY: true, Width: width}
 		renderPort(ios, rep, &portOptions{Specs: []string{strconv.Itoa(int(s.Local.Port()))}, query: q})
 		return buf.String()
 	}
-	m := newWatchModel(w.Sockets(), opts.interval, refresh, details)
+	m := newWatchModel(w.Sockets(), opts.interval, details)
 	m.remote = opts.all
-	_, err := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx)).Run()
-	if err == tea.ErrProgramKilled && ctx.Err() != nil {
-		return nil
+	m.last = time.Now()
+	events := make(chan tcell.Event)
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		for {
+			ev := screen.PollEvent()
+			if ev == nil {
+				return
+			}
+			select {
+			case events <- ev:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	ticker := time.NewTicker(opts.interval)
+	defer ticker.Stop()
+	draw(screen, m)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-events:
+			switch ev := ev.(type) {
+			case *tcell.EventKey:
+				if m.key(keyOf(ev)) {
+					return nil
+				}
+			case *tcell.EventResize:
+				screen.Sync()
+			}
+		case now := <-ticker.C:
+			if !m.paused {
+				ev, err := w.Refresh(ctx, now)
+				if ctx.Err() != nil {
+					return nil
+				}
+				m.refreshed(ev, err, now)
+			}
+		}
+		draw(screen, m)
 	}
-	return err
 }

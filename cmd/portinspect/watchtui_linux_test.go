@@ -59,8 +59,8 @@ func TestWatchTUI(t *testing.T) {
 
 	tmux("send-keys", "-t", "w", "q")
 	waitFor("q does not give the prompt back", func(s string) bool { return strings.Contains(s, "READY$") && !strings.Contains(s, "q quit p pause") })
-	tmux("send-keys", "-t", "w", "stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo|isig)' | tr '\\n' ' '; echo END", "Enter")
-	s = waitFor("stty did not answer", func(s string) bool { return strings.Contains(s, "END\n") || strings.Contains(s, " END") })
+	tmux("send-keys", "-t", "w", "stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo|isig)' | tr '\\n' ' '; echo DO\"\"NE", "Enter")
+	s = waitFor("stty did not answer", func(s string) bool { return strings.Contains(s, "DONE") })
 	if !strings.Contains(s, "isig icanon echo") {
 		t.Errorf("the terminal is not sane after q (want isig icanon echo):\n%s", s)
 	}

@@ -1,14 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
+	"github.com/gdamore/tcell/v2"
 
 	"github.com/portinspect/portinspect/inspect"
+	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
 	"github.com/portinspect/portinspect/platform/platformtest"
 )
@@ -26,149 +28,163 @@ func watchSock(local string, pid int, name string) inspect.Socket {
 // line fits 80 columns and the view 24 lines.
 func TestWatchModel(t *testing.T) {
 	ssh, web := watchSock("0.0.0.0:22", 100, "sshd"), watchSock("0.0.0.0:80", 200, "nginx")
-	var pending []inspect.WatchEvent
-	refreshes := 0
-	m := newWatchModel([]inspect.Socket{ssh}, time.Millisecond, func(time.Time) ([]inspect.WatchEvent, error) {
-		refreshes++
-		ev := pending
-		pending = nil
-		return ev, nil
-	}, func(s *inspect.Socket) string { return "the answer for port " + s.LocalName() })
-	step := func(msg tea.Msg) {
-		t.Helper()
-		_, cmd := m.Update(msg)
-		// A tick's command is the refresh: run it and feed its message.
-		if _, ok := msg.(tickMsg); ok && cmd != nil {
-			m.Update(cmd())
-		}
-	}
+	m := newWatchModel([]inspect.Socket{ssh}, time.Second, func(s *inspect.Socket) string { return "the answer for port " + s.LocalName() })
+	refresh := func(ev ...inspect.WatchEvent) { m.refreshed(ev, nil, time.Now()) }
 	line := func(port string) string {
-		for _, l := range strings.Split(m.View(), "\n") {
+		for _, l := range strings.Split(m.View(80, 24), "\n") {
 			if strings.Contains(l, port) {
 				return l
 			}
 		}
 		return ""
 	}
-	key := func(k string) tea.KeyMsg {
-		switch k {
-		case "enter":
-			return tea.KeyMsg{Type: tea.KeyEnter}
-		case "esc":
-			return tea.KeyMsg{Type: tea.KeyEsc}
-		case "down":
-			return tea.KeyMsg{Type: tea.KeyDown}
+	runes := func(s string) {
+		for _, r := range s {
+			m.key(watchKey{r: r})
 		}
-		return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
 	}
 
-	pending = []inspect.WatchEvent{{Event: inspect.WatchAdded, Socket: web}}
-	step(tickMsg(time.Now()))
-	if l := line(":80 "); !strings.Contains(l, "+ tcp") || !strings.Contains(l, "nginx (pid 200)") {
-		t.Errorf("a new listener is not marked +: %q\n%s", l, m.View())
+	refresh(inspect.WatchEvent{Event: inspect.WatchAdded, Socket: web})
+	if l := line(":80 "); !strings.HasPrefix(l, "+ tcp") || !strings.Contains(l, "nginx (pid 200)") {
+		t.Errorf("a new listener is not marked +: %q\n%s", l, m.View(80, 24))
 	}
 	for range markRefreshes {
-		step(tickMsg(time.Now()))
+		refresh()
 	}
-	if l := line(":80 "); strings.HasPrefix(strings.TrimLeft(l, "\x1b[0123456789;m"), "+") {
-		t.Errorf("still marked after %d refreshes: %q", markRefreshes, l)
+	if strings.HasPrefix(line(":80 "), "+") {
+		t.Errorf("still marked after %d refreshes", markRefreshes)
 	}
-	pending = []inspect.WatchEvent{{Event: inspect.WatchRemoved, Socket: web}}
-	step(tickMsg(time.Now()))
-	if l := line(":80 "); !strings.Contains(l, "- tcp") {
+	refresh(inspect.WatchEvent{Event: inspect.WatchRemoved, Socket: web})
+	if l := line(":80 "); !strings.HasPrefix(l, "- tcp") {
 		t.Errorf("a gone listener is not shown as -: %q", l)
 	}
 	for range markRefreshes {
-		step(tickMsg(time.Now()))
+		refresh()
 	}
 	if line(":80 ") != "" {
 		t.Errorf("a gone listener stays after %d refreshes", markRefreshes)
 	}
 
-	// p pauses: ticks refresh nothing.
-	step(key("p"))
-	before := refreshes
-	step(tickMsg(time.Now()))
-	if refreshes != before || !strings.Contains(m.View(), "paused") {
-		t.Errorf("paused, yet refreshed (%d to %d)", before, refreshes)
+	runes("p")
+	if !m.paused || !strings.Contains(m.View(80, 24), "paused") {
+		t.Errorf("p does not pause")
 	}
-	step(key("p"))
+	runes("p")
 
-	// f filters by a process name or a port.
-	pending = []inspect.WatchEvent{{Event: inspect.WatchAdded, Socket: web}}
-	step(tickMsg(time.Now()))
-	step(key("f"))
-	for _, r := range "ngi" {
-		step(key(string(r)))
+	refresh(inspect.WatchEvent{Event: inspect.WatchAdded, Socket: web})
+	runes("fngi")
+	m.key(watchKey{name: "Enter"})
+	if line(":22 ") != "" || line(":80 ") == "" || !strings.Contains(m.View(80, 24), "[ngi]") {
+		t.Errorf("filtered by ngi:\n%s", m.View(80, 24))
 	}
-	step(key("enter"))
-	if line(":22 ") != "" || line(":80 ") == "" || !strings.Contains(m.View(), "[ngi]") {
-		t.Errorf("filtered by ngi:\n%s", m.View())
-	}
-	step(key("f"))
+	runes("f")
 	for range 3 {
-		step(tea.KeyMsg{Type: tea.KeyBackspace})
+		m.key(watchKey{name: "Backspace"})
 	}
-	step(key("2"))
-	step(key("2"))
-	step(key("enter"))
+	runes("22")
+	m.key(watchKey{name: "Enter"})
 	if line(":22 ") == "" || line(":80 ") != "" {
-		t.Errorf("filtered by port 22:\n%s", m.View())
+		t.Errorf("filtered by port 22:\n%s", m.View(80, 24))
 	}
-	step(key("f"))
-	step(tea.KeyMsg{Type: tea.KeyBackspace})
-	step(tea.KeyMsg{Type: tea.KeyBackspace})
-	step(key("enter"))
+	runes("f")
+	m.key(watchKey{name: "Backspace"})
+	m.key(watchKey{name: "Backspace"})
+	m.key(watchKey{name: "Enter"})
 
-	// s sorts by process: nginx before sshd; Enter shows the selected
-	// socket's answer, Esc goes back.
-	step(key("s"))
-	if v := m.View(); strings.Index(v, "nginx") > strings.Index(v, "sshd") {
+	runes("s")
+	if v := m.View(80, 24); strings.Index(v, "nginx") > strings.Index(v, "sshd") {
 		t.Errorf("sorted by process:\n%s", v)
 	}
-	step(key("enter"))
-	if !strings.Contains(m.View(), "the answer for port 0.0.0.0:80") {
-		t.Errorf("Enter: %s", m.View())
+	m.key(watchKey{name: "Enter"})
+	if !strings.Contains(m.View(80, 24), "the answer for port 0.0.0.0:80") {
+		t.Errorf("Enter: %s", m.View(80, 24))
 	}
-	step(key("esc"))
-	step(key("down"))
-	step(key("enter"))
-	if !strings.Contains(m.View(), "the answer for port 0.0.0.0:22") {
-		t.Errorf("down, Enter: %s", m.View())
+	m.key(watchKey{name: "Esc"})
+	m.key(watchKey{name: "Down"})
+	m.key(watchKey{name: "Enter"})
+	if !strings.Contains(m.View(80, 24), "the answer for port 0.0.0.0:22") {
+		t.Errorf("down, Enter: %s", m.View(80, 24))
 	}
-	step(key("q"))
+	runes("q") // back to the list, not out
 
-	// A refresh that fails says so and keeps the view.
-	m.Update(refreshMsg{err: errors.New("netlink: boom")})
-	if !strings.Contains(m.View(), "error: netlink: boom") {
+	m.refreshed(nil, errors.New("netlink: boom"), time.Now())
+	if !strings.Contains(m.View(80, 24), "error: netlink: boom") {
 		t.Errorf("error not shown")
 	}
-
-	lines := strings.Split(m.View(), "\n")
+	lines := strings.Split(m.View(80, 24), "\n")
 	if len(lines) != 24 {
 		t.Errorf("%d lines, want 24", len(lines))
 	}
 	for _, l := range lines {
-		if w := displayWidth(stripANSI(l)); w > 80 {
-			t.Errorf("a line of %d columns: %q", w, l)
+		if w := displayWidth(l); w != 80 {
+			t.Errorf("a line of %d columns, want 80: %q", w, l)
 		}
 	}
-	if _, cmd := m.Update(key("q")); cmd == nil || cmd() != tea.Quit() {
-		t.Errorf("q does not quit")
+	if !m.key(watchKey{r: 'q'}) || !m.key(watchKey{name: "Ctrl-C"}) {
+		t.Errorf("q or Ctrl-C does not end the view")
 	}
 }
 
-// stripANSI removes SGR sequences, which take no columns.
-func stripANSI(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0x1b {
-			for i < len(s) && s[i] != 'm' {
-				i++
-			}
-			continue
-		}
-		b.WriteByte(s[i])
+// TestWatchScreen runs the view's event loop on tcell's simulated screen
+// over a fake machine: a listener that appears shows marked new and bold,
+// and q ends the loop, which finalizes the screen.
+func TestWatchScreen(t *testing.T) {
+	fake := &platformtest.Fake{
+		SocketList: []platform.Socket{platformtest.Sock(platform.TCP, "0.0.0.0:22", "0.0.0.0:0", platform.Listen, 1)},
+		Holders:    map[uint64][]int{1: {100}, 2: {200}},
+		Processes:  map[int]platform.Process{100: {PID: 100, Name: "sshd"}, 200: {PID: 200, Name: "nginx"}},
+		Machine:    platform.Host{OS: "linux"},
 	}
-	return b.String()
+	w := inspect.NewWatcher(fake, inspect.Query{Listening: true})
+	if _, err := w.Refresh(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	screen := tcell.NewSimulationScreen("UTF-8")
+	f := &Factory{IO: &IOStreams{}, KnownPorts: knownports.Default}
+	done := make(chan error)
+	go func() {
+		done <- runWatchTUI(context.Background(), f, fake, w, &watchOptions{interval: 20 * time.Millisecond}, screen)
+	}()
+	text := func() (string, tcell.Style) {
+		cells, width, _ := screen.GetContents()
+		var b strings.Builder
+		var style tcell.Style
+		for i, c := range cells {
+			if i > 0 && i%width == 0 {
+				b.WriteByte('\n')
+			}
+			if len(c.Runes) > 0 {
+				b.WriteRune(c.Runes[0])
+				if c.Runes[0] == '+' && i%width == 0 {
+					style = c.Style
+				}
+			}
+		}
+		return b.String(), style
+	}
+	time.Sleep(50 * time.Millisecond)
+	fake.SocketList = append(fake.SocketList, platformtest.Sock(platform.TCP, "0.0.0.0:80", "0.0.0.0:0", platform.Listen, 2))
+	var shown string
+	var style tcell.Style
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if shown, style = text(); strings.Contains(shown, "+ tcp   0.0.0.0:80") {
+			break
+		}
+	}
+	if !strings.Contains(shown, "+ tcp   0.0.0.0:80") || !strings.Contains(shown, "nginx (pid 200)") {
+		t.Fatalf("the new listener is not shown:\n%s", shown)
+	}
+	// The first row is selected (reversed); the new one is bold.
+	if _, _, attrs := style.Decompose(); attrs&tcell.AttrBold == 0 {
+		t.Errorf("the new listener's line is not bold")
+	}
+	screen.InjectKey(tcell.KeyRune, 'q', tcell.ModNone)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("q does not end the view")
+	}
 }
