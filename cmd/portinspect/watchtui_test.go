@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,18 +136,19 @@ func TestWatchScreen(t *testing.T) {
 		Processes:  map[int]platform.Process{100: {PID: 100, Name: "sshd"}, 200: {PID: 200, Name: "nginx"}},
 		Machine:    platform.Host{OS: "linux"},
 	}
-	w := inspect.NewWatcher(fake, inspect.Query{Listening: true})
+	src := &lockedFake{Fake: fake}
+	w := inspect.NewWatcher(src, inspect.Query{Listening: true})
 	if _, err := w.Refresh(context.Background(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	screen := tcell.NewSimulationScreen("UTF-8")
+	screen := &snapshotScreen{SimulationScreen: tcell.NewSimulationScreen("UTF-8")}
 	f := &Factory{IO: &IOStreams{}, KnownPorts: knownports.Default}
 	done := make(chan error)
 	go func() {
-		done <- runWatchTUI(context.Background(), f, fake, w, &watchOptions{interval: 20 * time.Millisecond}, screen)
+		done <- runWatchTUI(context.Background(), f, src, w, &watchOptions{interval: 20 * time.Millisecond}, screen)
 	}()
 	text := func() (string, tcell.Style) {
-		cells, width, _ := screen.GetContents()
+		cells, width := screen.snapshot()
 		var b strings.Builder
 		var style tcell.Style
 		for i, c := range cells {
@@ -163,7 +165,9 @@ func TestWatchScreen(t *testing.T) {
 		return b.String(), style
 	}
 	time.Sleep(50 * time.Millisecond)
+	src.mu.Lock()
 	fake.SocketList = append(fake.SocketList, platformtest.Sock(platform.TCP, "0.0.0.0:80", "0.0.0.0:0", platform.Listen, 2))
+	src.mu.Unlock()
 	var shown string
 	var style tcell.Style
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -187,4 +191,50 @@ func TestWatchScreen(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("q does not end the view")
 	}
+}
+
+// lockedFake lets a test change the fake machine while the view's loop
+// lists it.
+type lockedFake struct {
+	mu sync.Mutex
+	*platformtest.Fake
+}
+
+func (l *lockedFake) Sockets(ctx context.Context, f platform.Filter) ([]platform.Socket, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.Fake.Sockets(ctx, f)
+}
+
+func (l *lockedFake) Owners(ctx context.Context, socks []platform.Socket) (platform.OwnerReport, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.Fake.Owners(ctx, socks)
+}
+
+// snapshotScreen copies the simulated screen's cells as each frame is
+// shown, in the view's goroutine: tcell's GetContents hands out the
+// screen's own cells, which the next frame overwrites.
+type snapshotScreen struct {
+	tcell.SimulationScreen
+	mu    sync.Mutex
+	cells []tcell.SimCell
+	width int
+}
+
+func (s *snapshotScreen) Show() {
+	s.SimulationScreen.Show()
+	cells, width, _ := s.SimulationScreen.GetContents()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cells, s.width = make([]tcell.SimCell, len(cells)), width
+	for i, c := range cells {
+		s.cells[i] = tcell.SimCell{Runes: append([]rune(nil), c.Runes...), Style: c.Style}
+	}
+}
+
+func (s *snapshotScreen) snapshot() ([]tcell.SimCell, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cells, s.width
 }
