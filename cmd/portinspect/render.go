@@ -35,8 +35,32 @@ func renderSockets(ios *IOStreams, rep *inspect.Report, format outputFormat, col
 	case formatCSV:
 		return writeSocketCSV(ios.Out, rep.Sockets)
 	}
+	if !ios.OutTTY {
+		return streamSocketRows(ios.Out, rep.Sockets, cols, format == formatWide)
+	}
 	header, rows := socketRows(rep.Sockets, cols, format == formatWide, ios.OutTTY)
 	return writeTable(ios, header, rows)
+}
+
+// streamSocketRows writes the piped table's rows as they are made, one
+// row's cells reused for the next: a busy host's 24,000 rows need no
+// table in memory when nothing is aligned.
+func streamSocketRows(out io.Writer, socks []inspect.Socket, cols columns, wide bool) error {
+	w := bufio.NewWriterSize(out, 64<<10)
+	header := socketHeader(socks, cols, wide)
+	netns := header[0] == "NETNS"
+	row := make([]string, 0, len(header))
+	for i := range socks {
+		row = socketRow(row[:0], &socks[i], cols, netns, wide, false)
+		for j, cell := range row {
+			if j > 0 {
+				w.WriteByte('\t')
+			}
+			w.WriteString(cell)
+		}
+		w.WriteByte('\n')
+	}
+	return w.Flush()
 }
 
 // formatQueue prints a RECV-Q or SEND-Q, or unknown where the system does
@@ -52,8 +76,18 @@ func formatQueue(q int64, unknown string) string {
 // processes lists them comma-separated in one cell. On a terminal a
 // prefork server's dozens of workers are cut to the first few and a count.
 func socketRows(socks []inspect.Socket, cols columns, wide, tty bool) (header []string, rows [][]string) {
-	netns := slices.ContainsFunc(socks, func(s inspect.Socket) bool { return s.Netns != nil })
-	if netns {
+	header = socketHeader(socks, cols, wide)
+	netns := header[0] == "NETNS"
+	rows = make([][]string, 0, len(socks))
+	for i := range socks {
+		rows = append(rows, socketRow(make([]string, 0, len(header)), &socks[i], cols, netns, wide, tty))
+	}
+	return header, rows
+}
+
+// socketHeader is the header of socketRows' table.
+func socketHeader(socks []inspect.Socket, cols columns, wide bool) (header []string) {
+	if slices.ContainsFunc(socks, func(s inspect.Socket) bool { return s.Netns != nil }) {
 		header = append(header, "NETNS")
 	}
 	header = append(header, "PROTO", "LOCAL", "REMOTE")
@@ -65,36 +99,34 @@ func socketRows(socks []inspect.Socket, cols columns, wide, tty bool) (header []
 		header = append(header, "RECV-Q", "SEND-Q")
 	}
 	header = append(header, "EXPOSURE")
-	owners := cols.owners
-	if owners {
+	if cols.owners {
 		header = append(header, "PID", "PROCESS", "USER")
 		if wide {
 			header = append(header, "UNIT", "EXE", "CMDLINE")
 		}
 	}
-	rows = make([][]string, 0, len(socks))
-	for i := range socks {
-		s := &socks[i]
-		row := make([]string, 0, len(header))
-		if netns {
-			row = append(row, netnsCell(s))
-		}
-		// Zones are interface names, which root may fill with anything.
-		row = append(row, s.Protocol.String(), escapeText(s.LocalName()), escapeText(formatRemote(s.Remote)))
-		if cols.service {
-			row = append(row, s.Service)
-		}
-		row = append(row, s.State.String())
-		if wide {
-			row = append(row, formatQueue(s.RecvQ, "-"), formatQueue(s.SendQ, "-"))
-		}
-		row = append(row, s.Exposure.String())
-		if owners {
-			row = append(row, ownerCells(s, wide, tty)...)
-		}
-		rows = append(rows, row)
+	return header
+}
+
+// socketRow appends a socket's cells to row.
+func socketRow(row []string, s *inspect.Socket, cols columns, netns, wide, tty bool) []string {
+	if netns {
+		row = append(row, netnsCell(s))
 	}
-	return header, rows
+	// Zones are interface names, which root may fill with anything.
+	row = append(row, s.Protocol.String(), escapeText(s.LocalName()), escapeText(formatRemote(s.Remote)))
+	if cols.service {
+		row = append(row, s.Service)
+	}
+	row = append(row, s.State.String())
+	if wide {
+		row = append(row, formatQueue(s.RecvQ, "-"), formatQueue(s.SendQ, "-"))
+	}
+	row = append(row, s.Exposure.String())
+	if cols.owners {
+		row = append(row, ownerCells(s, wide, tty)...)
+	}
+	return row
 }
 
 // netnsCell names a socket's network namespace for a table: "-" for the
