@@ -46,23 +46,23 @@ func TestWatchModel(t *testing.T) {
 	}
 
 	refresh(inspect.WatchEvent{Event: inspect.WatchAdded, Socket: web})
-	if l := line(":80 "); !strings.HasPrefix(l, "+ tcp") || !strings.Contains(l, "nginx (pid 200)") {
+	if l := line("0.0.0.0:80 "); !strings.HasPrefix(l, "+ tcp") || !strings.Contains(l, "nginx (pid 200)") {
 		t.Errorf("a new listener is not marked +: %q\n%s", l, m.View(80, 24))
 	}
 	for range markRefreshes {
 		refresh()
 	}
-	if strings.HasPrefix(line(":80 "), "+") {
+	if strings.HasPrefix(line("0.0.0.0:80 "), "+") {
 		t.Errorf("still marked after %d refreshes", markRefreshes)
 	}
 	refresh(inspect.WatchEvent{Event: inspect.WatchRemoved, Socket: web})
-	if l := line(":80 "); !strings.HasPrefix(l, "- tcp") {
+	if l := line("0.0.0.0:80 "); !strings.HasPrefix(l, "- tcp") {
 		t.Errorf("a gone listener is not shown as -: %q", l)
 	}
 	for range markRefreshes {
 		refresh()
 	}
-	if line(":80 ") != "" {
+	if line("0.0.0.0:80 ") != "" {
 		t.Errorf("a gone listener stays after %d refreshes", markRefreshes)
 	}
 
@@ -75,7 +75,7 @@ func TestWatchModel(t *testing.T) {
 	refresh(inspect.WatchEvent{Event: inspect.WatchAdded, Socket: web})
 	runes("fngi")
 	m.key(watchKey{name: "Enter"})
-	if line(":22 ") != "" || line(":80 ") == "" || !strings.Contains(m.View(80, 24), "[ngi]") {
+	if line("0.0.0.0:22 ") != "" || line("0.0.0.0:80 ") == "" || !strings.Contains(m.View(80, 24), "[ngi]") {
 		t.Errorf("filtered by ngi:\n%s", m.View(80, 24))
 	}
 	runes("f")
@@ -84,7 +84,7 @@ func TestWatchModel(t *testing.T) {
 	}
 	runes("22")
 	m.key(watchKey{name: "Enter"})
-	if line(":22 ") == "" || line(":80 ") != "" {
+	if line("0.0.0.0:22 ") == "" || line("0.0.0.0:80 ") != "" {
 		t.Errorf("filtered by port 22:\n%s", m.View(80, 24))
 	}
 	runes("f")
