@@ -474,10 +474,19 @@ func sortSockets(socks []Socket) {
 	// Sorted by index and then moved into place: a Socket is some 250
 	// bytes, and comparing copies of them was a tenth of `list`'s time.
 	order := make([]int32, len(socks))
+	// The leading fields of compareSockets packed in one number: most
+	// comparisons end there, without comparing addresses.
+	keys := make([]uint64, len(socks))
 	for i := range order {
 		order[i] = int32(i)
+		keys[i] = sortKey(&socks[i])
 	}
-	slices.SortFunc(order, func(i, j int32) int { return compareSockets(&socks[i], &socks[j]) })
+	slices.SortFunc(order, func(i, j int32) int {
+		if c := cmp.Compare(keys[i], keys[j]); c != 0 {
+			return c
+		}
+		return compareSockets(&socks[i], &socks[j])
+	})
 	// socks[k] becomes the socket at order[k], one cycle of the
 	// permutation at a time; -1 marks a place filled.
 	for i := range socks {
@@ -499,25 +508,32 @@ func sortSockets(socks []Socket) {
 	}
 }
 
+// sortKey packs the order of compareSockets' first fields: role, then
+// listeners first, local port, protocol, family.
+func sortKey(s *Socket) uint64 {
+	notListening := uint64(1)
+	if s.Listening() {
+		notListening = 0
+	}
+	return uint64(s.Role)<<40 | notListening<<32 | uint64(s.Local.Port())<<16 | uint64(s.Protocol)<<8 | uint64(s.Family)
+}
+
 func compareSockets(a, b *Socket) int {
-	if a.Role != b.Role {
-		return cmp.Compare(a.Role, b.Role)
+	if c := cmp.Compare(sortKey(a), sortKey(b)); c != 0 {
+		return c
 	}
-	if a.Listening() != b.Listening() {
-		if a.Listening() {
-			return -1
-		}
-		return 1
+	// Each comparison only when the ones before tie: cmp.Or would
+	// compute every address comparison of every pair.
+	if c := a.Local.Addr().Compare(b.Local.Addr()); c != 0 {
+		return c
 	}
-	return cmp.Or(
-		cmp.Compare(a.Local.Port(), b.Local.Port()),
-		cmp.Compare(a.Protocol, b.Protocol),
-		cmp.Compare(a.Family, b.Family),
-		a.Local.Addr().Compare(b.Local.Addr()),
-		a.Remote.Addr().Compare(b.Remote.Addr()),
-		cmp.Compare(a.Remote.Port(), b.Remote.Port()),
-		cmp.Compare(a.Inode, b.Inode),
-	)
+	if c := a.Remote.Addr().Compare(b.Remote.Addr()); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Remote.Port(), b.Remote.Port()); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Inode, b.Inode)
 }
 
 // nameServices fills in each socket's Service. A connection whose local
