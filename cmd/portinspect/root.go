@@ -138,6 +138,14 @@ func withSuggestion(cmd *cobra.Command, arg string, err error) error {
 	if s := cmd.SuggestionsFor(arg); len(s) > 0 {
 		return &inspect.UsageError{Msg: fmt.Sprintf("%s (did you mean %q?)", ue.Msg, s[0])}
 	}
+	// "portinspect diff FILE": a command of a command, as baseline's are.
+	for _, parent := range cmd.Commands() {
+		for _, sub := range parent.Commands() {
+			if sub.Name() == arg {
+				return &inspect.UsageError{Msg: fmt.Sprintf("%s is a command of %s: portinspect %s %s", arg, parent.Name(), parent.Name(), sub.Use)}
+			}
+		}
+	}
 	return err
 }
 
