@@ -91,8 +91,8 @@ type BindAnswer struct {
 	Warnings []string
 }
 
-// bindAddrs are the addresses a request binds.
-func (r *BindRequest) bindAddrs() []netip.Addr {
+// BindAddrs are the addresses a request binds.
+func (r *BindRequest) BindAddrs() []netip.Addr {
 	if len(r.Addrs) > 0 {
 		return r.Addrs
 	}
@@ -183,7 +183,7 @@ func socketReasons(req BindRequest, socks []Socket) []BindReason {
 	var held, conns, waiting []Socket
 	for _, s := range socks {
 		if s.Role != RoleLocal || s.Protocol != req.Protocol || s.Local.Port() != req.Port ||
-			!slices.ContainsFunc(req.bindAddrs(), func(a netip.Addr) bool { return overlaps(&s.Socket, a) }) {
+			!slices.ContainsFunc(req.BindAddrs(), func(a netip.Addr) bool { return overlaps(&s.Socket, a) }) {
 			continue
 		}
 		switch {
@@ -531,7 +531,7 @@ func privilegedReason(req BindRequest, policy platform.PortPolicy, self bool) (B
 	if self && policy.CanBindPrivileged || !self && req.UID == 0 {
 		return BindReason{}, false
 	}
-	wildcard := !slices.ContainsFunc(req.bindAddrs(), func(a netip.Addr) bool { return !a.IsUnspecified() })
+	wildcard := !slices.ContainsFunc(req.BindAddrs(), func(a netip.Addr) bool { return !a.IsUnspecified() })
 	if policy.WildcardUnprivileged && wildcard {
 		return BindReason{}, false
 	}
@@ -590,7 +590,7 @@ func tryBinds(try func(p platform.Protocol, addr netip.AddrPort, opts platform.B
 		return slices.ContainsFunc(ans.Reasons, func(r BindReason) bool { return r.Code == code })
 	}
 	allBound, viaReuseAddr := true, false
-	for _, a := range req.bindAddrs() {
+	for _, a := range req.BindAddrs() {
 		addr := netip.AddrPortFrom(a, req.Port)
 		opts := platform.BindOptions{ReusePort: req.ReusePort}
 		plain := try(req.Protocol, addr, opts)

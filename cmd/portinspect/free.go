@@ -211,7 +211,7 @@ func holderName(h *inspect.FreeHolder) string {
 	if h.Process == nil {
 		return "no process known"
 	}
-	return fmt.Sprintf("%s (pid %d)", escapeText(h.Process.Name), h.Process.PID)
+	return describeProcesses([]*inspect.Process{h.Process})
 }
 
 // writeFreePlan prints each holder, its sockets and what will be done.
@@ -297,13 +297,8 @@ func writeFree(out io.Writer, plan *inspect.FreePlan, res *inspect.FreeResult, o
 		fmt.Fprintf(w, "%s is free.\n", spec)
 	default:
 		var who []string
-		for _, s := range res.Remaining {
-			if len(s.Processes) == 0 {
-				who = appendNew(who, "no process known")
-			}
-			for _, p := range s.Processes {
-				who = appendNew(who, fmt.Sprintf("%s (pid %d)", escapeText(p.Name), p.PID))
-			}
+		for i := range res.Remaining {
+			who = appendNew(who, describeOwners(&res.Remaining[i]))
 		}
 		writeWrapped(w, "", fmt.Sprintf("%s is still held, by %s.", spec, strings.Join(who, ", ")), width)
 		if opts.opts.Signal != syscall.SIGKILL {

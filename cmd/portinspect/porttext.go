@@ -205,14 +205,7 @@ func writePublished(w io.Writer, rep *inspect.Report) {
 			fmt.Fprintln(w, "    nothing found listening there")
 		}
 		for _, l := range p.Listeners {
-			var who []string
-			for _, proc := range l.Processes {
-				who = append(who, fmt.Sprintf("%s (pid %d)", escapeText(proc.Name), proc.PID))
-			}
-			if len(who) == 0 {
-				who = append(who, describeNoOwner(l.Owners))
-			}
-			fmt.Fprintf(w, "    listening there: %s on %s\n", strings.Join(who, ", "), escapeText(l.LocalName()))
+			fmt.Fprintf(w, "    listening there: %s on %s\n", describeOwners(&l), escapeText(l.LocalName()))
 		}
 	}
 }

@@ -186,12 +186,8 @@ func whyRun(f *Factory, opts *whyOptions) error {
 // describeBind names the bind asked about: "0.0.0.0:8080 and [::]:8080
 // (tcp) as this user".
 func describeBind(req inspect.BindRequest) string {
-	addrs := req.Addrs
-	if len(addrs) == 0 {
-		addrs = []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
-	}
 	var parts []string
-	for _, a := range addrs {
+	for _, a := range req.BindAddrs() {
 		parts = append(parts, netip.AddrPortFrom(a, req.Port).String())
 	}
 	who := "this user"
