@@ -130,8 +130,13 @@ func (n *Note) ID() string {
 // ephemeral range) count only when no other note does. nil when no note
 // covers the port.
 func (db *DB) NoteFor(port uint16, protocol string, h Holder) (*Note, Match) {
+	// The note index alone: Port would build the IANA rows too, for
+	// every listener of a busy host.
+	t := db.tables()
+	var buf [8]int32
 	var candidates, wide []*Note
-	for _, n := range db.Port(port).Notes {
+	for _, i := range t.noteIdx.lookup(buf[:0], port) {
+		n := t.notes[i]
 		switch {
 		case !n.covers(port, protocol):
 		case n.Wide():
