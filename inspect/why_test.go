@@ -56,6 +56,9 @@ type binderFake struct {
 }
 
 func (b *binderFake) PortPolicy(platform.Protocol) (platform.PortPolicy, error) { return b.policy, nil }
+func (b *binderFake) EphemeralRange(platform.Protocol) (platform.PortRange, error) {
+	return b.policy.Ephemeral, nil
+}
 func (b *binderFake) TryBind(_ platform.Protocol, _ netip.AddrPort, opts platform.BindOptions) error {
 	if opts.ReuseAddr && b.reuseOK {
 		return nil

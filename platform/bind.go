@@ -48,6 +48,9 @@ type Binder interface {
 	// PortPolicy is what the system says of binding a port of protocol
 	// p; an error leaves what could be read.
 	PortPolicy(p Protocol) (PortPolicy, error)
+	// EphemeralRange is PortPolicy's Ephemeral alone, for what needs no
+	// more (a baseline's noise rule): the rest costs semanage, netsh.
+	EphemeralRange(p Protocol) (PortRange, error)
 	// TryBind binds a socket of protocol p to addr with the options and
 	// closes it at once: the error is the system's, an IPv6 wildcard
 	// taking IPv4 too (IPV6_V6ONLY off), as Linux's default is.

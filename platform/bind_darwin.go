@@ -16,13 +16,19 @@ func (d *darwinInspector) PortPolicy(Protocol) (PortPolicy, error) {
 	if high, err := unix.SysctlUint32("net.inet.ip.portrange.reservedhigh"); err == nil && high < 65535 {
 		p.PrivilegedBelow = uint16(high + 1)
 	}
+	var err error
+	p.Ephemeral, err = d.EphemeralRange(TCP)
+	return p, err
+}
+
+// EphemeralRange reads net.inet.ip.portrange.first and .last.
+func (d *darwinInspector) EphemeralRange(Protocol) (PortRange, error) {
 	first, err1 := unix.SysctlUint32("net.inet.ip.portrange.first")
 	last, err2 := unix.SysctlUint32("net.inet.ip.portrange.last")
 	if err1 != nil || err2 != nil || first > last || last > 65535 {
-		return p, fmt.Errorf("the ephemeral port range: %v %v", err1, err2)
+		return PortRange{}, fmt.Errorf("the ephemeral port range: %v %v", err1, err2)
 	}
-	p.Ephemeral = PortRange{Low: uint16(first), High: uint16(last), TCP: true, UDP: true}
-	return p, nil
+	return PortRange{Low: uint16(first), High: uint16(last), TCP: true, UDP: true}, nil
 }
 
 func (d *darwinInspector) TryBind(p Protocol, addr netip.AddrPort, opts BindOptions) error {

@@ -32,14 +32,12 @@ func (l *linuxInspector) PortPolicy(Protocol) (PortPolicy, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return p, err
 	}
-	b, err := os.ReadFile(filepath.Join(sys, "ip_local_port_range"))
+	var err error
+	if p.Ephemeral, err = l.EphemeralRange(TCP); err != nil {
+		return p, err
+	}
+	b, err := os.ReadFile(filepath.Join(sys, "ip_local_reserved_ports"))
 	if err != nil {
-		return p, err
-	}
-	if p.Ephemeral, err = parseSysctlRange(b); err != nil {
-		return p, err
-	}
-	if b, err = os.ReadFile(filepath.Join(sys, "ip_local_reserved_ports")); err != nil {
 		return p, err
 	}
 	if p.Reserved, err = parsePortList(b); err != nil {
@@ -58,6 +56,16 @@ func (l *linuxInspector) PortPolicy(Protocol) (PortPolicy, error) {
 		p.CanBindPrivileged = ok && caps&(1<<unix.CAP_NET_BIND_SERVICE) != 0
 	}
 	return p, nil
+}
+
+// EphemeralRange reads net.ipv4.ip_local_port_range, which TCP and UDP
+// share.
+func (l *linuxInspector) EphemeralRange(Protocol) (PortRange, error) {
+	b, err := os.ReadFile(filepath.Join(l.procRoot, "sys", "net", "ipv4", "ip_local_port_range"))
+	if err != nil {
+		return PortRange{}, err
+	}
+	return parseSysctlRange(b)
 }
 
 func (l *linuxInspector) TryBind(p Protocol, addr netip.AddrPort, opts BindOptions) error {

@@ -30,9 +30,8 @@ func (w *windowsInspector) PortPolicy(p Protocol) (PortPolicy, error) {
 	for _, r := range policy.Excluded {
 		policy.Reserved = append(policy.Reserved, r.PortRange)
 	}
-	if out, err := netsh("int", "ipv4", "show", "dynamicport", p.String()); err != nil {
-		errs = append(errs, err.Error())
-	} else if policy.Ephemeral, err = parseDynamicPortRange(out); err != nil {
+	var err error
+	if policy.Ephemeral, err = w.EphemeralRange(p); err != nil {
 		errs = append(errs, err.Error())
 	}
 	if p == TCP {
@@ -51,6 +50,15 @@ func (w *windowsInspector) PortPolicy(p Protocol) (PortPolicy, error) {
 		return policy, errors.New(strings.Join(errs, "; "))
 	}
 	return policy, nil
+}
+
+// EphemeralRange asks netsh for the dynamic port range of p.
+func (w *windowsInspector) EphemeralRange(p Protocol) (PortRange, error) {
+	out, err := netsh("int", "ipv4", "show", "dynamicport", p.String())
+	if err != nil {
+		return PortRange{}, err
+	}
+	return parseDynamicPortRange(out)
 }
 
 func netsh(args ...string) ([]byte, error) {

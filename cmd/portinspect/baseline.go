@@ -161,8 +161,8 @@ func takeBaseline(f *Factory, opts *baselineOptions) (*inspect.Baseline, error) 
 // system says; IANA's dynamic range where it does not.
 func ephemeralUDP(src inspect.Source) platform.PortRange {
 	if b, ok := src.(platform.Binder); ok {
-		if p, err := b.PortPolicy(platform.UDP); err == nil && p.Ephemeral.High != 0 {
-			return p.Ephemeral
+		if r, err := b.EphemeralRange(platform.UDP); err == nil && r.High != 0 {
+			return r
 		}
 	}
 	return platform.PortRange{Low: 49152, High: 65535, TCP: true, UDP: true}
