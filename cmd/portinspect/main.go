@@ -6,5 +6,6 @@ package main
 import "os"
 
 func main() {
+	deferCollection()
 	os.Exit(Main(os.Args[1:], SystemFactory()))
 }

@@ -102,6 +102,7 @@ func (o *watchOptions) parse(f *Factory, args []string) error {
 }
 
 func watchRun(f *Factory, opts *watchOptions) error {
+	resumeCollection()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if opts.forTime > 0 {
