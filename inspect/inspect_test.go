@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -528,6 +529,40 @@ func TestSortSockets(t *testing.T) {
 			if socks[i].Inode != want[i].Inode {
 				t.Fatalf("n=%d: at %d inode %d, want %d", n, i, socks[i].Inode, want[i].Inode)
 			}
+		}
+	}
+}
+
+// TestRunSorts: Run sorts as it copies the sockets in, roles included (a
+// port's clients after its own sockets), to the order compareSockets
+// defines.
+func TestRunSorts(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var list []platform.Socket
+	for i := range 300 {
+		state := []platform.State{platform.Listen, platform.Established}[r.IntN(2)]
+		local := "127.0.0." + strconv.Itoa(1+r.IntN(3)) + ":" + strconv.Itoa(3370+r.IntN(5))
+		remote := "0.0.0.0:0"
+		if state == platform.Established {
+			remote = "127.0.0." + strconv.Itoa(1+r.IntN(3)) + ":" + strconv.Itoa(3370+r.IntN(5))
+		}
+		list = append(list, platformtest.Sock(platform.TCP, local, remote, state, uint64(i+1)))
+	}
+	src := &platformtest.Fake{SocketList: list, Machine: platform.Host{OS: "linux", Privileged: true}}
+	ports, _ := ParsePortSpec("3372/tcp", Names{})
+	for _, q := range []Query{{}, {Ports: ports, Clients: true}} {
+		rep, err := Run(context.Background(), src, nil, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Sockets) == 0 {
+			t.Fatalf("query %+v: no sockets", q)
+		}
+		if !slices.IsSortedFunc(rep.Sockets, func(a, b Socket) int { return compareSockets(&a, &b) }) {
+			t.Errorf("query %+v: sockets out of order", q)
+		}
+		if q.Ports != nil && !slices.ContainsFunc(rep.Sockets, func(s Socket) bool { return s.Role == RoleClient }) {
+			t.Errorf("query %+v: no client of 3372 to order", q)
 		}
 	}
 }
