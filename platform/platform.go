@@ -180,15 +180,25 @@ func (o OwnerStatus) String() string {
 }
 
 // Socket is one TCP or UDP socket.
+//
+// Its one-byte fields come together: a listing holds tens of thousands
+// of Sockets, copied twice, and padding after each of them made a Socket
+// 216 bytes rather than 200.
 type Socket struct {
 	// Netns is the network namespace the socket is in, when the listing
 	// covers more than one; nil otherwise.
 	Netns    *Netns
 	Protocol Protocol
 	Family   Family
-	Local    netip.AddrPort
-	Remote   netip.AddrPort
 	State    State
+	// DualStack says whether an IPv6 socket bound to :: also takes IPv4
+	// (IPV6_V6ONLY off), where the system reports it.
+	DualStack DualStack
+	// DeviceLoopback says Device is a loopback interface.
+	DeviceLoopback bool
+	Owners         OwnerStatus
+	Local          netip.AddrPort
+	Remote         netip.AddrPort
 	// Inode is the socket's inode on Linux, 0 elsewhere or when the socket
 	// has none (TIME_WAIT, half-open connections).
 	Inode uint64
@@ -205,18 +215,12 @@ type Socket struct {
 	// sockets they are bytes received but not yet read, and bytes sent but
 	// not yet acknowledged.
 	RecvQ, SendQ int64
-	// DualStack says whether an IPv6 socket bound to :: also takes IPv4
-	// (IPV6_V6ONLY off), where the system reports it.
-	DualStack DualStack
 	// Device is the network interface the socket is bound to
 	// (SO_BINDTODEVICE: libvirt's dnsmasq on virbr0, a daemon in a
-	// management VRF), "" for none or where the system does not say;
-	// DeviceLoopback says it is a loopback interface.
-	Device         string
-	DeviceLoopback bool
+	// management VRF), "" for none or where the system does not say.
+	Device string
 
-	Owners OwnerStatus
-	PIDs   []int
+	PIDs []int
 
 	// created is when the socket was created, a FILETIME, where the
 	// system says (Windows's owner-module tables): its creator's PID is

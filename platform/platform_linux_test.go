@@ -155,6 +155,9 @@ func TestLiveFilterInKernel(t *testing.T) {
 		got = append(got, s.Local)
 	}
 	want := []netip.AddrPort{addrPort(ls.tcp4.Addr()), addrPort(ls.udp6.LocalAddr())}
+	// The dumps run side by side: no order is promised.
+	slices.SortFunc(got, netip.AddrPort.Compare)
+	slices.SortFunc(want, netip.AddrPort.Compare)
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want only %v", got, want)
 	}
@@ -686,14 +689,33 @@ func TestUnionByCookie(t *testing.T) {
 	sock := func(cookie uint64, st State) Socket { return Socket{Cookie: cookie, State: st} }
 	// base missed 4, holds 3 twice (added while it was read), and saw 1
 	// in a later state than more did.
-	base := [][]Socket{{sock(3, Listen), sock(1, Established)}, {sock(3, Listen), sock(0, TimeWait), sock(2, Established)}}
-	more := [][]Socket{{sock(1, SynSent), sock(2, Established), sock(0, TimeWait), sock(4, Listen)}}
-	var got []Socket
-	for _, c := range unionByCookie(base, more) {
-		got = append(got, c...)
-	}
+	base := []Socket{sock(3, Listen), sock(1, Established), sock(3, Listen), sock(0, TimeWait), sock(2, Established)}
+	more := [][]Socket{{sock(1, SynSent), sock(2, Established), sock(0, TimeWait)}, {sock(4, Listen)}}
+	got := unionByCookie(base, more)
 	want := []Socket{sock(3, Listen), sock(1, Established), sock(0, TimeWait), sock(2, Established), sock(4, Listen)}
 	if !slices.EqualFunc(got, want, socketsEqual) {
 		t.Errorf("got %v\nwant %v", got, want)
+	}
+}
+
+// TestSocketStore: what outgrows the estimate is kept, in chunks, and
+// the batches stored may be reused by their dump.
+func TestSocketStore(t *testing.T) {
+	for _, estimate := range []int{0, 3, 6, 100} {
+		st := &socketStore{socks: make([]Socket, 0, estimate)}
+		batch := make([]Socket, 0, 2)
+		for cookie := uint64(1); cookie <= 6; cookie++ {
+			if batch = append(batch, Socket{Cookie: cookie}); len(batch) == cap(batch) {
+				st.add(batch)
+				batch = batch[:0]
+			}
+		}
+		var got []uint64
+		for _, s := range st.all() {
+			got = append(got, s.Cookie)
+		}
+		if !slices.Equal(got, []uint64{1, 2, 3, 4, 5, 6}) {
+			t.Errorf("estimate %d: got %v", estimate, got)
+		}
 	}
 }

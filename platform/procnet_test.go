@@ -118,7 +118,21 @@ func FuzzParseProcNet(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	for _, name := range []string{"sockstat", "sockstat6"} {
+		b, err := os.ReadFile("testdata/sockstat/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		counts := make(map[string]int)
+		parseSockstat(b, counts)
+		for k, v := range counts {
+			if v < 0 || !strings.Contains(k, " ") {
+				t.Fatalf("sockstat %q: %q = %d", b, k, v)
+			}
+		}
 		_ = parseProcNet(strings.NewReader(string(b)), TCP, binary.LittleEndian, func(s *Socket) {
 			if s.Family != IPv4 && s.Family != IPv6 {
 				t.Fatalf("family %v", s.Family)
@@ -128,4 +142,49 @@ func FuzzParseProcNet(f *testing.F) {
 			}
 		})
 	})
+}
+
+// TestSockstatEstimate: the loaded host's counts (testdata/sockstat, 22,001
+// TCP and 2,001 UDP sockets) size a full listing, with room to spare, and
+// nothing narrower.
+func TestSockstatEstimate(t *testing.T) {
+	counts := make(map[string]int)
+	b, err := os.ReadFile("testdata/sockstat/sockstat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parseSockstat(b, counts)
+	if counts["TCP inuse"] != 22001 || counts["UDP inuse"] != 2001 || counts["TCP tw"] != 0 || counts["sockets used"] != 24003 {
+		t.Errorf("counts %v", counts)
+	}
+	parseSockstat([]byte("TCP: inuse x tw -3 alloc\nnonsense\n"), counts)
+	if counts["TCP inuse"] != 22001 || counts["TCP tw"] != 0 {
+		t.Errorf("bad values replaced good ones: %v", counts)
+	}
+
+	all := MatchAll()
+	all.States = DefaultStates
+	tcp4 := all
+	tcp4.UDP, tcp4.IPv6 = false, false
+	listeners := all
+	listeners.States = States(0).With(Listen)
+	port := all
+	port.Ports = []PortRange{{Low: 22, High: 22, TCP: true}}
+	for _, tt := range []struct {
+		name     string
+		f        Filter
+		min, max int
+	}{
+		{"every socket", all, 24003, 28000},
+		{"TCP over IPv4", tcp4, 22001, 25000},
+		{"listeners", listeners, 0, 0},
+		{"a port", port, 0, 0},
+	} {
+		if n := sockstatEstimate(&tt.f, "testdata/sockstat"); n < tt.min || n > tt.max {
+			t.Errorf("%s: estimate %d, want %d to %d", tt.name, n, tt.min, tt.max)
+		}
+	}
+	if n := sockstatEstimate(&all, "testdata/no-such-dir"); n != 0 {
+		t.Errorf("unreadable counts: estimate %d, want 0", n)
+	}
 }
