@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -293,6 +294,9 @@ func WriteBaselineFile(file string, b *Baseline) error {
 	}
 	dir := filepath.Dir(file)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(file)+".tmp-*")
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no directory %s: make it first (mkdir -p %s)", dir, dir)
+	}
 	if err != nil {
 		return err
 	}

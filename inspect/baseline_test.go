@@ -108,6 +108,11 @@ func TestBaselineFile(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("the write left %d files, want the baseline alone", len(entries))
 	}
+	missing := filepath.Join(dir, "etc", "portinspect")
+	if err := WriteBaselineFile(filepath.Join(missing, "baseline.json"), b); err == nil ||
+		err.Error() != "no directory "+missing+": make it first (mkdir -p "+missing+")" {
+		t.Errorf("into a missing directory: %v", err)
+	}
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)

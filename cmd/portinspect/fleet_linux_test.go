@@ -34,9 +34,11 @@ const fleetDir = "../../examples/fleet"
 
 // TestFleetPlaybook runs the playbook against localhost over a local
 // connection, from a directory laid out as docs/fleet.md tells a user
-// (dist/ with the binary, the policy beside it, group_vars/), and checks
-// that it passes on a host that meets its policy and fails, naming what
-// failed, when a denied listener appears and when the policy is broken.
+// (dist/ with the binary, the policy beside it, group_vars/, a baseline
+// saved on the host), and checks that it passes on a host that meets its
+// policy and its baseline, and fails, naming what failed, when a denied
+// listener appears (drift too) and when the policy and the baseline are
+// broken.
 func TestFleetPlaybook(t *testing.T) {
 	requireRoot(t, "ip")
 	testtools.Need(t, "ansible-playbook", "sudo")
@@ -70,7 +72,8 @@ func TestFleetPlaybook(t *testing.T) {
 			"portinspect_path: " + work + "/bin/portinspect\n" +
 			"portinspect_policy: " + work + "/etc/policy.yaml\n" +
 			// The audit of the namespace the test made, not of every one.
-			"portinspect_audit_args: [--netns, self]\n",
+			"portinspect_audit_args: [--netns, self]\n" +
+			"portinspect_baseline: " + work + "/etc/baseline.json\n",
 		"policy.yaml": "default: deny\nrequire:\n  - port: 8080/tcp\n    exposure: loopback\n" +
 			"deny:\n  - port: 2375\n    reason: the Docker API must not listen\n",
 	}
@@ -114,11 +117,22 @@ func TestFleetPlaybook(t *testing.T) {
 	}
 	expect(out, "portinspect_binary dist/nothing: no such file at "+work+"/dist/nothing or "+work+"/examples/fleet/dist/nothing")
 
+	// As docs/fleet.md says: saved once the host is as it should be.
+	if err := os.MkdirAll(filepath.Join(work, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := portinspect(t, inNS, "baseline", "save", filepath.Join(work, "etc", "baseline.json"), "--netns", "self"); code != 0 {
+		t.Fatalf("baseline save: exit %d, %s", code, errOut)
+	}
 	out, code = play()
 	if code != 0 {
 		t.Fatalf("on a host that meets its policy: exit %d\n%s", code, out)
 	}
-	expect(out, "localhost: 0 finding(s) at or above high, policy holds")
+	expect(out, "localhost: 0 finding(s) at or above high, policy holds, 0 listener(s) drifted from the baseline")
+	var drift struct{ Drift bool }
+	if err := json.Unmarshal(readFile(t, filepath.Join(work, "reports", "localhost-baseline.json")), &drift); err != nil || drift.Drift {
+		t.Errorf("reports/localhost-baseline.json: %v, drift %v", err, drift.Drift)
+	}
 	var check struct{ OK bool }
 	if err := json.Unmarshal(readFile(t, filepath.Join(work, "reports", "localhost-check.json")), &check); err != nil || !check.OK {
 		t.Errorf("reports/localhost-check.json: %v, ok %v", err, check.OK)
@@ -144,20 +158,25 @@ func TestFleetPlaybook(t *testing.T) {
 	if code != 2 {
 		t.Errorf("with a denied listener: exit %d, want 2\n%s", code, out)
 	}
-	expect(out, "localhost: 1 finding(s) at or above high, policy FAILS",
+	expect(out, "localhost: 1 finding(s) at or above high, policy FAILS, 1 listener(s) drifted from the baseline",
 		"audit: 1 finding(s) at or above high: critical exposed-risky-service 2375/tcp: ",
 		"/etc/policy.yaml:6 deny 2375: listening on 0.0.0.0:2375/tcp by dockerd",
-		"(the Docker API must not listen)")
+		"(the Docker API must not listen)",
+		"baseline: 1 listener(s) drifted from "+work+"/etc/baseline.json:",
+		"added *:2375/tcp by "+helper+";")
 
 	writeFile(t, filepath.Join(work, "policy.yaml"), "require:\n  - port: 70000\n", 0o644)
+	writeFile(t, filepath.Join(work, "etc", "baseline.json"), `{"schema": "something-else/v9"}`, 0o644)
 	out, code = play()
 	if code != 2 {
-		t.Errorf("with a broken policy: exit %d, want 2\n%s", code, out)
+		t.Errorf("with a broken policy and baseline: exit %d, want 2\n%s", code, out)
 	}
 	// The host still gets its summary and its audit report, and fails at
-	// the end with portinspect's message.
+	// the end with portinspect's messages.
 	expect(out, "localhost: 1 finding(s) at or above high, check exited 2 (portinspect: "+work+"/etc/policy.yaml:2: ",
-		`check: exit 2: portinspect: `+work+`/etc/policy.yaml:2: require[0].port: invalid port \"70000\": ports are 1-65535;`)
+		", baseline diff exited 2 (portinspect: invalid baseline "+work+"/etc/baseline.json: ",
+		`check: exit 2: portinspect: `+work+`/etc/policy.yaml:2: require[0].port: invalid port \"70000\": ports are 1-65535;`,
+		"baseline: exit 2: portinspect: invalid baseline "+work+"/etc/baseline.json: ")
 }
 
 // TestFleetPrometheus writes the audit of a namespace with a high and a
