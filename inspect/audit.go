@@ -11,6 +11,7 @@ import (
 	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
 	"github.com/portinspect/portinspect/platform/container"
+	"github.com/portinspect/portinspect/platform/firewall"
 )
 
 // Severity ranks findings, on the known-ports database's scale.
@@ -24,6 +25,7 @@ const (
 	RuleOwnerlessListener    = "ownerless-listener"
 	RulePartialCoverage      = "partial-coverage"
 	RuleUnexpectedProgram    = "unexpected-program"
+	RuleFirewallBypassed     = "firewall-bypassed"
 )
 
 // Finding is one thing an audit flags about the machine's listeners.
@@ -113,6 +115,7 @@ func RunAudit(ctx context.Context, src Source, db *knownports.DB, q Query) (*Aud
 	q.NoProcesses = false
 	q.Detail = platform.DetailFull
 	q.KnownPorts = KnownPortsListening
+	q.Reachability = true
 	rep, err := Run(ctx, src, db, q)
 	if err != nil {
 		return nil, err
@@ -293,11 +296,23 @@ func groupFindings(g *listenerGroup, rep *Report, db *knownports.DB, here string
 				msg += ", published to " + to
 				advice = append([]knownports.Advice{publishOnLoopback(g.port, containerPort)}, advice...)
 			}
+			severity := n.Risk
+			if fw := firewallText(exposed); fw != "" {
+				msg += "; " + fw
+				if firewallStops(exposed) {
+					// A drop rule is a wall that the next rule change can
+					// open: less severe, still a finding.
+					severity = max(n.RiskLoopback, severity-1)
+				}
+			}
 			out = append(out, Finding{
-				Rule: RuleExposedRiskyService, Severity: n.Risk, Message: msg,
+				Rule: RuleExposedRiskyService, Severity: severity, Message: msg,
 				Port: g.port, Protocol: g.proto,
 				Sockets: exposed, Processes: procs, Advice: advice,
 			})
+		}
+		if f, ok := bypassFinding(g, exposed, entry.Notes); ok {
+			out = append(out, f)
 		}
 		if !named && db.ServiceName(g.port, g.proto.String()) == "" {
 			out = append(out, Finding{
@@ -678,4 +693,74 @@ func AdvicePlatformFirst(advice []knownports.Advice, platform string) []knownpor
 		out = append(out, g.Steps...)
 	}
 	return out
+}
+
+// firewallStops says the firewall stops the network's packets to every
+// one of socks.
+func firewallStops(socks []*Socket) bool {
+	for _, s := range socks {
+		if s.Reach == nil || s.Reach.Verdict != firewall.Filtered {
+			return false
+		}
+	}
+	return len(socks) > 0
+}
+
+// firewallText says what the firewall does with packets to socks, where
+// it was judged and stops some: "filtered by table inet filter chain
+// input: policy drop", "reachable only for ip saddr 10.0.0.0/8 (...)".
+func firewallText(socks []*Socket) string {
+	var out []string
+	for _, s := range socks {
+		j := s.Reach
+		if j == nil || j.Rule == nil {
+			continue
+		}
+		t := ""
+		switch j.Verdict {
+		case firewall.Filtered:
+			t = "filtered by " + j.Rule.String()
+		case firewall.Partly:
+			t = "reachable only for " + strings.Join(j.Conditions, "; ") + " (" + j.Rule.String() + ")"
+		}
+		if t != "" && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// bypassFinding is the finding of a port that destination NAT sends past
+// the input chains, which would have stopped its packets, through forward
+// chains that let them on (Docker's published ports and ufw or
+// firewalld: moby #22054).
+func bypassFinding(g *listenerGroup, socks []*Socket, notes []*knownports.Note) (Finding, bool) {
+	var bypassed []*Socket
+	var j *firewall.Judgement
+	for _, s := range socks {
+		if s.Reach != nil && s.Reach.Bypassed {
+			bypassed, j = append(bypassed, s), s.Reach
+		}
+	}
+	if len(bypassed) == 0 {
+		return Finding{}, false
+	}
+	severity := knownports.RiskMedium
+	for _, n := range notes {
+		severity = max(severity, n.Risk)
+	}
+	port := j.Forwarded.Port()
+	return Finding{
+		Rule: RuleFirewallBypassed, Severity: severity, Port: g.port, Protocol: g.proto,
+		Sockets: bypassed, Processes: holders(bypassed),
+		Message: fmt.Sprintf("%s/%s is forwarded to %s by destination NAT, past the input chains that would stop it: %s",
+			addresses(bypassed), g.proto, j.Forwarded, j.Rule),
+		Advice: []knownports.Advice{
+			publishOnLoopback(g.port, port),
+			{Platform: "linux", Text: "Or filter the forwarded packets where Docker leaves room for it, the DOCKER-USER chain, which the forward chain runs first; " +
+				"rules in the input chain (ufw's, firewalld's) never see them.",
+				Commands:   []string{fmt.Sprintf("sudo iptables -I DOCKER-USER -p %s -m conntrack --ctorigdstport %d -j DROP", g.proto, g.port)},
+				References: []string{"Docker documentation: Packet filtering and firewalls, Docker and ufw (https://docs.docker.com/engine/network/packet-filtering-firewalls/)"}},
+		},
+	}, true
 }

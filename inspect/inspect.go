@@ -20,6 +20,7 @@ import (
 	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
 	"github.com/portinspect/portinspect/platform/container"
+	"github.com/portinspect/portinspect/platform/firewall"
 )
 
 // Exposure says who can reach a socket by its local address.
@@ -122,6 +123,10 @@ type Socket struct {
 	// says which (nil and "" for sockets no note covers).
 	Note  *knownports.Note
 	Match knownports.Match
+	// Reach is the host firewall's verdict on the network's packets to a
+	// listener beyond loopback, where the query asked for it; nil
+	// otherwise.
+	Reach *firewall.Judgement
 }
 
 // Container is the container of a process holding s or, failing that, of
@@ -313,6 +318,9 @@ func Run(ctx context.Context, src Source, db *knownports.DB, q Query) (*Report, 
 		rep.ChildPIDNamespace = ownerRep.ChildPIDNamespace
 	}
 	publish(ctx, src, &q, filter, rep)
+	if q.Reachability {
+		judgeReachability(ctx, src, filter, rep)
+	}
 	// A second listing (listeningPorts) may have said the same again.
 	for _, w := range src.Warnings() {
 		if !slices.Contains(rep.Warnings, w) {
@@ -677,4 +685,31 @@ func knownPortsFor(db *knownports.DB, q Query, socks []Socket) []knownports.Entr
 		}
 	}
 	return entries
+}
+
+// judgeReachability judges the report's listeners beyond loopback against
+// the host firewall, where the system's firewall is read.
+func judgeReachability(ctx context.Context, src Source, filter platform.Filter, rep *Report) {
+	var socks []*platform.Socket
+	var at []int
+	for i := range rep.Sockets {
+		if s := &rep.Sockets[i]; s.Listening() && s.Role == RoleLocal && s.Exposure != ExposureLoopback {
+			socks = append(socks, &s.Socket)
+			at = append(at, i)
+		}
+	}
+	if len(socks) == 0 {
+		return
+	}
+	judge, ok := src.(platform.FirewallJudge)
+	if !ok {
+		for _, i := range at {
+			rep.Sockets[i].Reach = &firewall.Judgement{Verdict: firewall.Unknown,
+				Reason: "the firewall of " + rep.Host.OS + " is not read by this version"}
+		}
+		return
+	}
+	for k, j := range judge.Reachable(ctx, filter, socks) {
+		rep.Sockets[at[k]].Reach = &j
+	}
 }

@@ -49,6 +49,9 @@ type Query struct {
 	AllNetns bool
 	// Netns lists the sockets of one network namespace (Linux).
 	Netns string
+	// Reachability judges each listener beyond loopback against the host
+	// firewall (Socket.Reach).
+	Reachability bool
 	// netnsDefault lets RunAudit choose the namespaces.
 	netnsDefault bool
 	// everyPublication reads every port NAT rules publish, asked for or

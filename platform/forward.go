@@ -51,12 +51,12 @@ var ErrUnparsedNAT = errors.New("destination NAT rules that publish no one port"
 // iptables-legacy writes them, beside nf_tables's: those are not read.
 var ErrLegacyNAT = errors.New("iptables-legacy's nat table, which portinspect does not read, holds rules")
 
-// hasNATTable reads /proc/net/ip_tables_names (or ip6_tables_names), the
-// x_tables tables in use, one name a line, for "nat".
-func hasNATTable(b []byte) bool {
+// hasTable reads /proc/net/ip_tables_names (or ip6_tables_names), the
+// x_tables tables loaded, one name a line, for name.
+func hasTable(b []byte, name string) bool {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
-		if bytes.Equal(bytes.TrimSpace(sc.Bytes()), []byte("nat")) {
+		if bytes.Equal(bytes.TrimSpace(sc.Bytes()), []byte(name)) {
 			return true
 		}
 	}

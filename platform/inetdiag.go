@@ -292,28 +292,41 @@ const ifInfoMsgLen = 16
 // Attributes of an RTM_NEWLINK message (linux/if_link.h), and the flag of
 // a loopback interface (linux/if.h).
 const (
+	iflaIfname   = 3
+	iflaMaster   = 10
 	iflaLinkInfo = 18
 	iflaInfoKind = 1
 	iffUp        = 0x1
 	iffLoopback  = 0x8
 )
 
-// parseIfInfoMsg reads what an RTM_NEWLINK message says of an interface:
-// whether it is up, whether it is a loopback, and the kind its
-// IFLA_LINKINFO names ("veth", "macvlan", "bridge"), "" for a physical
-// device, which has none.
-func parseIfInfoMsg(b []byte) (up, loopback bool, kind string, ok bool) {
+// link is what an RTM_NEWLINK message says of an interface.
+type link struct {
+	Index, Master uint32 // Master: the bridge it is a port of, 0 for none
+	Name, Kind    string // Kind: IFLA_INFO_KIND, "" for a physical device
+	Up, Loopback  bool
+}
+
+// parseIfInfoMsg reads what an RTM_NEWLINK message says of an interface.
+func parseIfInfoMsg(b []byte) (link, bool) {
 	if len(b) < ifInfoMsgLen {
-		return false, false, "", false
+		return link{}, false
 	}
 	flags := binary.NativeEndian.Uint32(b[8:])
-	up, loopback = flags&iffUp != 0, flags&iffLoopback != 0
-	if info, ok := netlinkAttr(b[ifInfoMsgLen:], iflaLinkInfo); ok {
+	l := link{Index: binary.NativeEndian.Uint32(b[4:]), Up: flags&iffUp != 0, Loopback: flags&iffLoopback != 0}
+	attrs := b[ifInfoMsgLen:]
+	if info, ok := netlinkAttr(attrs, iflaLinkInfo); ok {
 		if k, ok := netlinkAttr(info, iflaInfoKind); ok {
-			kind = strings.TrimRight(string(k), "\x00")
+			l.Kind = strings.TrimRight(string(k), "\x00")
 		}
 	}
-	return up, loopback, kind, true
+	if name, ok := netlinkAttr(attrs, iflaIfname); ok {
+		l.Name = strings.TrimRight(string(name), "\x00")
+	}
+	if m, ok := netlinkAttr(attrs, iflaMaster); ok && len(m) == 4 {
+		l.Master = binary.NativeEndian.Uint32(m)
+	}
+	return l, true
 }
 
 // ifAddrMsgLen is the size of struct ifaddrmsg (linux/if_addr.h), which
@@ -327,11 +340,12 @@ const (
 )
 
 // parseIfAddrMsg reads the address an RTM_NEWADDR message gives an
-// interface: IFA_LOCAL where it is set, as on a point-to-point link, whose
-// IFA_ADDRESS is the peer's.
-func parseIfAddrMsg(b []byte) (netip.Addr, bool) {
+// interface, with its prefix length, and the interface's index: IFA_LOCAL
+// where it is set, as on a point-to-point link, whose IFA_ADDRESS is the
+// peer's.
+func parseIfAddrMsg(b []byte) (addr netip.Prefix, index uint32, ok bool) {
 	if len(b) < ifAddrMsgLen {
-		return netip.Addr{}, false
+		return netip.Prefix{}, 0, false
 	}
 	attrs := b[ifAddrMsgLen:]
 	v, ok := netlinkAttr(attrs, ifaLocal)
@@ -339,9 +353,17 @@ func parseIfAddrMsg(b []byte) (netip.Addr, bool) {
 		v, ok = netlinkAttr(attrs, ifaAddress)
 	}
 	if !ok {
-		return netip.Addr{}, false
+		return netip.Prefix{}, 0, false
 	}
-	return netip.AddrFromSlice(v)
+	a, ok := netip.AddrFromSlice(v)
+	if !ok {
+		return netip.Prefix{}, 0, false
+	}
+	p := netip.PrefixFrom(a, int(b[1]))
+	if !p.IsValid() {
+		return netip.Prefix{}, 0, false
+	}
+	return p, binary.NativeEndian.Uint32(b[4:]), true
 }
 
 // Netlink's framing (linux/netlink.h).

@@ -453,8 +453,9 @@ func TestParseIfAddrMsg(t *testing.T) {
 		{"short", []byte{2, 32, 0}, netip.Addr{}, false},
 		{"a truncated attribute", ifAddrMsg(2, lo, netip.Addr{})[:10], netip.Addr{}, false},
 	} {
-		if got, ok := parseIfAddrMsg(tt.in); got != tt.want || ok != tt.ok {
-			t.Errorf("%s: %v %v, want %v %v", tt.name, got, ok, tt.want, tt.ok)
+		got, index, ok := parseIfAddrMsg(tt.in)
+		if got.Addr() != tt.want || ok != tt.ok || ok && (got.Bits() != 32 || index != 2) {
+			t.Errorf("%s: %v on %d %v, want %v/32 on 2 %v", tt.name, got, index, ok, tt.want, tt.ok)
 		}
 	}
 }
@@ -463,7 +464,7 @@ func FuzzParseIfAddrMsg(f *testing.F) {
 	f.Add(ifAddrMsg(2, netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.1")))
 	f.Add(ifAddrMsg(10, netip.MustParseAddr("fd00::1"), netip.Addr{}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if a, ok := parseIfAddrMsg(b); ok && !a.IsValid() {
+		if a, _, ok := parseIfAddrMsg(b); ok && !a.IsValid() {
 			t.Errorf("an invalid address accepted from %x", b)
 		}
 	})
@@ -471,60 +472,67 @@ func FuzzParseIfAddrMsg(f *testing.F) {
 
 func TestHasNATTable(t *testing.T) {
 	for in, want := range map[string]bool{"": false, "filter\n": false, "filter\nnat\nmangle\n": true, "nat": true, "snat\n": false} {
-		if got := hasNATTable([]byte(in)); got != want {
+		if got := hasTable([]byte(in), "nat"); got != want {
 			t.Errorf("%q: %v, want %v", in, got, want)
 		}
 	}
 }
 
 // ifInfoMsg is an RTM_NEWLINK message's payload: struct ifinfomsg with
-// its flags, then IFLA_LINKINFO holding IFLA_INFO_KIND where kind is set.
-func ifInfoMsg(flags uint32, kind string) []byte {
+// its index and flags, then IFLA_IFNAME, IFLA_MASTER where master is set,
+// and IFLA_LINKINFO holding IFLA_INFO_KIND where kind is.
+func ifInfoMsg(index, flags uint32, name, kind string, master uint32) []byte {
 	b := make([]byte, ifInfoMsgLen)
+	binary.NativeEndian.PutUint32(b[4:], index)
 	binary.NativeEndian.PutUint32(b[8:], flags)
+	attr := func(b []byte, typ uint16, v []byte) []byte {
+		b = binary.NativeEndian.AppendUint16(b, uint16(4+len(v)))
+		b = binary.NativeEndian.AppendUint16(b, typ)
+		b = append(b, v...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+		return b
+	}
+	b = attr(b, iflaIfname, append([]byte(name), 0))
+	if master != 0 {
+		b = attr(b, iflaMaster, binary.NativeEndian.AppendUint32(nil, master))
+	}
 	if kind == "" {
 		return b
 	}
-	k := append([]byte(kind), 0)
-	inner := binary.NativeEndian.AppendUint16(nil, uint16(4+len(k)))
-	inner = binary.NativeEndian.AppendUint16(inner, iflaInfoKind)
-	inner = append(inner, k...)
-	for len(inner)%4 != 0 {
-		inner = append(inner, 0)
-	}
-	b = binary.NativeEndian.AppendUint16(b, uint16(4+len(inner)))
-	b = binary.NativeEndian.AppendUint16(b, iflaLinkInfo|0x8000) // NLA_F_NESTED
-	return append(b, inner...)
+	inner := attr(nil, iflaInfoKind, append([]byte(kind), 0))
+	return attr(b, iflaLinkInfo|0x8000, inner) // NLA_F_NESTED
 }
 
 func TestParseIfInfoMsg(t *testing.T) {
 	for _, tt := range []struct {
-		name         string
-		in           []byte
-		up, loopback bool
-		kind         string
-		ok           bool
+		name string
+		in   []byte
+		want link
+		ok   bool
 	}{
-		{"lo", ifInfoMsg(iffLoopback|iffUp, ""), true, true, "", true},
-		{"a container's eth0", ifInfoMsg(iffUp, "veth"), true, false, "veth", true},
-		{"macvlan", ifInfoMsg(iffUp, "macvlan"), true, false, "macvlan", true},
-		{"a physical device", ifInfoMsg(iffUp, ""), true, false, "", true},
-		{"a fallback tunnel, down", ifInfoMsg(0, "ipip"), false, false, "ipip", true},
-		{"short", make([]byte, 8), false, false, "", false},
+		{"lo", ifInfoMsg(1, iffLoopback|iffUp, "lo", "", 0), link{Index: 1, Name: "lo", Up: true, Loopback: true}, true},
+		{"a container's eth0", ifInfoMsg(2, iffUp, "eth0", "veth", 0), link{Index: 2, Name: "eth0", Kind: "veth", Up: true}, true},
+		{"a bridge port", ifInfoMsg(7, iffUp, "veth1a2b", "veth", 4), link{Index: 7, Master: 4, Name: "veth1a2b", Kind: "veth", Up: true}, true},
+		{"macvlan", ifInfoMsg(3, iffUp, "mv0", "macvlan", 0), link{Index: 3, Name: "mv0", Kind: "macvlan", Up: true}, true},
+		{"a physical device", ifInfoMsg(2, iffUp, "enp1s0", "", 0), link{Index: 2, Name: "enp1s0", Up: true}, true},
+		{"a fallback tunnel, down", ifInfoMsg(5, 0, "tunl0", "ipip", 0), link{Index: 5, Name: "tunl0", Kind: "ipip"}, true},
+		{"short", make([]byte, 8), link{}, false},
 	} {
-		up, loopback, kind, ok := parseIfInfoMsg(tt.in)
-		if up != tt.up || loopback != tt.loopback || kind != tt.kind || ok != tt.ok {
-			t.Errorf("%s: %v %v %q %v, want %v %v %q %v", tt.name, up, loopback, kind, ok, tt.up, tt.loopback, tt.kind, tt.ok)
+		got, ok := parseIfInfoMsg(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%s: %+v %v, want %+v %v", tt.name, got, ok, tt.want, tt.ok)
 		}
 	}
 }
 
 func FuzzParseIfInfoMsg(f *testing.F) {
-	f.Add(ifInfoMsg(iffUp, "veth"))
-	f.Add(ifInfoMsg(iffLoopback|iffUp, ""))
+	f.Add(ifInfoMsg(2, iffUp, "eth0", "veth", 4))
+	f.Add(ifInfoMsg(1, iffLoopback|iffUp, "lo", "", 0))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if _, _, kind, ok := parseIfInfoMsg(b); !ok && kind != "" {
-			t.Errorf("a kind %q from a message refused", kind)
+		if l, ok := parseIfInfoMsg(b); !ok && l != (link{}) {
+			t.Errorf("%+v from a message refused", l)
 		}
 	})
 }

@@ -37,7 +37,7 @@ func (l *linuxInspector) Publications(ctx context.Context, f Filter) ([]containe
 		defer unix.Close(fd)
 	}
 	var incomplete []error
-	if n := legacyNATRules(l.procRoot, ns); n > 0 {
+	if n := legacyRules(l.procRoot, ns, "nat", natBuiltinEntries); n > 0 {
 		incomplete = append(incomplete, fmt.Errorf("%w (%s)", ErrLegacyNAT, Plural(n, "rule")))
 	}
 	pubs, unparsed, err := natPublications(fd)
@@ -153,14 +153,15 @@ func natPublications(fd int) (pubs []container.Publication, unparsed int, err er
 	return pubs, unparsed, nil
 }
 
-// legacyNATRules counts the rules iptables-legacy keeps in the x_tables
-// nat tables (IPv4 and IPv6) of ns, beyond the built-in chains' policies
-// every table starts with. A table only probed (iptables-wrapper does)
+// legacyRules counts the rules iptables-legacy keeps in the x_tables
+// table named table (IPv4 and IPv6) of ns, beyond the builtin entries
+// every such table starts with (its built-in chains' policies and the
+// error entry that ends it). A table only probed (iptables-wrapper does)
 // has none. Where the table's size cannot be asked (without
-// CAP_NET_ADMIN), a nat table that is there counts as one rule: it may
-// hold any. A namespace only a mount keeps has no /proc/PID/net to say,
-// and goes unchecked.
-func legacyNATRules(procRoot string, ns *Netns) int {
+// CAP_NET_ADMIN), a table that is there counts as one rule: it may hold
+// any. A namespace only a mount keeps has no /proc/PID/net to say, and
+// goes unchecked.
+func legacyRules(procRoot string, ns *Netns, table string, builtin int) int {
 	procNet := filepath.Join(procRoot, "thread-self", "net")
 	if !ns.Own {
 		if ns.PID == 0 {
@@ -174,22 +175,26 @@ func legacyNATRules(procRoot string, ns *Netns) int {
 		domain, level int
 	}{{"ip_tables_names", unix.AF_INET, unix.IPPROTO_IP}, {"ip6_tables_names", unix.AF_INET6, unix.IPPROTO_IPV6}} {
 		b, err := os.ReadFile(filepath.Join(procNet, t.names))
-		if err != nil || !hasNATTable(b) {
+		if err != nil || !hasTable(b, table) {
 			continue
 		}
-		entries, err := xtablesEntries(ns, t.domain, t.level, "nat")
+		entries, err := xtablesEntries(ns, t.domain, t.level, table)
 		if err != nil {
 			n++
 			continue
 		}
-		n += max(0, entries-natBuiltinEntries)
+		n += max(0, entries-builtin)
 	}
 	return n
 }
 
-// natBuiltinEntries is what an x_tables nat table holds with no rule: a
-// policy for each of its four hooks and the error entry that ends it.
-const natBuiltinEntries = 5
+// The builtin entries of the x_tables nat and filter tables: a policy
+// for each hook (nat: four; filter: input, forward, output) and the
+// error entry.
+const (
+	natBuiltinEntries    = 5
+	filterBuiltinEntries = 4
+)
 
 // xtablesEntries asks x_tables (IPT_SO_GET_INFO, linux/netfilter_ipv4/
 // ip_tables.h; IP6T_SO_GET_INFO is the same number) how many entries a
@@ -331,18 +336,12 @@ func (l *linuxInspector) Reached(ctx context.Context, f Filter, targets []Target
 	return out, nil
 }
 
-// netnsAddrs lists the addresses of ns's interfaces. One the dump could
-// not say is not there: a listener behind it is then not found.
+// netnsAddrs lists the addresses of ns's interfaces.
 func netnsAddrs(ns *Netns) []netip.Addr {
-	const seq = 1
-	req := make([]byte, ifAddrMsgLen) // ifaddrmsg: every family
 	var addrs []netip.Addr
-	dumpNetlink(ns, unix.NETLINK_ROUTE, netlinkRequest(rtmGetAddr, nlmFRequest|nlmFDump, seq, req), seq, func(payload []byte) error {
-		if a, ok := parseIfAddrMsg(payload); ok {
-			addrs = append(addrs, a.Unmap())
-		}
-		return nil
-	})
+	for _, p := range netnsPrefixes(ns) {
+		addrs = append(addrs, p.prefix.Addr())
+	}
 	return addrs
 }
 
@@ -357,10 +356,10 @@ func netnsIsolated(ns *Netns) bool {
 	req := make([]byte, ifInfoMsgLen) // ifinfomsg: every family
 	isolated := true
 	err := dumpNetlink(ns, unix.NETLINK_ROUTE, netlinkRequest(rtmGetLink, nlmFRequest|nlmFDump, seq, req), seq, func(payload []byte) error {
-		up, loopback, kind, ok := parseIfInfoMsg(payload)
+		l, ok := parseIfInfoMsg(payload)
 		// A link that is down carries nothing: the fallback devices
 		// (tunl0, sit0) that tunnel modules put in every namespace.
-		isolated = isolated && ok && (!up || loopback || kind == "veth")
+		isolated = isolated && ok && (!l.Up || l.Loopback || l.Kind == "veth")
 		return nil
 	})
 	if err != nil || !isolated {

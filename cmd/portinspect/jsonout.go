@@ -17,6 +17,7 @@ import (
 	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
 	"github.com/portinspect/portinspect/platform/container"
+	"github.com/portinspect/portinspect/platform/firewall"
 )
 
 // jsonSchema names the JSON contract of DESIGN.md. Fields may be added;
@@ -69,6 +70,35 @@ type jsonFindingProcess struct {
 	PID  int    `json:"pid"`
 	Name string `json:"name"`
 	Exe  string `json:"exe"`
+}
+
+// jsonFirewall is why a listener is reachable or not: the deciding rule,
+// the conditions of a partly reachable one, and where destination NAT
+// sends its packets.
+type jsonFirewall struct {
+	Reason      string       `json:"reason"`
+	Rule        *jsonRuleRef `json:"rule,omitempty"`
+	Conditions  []string     `json:"conditions,omitempty"`
+	ForwardedTo string       `json:"forwarded_to,omitempty"`
+	Bypassed    bool         `json:"bypassed,omitempty"`
+}
+
+type jsonRuleRef struct {
+	Table  string `json:"table,omitempty"`
+	Chain  string `json:"chain"`
+	Handle uint64 `json:"handle,omitempty"`
+	Text   string `json:"text"`
+}
+
+func newJSONFirewall(j *firewall.Judgement) *jsonFirewall {
+	out := &jsonFirewall{Reason: j.Reason, Conditions: j.Conditions, Bypassed: j.Bypassed}
+	if j.Rule != nil {
+		out.Rule = &jsonRuleRef{Table: j.Rule.Table, Chain: j.Rule.Chain, Handle: j.Rule.Handle, Text: j.Rule.Text}
+	}
+	if j.Forwarded.IsValid() {
+		out.ForwardedTo = j.Forwarded.String()
+	}
+	return out
 }
 
 type jsonHost struct {
@@ -363,6 +393,15 @@ func (jw *jsonWriter) appendSocket(b []byte, s *inspect.Socket) ([]byte, error) 
 	b = appendJSONField(b, ",\n      ", "port_service", s.Service)
 	b = appendJSONField(b, ",\n      ", "state", s.State.String())
 	b = appendJSONField(b, ",\n      ", "exposure", s.Exposure.String())
+	if s.Reach != nil {
+		b = appendJSONField(b, ",\n      ", "reachable", string(s.Reach.Verdict))
+		enc, err := jw.encode(in[1:], newJSONFirewall(s.Reach))
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `,`+in+`"firewall": `...)
+		b = append(b, enc...)
+	}
 	b = appendJSONField(b, ",\n      ", "owner_status", s.Owners.String())
 	b = append(b, `,`+in+`"processes": `...)
 	b, err := appendCached(jw, b, s.Processes, jw.procs, func(p *inspect.Process) any { return newJSONProcess(p) })

@@ -29,6 +29,9 @@ func (o *listOptions) parse(f *Factory) error {
 	if o.out.format != formatTable {
 		q.Detail = platform.DetailFull
 	}
+	// The firewall's verdicts cost a read of its rules: the wide table
+	// and JSON show them.
+	q.Reachability = o.out.format == formatWide || o.out.format == formatJSON
 	o.query = q
 	return nil
 }

@@ -39,6 +39,7 @@ func (o *portOptions) parse(f *Factory) error {
 	q.KnownPorts = inspect.KnownPortsAsked
 	// Even the table describes each process in full under the sockets.
 	q.Detail = platform.DetailFull
+	q.Reachability = true
 	o.query = q
 	return nil
 }

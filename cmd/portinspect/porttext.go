@@ -15,6 +15,7 @@ import (
 	"github.com/portinspect/portinspect/knownports"
 	"github.com/portinspect/portinspect/platform"
 	"github.com/portinspect/portinspect/platform/container"
+	"github.com/portinspect/portinspect/platform/firewall"
 )
 
 // maxProcessDetails bounds the Processes section; -o wide and -o json
@@ -71,6 +72,7 @@ func renderPort(ios *IOStreams, rep *inspect.Report, opts *portOptions) error {
 		fmt.Fprintln(w, nothingThere(opts))
 	}
 	writePublished(w, rep)
+	writeFirewall(w, own, textWidth(ios))
 	if len(rep.Sockets) > 0 {
 		writeProcessDetails(w, rep.Sockets, rep.Host.Privileged, textWidth(ios))
 	}
@@ -206,6 +208,49 @@ func writePublished(w io.Writer, rep *inspect.Report) {
 		}
 		for _, l := range p.Listeners {
 			fmt.Fprintf(w, "    listening there: %s on %s\n", describeOwners(&l), escapeText(l.LocalName()))
+		}
+	}
+}
+
+// maxFirewallLines is how many listeners the answer judges against the
+// firewall, to stay one screen; -o json judges them all.
+const maxFirewallLines = 4
+
+// writeFirewall says, for each listener beyond loopback, whether the host
+// firewall lets the network's packets reach it, and what decided.
+func writeFirewall(w io.Writer, socks []inspect.Socket, width int) {
+	var judged []*inspect.Socket
+	for i := range socks {
+		if socks[i].Reach != nil {
+			judged = append(judged, &socks[i])
+		}
+	}
+	if len(judged) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Firewall")
+	for i, s := range judged {
+		if i == maxFirewallLines {
+			fmt.Fprintf(w, "  … and %d more listeners (-o json judges them all)\n", len(judged)-i)
+			break
+		}
+		j := s.Reach
+		verdict := string(j.Verdict)
+		if len(j.Conditions) > 0 {
+			verdict += " (" + strings.Join(j.Conditions, "; ") + ")"
+		}
+		why := j.Reason
+		if j.Rule != nil && j.Verdict != firewall.Unknown {
+			why = j.Rule.String()
+			if j.Forwarded.IsValid() {
+				why = "forwarded to " + j.Forwarded.String() + ", " + why
+			}
+		}
+		writeCut(w, "  ", s.LocalName()+"/"+s.Protocol.String()+" "+verdict+": "+why, width, 2)
+		if j.Bypassed {
+			writeCut(w, "    ", "the input chains would stop these packets, but destination NAT sends them through the forward chains: "+
+				"publish on 127.0.0.1, or filter in DOCKER-USER", width, 2)
 		}
 	}
 }

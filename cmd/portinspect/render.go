@@ -99,6 +99,9 @@ func socketHeader(socks []inspect.Socket, cols columns, wide bool) (header []str
 		header = append(header, "RECV-Q", "SEND-Q")
 	}
 	header = append(header, "EXPOSURE")
+	if wide {
+		header = append(header, "REACHABLE")
+	}
 	if cols.owners {
 		header = append(header, "PID", "PROCESS", "USER")
 		if wide {
@@ -123,10 +126,22 @@ func socketRow(row []string, s *inspect.Socket, cols columns, netns, wide, tty b
 		row = append(row, formatQueue(s.RecvQ, "-"), formatQueue(s.SendQ, "-"))
 	}
 	row = append(row, s.Exposure.String())
+	if wide {
+		row = append(row, reachableCell(s))
+	}
 	if cols.owners {
 		row = append(row, ownerCells(s, wide, tty)...)
 	}
 	return row
+}
+
+// reachableCell is the firewall's verdict on a listener: "-" for a
+// socket not judged (loopback, a connection).
+func reachableCell(s *inspect.Socket) string {
+	if s.Reach == nil {
+		return "-"
+	}
+	return string(s.Reach.Verdict)
 }
 
 // netnsCell names a socket's network namespace for a table: "-" for the

@@ -1,0 +1,156 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/google/nftables"
+	"golang.org/x/sys/unix"
+
+	"github.com/portinspect/portinspect/platform/firewall"
+)
+
+// Reachable reads the nf_tables rule set of the namespace f selects (this
+// one unless --netns names another) and judges each listener of it.
+func (l *linuxInspector) Reachable(ctx context.Context, f Filter, socks []*Socket) []firewall.Judgement {
+	ns, err := l.rulesNetns(f)
+	if err != nil {
+		return unknownFor(socks, "the firewall's network namespace: "+err.Error())
+	}
+	var opts []nftables.ConnOption
+	if !ns.Own {
+		fd, err := openNetns(ns)
+		if err != nil {
+			return unknownFor(socks, "the firewall's network namespace could not be entered: "+err.Error())
+		}
+		defer unix.Close(fd)
+		opts = append(opts, nftables.WithNetNSFd(fd))
+	}
+	rs, err := firewall.ReadNftables(opts...)
+	switch {
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return unknownFor(socks, "needs root: reading the firewall's rules takes CAP_NET_ADMIN")
+	case errors.Is(err, unix.EPROTONOSUPPORT), errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOENT):
+		rs = &firewall.Ruleset{Source: "nftables"} // no nf_tables here: no rules in it
+	case err != nil:
+		return unknownFor(socks, "the firewall's rules could not be read: "+err.Error())
+	}
+	if n := legacyRules(l.procRoot, ns, "filter", filterBuiltinEntries) + legacyRules(l.procRoot, ns, "nat", natBuiltinEntries); n > 0 {
+		return unknownFor(socks, fmt.Sprintf("iptables-legacy holds %s, which only iptables-legacy-save shows; not read", Plural(n, "rule")))
+	}
+	links, prefixes := netnsLinks(ns), netnsPrefixes(ns)
+	internal := internalLinks(links)
+	routeOIF := func(a netip.Addr) string {
+		best, name := -1, ""
+		for _, p := range prefixes {
+			if p.prefix.Contains(a) && p.prefix.Bits() > best {
+				best, name = p.prefix.Bits(), links[p.index].Name
+			}
+		}
+		return name
+	}
+	type key struct {
+		fam   firewall.Family
+		proto uint8
+		addr  netip.Addr
+		port  uint16
+	}
+	cache := make(map[key]firewall.Judgement)
+	judge := func(fam firewall.Family, proto uint8, addr netip.Addr, port uint16) firewall.Judgement {
+		k := key{fam, proto, addr, port}
+		if j, ok := cache[k]; ok {
+			return j
+		}
+		j := firewall.Judge(rs, firewall.Packet{Family: fam, Proto: proto, Daddr: addr, Dport: port,
+			Internal: func(name string) bool { return internal[name] }, RouteOIF: routeOIF})
+		cache[k] = j
+		return j
+	}
+	out := make([]firewall.Judgement, len(socks))
+	for i, s := range socks {
+		if s.Netns != nil && s.Netns.Inode != ns.Inode {
+			out[i] = firewall.Judgement{Verdict: firewall.Unknown,
+				Reason: "in another network namespace, whose own rules and this host's forward chains decide: judge it with --netns"}
+			continue
+		}
+		proto := uint8(6)
+		if s.Protocol == UDP {
+			proto = 17
+		}
+		addr, port := s.Local.Addr().Unmap(), s.Local.Port()
+		if addr.IsUnspecified() {
+			addr = netip.Addr{}
+		}
+		switch {
+		case s.Family == IPv4 || addr.Is4():
+			out[i] = judge(firewall.FamilyIPv4, proto, addr, port)
+		case s.DualStack == DualStackYes:
+			out[i] = firewall.JoinFamilies(judge(firewall.FamilyIPv4, proto, addr, port), judge(firewall.FamilyIPv6, proto, addr, port))
+		default:
+			out[i] = judge(firewall.FamilyIPv6, proto, addr, port)
+		}
+	}
+	return out
+}
+
+// netnsLinks lists the interfaces of ns by index.
+func netnsLinks(ns *Netns) map[uint32]link {
+	const seq = 1
+	req := make([]byte, ifInfoMsgLen)
+	links := make(map[uint32]link)
+	dumpNetlink(ns, unix.NETLINK_ROUTE, netlinkRequest(rtmGetLink, nlmFRequest|nlmFDump, seq, req), seq, func(payload []byte) error {
+		if l, ok := parseIfInfoMsg(payload); ok {
+			links[l.Index] = l
+		}
+		return nil
+	})
+	return links
+}
+
+type ifPrefix struct {
+	prefix netip.Prefix
+	index  uint32
+}
+
+// netnsPrefixes lists the addresses of ns's interfaces with their
+// prefix lengths, which say the subnets the interfaces reach. One the
+// dump could not say is not there.
+func netnsPrefixes(ns *Netns) []ifPrefix {
+	const seq = 1
+	req := make([]byte, ifAddrMsgLen)
+	var out []ifPrefix
+	dumpNetlink(ns, unix.NETLINK_ROUTE, netlinkRequest(rtmGetAddr, nlmFRequest|nlmFDump, seq, req), seq, func(payload []byte) error {
+		if p, index, ok := parseIfAddrMsg(payload); ok {
+			out = append(out, ifPrefix{netip.PrefixFrom(p.Addr().Unmap(), p.Bits()), index})
+		}
+		return nil
+	})
+	return out
+}
+
+// internalLinks names the interfaces the network's packets do not arrive
+// on: bridges whose ports are all virtual (veth, tun/tap), or that have
+// none: docker0, podman0, cni0, virbr0, a Compose network's br-. A bridge
+// with another port (the uplink enslaved to br0 on a VM host) is where
+// the network arrives, and so is a veth that is no bridge's port (a
+// container's own eth0, seen from inside).
+func internalLinks(links map[uint32]link) map[string]bool {
+	out := make(map[string]bool)
+	for _, l := range links {
+		if l.Kind != "bridge" {
+			continue
+		}
+		virtual := true
+		for _, port := range links {
+			if port.Master == l.Index && port.Kind != "veth" && port.Kind != "tun" {
+				virtual = false
+			}
+		}
+		if virtual {
+			out[l.Name] = true
+		}
+	}
+	return out
+}
