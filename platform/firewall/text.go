@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -14,26 +15,39 @@ import (
 func RuleText(r *Rule) string {
 	var parts []string
 	skip := map[int]bool{}
-	// "meta l4proto tcp" and a port test after it read as "tcp dport".
+	ports := func(keys []Key) bool {
+		return len(keys) == 1 && (keys[0].Field == FieldDport || keys[0].Field == FieldSport)
+	}
 	proto := ""
 	for i, m := range r.Matches {
-		if isProtoTest(m) {
-			for _, n := range r.Matches[i+1:] {
-				if len(n.Keys) == 1 && (n.Keys[0].Field == FieldDport || n.Keys[0].Field == FieldSport) {
-					skip[i] = true
-					proto = protoName(m.Data[0])
-					break
-				}
+		rest := r.Matches[i+1:]
+		switch {
+		case isProtoTest(m):
+			// "meta l4proto tcp" and a port test after it read as "tcp
+			// dport".
+			if slices.ContainsFunc(rest, func(n Match) bool { return ports(n.Keys) }) ||
+				r.Action.Kind == ActionVerdictMap && ports(r.Action.Keys) {
+				skip[i], proto = true, protoName(m.Data[0])
+			}
+		case isFamilyTest(m):
+			// "meta nfproto ipv4" before "ip saddr" says it twice.
+			if slices.ContainsFunc(rest, func(n Match) bool { return len(n.Keys) > 0 && n.Keys[0].Family != 0 }) {
+				skip[i] = true
 			}
 		}
 	}
-	for i, m := range r.Matches {
+	for i := 0; i < len(r.Matches); i++ {
 		if skip[i] {
 			continue
 		}
+		m := r.Matches[i]
 		t := matchText(m)
-		if proto != "" {
-			t = strings.Replace(t, "th ", proto+" ", 1)
+		// ">= 8000" and "<= 8100" of the same key: "8000-8100".
+		if i+1 < len(r.Matches) && m.Op == OpGte && len(m.Keys) == 1 {
+			if n := r.Matches[i+1]; n.Op == OpLte && len(n.Keys) == 1 && keyText(n.Keys[0]) == keyText(m.Keys[0]) {
+				t = keyText(m.Keys[0]) + " " + formatData(m.Keys[0], m.Data) + "-" + formatData(n.Keys[0], n.Data)
+				i++
+			}
 		}
 		parts = append(parts, t)
 	}
@@ -46,7 +60,15 @@ func RuleText(r *Rule) string {
 	if len(parts) == 0 {
 		return "counter"
 	}
-	return strings.Join(parts, " ")
+	text := strings.Join(parts, " ")
+	if proto != "" {
+		text = strings.ReplaceAll(text, "th ", proto+" ")
+	}
+	return text
+}
+
+func isFamilyTest(m Match) bool {
+	return len(m.Keys) == 1 && (m.Keys[0].Field == FieldNFProto || m.Keys[0].Field == FieldEtherType) && m.Op == OpEq
 }
 
 func isProtoTest(m Match) bool {
@@ -148,6 +170,10 @@ func setText(s *Set, keys []Key) string {
 	if !strings.HasPrefix(s.Name, "__") {
 		return "@" + s.Name
 	}
+	// In key order: the kernel dumps some sets backwards.
+	sorted := &Set{Name: s.Name, Interval: s.Interval, Elements: slices.Clone(s.Elements)}
+	slices.SortStableFunc(sorted.Elements, func(a, b Element) int { return bytes.Compare(a.Key, b.Key) })
+	s = sorted
 	var els []string
 	for i, e := range s.Elements {
 		if e.IntervalEnd {
@@ -194,14 +220,14 @@ func intervalEnd(s *Set, i int) []byte {
 // rangeText renders [start, end) of an interval set: a prefix for
 // addresses where it is one, else "a-b".
 func rangeText(k Key, start, end []byte) string {
+	last := decrement(end)
+	if bytes.Equal(start, last) {
+		return formatData(k, start)
+	}
 	if k.Field == FieldSaddr || k.Field == FieldDaddr {
 		if p, ok := prefixOf(start, end); ok {
 			return p
 		}
-	}
-	last := decrement(end)
-	if bytes.Equal(start, last) {
-		return formatData(k, start)
 	}
 	return formatData(k, start) + "-" + formatData(k, last)
 }
