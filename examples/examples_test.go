@@ -279,6 +279,7 @@ func TestFleetYAML(t *testing.T) {
 	want := []string{
 		"{{ [pi_path, 'audit', '--output', 'json', '--fail-on', pi_fail_on] + pi_audit_args }}",
 		"{{ pi_path }} check --policy {{ pi_policy }} --output json",
+		"{{ [pi_path, 'baseline', 'diff', pi_baseline, '--output', 'json'] + pi_audit_args }}",
 	}
 	if !slices.Equal(commands, want) {
 		t.Errorf("commands\n %q\nwant\n %q", commands, want)
