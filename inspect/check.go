@@ -8,6 +8,7 @@ import (
 
 	"github.com/portinspect/portinspect/platform"
 	"github.com/portinspect/portinspect/platform/container"
+	"github.com/portinspect/portinspect/platform/firewall"
 )
 
 // AssertionKind is what an assertion demands of the listeners on its
@@ -27,6 +28,13 @@ const (
 	AssertOnlyLoopback
 	// AssertDefaultDeny: nothing listens that no rule of a policy names.
 	AssertDefaultDeny
+	// AssertReachable: something listens on each single port (on one
+	// port of each range) beyond loopback, and the host firewall lets the
+	// network's packets reach it (open, or partly: from some sources).
+	AssertReachable
+	// AssertFiltered: whatever listens is out of the network's reach: on
+	// loopback only, or behind a firewall that stops every packet to it.
+	AssertFiltered
 )
 
 var assertionNames = [...]string{
@@ -35,6 +43,8 @@ var assertionNames = [...]string{
 	AssertOwner:        "owner",
 	AssertOnlyLoopback: "only-loopback",
 	AssertDefaultDeny:  "default deny",
+	AssertReachable:    "reachable",
+	AssertFiltered:     "filtered",
 }
 
 func (k AssertionKind) String() string {
@@ -105,6 +115,12 @@ func PolicyAssertions(p *Policy) []Assertion {
 	}
 	for _, r := range p.Deny {
 		as = append(as, rule(AssertClosed, r, "deny"))
+	}
+	for _, r := range p.Reachable {
+		as = append(as, rule(AssertReachable, r, "reachable"))
+	}
+	for _, r := range p.Filtered {
+		as = append(as, rule(AssertFiltered, r, "filtered"))
 	}
 	if p.Default == DefaultDeny {
 		as = append(as, Assertion{Kind: AssertDefaultDeny, Source: p.Name + " default", Policy: p})
@@ -185,6 +201,9 @@ func CheckQuery(assertions []Assertion) Query {
 	for _, a := range assertions {
 		if strings.HasPrefix(a.Owner, containerOwner) {
 			q.Detail = platform.DetailFull
+		}
+		if a.Kind == AssertReachable || a.Kind == AssertFiltered || a.Kind == AssertDefaultDeny && a.Policy.judgesReach() {
+			q.Reachability = true
 		}
 	}
 	return q
@@ -286,6 +305,34 @@ func (e *evaluator) evaluate(a Assertion) Result {
 		default:
 			r.Found = "on loopback only: " + describeListeners(selected)
 		}
+	case AssertReachable:
+		r.OK, r.Found, r.Sockets = e.reachable(&a, selected)
+	case AssertFiltered:
+		var reached, unknown []*Socket
+		for _, s := range selected {
+			switch {
+			case s.Exposure == ExposureLoopback:
+			case s.Reach == nil || s.Reach.Verdict == firewall.Unknown:
+				unknown = append(unknown, s)
+			case s.Reach.Verdict != firewall.Filtered:
+				reached = append(reached, s)
+			}
+		}
+		r.OK, r.Sockets = len(reached)+len(unknown) == 0, append(reached, unknown...)
+		var found []string
+		if len(reached) > 0 {
+			found = append(found, "reachable from the network on "+describeReach(reached))
+		}
+		if len(unknown) > 0 {
+			found = append(found, "the firewall's verdict is unknown on "+describeReach(unknown))
+		}
+		r.Found = strings.Join(found, "; ")
+		switch {
+		case len(selected) == 0:
+			r.Found = "nothing listens" + a.qualifiers()
+		case r.OK:
+			r.Found = "out of the network's reach: " + describeReach(selected)
+		}
 	case AssertDefaultDeny:
 		var unnamed, hidden []*Socket
 		for _, s := range e.listeners {
@@ -344,6 +391,59 @@ func (e *evaluator) listening(a *Assertion, selected []*Socket) (ok bool, found 
 	return false, strings.Join(why, "; ")
 }
 
+// reachable judges AssertReachable: each port (each range, each service
+// name) must have a listener beyond loopback that the firewall lets the
+// network reach. A failure says what stops it.
+func (e *evaluator) reachable(a *Assertion, selected []*Socket) (ok bool, found string, socks []*Socket) {
+	var why, good []string
+	for _, group := range a.Ports.groups() {
+		there := slices.DeleteFunc(slices.Clone(selected), func(s *Socket) bool { return !group.Selects(s) })
+		beyond := slices.DeleteFunc(slices.Clone(there), func(s *Socket) bool { return s.Exposure == ExposureLoopback })
+		reached := slices.DeleteFunc(slices.Clone(beyond), func(s *Socket) bool {
+			return s.Reach == nil || s.Reach.Verdict != firewall.Open && s.Reach.Verdict != firewall.Partly
+		})
+		switch {
+		case len(reached) > 0:
+			good = append(good, describeReach(reached))
+			socks = append(socks, reached...)
+		case len(there) == 0:
+			why = append(why, "nothing listens on "+group.describe()+a.qualifiers())
+		case len(beyond) == 0:
+			why = append(why, "listens on loopback only: "+listenerAddresses(there))
+			socks = append(socks, there...)
+		default:
+			why = append(why, "out of the network's reach: "+describeReach(beyond))
+			socks = append(socks, beyond...)
+		}
+	}
+	if len(why) > 0 {
+		return false, strings.Join(why, "; "), socks
+	}
+	return true, "reachable: " + strings.Join(good, "; "), socks
+}
+
+// describeReach names listeners with the firewall's verdict on each:
+// "0.0.0.0:6379/tcp filtered (table inet filter chain input: policy
+// drop)".
+func describeReach(socks []*Socket) string {
+	return joinListeners(socks, "; ", func(s *Socket) string {
+		switch {
+		case s.Exposure == ExposureLoopback:
+			return " on loopback"
+		case s.Reach == nil:
+			return " not judged"
+		}
+		t := " " + string(s.Reach.Verdict)
+		if len(s.Reach.Conditions) > 0 {
+			t += " for " + strings.Join(s.Reach.Conditions, "; ")
+		}
+		if s.Reach.Rule != nil && s.Reach.Verdict != firewall.Unknown {
+			return t + " (" + s.Reach.Rule.String() + ")"
+		}
+		return t + " (" + s.Reach.Reason + ")"
+	})
+}
+
 // heldByOthers says who holds listeners that owner should: "held by
 // python3 (pid 4242) on 0.0.0.0:80/tcp, not nginx".
 func heldByOthers(socks []*Socket, owner string) string {
@@ -388,7 +488,7 @@ func (p *Policy) names(s *Socket) policyMatch {
 		return ruleNone
 	}
 	match := ruleNone
-	for _, list := range [][]PolicyRule{p.Require, p.Allow, p.Deny} {
+	for _, list := range [][]PolicyRule{p.Require, p.Allow, p.Deny, p.Reachable, p.Filtered} {
 		for _, r := range list {
 			a := Assertion{Ports: r.Ports, Exposure: r.Exposure, Owner: r.Owner}
 			switch {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/portinspect/portinspect/platform"
 	"github.com/portinspect/portinspect/platform/container"
+	"github.com/portinspect/portinspect/platform/firewall"
 	"github.com/portinspect/portinspect/platform/platformtest"
 )
 
@@ -213,5 +214,61 @@ func TestOwnedByContainer(t *testing.T) {
 	}
 	if q := CheckQuery([]Assertion{{Owner: "sshd"}}); q.Detail != platform.DetailBasic {
 		t.Errorf("a process owner's query: %+v", q)
+	}
+}
+
+// TestEvaluateReach: --reachable and --filtered against the firewall's
+// verdicts on the workstation's listeners: sshd's 22 open, tipd's
+// 3372/udp filtered, [::]:3372/tcp partly, 8080 unknown.
+func TestEvaluateReach(t *testing.T) {
+	rep := checkReport(t)
+	rule := &firewall.RuleRef{Table: "inet filter", Chain: "input", Handle: 7, Text: "tcp dport 22 accept"}
+	for i := range rep.Sockets {
+		s := &rep.Sockets[i]
+		if s.Exposure == ExposureLoopback {
+			continue
+		}
+		switch {
+		case s.Local.Port() == 22:
+			s.Reach = &firewall.Judgement{Verdict: firewall.Open, Rule: rule}
+		case s.Local.Port() == 3372 && s.Protocol == platform.UDP:
+			s.Reach = &firewall.Judgement{Verdict: firewall.Filtered, Rule: &firewall.RuleRef{Table: "inet filter", Chain: "input", Text: "policy drop"}}
+		case s.Local.Port() == 3372:
+			s.Reach = &firewall.Judgement{Verdict: firewall.Partly, Conditions: []string{"ip saddr 10.0.0.0/8"}, Rule: rule}
+		default:
+			s.Reach = &firewall.Judgement{Verdict: firewall.Unknown, Reason: "needs root"}
+		}
+	}
+	for _, tt := range []struct {
+		kind  AssertionKind
+		arg   string
+		ok    bool
+		found string
+	}{
+		{AssertReachable, "22", true, "0.0.0.0:22/tcp open (table inet filter chain input handle 7: tcp dport 22 accept)"},
+		{AssertReachable, "3372/tcp", true, "[::]:3372/tcp partly for ip saddr 10.0.0.0/8"},
+		{AssertReachable, "3372/udp", false, "out of the network's reach: 0.0.0.0:3372/udp filtered (table inet filter chain input: policy drop)"},
+		{AssertReachable, "9000", false, "listens on loopback only"},
+		{AssertReachable, "23", false, "nothing listens on 23"},
+		{AssertReachable, "8080", false, "192.0.2.10:8080/tcp unknown (needs root)"},
+		{AssertFiltered, "3372/udp", true, "out of the network's reach: 0.0.0.0:3372/udp filtered"},
+		{AssertFiltered, "9000", true, "[::ffff:127.0.0.1]:9000/tcp on loopback"},
+		{AssertFiltered, "23", true, "nothing listens"},
+		{AssertFiltered, "22", false, "reachable from the network on 0.0.0.0:22/tcp open"},
+		{AssertFiltered, "3372", false, "reachable from the network on [::]:3372/tcp partly"},
+		{AssertFiltered, "8080", false, "the firewall's verdict is unknown on 192.0.2.10:8080/tcp unknown (needs root)"},
+	} {
+		r := Evaluate(rep, []Assertion{mustAssert(t, tt.kind, tt.arg)})[0]
+		if r.OK != tt.ok || !strings.Contains(r.Found, tt.found) {
+			t.Errorf("%s %s: ok %v, found %q; want %v and %q", tt.kind, tt.arg, r.OK, r.Found, tt.ok, tt.found)
+		}
+	}
+	p := &Policy{Name: "p.yaml", Default: DefaultDeny, Filtered: []PolicyRule{{Spec: "1-65535", Ports: PortSet{{PortRange: platform.PortRange{Low: 1, High: 65535, TCP: true, UDP: true}}}, Line: 3}}}
+	if !CheckQuery(PolicyAssertions(p)).Reachability {
+		t.Error("a policy with filtered rules does not ask for the firewall's verdicts")
+	}
+	results := Evaluate(rep, PolicyAssertions(p))
+	if results[0].Kind != AssertFiltered || results[0].Source != "p.yaml:3 filtered" || results[0].OK || !results[1].OK {
+		t.Errorf("policy: %+v", results)
 	}
 }

@@ -107,9 +107,20 @@ type Policy struct {
 	Allow []PolicyRule
 	// Deny: no listener may match any of these rules.
 	Deny []PolicyRule
+	// Reachable: for each rule, something must listen beyond loopback and
+	// the host firewall must let the network reach it.
+	Reachable []PolicyRule
+	// Filtered: whatever listens where a rule says must be out of the
+	// network's reach: on loopback, or behind the host firewall.
+	Filtered []PolicyRule
 }
 
-// PolicyRule is one entry of a policy's require, allow or deny list.
+// judgesReach says whether checking p needs the firewall's verdicts.
+func (p *Policy) judgesReach() bool {
+	return p != nil && len(p.Reachable)+len(p.Filtered) > 0
+}
+
+// PolicyRule is one entry of a policy's require, allow, deny, reachable or filtered list.
 type PolicyRule struct {
 	// Spec is the port field as written ("443/tcp", "ssh"), Ports what it
 	// selects.

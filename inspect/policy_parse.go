@@ -28,6 +28,10 @@ import (
 //	    exposure: loopback
 //	deny:                  # must not listen
 //	  - port: 3372
+//	reachable:             # must listen, and the host firewall let the network reach it
+//	  - port: 443/tcp
+//	filtered:              # may listen, but the network must not reach it
+//	  - port: 6379         # (loopback, or a firewall that stops every packet)
 //
 // Every key is optional but a rule's port, and an empty file allows
 // everything. Unknown keys are errors, so that a misspelt one does not
@@ -168,7 +172,7 @@ func oneLine(s string) string {
 }
 
 const (
-	policyKeys = "default, require, allow or deny"
+	policyKeys = "default, require, allow, deny, reachable or filtered"
 	ruleKeys   = "port, exposure, owner or reason"
 )
 
@@ -194,6 +198,10 @@ func (p *policyParser) policy(doc *yaml.Node) (*Policy, error) {
 			return p.rules(key, v, &pol.Allow)
 		case "deny":
 			return p.rules(key, v, &pol.Deny)
+		case "reachable":
+			return p.rules(key, v, &pol.Reachable)
+		case "filtered":
+			return p.rules(key, v, &pol.Filtered)
 		}
 		return errUnknownField
 	})

@@ -131,7 +131,7 @@ func TestParsePolicyErrors(t *testing.T) {
 	const help = "want a port 1-65535, a range like 3000-3100, either with /tcp or /udp, a comma list, a service name like ssh, or ADDRESS:PORT"
 	tests := []struct{ name, src, want string }{
 		{"unknown top-level key", "default: deny\nrequires:\n  - port: 22\n",
-			`policy.yaml:2: unknown field "requires": want default, require, allow or deny`},
+			`policy.yaml:2: unknown field "requires": want default, require, allow, deny, reachable or filtered`},
 		{"unknown rule key", "require:\n  - port: 22\n    exposures: all\n",
 			`policy.yaml:3: require[0]: unknown field "exposures": want port, exposure, owner or reason`},
 		{"unknown key in the second rule", "deny:\n  - port: 22\n  - port: 23\n    Reason: telnet\n",
@@ -171,8 +171,8 @@ func TestParsePolicyErrors(t *testing.T) {
 			`policy.yaml:2: deny[0]: want a rule, a mapping with the keys port, exposure, owner or reason, found "3372"`},
 		{"rule null", "deny:\n  -\n  - port: 1\n",
 			`policy.yaml:2: deny[0]: want a rule, a mapping with the keys port, exposure, owner or reason, found nothing`},
-		{"top level a list", "- port: 22\n", `policy.yaml:1: want a mapping with the keys default, require, allow or deny, found a list`},
-		{"top level a string", "deny 3372\n", `policy.yaml:1: want a mapping with the keys default, require, allow or deny, found "deny 3372"`},
+		{"top level a list", "- port: 22\n", `policy.yaml:1: want a mapping with the keys default, require, allow, deny, reachable or filtered, found a list`},
+		{"top level a string", "deny 3372\n", `policy.yaml:1: want a mapping with the keys default, require, allow, deny, reachable or filtered, found "deny 3372"`},
 		{"repeated top-level key", "deny: []\nallow: []\ndeny:\n  - port: 1\n", `policy.yaml:3: deny: repeated: first given on line 1`},
 		{"repeated rule key", "deny:\n  - port: 1\n    port: 2\n", `policy.yaml:3: deny[0].port: repeated: first given on line 2`},
 		{"non-scalar key", "deny:\n  - ? [port]\n    : 22\n", `policy.yaml:2: deny[0]: want a field name (port, exposure, owner or reason), found a list`},

@@ -18,6 +18,7 @@ const checkPollInterval = 250 * time.Millisecond
 
 type checkOptions struct {
 	listening, closed, owner, onlyLoopback []string
+	reachable, filtered                    []string
 	policyFiles                            []string
 	wait                                   time.Duration
 	quiet                                  bool
@@ -43,7 +44,12 @@ but loopback) pins the exposure.
   --owner SPEC=PROCESS             something listens, held by PROCESS only
                                    (a process name or executable path)
   --only-loopback SPEC             whatever listens is on loopback only
-  --policy FILE                    a policy file's require, allow, deny and default
+  --reachable SPEC[@EXPOSURE]      something listens that the host firewall lets
+                                   the network reach (open, or from some sources)
+  --filtered SPEC[@EXPOSURE]       whatever listens is out of the network's reach:
+                                   on loopback, or stopped by the host firewall
+  --policy FILE                    a policy file's require, allow, deny, reachable,
+                                   filtered and default
                                    (repeats: every file's rules must hold)
 
 --wait looks again until everything holds or the time runs out, for a
@@ -67,6 +73,8 @@ script that has just started a service.`,
 	fs.StringArrayVar(&opts.closed, "closed", nil, "SPEC[@EXPOSURE]: nothing may listen")
 	fs.StringArrayVar(&opts.owner, "owner", nil, "SPEC=PROCESS or SPEC=container:NAME: what listens must be held by PROCESS, or serve container NAME")
 	fs.StringArrayVar(&opts.onlyLoopback, "only-loopback", nil, "SPEC: what listens must be on loopback only")
+	fs.StringArrayVar(&opts.reachable, "reachable", nil, "SPEC[@EXPOSURE]: something must listen that the host firewall lets the network reach")
+	fs.StringArrayVar(&opts.filtered, "filtered", nil, "SPEC[@EXPOSURE]: whatever listens must be out of the network's reach (loopback, or stopped by the host firewall)")
 	fs.StringArrayVar(&opts.policyFiles, "policy", nil, "a policy file (YAML) of required, allowed and denied listeners (repeats)")
 	fs.DurationVar(&opts.wait, "wait", 0, "look again until everything holds or this time runs out (30s, 2m)")
 	fs.BoolVarP(&opts.quiet, "quiet", "q", false, "print nothing: the exit status says it all")
@@ -91,6 +99,8 @@ func (o *checkOptions) parse(f *Factory) error {
 		{inspect.AssertClosed, o.closed},
 		{inspect.AssertOwner, o.owner},
 		{inspect.AssertOnlyLoopback, o.onlyLoopback},
+		{inspect.AssertReachable, o.reachable},
+		{inspect.AssertFiltered, o.filtered},
 	} {
 		for _, arg := range group.args {
 			a, err := inspect.ParseAssertion(group.kind, arg, names)
@@ -108,7 +118,7 @@ func (o *checkOptions) parse(f *Factory) error {
 		o.assertions = append(o.assertions, inspect.PolicyAssertions(policy)...)
 	}
 	if len(o.assertions) == 0 {
-		return &inspect.UsageError{Msg: "check needs something to check: --listening, --closed, --owner, --only-loopback or --policy"}
+		return &inspect.UsageError{Msg: "check needs something to check: --listening, --closed, --owner, --only-loopback, --reachable, --filtered or --policy"}
 	}
 	return nil
 }
