@@ -664,6 +664,6 @@ func JoinFamilies(v4, v6 Judgement) Judgement {
 		open, other, fam = v6, v4, "IPv6"
 	}
 	return Judgement{Verdict: Partly, Rule: open.Rule, Conditions: append([]string{"over " + fam}, open.Conditions...),
-		Reason: fmt.Sprintf("over %s %s; over the other family %s", fam, open.Reason, other.Reason),
+		Reason:    fmt.Sprintf("over %s %s; over the other family %s", fam, open.Reason, other.Reason),
 		Forwarded: open.Forwarded, Bypassed: open.Bypassed || other.Bypassed}
 }

@@ -207,7 +207,6 @@ func slot(r uint32) int {
 	return int(r) - 8
 }
 
-
 // convertRule reads a rule's expressions, a register machine, as matches
 // and an action.
 func convertRule(exprs []expr.Any, fam Family, sets map[string]*Set, handle uint64) Rule {
