@@ -267,7 +267,7 @@ func writeAuditText(w io.Writer, ios *IOStreams, a *inspect.Audit) error {
 		}
 	}
 	fmt.Fprintln(w, "\nListeners")
-	header := []string{"PORT", "PROTO", "SERVICE", "EXPOSURE", "ADDRESSES", "PID", "PROCESS", "USER", "UNIT"}
+	header := []string{"PORT", "PROTO", "SERVICE", "EXPOSURE", "REACHABLE", "ADDRESSES", "PID", "PROCESS", "USER", "UNIT"}
 	writeAligned(w, header, listenerRows(a))
 	return nil
 }
@@ -311,11 +311,12 @@ func listenerRows(a *inspect.Audit) [][]string {
 	rows := make([][]string, 0, len(order))
 	for _, k := range order {
 		socks := groups[k]
-		var addrs, exposures, pids, names, users, units []string
+		var addrs, exposures, reach, pids, names, users, units []string
 		hidden := false
 		for _, s := range socks {
 			addrs = appendNew(addrs, escapeText(s.LocalHost()))
 			exposures = appendNew(exposures, s.Exposure.String())
+			reach = appendNew(reach, reachableCell(s))
 			hidden = hidden || s.Owners == platform.OwnersHidden
 			for _, p := range s.Processes {
 				pids = appendNew(pids, strconv.Itoa(p.PID))
@@ -331,7 +332,7 @@ func listenerRows(a *inspect.Audit) [][]string {
 			}
 		}
 		rows = append(rows, []string{
-			strconv.Itoa(int(k.port)), k.proto.String(), socks[0].Service, strings.Join(exposures, ","),
+			strconv.Itoa(int(k.port)), k.proto.String(), socks[0].Service, strings.Join(exposures, ","), strings.Join(reach, ","),
 			strings.Join(addrs, ","), strings.Join(pids, ","), strings.Join(names, ","), strings.Join(users, ","), strings.Join(units, ","),
 		})
 	}
