@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os/exec"
 
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
@@ -38,7 +39,15 @@ func (l *linuxInspector) Reachable(ctx context.Context, f Filter, socks []*Socke
 		return unknownFor(socks, "the firewall's rules could not be read: "+err.Error())
 	}
 	if n := legacyRules(l.procRoot, ns, "filter", filterBuiltinEntries) + legacyRules(l.procRoot, ns, "nat", natBuiltinEntries); n > 0 {
-		return unknownFor(socks, fmt.Sprintf("iptables-legacy holds %s, which only iptables-legacy-save shows; not read", Plural(n, "rule")))
+		legacy, err := readLegacy(ns)
+		if err != nil {
+			return unknownFor(socks, fmt.Sprintf("iptables-legacy holds %s, which could not be read: %v", Plural(n, "rule"), err))
+		}
+		if len(rs.Chains) > 0 {
+			l.warnings = append(l.warnings, fmt.Sprintf("both nftables and iptables-legacy (%s) hold firewall rules: "+
+				"a packet must pass both, and both are judged", Plural(n, "rule")))
+		}
+		rs.Chains = append(rs.Chains, legacy...)
 	}
 	links, prefixes := netnsLinks(ns), netnsPrefixes(ns)
 	internal := internalLinks(links)
@@ -153,4 +162,40 @@ func internalLinks(links map[uint32]link) map[string]bool {
 		}
 	}
 	return out
+}
+
+// readLegacy reads the rules iptables-legacy keeps in x_tables, which
+// nftables does not show, through iptables-legacy-save and
+// ip6tables-legacy-save run in ns.
+func readLegacy(ns *Netns) ([]*firewall.Chain, error) {
+	var chains []*firewall.Chain
+	for _, t := range []struct {
+		cmd string
+		fam firewall.Family
+	}{{"iptables-legacy-save", firewall.FamilyIPv4}, {"ip6tables-legacy-save", firewall.FamilyIPv6}} {
+		path, err := exec.LookPath(t.cmd)
+		if err != nil {
+			return nil, fmt.Errorf("%s is not installed (the iptables package has it)", t.cmd)
+		}
+		out, err := outputIn(ns, path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.cmd, err)
+		}
+		c, err := firewall.ParseIptablesSave(out, t.fam, "iptables-legacy")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.cmd, err)
+		}
+		chains = append(chains, c...)
+	}
+	return chains, nil
+}
+
+// outputIn runs a program in ns and returns its output: forked from a
+// thread that has entered ns, the child starts there.
+func outputIn(ns *Netns, argv ...string) (out []byte, err error) {
+	err = doIn(ns, func() error {
+		out, err = exec.Command(argv[0], argv[1:]...).Output()
+		return err
+	})
+	return out, err
 }

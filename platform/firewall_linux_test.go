@@ -225,3 +225,86 @@ table ip nat {
 		}
 	}
 }
+
+// TestFirewallLegacyLive restores ufw's rule set (platform/firewall's
+// fixture) with iptables-legacy-restore into x_tables, which nftables
+// does not show, and judges listeners through iptables-legacy-save run in
+// the namespace; then adds an nftables table that drops SSH: with both
+// live, a packet must pass both, and a warning says so.
+func TestFirewallLegacyLive(t *testing.T) {
+	host := testNetns(t)
+	testtools.Need(t, "iptables-legacy-restore", "ip6tables-legacy-restore", "iptables-legacy-save")
+	for file, restore := range map[string]string{"firewall/testdata/ufw.iptables-save": "iptables-legacy-restore", "firewall/testdata/ufw.ip6tables-save": "ip6tables-legacy-restore"} {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("ip", "netns", "exec", host, restore)
+		cmd.Stdin = f
+		out, err := cmd.CombinedOutput()
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", restore, err, out)
+		}
+	}
+	ports := []uint16{22, 5432, 6379, 8080}
+	for _, p := range ports {
+		inNetns(t, host, func() {
+			l, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
+		})
+	}
+	judge := func() ([]firewall.Judgement, []string) {
+		t.Helper()
+		in, err := New(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := MatchAll()
+		f.Netns, f.States = host, 1<<Listen
+		socks, err := in.Sockets(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var judged []*Socket
+		for _, p := range ports {
+			i := slices.IndexFunc(socks, func(s Socket) bool { return s.Local.Port() == p })
+			if i < 0 {
+				t.Fatalf("the listener on %d is not listed", p)
+			}
+			judged = append(judged, &socks[i])
+		}
+		return in.(FirewallJudge).Reachable(context.Background(), f, judged), in.Warnings()
+	}
+	js, _ := judge()
+	want := []struct {
+		verdict firewall.Verdict
+		rule    string
+	}{
+		{firewall.Open, "-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT"},
+		{firewall.Partly, "-A ufw-user-input -s 10.0.0.0/8 -p tcp -m tcp --dport 5432 -j ACCEPT"},
+		{firewall.Filtered, "-A ufw-user-input -p tcp -m tcp --dport 6379 -j DROP"},
+		{firewall.Filtered, "policy drop"},
+	}
+	for i, w := range want {
+		if j := js[i]; j.Verdict != w.verdict || j.Rule == nil || j.Rule.Text != w.rule || !strings.HasPrefix(j.Rule.Table, "iptables-legacy ") {
+			t.Errorf("%d: %s by %+v (%s); want %s by %q", ports[i], j.Verdict, j.Rule, j.Reason, w.verdict, w.rule)
+		}
+	}
+
+	cmd := exec.Command("ip", "netns", "exec", host, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader("table inet extra {\n\tchain input {\n\t\ttype filter hook input priority 10; policy accept;\n\t\ttcp dport 22 drop\n\t}\n}\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft -f: %v\n%s", err, out)
+	}
+	js, warnings := judge()
+	if j := js[0]; j.Verdict != firewall.Filtered || j.Rule.Text != "tcp dport 22 drop" {
+		t.Errorf("22 with an nftables drop too: %s by %+v", j.Verdict, j.Rule)
+	}
+	if !slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, "both nftables and iptables-legacy") }) {
+		t.Errorf("warnings %q, want one saying both are live", warnings)
+	}
+}

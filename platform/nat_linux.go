@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"unsafe"
 
 	"github.com/google/nftables"
@@ -159,22 +158,19 @@ func natPublications(fd int) (pubs []container.Publication, unparsed int, err er
 // error entry that ends it). A table only probed (iptables-wrapper does)
 // has none. Where the table's size cannot be asked (without
 // CAP_NET_ADMIN), a table that is there counts as one rule: it may hold
-// any. A namespace only a mount keeps has no /proc/PID/net to say, and
-// goes unchecked.
+// any. The tables loaded are read from a thread in ns, so that a
+// namespace no process is in (ip netns add's) is read too.
 func legacyRules(procRoot string, ns *Netns, table string, builtin int) int {
-	procNet := filepath.Join(procRoot, "thread-self", "net")
-	if !ns.Own {
-		if ns.PID == 0 {
-			return 0
-		}
-		procNet = filepath.Join(procRoot, strconv.Itoa(ns.PID), "net")
-	}
 	n := 0
 	for _, t := range []struct {
 		names         string
 		domain, level int
 	}{{"ip_tables_names", unix.AF_INET, unix.IPPROTO_IP}, {"ip6_tables_names", unix.AF_INET6, unix.IPPROTO_IPV6}} {
-		b, err := os.ReadFile(filepath.Join(procNet, t.names))
+		var b []byte
+		err := doIn(ns, func() (err error) {
+			b, err = os.ReadFile(filepath.Join(procRoot, "thread-self", "net", t.names))
+			return err
+		})
 		if err != nil || !hasTable(b, table) {
 			continue
 		}

@@ -100,45 +100,52 @@ func listNetns(procRoot string, pids []int) (list []Netns, unreadable int, err e
 // making moves a thread, in a goroutine of its own: the thread moves back
 // or, if it cannot, ends with that goroutine, locked to it, rather than
 // serve others in the wrong namespace.
-func socketIn(ns *Netns, domain, typ, protocol int) (int, error) {
-	open := func() (int, error) {
-		return unix.Socket(domain, typ|unix.SOCK_CLOEXEC, protocol)
-	}
-	if ns == nil || ns.Own {
-		return open()
-	}
-	target, err := openNetns(ns)
+func socketIn(ns *Netns, domain, typ, protocol int) (fd int, err error) {
+	err = doIn(ns, func() error {
+		fd, err = unix.Socket(domain, typ|unix.SOCK_CLOEXEC, protocol)
+		return err
+	})
 	if err != nil {
 		return -1, err
 	}
-	defer unix.Close(target)
-	type result struct {
-		fd  int
-		err error
+	return fd, nil
+}
+
+// doIn calls fn on a thread in ns (nil or this one: here). The thread
+// is its own goroutine's: if it cannot go back to this process's
+// namespace, it ends with that goroutine rather than serve others in the
+// wrong one.
+func doIn(ns *Netns, fn func() error) error {
+	if ns == nil || ns.Own {
+		return fn()
 	}
-	done := make(chan result, 1)
+	target, err := openNetns(ns)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(target)
+	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			runtime.UnlockOSThread()
-			done <- result{-1, err}
+			done <- err
 			return
 		}
 		defer unix.Close(self)
 		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
 			runtime.UnlockOSThread()
-			done <- result{-1, fmt.Errorf("entering network namespace %s: %w", ns.Label(), err)}
+			done <- fmt.Errorf("entering network namespace %s: %w", ns.Label(), err)
 			return
 		}
-		fd, err := open()
+		err = fn()
 		if unix.Setns(self, unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
 		}
-		done <- result{fd, err}
+		done <- err
 	}()
-	r := <-done
-	return r.fd, r.err
+	return <-done
 }
 
 // openNetns opens ns's namespace file: its mount, or the path of a process

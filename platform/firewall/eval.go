@@ -88,16 +88,19 @@ type walker struct {
 	rs     *Ruleset
 	byName map[string]*Chain
 	depth  int
+	// nat says the walk is of the nat chains, whose regular chains (a
+	// nat table's DOCKER) rewrite too.
+	nat bool
 }
 
-func chainKey(fam Family, table, name string) string {
-	return fmt.Sprintf("%d/%s/%s", fam, table, name)
+func chainKey(c *Chain, name string) string {
+	return fmt.Sprintf("%d/%s/%s", c.Family, c.TableName(), name)
 }
 
 func (w *walker) index() {
 	w.byName = make(map[string]*Chain, len(w.rs.Chains))
 	for _, c := range w.rs.Chains {
-		w.byName[chainKey(c.Family, c.Table, c.Name)] = c
+		w.byName[chainKey(c, c.Name)] = c
 	}
 }
 
@@ -122,6 +125,8 @@ const dnatPriority = -100
 // dnat follows p through the prerouting nat chains: where a rule sends
 // it (invalid: nowhere), the rule, or why that cannot be told.
 func (w *walker) dnat(p Packet) (to netip.AddrPort, ref *RuleRef, unknown string) {
+	w.nat = true
+	defer func() { w.nat = false }()
 	for _, c := range w.baseChains(p, HookPrerouting, true) {
 		outs, _ := w.chain(c, p, nil)
 		for _, o := range outs {
@@ -246,12 +251,12 @@ func (w *walker) act(c *Chain, a Action, p Packet, conds []string, certain bool,
 		}
 		return certain, []outcome{{kind: kind, conds: conds, rule: ref}}, false
 	case ActionDNAT:
-		if !c.NAT {
+		if !w.nat {
 			return false, nil, false
 		}
 		return certain, []outcome{{kind: ActionDNAT, to: a.To, conds: conds, rule: ref}}, false
 	case ActionJump, ActionGoto:
-		target := w.byName[chainKey(c.Family, c.Table, a.Chain)]
+		target := w.byName[chainKey(c, a.Chain)]
 		if target == nil {
 			return true, []outcome{{unknown: "rule set too complex: a jump to a chain not read, " + a.Chain, rule: ref}}, false
 		}
@@ -322,6 +327,8 @@ func (w *walker) match(r *Rule, p Packet) matched {
 		switch {
 		case m.Unsupported != "":
 			return matched{unknown: m.Unsupported}
+		case m.Never != "":
+			return matched{no: true}
 		case m.Condition != "":
 			out.conds = append(out.conds, m.Condition)
 			continue

@@ -127,8 +127,11 @@ type Chain struct {
 	// Table is the table's name; the chain's full name is its family,
 	// table and name.
 	Table string
-	Name  string
-	Hook  Hook
+	// TableLabel, when set, is how the table is named instead of nft's
+	// "family name": "iptables-legacy filter".
+	TableLabel string
+	Name       string
+	Hook       Hook
 	// NAT says it is a nat chain (type nat), whose rules rewrite rather
 	// than filter.
 	NAT      bool
@@ -139,8 +142,12 @@ type Chain struct {
 	Rules  []Rule
 }
 
-// TableName is the chain's table as nft names it: "inet filter".
+// TableName is the chain's table as nft names it: "inet filter", or its
+// TableLabel.
 func (c *Chain) TableName() string {
+	if c.TableLabel != "" {
+		return c.TableLabel
+	}
 	fam := map[Family]string{FamilyIPv4: "ip", FamilyIPv6: "ip6", FamilyInet: "inet"}[c.Family]
 	return strings.TrimSpace(fam + " " + c.Table)
 }
@@ -148,7 +155,10 @@ func (c *Chain) TableName() string {
 // Rule is one rule: every match must hold for its action to be taken.
 type Rule struct {
 	// Handle identifies the rule in its chain (see RuleRef.Handle).
-	Handle  uint64
+	Handle uint64
+	// Text, when set, is the rule as its tool wrote it (iptables-save's
+	// line), shown instead of a rendering of the matches.
+	Text    string
 	Matches []Match
 	Action  Action
 	// Unsupported, when not "", is what the rule does that the evaluator
@@ -277,6 +287,9 @@ type Match struct {
 	Condition string
 	// Unsupported, when not "", is a test the evaluator does not model.
 	Unsupported string
+	// Never, when not "", is a test no first packet of a connection from
+	// the network passes, and what it tests ("an IPv6 routing header").
+	Never string
 }
 
 // Set is a named or anonymous set or map.

@@ -192,7 +192,10 @@ func FromNftables(in NftablesInput) *Ruleset {
 
 // reg is what a register holds while a rule's expressions are read.
 type reg struct {
-	keys        []Key
+	keys []Key
+	// ports is a transport header load of both ports at once, which
+	// iptables-nft makes of "--sport 67 --dport 68".
+	ports       bool
 	data        []byte // an immediate's
 	unsupported string
 	slots       int // 32-bit registers it fills
@@ -305,6 +308,14 @@ func convertRule(exprs []expr.Any, fam Family, sets map[string]*Set, handle uint
 			load(e.DestRegister, &reg{keys: []Key{k}, slots: src.slots})
 		case *expr.Cmp:
 			v := read(e.Register)
+			if v.ports {
+				if e.Op != expr.CmpOpEq || len(e.Data) != 4 {
+					unsupported("a comparison of both ports at once")
+					continue
+				}
+				out.Matches = append(out.Matches, Match{Keys: v.keys[:1], Op: OpEq, Data: e.Data[:2]}, Match{Keys: v.keys[1:], Op: OpEq, Data: e.Data[2:]})
+				continue
+			}
 			m := Match{Keys: v.keys, Op: cmpOp(e.Op), Data: e.Data, Unsupported: v.unsupported}
 			if v.unsupported == "" && len(v.keys) == 0 {
 				m.Unsupported = "a comparison of a constant"
@@ -510,6 +521,8 @@ func payloadReg(e *expr.Payload, fam Family) *reg {
 		return &reg{unsupported: fmt.Sprintf("the network header's bytes %d-%d", e.Offset, int(e.Offset)+n-1)}
 	case expr.PayloadBaseTransportHeader:
 		switch {
+		case e.Offset == 0 && n == 4:
+			return &reg{keys: []Key{{Field: FieldSport}, {Field: FieldDport}}, ports: true, slots: 1}
 		case in(0, 2):
 			return sub(FieldSport, 0, 2, 0)
 		case in(2, 2):
@@ -558,6 +571,16 @@ func xtMatch(e *expr.Match, out *Rule, fam Family) {
 	case *xt.ConntrackMtinfo1, *xt.ConntrackMtinfo2, *xt.ConntrackMtinfo3:
 		conntrackMatch(out, info)
 	case *xt.Comment:
+	case *xt.Unknown:
+		switch {
+		case e.Name == "rt" && len(*info) > 17 && (*info)[17] == 0:
+			// struct ip6t_rt's invflags: none inverted.
+			out.Matches = append(out.Matches, Match{Never: "an IPv6 routing header (-m rt)"})
+		case e.Name == "recent":
+			out.Matches = append(out.Matches, Match{Condition: "a source's recent connections (-m recent)"})
+		default:
+			out.Matches = append(out.Matches, Match{Unsupported: "xt match " + e.Name})
+		}
 	default:
 		out.Matches = append(out.Matches, Match{Unsupported: "xt match " + e.Name})
 	}
@@ -565,22 +588,24 @@ func xtMatch(e *expr.Match, out *Rule, fam Family) {
 }
 
 // addrType converts "-m addrtype --dst-type LOCAL" (Docker's nat
-// PREROUTING): the destination's route type.
+// PREROUTING) and ufw's "--dst-type BROADCAST": the route types of the
+// destination, one bit each (XT_ADDRTYPE_*, 1 << RTN_*).
 func addrType(out *Rule, src, dst uint32, invSrc, invDst bool) {
 	if src != 0 || invSrc {
 		out.Matches = append(out.Matches, Match{Unsupported: "xt addrtype --src-type"})
 		return
 	}
-	if dst != uint32(xt.AddrTypeLocal) {
-		out.Matches = append(out.Matches, Match{Unsupported: "xt addrtype --dst-type other than LOCAL"})
-		return
+	set := &Set{Name: "__addrtype"}
+	for t := range uint32(16) {
+		if dst&(1<<t) != 0 {
+			set.Elements = append(set.Elements, Element{Key: binary.NativeEndian.AppendUint32(nil, t)})
+		}
 	}
-	op := OpEq
+	op := OpIn
 	if invDst {
-		op = OpNeq
+		op = OpNotIn
 	}
-	out.Matches = append(out.Matches, Match{Keys: []Key{{Field: FieldFibDaddrType}}, Op: op,
-		Data: binary.NativeEndian.AppendUint32(nil, rtnLocal)})
+	out.Matches = append(out.Matches, Match{Keys: []Key{{Field: FieldFibDaddrType}}, Op: op, Set: set})
 }
 
 // conntrackMatch converts "-m conntrack --ctstate" (only the state).

@@ -13,6 +13,9 @@ import (
 // RuleText renders r in nft's syntax, as well as the model keeps it:
 // "tcp dport 6379 drop", "ip saddr @allowed tcp dport 5432 accept".
 func RuleText(r *Rule) string {
+	if r.Text != "" {
+		return r.Text
+	}
 	var parts []string
 	skip := map[int]bool{}
 	ports := func(keys []Key) bool {
@@ -129,6 +132,8 @@ func matchText(m Match) string {
 		return m.Unsupported
 	case m.Condition != "":
 		return m.Condition
+	case m.Never != "":
+		return m.Never
 	case len(m.Keys) == 0:
 		return ""
 	}
