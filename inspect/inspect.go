@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/portinspect/portinspect/knownports"
@@ -691,10 +692,12 @@ func knownPortsFor(db *knownports.DB, q Query, socks []Socket) []knownports.Entr
 // the host firewall, where the system's firewall is read.
 func judgeReachability(ctx context.Context, src Source, filter platform.Filter, rep *Report) {
 	var socks []*platform.Socket
+	var holders []platform.Holder
 	var at []int
 	for i := range rep.Sockets {
 		if s := &rep.Sockets[i]; s.Listening() && s.Role == RoleLocal && s.Exposure != ExposureLoopback {
 			socks = append(socks, &s.Socket)
+			holders = append(holders, holderFor(s, rep.Host.OS))
 			at = append(at, i)
 		}
 	}
@@ -709,7 +712,26 @@ func judgeReachability(ctx context.Context, src Source, filter platform.Filter, 
 		}
 		return
 	}
-	for k, j := range judge.Reachable(ctx, filter, socks) {
+	for k, j := range judge.Reachable(ctx, filter, socks, holders) {
 		rep.Sockets[at[k]].Reach = &j
 	}
+}
+
+// holderFor is the program a firewall rule may name for s: its first
+// holder's executable and services; on Windows, the kernel for PID 4.
+func holderFor(s *Socket, os string) platform.Holder {
+	if len(s.Processes) == 0 {
+		return platform.Holder{}
+	}
+	p := s.Processes[0]
+	h := platform.Holder{Exe: p.Exe}
+	if os == "windows" && p.PID == 4 {
+		h.Exe = "System"
+	}
+	for svc := range strings.SplitSeq(p.Service, ", ") {
+		if svc != "" {
+			h.Services = append(h.Services, svc)
+		}
+	}
+	return h
 }

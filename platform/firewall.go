@@ -10,10 +10,21 @@ import (
 // host firewall.
 type FirewallJudge interface {
 	// Reachable judges each of socks, listeners of the namespace f
-	// selects: whether the firewall lets the network's packets reach it.
-	// Every socket gets a judgement; where the rules could not be read
-	// (without privilege, say) it is Unknown and says why, never Open.
-	Reachable(ctx context.Context, f Filter, socks []*Socket) []firewall.Judgement
+	// selects, held by holders[i] (zero where unknown): whether the
+	// firewall lets the network's packets reach it. Every socket gets a
+	// judgement; where the rules could not be read (without privilege,
+	// say) it is Unknown and says why, never Open.
+	Reachable(ctx context.Context, f Filter, socks []*Socket, holders []Holder) []firewall.Judgement
+}
+
+// Holder is what a firewall may select a listener by besides its
+// address and port: the program that holds it (Windows's rules name
+// programs and services).
+type Holder struct {
+	// Exe is the executable's path; "System" for Windows's kernel.
+	Exe string
+	// Services are the short names of the services it runs.
+	Services []string
 }
 
 // unknownFor is the judgement of every socket when the firewall could not

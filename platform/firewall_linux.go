@@ -15,7 +15,7 @@ import (
 
 // Reachable reads the nf_tables rule set of the namespace f selects (this
 // one unless --netns names another) and judges each listener of it.
-func (l *linuxInspector) Reachable(ctx context.Context, f Filter, socks []*Socket) []firewall.Judgement {
+func (l *linuxInspector) Reachable(ctx context.Context, f Filter, socks []*Socket, _ []Holder) []firewall.Judgement {
 	ns, err := l.rulesNetns(f)
 	if err != nil {
 		return unknownFor(socks, "the firewall's network namespace: "+err.Error())

@@ -176,7 +176,7 @@ table ip nat {
 		}
 		judged = append(judged, &socks[i])
 	}
-	js := in.(FirewallJudge).Reachable(context.Background(), f, judged)
+	js := in.(FirewallJudge).Reachable(context.Background(), f, judged, make([]Holder, len(judged)))
 
 	want := map[uint16]struct {
 		verdict firewall.Verdict
@@ -277,7 +277,7 @@ func TestFirewallLegacyLive(t *testing.T) {
 			}
 			judged = append(judged, &socks[i])
 		}
-		return in.(FirewallJudge).Reachable(context.Background(), f, judged), in.Warnings()
+		return in.(FirewallJudge).Reachable(context.Background(), f, judged, make([]Holder, len(judged))), in.Warnings()
 	}
 	js, _ := judge()
 	want := []struct {

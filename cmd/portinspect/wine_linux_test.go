@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -34,6 +36,7 @@ func TestWindowsBuildUnderWine(t *testing.T) {
 	}
 	inNS := newNetns(t)
 	startListener(t, inNS, "tcp4:127.0.0.1:3372")
+	startListener(t, inNS, "tcp4:0.0.0.0:13373", "tcp4:0.0.0.0:13374")
 	// A wineserver started outside the namespace would serve this run and
 	// show the host's sockets: stop it first, and the namespace's after.
 	stopWineserver()
@@ -115,6 +118,47 @@ func TestWindowsBuildUnderWine(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &why); err != nil || code != 0 || why.Verdict != "free" || len(why.Tried) != 1 || why.Tried[0].Error != "" {
 		t.Errorf("portinspect.exe why 127.0.0.1:3373: exit %d, %+v, %v, stderr %q", code, why, err, errOut)
 	}
+	// The firewall: Wine's registry has no Windows Defender Firewall
+	// policy, which is said, not taken for an open port; with a policy
+	// and a rule written into the registry, as Windows keeps them, the
+	// rule's port is open and the other blocked by the default inbound
+	// action.
+	reachable := func(port int) (string, string) {
+		t.Helper()
+		out, errOut, _ := runCommand(t, append(wine, strconv.Itoa(port), "-o", "json"))
+		var doc struct {
+			Sockets []struct {
+				LocalPort int    `json:"local_port"`
+				Reachable string `json:"reachable"`
+				Firewall  struct{ Reason string }
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Sockets) != 1 || doc.Sockets[0].LocalPort != port {
+			t.Fatalf("portinspect.exe %d -o json: %v, %s", port, err, errOut)
+		}
+		return doc.Sockets[0].Reachable, doc.Sockets[0].Firewall.Reason
+	}
+	if v, why := reachable(13373); v != "unknown" || !strings.Contains(why, "policy is not in the registry") {
+		t.Errorf("no firewall policy: %s (%s), want unknown", v, why)
+	}
+	const policy = `HKLM\System\CurrentControlSet\Services\SharedAccess\Parameters\FirewallPolicy`
+	reg := func(args ...string) {
+		t.Helper()
+		if _, errOut, code := runCommand(t, append(append(slices.Clone(inNS), runExe, "reg"), args...)); code != 0 {
+			t.Fatalf("reg %v: exit %d, %s", args, code, errOut)
+		}
+	}
+	t.Cleanup(func() { runCommand(t, append(slices.Clone(inNS), runExe, "reg", "delete", policy, "/f")) })
+	reg("add", policy+`\StandardProfile`, "/v", "EnableFirewall", "/t", "REG_DWORD", "/d", "1", "/f")
+	reg("add", policy+`\FirewallRules`, "/v", "PI-Test-In-TCP", "/t", "REG_SZ", "/d",
+		"v2.30|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort=13373|Name=portinspect test|", "/f")
+	if v, why := reachable(13373); v != "open" || !strings.Contains(why, "PI-Test-In-TCP: Allow In TCP port 13373") {
+		t.Errorf("a rule allowing 13373: %s (%s), want open", v, why)
+	}
+	if v, why := reachable(13374); v != "filtered" || !strings.Contains(why, "default inbound action") {
+		t.Errorf("no rule for 13374: %s (%s), want filtered", v, why)
+	}
+
 	// free: Wine names no owner (PID 0), so there is nothing to signal.
 	var free freeDoc
 	out, errOut, code = runCommand(t, append(wine, "free", "3372", "--yes", "-o", "json"))

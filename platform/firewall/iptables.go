@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -45,7 +46,7 @@ func ParseIptablesSave(r []byte, fam Family, label string) ([]*Chain, error) {
 		case strings.HasPrefix(line, ":"):
 			f := strings.Fields(line[1:])
 			if table == "" || len(f) < 2 {
-				return nil, fmt.Errorf("%w: line %d: a chain outside a table, or without a policy: %q", errParse, n, line)
+				return nil, fmt.Errorf("%w: iptables-save line %d: a chain outside a table, or without a policy: %q", errParse, n, line)
 			}
 			c := &Chain{Family: fam, Table: table, TableLabel: label + " " + table, Name: f[0], Policy: ActionAccept}
 			if f[1] == "DROP" {
@@ -61,17 +62,17 @@ func ParseIptablesSave(r []byte, fam Family, label string) ([]*Chain, error) {
 		case strings.HasPrefix(line, "-A "):
 			words, err := splitWords(line)
 			if err != nil || len(words) < 2 || table == "" {
-				return nil, fmt.Errorf("%w: line %d: %q", errParse, n, line)
+				return nil, fmt.Errorf("%w: iptables-save line %d: %q", errParse, n, line)
 			}
 			c := byName[table+"/"+words[1]]
 			if c == nil {
-				return nil, fmt.Errorf("%w: line %d: a rule of chain %s, not declared", errParse, n, words[1])
+				return nil, fmt.Errorf("%w: iptables-save line %d: a rule of chain %s, not declared", errParse, n, words[1])
 			}
 			rule := iptablesRule(words[2:], fam)
 			rule.Handle, rule.Text = uint64(len(c.Rules)+1), line
 			c.Rules = append(c.Rules, rule)
 		default:
-			return nil, fmt.Errorf("%w: line %d: %q", errParse, n, line)
+			return nil, fmt.Errorf("%w: iptables-save line %d: %q", errParse, n, line)
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -80,7 +81,8 @@ func ParseIptablesSave(r []byte, fam Family, label string) ([]*Chain, error) {
 	return chains, nil
 }
 
-var errParse = fmt.Errorf("unreadable iptables-save output")
+// errParse is a rule set or rule that could not be read.
+var errParse = errors.New("unreadable firewall rules")
 
 // splitWords splits a rule line as iptables-save quotes it: words, and
 // double-quoted strings with backslash escapes (comments).
