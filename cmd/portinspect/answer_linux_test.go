@@ -365,7 +365,7 @@ func TestBoundToInterface(t *testing.T) {
 		t.Errorf("JSON %+v", doc.Sockets)
 	}
 	out, _, _ = portinspect(t, inNS, "audit", "--netns", "self", "-o", "markdown")
-	if !regexp.MustCompile(`(?m)^\| 5301 \| tcp \| .* \| interface \| 0\.0\.0\.0%pi0 \|`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^\| 5301 \| tcp \| .* \| interface \| open \| 0\.0\.0\.0%pi0 \|`).MatchString(out) {
 		t.Errorf("audit lacks 5301 on pi0:\n%s", out)
 	}
 	// check selects it as beyond loopback and as interface, not as all.

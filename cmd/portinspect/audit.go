@@ -376,7 +376,7 @@ func writeAuditMarkdown(w io.Writer, a *inspect.Audit, now time.Time) {
 			}
 		}
 	}
-	fmt.Fprintln(w, "\n## Listeners\n\n| port | protocol | service | exposure | addresses | pid | process | user | unit |\n|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "\n## Listeners\n\n| port | protocol | service | exposure | reachable | addresses | pid | process | user | unit |\n|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range listenerRows(a) {
 		for i := range r {
 			r[i] = mdCell(r[i])

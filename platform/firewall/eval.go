@@ -98,10 +98,13 @@ func chainKey(c *Chain, name string) string {
 }
 
 func (w *walker) index() {
-	w.byName = make(map[string]*Chain, len(w.rs.Chains))
-	for _, c := range w.rs.Chains {
-		w.byName[chainKey(c, c.Name)] = c
-	}
+	w.rs.indexOnce.Do(func() {
+		w.rs.index = make(map[string]*Chain, len(w.rs.Chains))
+		for _, c := range w.rs.Chains {
+			w.rs.index[chainKey(c, c.Name)] = c
+		}
+	})
+	w.byName = w.rs.index
 }
 
 // baseChains are the base chains at hook that see packets of p's family,
@@ -219,11 +222,12 @@ func (w *walker) chain(c *Chain, p Packet, conds []string) (outs []outcome, fall
 	defer func() { w.depth-- }()
 	for i := range c.Rules {
 		r := &c.Rules[i]
-		ref := &RuleRef{Table: c.TableName(), Chain: c.Name, Handle: r.Handle, Text: RuleText(r)}
 		m := w.match(r, p)
 		if m.no {
 			continue
 		}
+		// Rendered only for the rules a packet meets: most it does not.
+		ref := &RuleRef{Table: c.TableName(), Chain: c.Name, Handle: r.Handle, Text: RuleText(r)}
 		if m.unknown != "" {
 			return append(outs, outcome{unknown: "rule set too complex: " + m.unknown + " (" + ref.String() + ")", rule: ref}), false
 		}

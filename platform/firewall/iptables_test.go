@@ -36,7 +36,7 @@ var ufwJudged = []struct {
 	{FamilyIPv4, 17, 68, Partly, []string{"th sport 67"}, "--sport 67 --dport 68 -j ACCEPT"},
 }
 
-func ufwRuleset(t *testing.T) *Ruleset {
+func ufwRuleset(t testing.TB) *Ruleset {
 	t.Helper()
 	rs := &Ruleset{Source: "iptables"}
 	for file, fam := range map[string]Family{"testdata/ufw.iptables-save": FamilyIPv4, "testdata/ufw.ip6tables-save": FamilyIPv6} {
@@ -126,4 +126,14 @@ func FuzzParseIptablesSave(f *testing.F) {
 		// Whatever parses, judges without panicking, in bounded time.
 		Judge(&Ruleset{Chains: chains}, Packet{Family: FamilyIPv4, Proto: 6, Dport: 22})
 	})
+}
+
+// BenchmarkJudgeUfw judges one listener against ufw's rule set: a
+// listing judges each listener beyond loopback once per address family.
+func BenchmarkJudgeUfw(b *testing.B) {
+	rs := ufwRuleset(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		Judge(rs, Packet{Family: FamilyIPv4, Proto: 6, Dport: 8080})
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 )
 
 // Verdict is what the firewall does with the network's packets to a
@@ -119,6 +120,11 @@ type Ruleset struct {
 	// Source names the firewall ("nftables", "iptables-legacy").
 	Source string
 	Chains []*Chain
+
+	// index is the chains by family, table and name, built by the first
+	// Judge: a listing judges every listener against the same rules.
+	index     map[string]*Chain
+	indexOnce sync.Once
 }
 
 // Chain is a chain of rules.

@@ -88,3 +88,14 @@ func TestUfwNftablesLive(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkReadNftables reads the rule set of the namespace it runs in:
+// run it in one with ufw's (ip netns exec NAME go test -bench
+// ReadNftables ./platform/firewall).
+func BenchmarkReadNftables(b *testing.B) {
+	for b.Loop() {
+		if _, err := ReadNftables(); err != nil {
+			b.Skip(err)
+		}
+	}
+}
