@@ -370,8 +370,7 @@ func internalTest(m Match, p Packet) (result, ok bool) {
 	switch k.Field {
 	case FieldIIFName:
 		name := string(bytes.TrimRight(m.Data, "\x00"))
-		prefix := k.Len != 0 && k.Len < ifNameSize // "veth*": a prefix compared
-		internal = !prefix && (name == "lo" || p.Internal != nil && p.Internal(name))
+		internal = !ifPrefix(m.Data) && (name == "lo" || p.Internal != nil && p.Internal(name))
 	case FieldIIF:
 		internal = len(m.Data) == 4 && binary.NativeEndian.Uint32(m.Data) == loopbackIndex
 	case FieldIIFType:
@@ -387,6 +386,12 @@ func internalTest(m Match, p Packet) (result, ok bool) {
 
 // ifNameSize is IFNAMSIZ.
 const ifNameSize = 16
+
+// ifPrefix says an interface name compared is a prefix ("veth*", iptables's
+// "veth+"): shorter than IFNAMSIZ and not ended by its NUL.
+func ifPrefix(data []byte) bool {
+	return len(data) < ifNameSize && (len(data) == 0 || data[len(data)-1] != 0)
+}
 
 // keyValue reads keys from p: their bytes when p says them (known), or
 // the text of what they read when they depend on what the evaluator
@@ -515,6 +520,11 @@ func holds(m Match, v []byte) bool {
 		return lookup(m.Set, v) != nil
 	case OpNotIn:
 		return lookup(m.Set, v) == nil
+	}
+	// nft's cmp compares the data's length of the register: iptables-nft
+	// writes "docker0\x00", 8 bytes of a 16-byte name.
+	if len(v) > len(m.Data) {
+		v = v[:len(m.Data)]
 	}
 	c := bytes.Compare(v, m.Data)
 	switch m.Op {

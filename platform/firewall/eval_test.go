@@ -154,6 +154,13 @@ func TestJudgeDNAT(t *testing.T) {
 	if j.Verdict != Open || j.Forwarded != to || !j.Bypassed || j.Rule.Chain != "forward" || !strings.Contains(j.Reason, "destination NAT") {
 		t.Errorf("published past the input chain: %s to %v, bypassed %v, by %v (%s)", j.Verdict, j.Forwarded, j.Bypassed, j.Rule, j.Reason)
 	}
+	// iptables-nft compares a name with its NUL alone: "docker0\x00".
+	short := base("forward", HookForward, ActionDrop, rule(2, ActionAccept,
+		Match{Keys: []Key{{Field: FieldOIFName}}, Op: OpEq, Data: []byte("docker0\x00")},
+		Match{Keys: []Key{{Field: FieldIIFName}}, Op: OpNeq, Data: []byte("docker0\x00")}))
+	if j := Judge(&Ruleset{Chains: []*Chain{dnat(tcp(), dport(6379)), input, short}}, p); j.Verdict != Open || !j.Bypassed {
+		t.Errorf("iptables-nft's short names: %s (%s)", j.Verdict, j.Reason)
+	}
 	j = Judge(&Ruleset{Chains: []*Chain{dnat(tcp(), dport(6379)), base("input", HookInput, ActionAccept), forward}}, p)
 	if j.Verdict != Open || j.Bypassed {
 		t.Errorf("an input chain that lets it in anyway: %s, bypassed %v", j.Verdict, j.Bypassed)

@@ -356,13 +356,11 @@ func maskBits(b []byte) (int, bool) {
 
 // ifaceMatch reads "eth0", or "veth+" (every name starting veth).
 func ifaceMatch(f Field, name string) Match {
-	b := make([]byte, ifNameSize)
+	// As nft compares them: a prefix's bytes alone, a name's with its NUL.
 	if prefix, ok := strings.CutSuffix(name, "+"); ok {
-		copy(b, prefix)
-		return Match{Keys: []Key{{Field: f, Len: len(prefix)}}, Op: OpEq, Data: b[:len(prefix)]}
+		return Match{Keys: []Key{{Field: f}}, Op: OpEq, Data: []byte(prefix)}
 	}
-	copy(b, name)
-	return Match{Keys: []Key{{Field: f}}, Op: OpEq, Data: b}
+	return Match{Keys: []Key{{Field: f}}, Op: OpEq, Data: append([]byte(name), 0)}
 }
 
 // portsMatch reads "22", "8000:8100" or multiport's "80,443,8000:8100".

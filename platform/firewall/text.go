@@ -348,7 +348,7 @@ func formatData(k Key, data []byte) string {
 		}
 	case FieldIIFName, FieldOIFName:
 		name := string(bytes.TrimRight(data, "\x00"))
-		if k.Len != 0 && k.Len < ifNameSize {
+		if ifPrefix(data) {
 			name += "*"
 		}
 		return strconv.Quote(name)
