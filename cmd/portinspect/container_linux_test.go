@@ -127,21 +127,7 @@ func TestDockerOwnDaemon(t *testing.T) {
 			run(t, append(slices.Clone(in), "nft", "add", "table", "inet", "pitest")...)
 			run(t, append(slices.Clone(in), "nft", "add", "chain", "inet", "pitest", "input", "{ type filter hook input priority 0; policy drop; }")...)
 			out, errOut, _ := portinspect(t, in, "6379", "-o", "json")
-			var doc struct {
-				Sockets []struct {
-					LocalAddress string `json:"local_address"`
-					Reachable    string
-					Firewall     struct {
-						ForwardedTo string `json:"forwarded_to"`
-						Bypassed    bool
-						Rule        struct{ Chain, Text string }
-					}
-				}
-			}
-			if err := json.Unmarshal([]byte(out), &doc); err != nil {
-				t.Fatalf("%v: %s", err, errOut)
-			}
-			i := slices.IndexFunc(doc.Sockets, func(s struct {
+			type socket struct {
 				LocalAddress string `json:"local_address"`
 				Reachable    string
 				Firewall     struct {
@@ -149,16 +135,21 @@ func TestDockerOwnDaemon(t *testing.T) {
 					Bypassed    bool
 					Rule        struct{ Chain, Text string }
 				}
-			}) bool {
-				return s.LocalAddress == "0.0.0.0"
-			})
+			}
+			var doc struct{ Sockets []socket }
+			if err := json.Unmarshal([]byte(out), &doc); err != nil {
+				t.Fatalf("%v: %s", err, errOut)
+			}
+			i := slices.IndexFunc(doc.Sockets, func(s socket) bool { return s.LocalAddress == "0.0.0.0" })
 			if i < 0 {
 				t.Fatalf("no 0.0.0.0:6379 listener: %s", out)
 			}
 			if s := doc.Sockets[i]; s.Reachable != "open" || s.Firewall.ForwardedTo != raddr+":8080" || !s.Firewall.Bypassed || s.Firewall.Rule.Chain != "DOCKER" {
 				t.Errorf("0.0.0.0:6379 past an input chain that drops: %+v, want open through Docker's DOCKER chain to %s:8080, bypassing it", s, raddr)
 			}
-			var audit struct{ Findings []struct{ Rule, Message string } }
+			var audit struct {
+				Findings []struct{ Rule, Message string }
+			}
 			out, _, _ = portinspect(t, in, "audit", "--netns", "self", "-o", "json")
 			json.Unmarshal([]byte(out), &audit)
 			if !slices.ContainsFunc(audit.Findings, func(f struct{ Rule, Message string }) bool {
