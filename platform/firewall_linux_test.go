@@ -73,6 +73,31 @@ func inNetns(t *testing.T, name string, fn func()) {
 	fn()
 }
 
+// judgeListeners lists the listeners of namespace ns on ports, in that
+// order, and judges them as a listing does, with the inspector's warnings.
+func judgeListeners(t *testing.T, ns string, ports []uint16) ([]firewall.Judgement, []string) {
+	t.Helper()
+	in, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := MatchAll()
+	f.Netns, f.States = ns, 1<<Listen
+	socks, err := in.Sockets(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var judged []*Socket
+	for _, p := range ports {
+		i := slices.IndexFunc(socks, func(s Socket) bool { return s.Local.Port() == p })
+		if i < 0 {
+			t.Fatalf("the listener on %d is not listed", p)
+		}
+		judged = append(judged, &socks[i])
+	}
+	return in.(FirewallJudge).Reachable(context.Background(), f, judged, make([]Holder, len(judged))), in.Warnings()
+}
+
 // TestFirewallLive writes nftables rule sets into a namespace standing for
 // a host, with listeners in it, and checks each verdict and its deciding
 // rule, then probes each port from a second namespace, a machine on the
@@ -157,26 +182,7 @@ table ip nat {
 	}
 	listen(ctr, "10.78.0.2:6380")
 
-	in, err := New(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := MatchAll()
-	f.Netns = host
-	f.States = 1 << Listen
-	socks, err := in.Sockets(context.Background(), f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var judged []*Socket
-	for _, p := range ports {
-		i := slices.IndexFunc(socks, func(s Socket) bool { return s.Local.Port() == p })
-		if i < 0 {
-			t.Fatalf("the listener on %d is not listed", p)
-		}
-		judged = append(judged, &socks[i])
-	}
-	js := in.(FirewallJudge).Reachable(context.Background(), f, judged, make([]Holder, len(judged)))
+	js, _ := judgeListeners(t, host, ports)
 
 	want := map[uint16]struct {
 		verdict firewall.Verdict
@@ -257,29 +263,7 @@ func TestFirewallLegacyLive(t *testing.T) {
 			t.Cleanup(func() { l.Close() })
 		})
 	}
-	judge := func() ([]firewall.Judgement, []string) {
-		t.Helper()
-		in, err := New(Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := MatchAll()
-		f.Netns, f.States = host, 1<<Listen
-		socks, err := in.Sockets(context.Background(), f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var judged []*Socket
-		for _, p := range ports {
-			i := slices.IndexFunc(socks, func(s Socket) bool { return s.Local.Port() == p })
-			if i < 0 {
-				t.Fatalf("the listener on %d is not listed", p)
-			}
-			judged = append(judged, &socks[i])
-		}
-		return in.(FirewallJudge).Reachable(context.Background(), f, judged, make([]Holder, len(judged))), in.Warnings()
-	}
-	js, _ := judge()
+	js, _ := judgeListeners(t, host, ports)
 	want := []struct {
 		verdict firewall.Verdict
 		rule    string
@@ -300,7 +284,7 @@ func TestFirewallLegacyLive(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("nft -f: %v\n%s", err, out)
 	}
-	js, warnings := judge()
+	js, warnings := judgeListeners(t, host, ports)
 	if j := js[0]; j.Verdict != firewall.Filtered || j.Rule.Text != "tcp dport 22 drop" {
 		t.Errorf("22 with an nftables drop too: %s by %+v", j.Verdict, j.Rule)
 	}

@@ -193,18 +193,8 @@ func iptablesRule(words []string, fam Family) Rule {
 			default:
 				unsupported("-m " + mod)
 			}
-		case "--dport", "--destination-port", "--sport", "--source-port":
-			f := FieldDport
-			if strings.HasPrefix(w, "--s") {
-				f = FieldSport
-			}
-			m, err := portsMatch(f, arg())
-			if err != nil {
-				unsupported(err.Error())
-				break
-			}
-			add(m, neg)
-		case "--dports", "--destination-ports", "--sports", "--source-ports":
+		case "--dport", "--destination-port", "--sport", "--source-port",
+			"--dports", "--destination-ports", "--sports", "--source-ports": // tcp's, udp's and multiport's
 			f := FieldDport
 			if strings.HasPrefix(w, "--s") {
 				f = FieldSport
