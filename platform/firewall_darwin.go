@@ -17,15 +17,15 @@ const socketfilterfw = "/usr/libexec/ApplicationFirewall/socketfilterfw"
 // a pf with block rules makes a listener the Application Firewall lets
 // in unknown, never open.
 func (d *darwinInspector) Reachable(ctx context.Context, f Filter, socks []*Socket, holders []Holder) []firewall.Judgement {
-	var answers [4]string
-	for i, flag := range []string{"--getglobalstate", "--getblockall", "--getallowsigned", "--listapps"} {
+	var answers [5]string
+	for i, flag := range []string{"--getglobalstate", "--getblockall", "--getallowsigned", "--listapps", "--getstealthmode"} {
 		out, err := exec.CommandContext(ctx, socketfilterfw, flag).Output()
 		if err != nil && i == 0 {
 			return unknownFor(socks, fmt.Sprintf("the Application Firewall's settings could not be read: %s %s: %v", socketfilterfw, flag, err))
 		}
 		answers[i] = string(out)
 	}
-	alf, err := firewall.ParseALF(answers[0], answers[1], answers[2], answers[3])
+	alf, err := firewall.ParseALF(answers[0], answers[1], answers[2], answers[3], answers[4])
 	if err != nil {
 		return unknownFor(socks, err.Error())
 	}

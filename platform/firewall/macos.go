@@ -30,6 +30,9 @@ type ALF struct {
 	// Apps are --listapps's programs: path (a program or an .app bundle)
 	// to whether it may take incoming connections.
 	Apps []ALFApp
+	// Stealth is --getstealthmode's: blocked connections get no answer,
+	// not even a reset, so a scan cannot tell the Mac is there.
+	Stealth bool
 }
 
 // ALFApp is a program the Application Firewall lists.
@@ -41,15 +44,17 @@ type ALFApp struct {
 var alfState = regexp.MustCompile(`\(State = (\d)\)`)
 
 // ParseALF reads socketfilterfw's answers to --getglobalstate,
-// --getblockall, --getallowsigned and --listapps.
-func ParseALF(globalState, blockAll, allowSigned, listApps string) (ALF, error) {
+// --getblockall, --getallowsigned, --listapps and --getstealthmode.
+func ParseALF(globalState, blockAll, allowSigned, listApps, stealth string) (ALF, error) {
 	var a ALF
+	low := strings.ToLower(stealth)
+	a.Stealth = strings.Contains(low, "is on") || strings.Contains(low, "enabled")
 	m := alfState.FindStringSubmatch(globalState)
 	if m == nil {
 		return a, fmt.Errorf("%w: socketfilterfw --getglobalstate said %q", errParse, truncate(globalState))
 	}
 	a.State, _ = strconv.Atoi(m[1])
-	low := strings.ToLower(blockAll)
+	low = strings.ToLower(blockAll)
 	a.BlockAll = strings.Contains(low, "enabled") || strings.Contains(low, "set to on")
 	for line := range strings.Lines(allowSigned) {
 		on := strings.Contains(line, "ENABLED")
@@ -103,6 +108,14 @@ var alfEssential = []string{"/usr/libexec/configd", "/usr/sbin/mDNSResponder", "
 // JudgeALF judges a listener held by the program at exe ("" when hidden)
 // against the Application Firewall.
 func JudgeALF(a ALF, exe string) Judgement {
+	j := judgeALF(a, exe)
+	if j.Verdict == Filtered && a.Stealth {
+		j.Reason += " (stealth mode: the connection gets no answer at all)"
+	}
+	return j
+}
+
+func judgeALF(a ALF, exe string) Judgement {
 	ref := func(text string) *RuleRef {
 		return &RuleRef{Table: "Application Firewall", Chain: "incoming", Text: text}
 	}

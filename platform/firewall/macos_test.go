@@ -21,26 +21,26 @@ const (
 )
 
 func TestParseALF(t *testing.T) {
-	a, err := ParseALF(alfOn, alfBlockAllOff, alfSigned, alfApps)
-	if err != nil || a.State != 1 || a.BlockAll || !a.AllowBuiltin || a.AllowDownloaded || len(a.Apps) != 3 ||
+	a, err := ParseALF(alfOn, alfBlockAllOff, alfSigned, alfApps, "Firewall stealth mode is on\n")
+	if err != nil || a.State != 1 || a.BlockAll || !a.Stealth || !a.AllowBuiltin || a.AllowDownloaded || len(a.Apps) != 3 ||
 		a.Apps[1] != (ALFApp{Path: "/Users/service/Library/Application Support/flanforge/bin/flanforged"}) || !a.Apps[2].Allow {
 		t.Errorf("%+v %v", a, err)
 	}
 	// One line per program, as another macOS prints it.
-	b, err := ParseALF("Firewall is enabled. (State = 2)", "Block all ENABLED!", "", "ALF: total number of apps = 1\n1 : /opt/x ( Allow incoming connections )\n")
-	if err != nil || b.State != 2 || !b.BlockAll || len(b.Apps) != 1 || b.Apps[0] != (ALFApp{Path: "/opt/x", Allow: true}) {
+	b, err := ParseALF("Firewall is enabled. (State = 2)", "Block all ENABLED!", "", "ALF: total number of apps = 1\n1 : /opt/x ( Allow incoming connections )\n", "Stealth mode disabled")
+	if err != nil || b.State != 2 || !b.BlockAll || b.Stealth || len(b.Apps) != 1 || b.Apps[0] != (ALFApp{Path: "/opt/x", Allow: true}) {
 		t.Errorf("%+v %v", b, err)
 	}
-	if _, err := ParseALF("command not found", "", "", ""); !errors.Is(err, errParse) {
+	if _, err := ParseALF("command not found", "", "", "", ""); !errors.Is(err, errParse) {
 		t.Errorf("an unreadable state: %v", err)
 	}
 }
 
 func TestJudgeALF(t *testing.T) {
-	on, _ := ParseALF(alfOn, alfBlockAllOff, alfSigned, alfApps)
-	off, _ := ParseALF(alfOff, alfBlockAllOff, alfSigned, "")
-	all, _ := ParseALF(alfOn, alfBlockAllOn, alfSigned, alfApps)
-	signed, _ := ParseALF(alfOn, alfBlockAllOff, alfBothSigned, "")
+	on, _ := ParseALF(alfOn, alfBlockAllOff, alfSigned, alfApps, "")
+	off, _ := ParseALF(alfOff, alfBlockAllOff, alfSigned, "", "")
+	all, _ := ParseALF(alfOn, alfBlockAllOn, alfSigned, alfApps, "Firewall stealth mode is on")
+	signed, _ := ParseALF(alfOn, alfBlockAllOff, alfBothSigned, "", "")
 	for _, tt := range []struct {
 		name    string
 		a       ALF
@@ -55,7 +55,7 @@ func TestJudgeALF(t *testing.T) {
 		{"Apple's own", on, "/usr/sbin/sshd", Open, "Apple's own programs"},
 		{"unlisted, unsigned not allowed", on, "/opt/homebrew/bin/redis-server", Filtered, "is not listed"},
 		{"unlisted, signed allowed", signed, "/opt/homebrew/bin/redis-server", Unknown, "codesign"},
-		{"block all", all, "/usr/libexec/bootpd", Filtered, "blocks all incoming connections"},
+		{"block all, in stealth", all, "/usr/libexec/bootpd", Filtered, "blocks all incoming connections but essential services' (stealth mode"},
 		{"block all, Bonjour", all, "/usr/sbin/mDNSResponder", Open, "essential services"},
 		{"hidden", on, "", Unknown, "program is hidden"},
 	} {
@@ -82,9 +82,9 @@ func TestPF(t *testing.T) {
 }
 
 func FuzzParseALF(f *testing.F) {
-	f.Add(alfOn, alfBlockAllOff, alfSigned, alfApps)
-	f.Fuzz(func(t *testing.T, state, blockAll, signed, apps string) {
-		a, err := ParseALF(state, blockAll, signed, apps)
+	f.Add(alfOn, alfBlockAllOff, alfSigned, alfApps, "Firewall stealth mode is on")
+	f.Fuzz(func(t *testing.T, state, blockAll, signed, apps, stealth string) {
+		a, err := ParseALF(state, blockAll, signed, apps, stealth)
 		if err != nil {
 			return
 		}
