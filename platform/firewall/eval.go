@@ -268,8 +268,13 @@ func (w *walker) act(c *Chain, a Action, p Packet, conds []string, certain bool,
 		if slices.ContainsFunc(sub, func(o outcome) bool { return o.unknown != "" }) {
 			return true, sub, false
 		}
-		if a.Kind == ActionGoto && certain {
+		switch {
+		case a.Kind == ActionGoto && certain:
 			return true, sub, falls // the end of a goto's chain ends this one
+		case a.Kind == ActionGoto && falls:
+			// Some packets would leave this chain at the end of the
+			// goto's, others go on here: two paths, not followed.
+			return true, []outcome{{unknown: "rule set too complex: a goto for " + strings.Join(conds, " and ") + " only, to a chain that does not decide every packet", rule: ref}}, false
 		}
 		decided := !falls && len(sub) > 0 && len(sub[len(sub)-1].conds) == len(conds)
 		return certain && decided, sub, false

@@ -98,6 +98,14 @@ func TestJudge(t *testing.T) {
 		{"a jump to a chain not read", []*Chain{base("input", HookInput, ActionDrop, jump(1, ActionJump, "gone"))}, Unknown, "rule set too complex: a jump to a chain not read", nil},
 		{"a loop", []*Chain{base("input", HookInput, ActionDrop, jump(1, ActionJump, "a")), regular("a", jump(2, ActionJump, "a"))},
 			Unknown, "rule set too complex: jumps nested deeper", nil},
+		{"a goto for some interfaces, to a chain that decides", []*Chain{
+			base("input", HookInput, ActionDrop, jump(1, ActionGoto, "zone", iifname("eth0", OpEq)), rule(2, ActionAccept, dport(6379))),
+			regular("zone", rule(3, ActionDrop)),
+		}, Open, "th dport 6379 accept", []string{`except iifname "eth0"`}},
+		{"a goto for some interfaces, to a chain that may not", []*Chain{
+			base("input", HookInput, ActionDrop, jump(1, ActionGoto, "zone", iifname("eth0", OpEq)), rule(2, ActionAccept, dport(6379))),
+			regular("zone", rule(3, ActionAccept, dport(22))),
+		}, Unknown, `rule set too complex: a goto for iifname "eth0" only`, nil},
 		{"a return for some sources", []*Chain{base("input", HookInput, ActionDrop, jump(1, ActionJump, "a")), regular("a", rule(2, ActionReturn, saddr("10.0.0.0/8")))},
 			Unknown, "rule set too complex: a return for ip saddr 10.0.0.0/8 only", nil},
 	} {
