@@ -396,7 +396,7 @@ func convertRule(exprs []expr.Any, fam Family, sets map[string]*Set, handle uint
 			}
 			out.Action = Action{Kind: ActionDNAT, To: netip.AddrPortFrom(netip.IPv4Unspecified(), binary.BigEndian.Uint16(port.data))}
 		case *expr.Match:
-			xtMatch(e, &out, ruleFam)
+			xtMatch(e, &out)
 		case *expr.Target:
 			xtTarget(e, &out)
 		default:
@@ -536,7 +536,7 @@ func payloadReg(e *expr.Payload, fam Family) *reg {
 }
 
 // xtMatch converts the x_tables matches iptables-nft keeps as such.
-func xtMatch(e *expr.Match, out *Rule, fam Family) {
+func xtMatch(e *expr.Match, out *Rule) {
 	ports := func(f Field, lo, hi uint16, inv bool) {
 		if lo == 0 && hi == 0xffff {
 			return
@@ -584,7 +584,6 @@ func xtMatch(e *expr.Match, out *Rule, fam Family) {
 	default:
 		out.Matches = append(out.Matches, Match{Unsupported: "xt match " + e.Name})
 	}
-	_ = fam
 }
 
 // addrType converts "-m addrtype --dst-type LOCAL" (Docker's nat
