@@ -69,7 +69,7 @@ func (in *NftablesInput) addSet(t *nftables.Table, s *nftables.Set, els []nftabl
 		if len(e.KeyEnd) > 0 {
 			el.KeyEnd = e.KeyEnd
 		}
-		if s.IsMap && s.DataType.Name == "verdict" || len(e.Val) > 0 && s.KeyType.Name != "" && s.IsMap && e.VerdictData == nil && looksLikeVerdict(e.Val) {
+		if verdictMap(s) && e.VerdictData == nil {
 			el.Action = verdictAttr(e.Val)
 		}
 		if e.VerdictData != nil {
@@ -89,11 +89,11 @@ func (in *NftablesInput) addSet(t *nftables.Table, s *nftables.Set, els []nftabl
 	in.Sets[t] = map[string]*Set{s.Name: out}
 }
 
-// looksLikeVerdict says whether a map element's data is the netlink
-// attributes of a verdict (NFTA_VERDICT_CODE first), which google/nftables
-// leaves undecoded.
-func looksLikeVerdict(b []byte) bool {
-	return len(b) >= 8 && binary.LittleEndian.Uint16(b[2:]) == unix.NFTA_VERDICT_CODE
+// verdictMap says whether a set is a verdict map. google/nftables 0.3.0
+// reports a verdict map's data type as its key type, and leaves the
+// data type empty.
+func verdictMap(s *nftables.Set) bool {
+	return s.IsMap && (s.DataType.Name == "verdict" || s.DataType.Name == "" && s.KeyType.Name == "verdict")
 }
 
 // verdictAttr decodes NFTA_VERDICT_CODE and NFTA_VERDICT_CHAIN.
