@@ -175,12 +175,15 @@ func iptablesRule(words []string, fam Family) Rule {
 			if w == "-d" || w == "--destination" {
 				f = FieldDaddr
 			}
-			m, err := addressMatch(f, arg(), fam)
-			if err != nil {
+			m, any, err := addressMatch(f, arg(), fam)
+			switch {
+			case err != nil:
 				unsupported(err.Error())
-				break
+			case any && neg:
+				r.Matches = append(r.Matches, Match{Never: "no address (! " + w + " 0/0)"})
+			case !any:
+				add(m, neg)
 			}
-			add(m, neg)
 		case "-i", "--in-interface", "-o", "--out-interface":
 			f := FieldIIFName
 			if w == "-o" || w == "--out-interface" {
@@ -289,12 +292,13 @@ var routeTypes = map[string]uint32{"UNSPEC": 0, "UNICAST": 1, "LOCAL": 2, "BROAD
 
 var protocolNumbers = map[string]byte{"tcp": 6, "udp": 17, "icmp": 1, "ipv6-icmp": 58, "icmpv6": 58, "sctp": 132, "esp": 50, "ah": 51, "gre": 47}
 
-// addressMatch reads "10.0.0.0/8", "10.0.0.0/255.0.0.0" or one address.
-func addressMatch(f Field, s string, fam Family) (Match, error) {
+// addressMatch reads "10.0.0.0/8", "10.0.0.0/255.0.0.0" or one address;
+// any says it is every address (0.0.0.0/0), which tests nothing.
+func addressMatch(f Field, s string, fam Family) (m Match, any bool, err error) {
 	addr, mask, hasMask := strings.Cut(s, "/")
 	a, err := netip.ParseAddr(addr)
 	if err != nil || (fam == FamilyIPv4) != a.Is4() {
-		return Match{}, fmt.Errorf("address %q", s)
+		return Match{}, false, fmt.Errorf("address %q", s)
 	}
 	bits := a.BitLen()
 	if hasMask {
@@ -303,15 +307,15 @@ func addressMatch(f Field, s string, fam Family) (Match, error) {
 		} else if m, err := netip.ParseAddr(mask); err == nil && m.BitLen() == a.BitLen() {
 			p, ok := maskBits(m.AsSlice())
 			if !ok {
-				return Match{}, fmt.Errorf("a mask that is no prefix, %q", s)
+				return Match{}, false, fmt.Errorf("a mask that is no prefix, %q", s)
 			}
 			bits = p
 		} else {
-			return Match{}, fmt.Errorf("address %q", s)
+			return Match{}, false, fmt.Errorf("address %q", s)
 		}
 	}
 	if bits == 0 {
-		return Match{Condition: "", Keys: nil, Op: OpEq}, nil
+		return Match{}, true, nil
 	}
 	size := a.BitLen() / 8
 	maskBytes := make([]byte, size)
@@ -322,7 +326,7 @@ func addressMatch(f Field, s string, fam Family) (Match, error) {
 	if bits < a.BitLen() {
 		k.Mask = maskBytes
 	}
-	return Match{Keys: []Key{k}, Op: OpEq, Data: netip.PrefixFrom(a, bits).Masked().Addr().AsSlice()}, nil
+	return Match{Keys: []Key{k}, Op: OpEq, Data: netip.PrefixFrom(a, bits).Masked().Addr().AsSlice()}, false, nil
 }
 
 func maskBits(b []byte) (int, bool) {
