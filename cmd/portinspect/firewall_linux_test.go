@@ -17,18 +17,12 @@ func TestFirewallReachability(t *testing.T) {
 	requireRoot(t, "ip", "nft", "setpriv")
 	inNS, inCtr := newNetns(t), newNetns(t)
 	host, ctr := inNS[3], inCtr[3]
-	mustRun := func(argv ...string) {
-		t.Helper()
-		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
-		}
-	}
 	veth := "pifw" + host[len(host)-4:]
-	mustRun("ip", "link", "add", veth+"a", "netns", host, "type", "veth", "peer", "name", veth+"b", "netns", ctr)
-	mustRun("ip", "-n", host, "addr", "add", "10.79.0.1/24", "dev", veth+"a")
-	mustRun("ip", "-n", ctr, "addr", "add", "10.79.0.2/24", "dev", veth+"b")
-	mustRun("ip", "-n", host, "link", "set", veth+"a", "up")
-	mustRun("ip", "-n", ctr, "link", "set", veth+"b", "up")
+	run(t, "ip", "link", "add", veth+"a", "netns", host, "type", "veth", "peer", "name", veth+"b", "netns", ctr)
+	run(t, "ip", "-n", host, "addr", "add", "10.79.0.1/24", "dev", veth+"a")
+	run(t, "ip", "-n", ctr, "addr", "add", "10.79.0.2/24", "dev", veth+"b")
+	run(t, "ip", "-n", host, "link", "set", veth+"a", "up")
+	run(t, "ip", "-n", ctr, "link", "set", veth+"b", "up")
 	nft := exec.Command("ip", "netns", "exec", host, "nft", "-f", "-")
 	nft.Stdin = strings.NewReader(`
 table inet filter {
