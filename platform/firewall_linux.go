@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"sync"
 
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
@@ -49,13 +50,19 @@ func (l *linuxInspector) Reachable(ctx context.Context, f Filter, socks []*Socke
 		}
 		rs.Chains = append(rs.Chains, legacy...)
 	}
-	links, prefixes := netnsLinks(ns), netnsPrefixes(ns)
-	internal := internalLinks(links)
+	// The interfaces are read only if a rule asks about one: a host
+	// without firewall rules is judged without two more netlink dumps.
+	links := sync.OnceValue(func() map[uint32]link {
+		l, _ := netnsLinks(ns) // what could be read: an interface not read is not internal
+		return l
+	})
+	internal := sync.OnceValue(func() map[string]bool { return internalLinks(links()) })
+	prefixes := sync.OnceValue(func() []ifPrefix { return netnsPrefixes(ns) })
 	routeOIF := func(a netip.Addr) string {
 		best, name := -1, ""
-		for _, p := range prefixes {
+		for _, p := range prefixes() {
 			if p.prefix.Contains(a) && p.prefix.Bits() > best {
-				best, name = p.prefix.Bits(), links[p.index].Name
+				best, name = p.prefix.Bits(), links()[p.index].Name
 			}
 		}
 		return name
@@ -73,7 +80,7 @@ func (l *linuxInspector) Reachable(ctx context.Context, f Filter, socks []*Socke
 			return j
 		}
 		j := firewall.Judge(rs, firewall.Packet{Family: fam, Proto: proto, Daddr: addr, Dport: port,
-			Internal: func(name string) bool { return internal[name] }, RouteOIF: routeOIF})
+			Internal: func(name string) bool { return internal()[name] }, RouteOIF: routeOIF})
 		cache[k] = j
 		return j
 	}
@@ -104,18 +111,21 @@ func (l *linuxInspector) Reachable(ctx context.Context, f Filter, socks []*Socke
 	return out
 }
 
-// netnsLinks lists the interfaces of ns by index.
-func netnsLinks(ns *Netns) map[uint32]link {
+// netnsLinks lists the interfaces of ns by index. A message that does
+// not parse is an error, with the links read so far.
+func netnsLinks(ns *Netns) (map[uint32]link, error) {
 	const seq = 1
-	req := make([]byte, ifInfoMsgLen)
+	req := make([]byte, ifInfoMsgLen) // ifinfomsg: every family
 	links := make(map[uint32]link)
-	dumpNetlink(ns, unix.NETLINK_ROUTE, netlinkRequest(rtmGetLink, nlmFRequest|nlmFDump, seq, req), seq, func(payload []byte) error {
-		if l, ok := parseIfInfoMsg(payload); ok {
-			links[l.Index] = l
+	err := dumpNetlink(ns, unix.NETLINK_ROUTE, netlinkRequest(rtmGetLink, nlmFRequest|nlmFDump, seq, req), seq, func(payload []byte) error {
+		l, ok := parseIfInfoMsg(payload)
+		if !ok {
+			return fmt.Errorf("%w: an RTM_NEWLINK message of %d bytes", ErrParse, len(payload))
 		}
+		links[l.Index] = l
 		return nil
 	})
-	return links
+	return links, err
 }
 
 type ifPrefix struct {

@@ -348,18 +348,16 @@ func netnsAddrs(ns *Netns) []netip.Addr {
 // address, may be reached directly; so may a namespace whose links could
 // not be read.
 func netnsIsolated(ns *Netns) bool {
-	const seq = 1
-	req := make([]byte, ifInfoMsgLen) // ifinfomsg: every family
-	isolated := true
-	err := dumpNetlink(ns, unix.NETLINK_ROUTE, netlinkRequest(rtmGetLink, nlmFRequest|nlmFDump, seq, req), seq, func(payload []byte) error {
-		l, ok := parseIfInfoMsg(payload)
+	links, err := netnsLinks(ns)
+	if err != nil {
+		return false
+	}
+	for _, l := range links {
 		// A link that is down carries nothing: the fallback devices
 		// (tunl0, sit0) that tunnel modules put in every namespace.
-		isolated = isolated && ok && (!l.Up || l.Loopback || l.Kind == "veth")
-		return nil
-	})
-	if err != nil || !isolated {
-		return false
+		if l.Up && !l.Loopback && l.Kind != "veth" {
+			return false
+		}
 	}
 	for _, a := range netnsAddrs(ns) {
 		if !a.IsLoopback() && !a.IsPrivate() && !a.IsLinkLocalUnicast() {
