@@ -100,9 +100,10 @@ func isDigits(s string) bool {
 
 // alfEssential are the programs that "Block all incoming connections"
 // still lets in: configd (DHCP), mDNSResponder (Bonjour) and racoon
-// (IPsec), as Apple's support article on the application firewall lists
-// them (HT201642, "Use the application firewall to block connections to
-// your Mac").
+// (IPsec), as Apple's "About the Application Firewall" lists them
+// (support.apple.com/kb/HT1810, written for Mac OS X 10.5 and 10.6; not
+// verified on later releases). The same article says an unsigned program
+// the firewall does not list gets a dialog to allow or deny it.
 var alfEssential = []string{"/usr/libexec/configd", "/usr/sbin/mDNSResponder", "/usr/sbin/racoon"}
 
 // JudgeALF judges a listener held by the program at exe ("" when hidden)
